@@ -1,0 +1,76 @@
+"""Reader for the IDX format that MNIST (and Fashion-MNIST, KMNIST, EMNIST...) ships in.
+
+Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions, then one
+big-endian uint32 per dimension, then the values in row-major order. Files may be gzip-compressed;
+we detect that from the gzip magic bytes rather than trusting the file name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.errors import DataError
+
+GZIP_MAGIC = b"\x1f\x8b"
+UBYTE_TYPE_CODE = 0x08
+# The only element type MNIST-style data uses; the other IDX types (int16, float32...) are
+# rejected with a clear message rather than half-supported.
+
+
+def read_idx_bytes(path: str | Path) -> bytes:
+    """Return the decompressed bytes of an IDX file (gzip or raw), with errors that name the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if raw[:2] != GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: unreadable gzip data ({exc})") from None
+
+
+def parse_idx(data: bytes, source: str) -> np.ndarray:
+    """Parse decompressed IDX bytes into a uint8 array; ``source`` names the file in errors."""
+    if len(data) < 4:
+        raise DataError(f"{source}: too short to be an IDX file ({len(data)} bytes)")
+    zero, type_code, ndim = struct.unpack(">HBB", data[:4])
+    magic = int.from_bytes(data[:4], "big")
+    if zero != 0 or ndim == 0:
+        raise DataError(f"{source}: bad magic number 0x{magic:08X} (not an IDX file; expected "
+                        "0x00000803 for images or 0x00000801 for labels)")
+    if type_code != UBYTE_TYPE_CODE:
+        raise DataError(f"{source}: bad magic number 0x{magic:08X}: element type 0x{type_code:02X} "
+                        "is not unsigned byte (0x08)")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise DataError(f"{source}: truncated header ({len(data)} bytes, need {header_len})")
+    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    expected = int(np.prod(dims, dtype=np.int64))
+    payload = len(data) - header_len
+    if payload < expected:
+        raise DataError(f"{source}: truncated payload: header promises {'x'.join(map(str, dims))} "
+                        f"= {expected} bytes, file has {payload}")
+    if payload > expected:
+        raise DataError(f"{source}: {payload - expected} unexpected trailing bytes after "
+                        f"{'x'.join(map(str, dims))} payload")
+    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(dims)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (gzip or raw) into a read-only uint8 array."""
+    return parse_idx(read_idx_bytes(path), str(path))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,29 @@
+"""User-facing errors.
+
+Anything a user can cause (a bad flag, a missing or corrupt file, an unknown model name) raises an
+``EdgeDigitsError`` whose message is one line naming the file or flag and what is wrong. The CLI
+prints that line and exits 1 with no traceback; every other exception is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class EdgeDigitsError(Exception):
+    """A user error: one clear line, no traceback."""
+
+
+class DataError(EdgeDigitsError):
+    """A data file or source is missing, unreadable or malformed."""
+
+
+class UnknownNameError(EdgeDigitsError):
+    """A name (model, format, recipe, runtime) is not one we know; the message lists valid ones."""
+
+
+class UsageError(EdgeDigitsError):
+    """A flag or argument has a value we cannot use."""
+
+
+class ModelFileError(EdgeDigitsError):
+    """A trained model file is missing, corrupt, or not what it claims to be."""

@@ -1,0 +1,105 @@
+"""Training plots: curves, confusion matrix, sample predictions, misclassified digits, and a
+cross-model accuracy chart. Headless (Agg) and written atomically like every other output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from edgedigits.atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on CI or servers
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+
+
+def training_curves(history: dict[str, list[float]], title: str, path: Path) -> None:
+    """Accuracy and loss per epoch, training and (when the recipe has one) validation."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric in zip(axes, ("accuracy", "loss")):
+        for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
+            if key in history:
+                epochs = np.arange(1, len(history[key]) + 1)
+                ax.plot(epochs, history[key], marker="o", markersize=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def confusion_matrix(matrix: np.ndarray, title: str, path: Path) -> None:
+    """Counts of (true label, predicted label) on the test set."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 5))
+    im = ax.imshow(matrix, cmap="Blues")
+    n = matrix.shape[0]
+    threshold = matrix.max() / 2
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i, j] > threshold else "black")
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    _save(fig, path)
+
+
+def digit_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, title: str, path: Path,
+               columns: int = 8) -> None:
+    """A grid of digits captioned 'true -> predicted', red where they differ."""
+    plt = _pyplot()
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25 + 0.4))
+    for k, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if k < count:
+            ax.imshow(images[k], cmap="gray_r")
+            wrong = int(true[k]) != int(pred[k])
+            ax.set_title(f"{int(true[k])}->{int(pred[k])}", fontsize=8,
+                         color="crimson" if wrong else "black")
+    if count == 0:
+        fig.text(0.5, 0.5, "none", ha="center")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
+                  reported: Sequence[float | None], path: Path) -> None:
+    """Test accuracy per model, with the seed's reported figure as a marker where it has one."""
+    plt = _pyplot()
+    order = np.argsort(accuracies)
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(names) + 1.2))
+    y = np.arange(len(names))
+    ax.barh(y, [accuracies[i] for i in order], color="steelblue", label="edgedigits (test)")
+    rep = [(k, reported[i]) for k, i in enumerate(order) if reported[i] is not None]
+    if rep:
+        ax.scatter([r for _, r in rep], [k for k, _ in rep], marker="|", s=200, color="crimson",
+                   label="seed reported", zorder=3)
+    ax.set_yticks(y)
+    ax.set_yticklabels([names[i] for i in order], fontsize=8)
+    low = min(min(accuracies), *(r for _, r in rep)) if rep else min(accuracies)
+    ax.set_xlim(max(0.0, low - 5), 100)
+    ax.set_xlabel("accuracy (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, path)

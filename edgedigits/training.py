@@ -1,0 +1,344 @@
+"""Train zoo models with their seed's recipe and save everything a later step needs.
+
+Per model, under ``<out>/<name>/``:
+
+* ``<name>.keras``: the trained tf_keras model (written atomically: an interrupted run never
+  leaves a half-written file where a good model was);
+* ``history.json``: per-epoch metrics; ``metrics.json``: a :class:`TrainResult`;
+* ``training_curves.png``, ``confusion_matrix.png``, ``samples.png``, ``misclassified.png``.
+
+Across models: ``<out>/zoo_accuracy.png`` and ``<out>/zoo_training.md`` summarize every model
+trained under ``<out>`` so far.
+
+Determinism: the same seed gives the same weights, because we reset Keras' global state, seed
+Python, NumPy and TensorFlow, and turn on TensorFlow's op determinism before building the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from edgedigits import atomic, plots
+from edgedigits._tf import tensorflow, tf_keras
+from edgedigits.data import Dataset, load_dataset
+from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.zoo import ModelSpec, get_spec, list_models
+
+DEFAULT_OUT = Path("exports")
+MODEL_SUFFIX = ".keras"
+EVAL_BATCH = 1024  # batch size for test-set inference; does not affect results
+GRID_IMAGES = 32  # digits shown in samples.png / misclassified.png
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced; saved as ``metrics.json`` beside the model."""
+
+    model: str
+    source: str  # seed project id, e.g. "003"
+    params: int
+    epochs_requested: int
+    epochs_run: int  # fewer than requested when EarlyStopping fired
+    batch_size: int
+    train_images: int  # images given to fit(), validation split included
+    validation_images: int
+    seed: int
+    data_source: str
+    test_accuracy: float  # percent, on the full test split
+    test_loss: float
+    final_val_accuracy: float | None  # percent, last epoch; None without a validation split
+    best_val_accuracy: float | None
+    reported_percent: float | None  # the seed's own figure, to compare against
+    reported_metric: str | None
+    train_seconds: float
+    model_path: str
+    model_sha256: str
+    tensorflow_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_dir(out: str | Path, name: str) -> Path:
+    return Path(out) / name
+
+
+def model_path(out: str | Path, name: str) -> Path:
+    """Where ``train`` saves (and ``export`` looks for) the trained model ``name``."""
+    return model_dir(out, name) / f"{name}{MODEL_SUFFIX}"
+
+
+def default_strategy() -> Any:
+    """MirroredStrategy when several GPUs are visible, else TensorFlow's default strategy."""
+    tf = tensorflow()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def seed_everything(seed: int) -> None:
+    """Reset Keras state and seed every RNG so the same seed gives the same weights."""
+    keras = tf_keras()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
+    tensorflow().config.experimental.enable_op_determinism()
+
+
+def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
+    """Validate model names up front, so a typo fails before an hour of training."""
+    names = list(names)
+    if all_models:
+        if names:
+            raise UsageError("give model names or --all, not both")
+        return list_models()
+    if not names:
+        raise UsageError(f"name at least one model, or --all; models: {', '.join(list_models())}")
+    return [get_spec(n).name for n in dict.fromkeys(names)]
+
+
+def ensure_writable_dir(path: str | Path, flag: str = "--out") -> Path:
+    """Create ``path`` if needed and prove we can write there, before any long work."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: not a writable folder ({exc.strerror or exc})") from None
+    return path
+
+
+def check_limit(limit: int | None, spec: ModelSpec, dataset: Dataset) -> int:
+    """Number of training images to use; errors name --limit and what would be valid."""
+    available = dataset.num_train
+    if limit is None:
+        return available
+    if limit < 1:
+        raise UsageError(f"--limit {limit}: must be a positive number of training images")
+    if limit > available:
+        raise UsageError(f"--limit {limit}: only {available} training images in "
+                         f"{dataset.source}")
+    split = spec.recipe.validation_split
+    if split:
+        if not _splits_both_ways(limit, split):
+            minimum = next(n for n in range(2, available + 1) if _splits_both_ways(n, split))
+            raise UsageError(f"--limit {limit}: too few images for {spec.name}'s validation "
+                             f"split of {split:g}; use at least {minimum}")
+    return limit
+
+
+def _splits_both_ways(n: int, split: float) -> bool:
+    """Keras' rule: the first int(n * (1 - split)) images train, the rest validate; both non-empty."""
+    n_fit = int(n * (1.0 - split))
+    return 0 < n_fit < n
+
+
+def encode_labels(labels: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Sparse integer labels, or one-hot float vectors for mean-squared-error recipes."""
+    if spec.recipe.one_hot_targets:
+        return np.eye(10, dtype=np.float32)[labels]
+    return labels.astype(np.int64)
+
+
+def compile_model(model: Any, spec: ModelSpec) -> None:
+    keras = tf_keras()
+    recipe = spec.recipe
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+                  "rmsprop": keras.optimizers.RMSprop}
+    optimizer = optimizers[recipe.optimizer](learning_rate=recipe.learning_rate)
+    if recipe.loss == "sparse_categorical_crossentropy":
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits)
+    else:
+        loss = keras.losses.get(recipe.loss)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def make_callbacks(spec: ModelSpec) -> list[Any]:
+    callbacks = tf_keras().callbacks
+    return [getattr(callbacks, c.kind)(**c.params) for c in spec.recipe.callbacks]
+
+
+def predict_classes(model: Any, x: np.ndarray) -> np.ndarray:
+    """Argmax class per image (works for probabilities and logits alike)."""
+    return np.argmax(model.predict(x, batch_size=EVAL_BATCH, verbose=0), axis=1)
+
+
+def confusion(true: np.ndarray, pred: np.ndarray, classes: int = 10) -> np.ndarray:
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (true.astype(np.int64), pred.astype(np.int64)), 1)
+    return matrix
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save atomically: a crash mid-save leaves the previous model file untouched."""
+    with atomic.atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def load_trained_model(path: str | Path) -> Any:
+    """Load a ``.keras`` file we trained, in Keras' safe mode (no lambda/code deserialization)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: trained model not found")
+    try:
+        return tf_keras().models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - any load failure means a bad file
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelFileError(f"{path}: not a loadable .keras model ({first})") from None
+
+
+def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
+                epochs: int | None = None, limit: int | None = None, seed: int = 0,
+                strategy: Any = None, verbose: int | None = None,
+                log: Callable[[str], None] = print) -> TrainResult:
+    """Train one zoo model with its seed's recipe (``epochs`` overrides the recipe's count)."""
+    spec = get_spec(name)
+    recipe = spec.recipe
+    n_images = check_limit(limit, spec, dataset)
+    if epochs is not None and epochs < 1:
+        raise UsageError(f"--epochs {epochs}: must be at least 1")
+    n_epochs = epochs or recipe.epochs
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2  # progress bar only on a terminal
+
+    x_train = spec.preprocess(dataset.train_images[:n_images])
+    y_train = encode_labels(dataset.train_labels[:n_images], spec)
+    x_test = spec.preprocess(dataset.test_images)
+    y_test = encode_labels(dataset.test_labels, spec)
+
+    seed_everything(seed)
+    strategy = strategy or default_strategy()
+    with strategy.scope():
+        model = spec.build()
+        compile_model(model, spec)
+    n_val = n_images - int(n_images * (1.0 - recipe.validation_split)) if recipe.validation_split else 0
+    log(f"training {name} ({model.count_params():,} params, seed {spec.source.id}) on "
+        f"{n_images - n_val:,} images (+{n_val:,} validation) for {n_epochs} epochs")
+
+    started = time.perf_counter()
+    fitted = model.fit(x_train, y_train, epochs=n_epochs, batch_size=recipe.batch_size,
+                       validation_split=recipe.validation_split, shuffle=recipe.shuffle,
+                       callbacks=make_callbacks(spec), verbose=verbose)
+    train_seconds = time.perf_counter() - started
+    history = {k: [float(v) for v in vals] for k, vals in fitted.history.items()}
+
+    test_loss = float(model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0,
+                                     return_dict=True)["loss"])
+    pred = predict_classes(model, x_test)
+    true = dataset.test_labels
+    test_accuracy = 100.0 * float(np.mean(pred == true))
+
+    folder = model_dir(out, name)
+    path = model_path(out, name)
+    save_model(model, path)
+    val_acc = history.get("val_accuracy")
+    result = TrainResult(
+        model=name, source=spec.source.id, params=int(model.count_params()),
+        epochs_requested=n_epochs, epochs_run=len(history.get("loss", [])),
+        batch_size=recipe.batch_size, train_images=n_images, validation_images=n_val, seed=seed,
+        data_source=dataset.source, test_accuracy=round(test_accuracy, 4),
+        test_loss=round(test_loss, 6),
+        final_val_accuracy=round(100 * val_acc[-1], 4) if val_acc else None,
+        best_val_accuracy=round(100 * max(val_acc), 4) if val_acc else None,
+        reported_percent=spec.reported.percent if spec.reported else None,
+        reported_metric=spec.reported.metric if spec.reported else None,
+        train_seconds=round(train_seconds, 3), model_path=str(path),
+        model_sha256=file_sha256(path), tensorflow_version=tensorflow().__version__)
+    atomic.write_json(folder / "history.json", {"model": name, "epochs": history})
+    atomic.write_json(folder / "metrics.json", result.to_json())
+    _plot_model(folder, name, history, dataset, true, pred)
+    log(f"  {name}: test accuracy {test_accuracy:.2f}% in {train_seconds:.1f}s -> {path}")
+    return result
+
+
+def _plot_model(folder: Path, name: str, history: dict[str, list[float]], dataset: Dataset,
+                true: np.ndarray, pred: np.ndarray) -> None:
+    plots.training_curves(history, f"{name}: training", folder / "training_curves.png")
+    plots.confusion_matrix(confusion(true, pred), f"{name}: test confusion matrix",
+                           folder / "confusion_matrix.png")
+    idx = np.arange(min(GRID_IMAGES, len(true)))
+    plots.digit_grid(dataset.test_images[idx], true[idx], pred[idx],
+                     f"{name}: first test images (true->predicted)", folder / "samples.png")
+    wrong = np.flatnonzero(pred != true)
+    shown = wrong[:GRID_IMAGES]
+    plots.digit_grid(dataset.test_images[shown], true[shown], pred[shown],
+                     f"{name}: {len(wrong)} misclassified of {len(true)} (first {len(shown)})",
+                     folder / "misclassified.png")
+
+
+def collect_results(out: str | Path) -> list[TrainResult]:
+    """Every ``metrics.json`` under ``out``, in zoo order: the models trained there so far."""
+    results = []
+    for name in list_models():
+        metrics = model_dir(out, name) / "metrics.json"
+        if metrics.is_file():
+            try:
+                results.append(TrainResult(**json.loads(metrics.read_text())))
+            except (TypeError, ValueError):
+                continue  # written by another version: skip it in the summary, do not crash
+    return results
+
+
+def results_markdown(results: Sequence[TrainResult]) -> str:
+    """A Markdown table of training results beside each seed's reported figure."""
+    lines = ["| model | seed | params | epochs | test acc % | val acc % | seed reported % "
+             "| train s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        reported = (f"{r.reported_percent:.2f} ({r.reported_metric})"
+                    if r.reported_percent is not None else "")
+        val = f"{r.final_val_accuracy:.2f}" if r.final_val_accuracy is not None else ""
+        lines.append(f"| {r.model} | {r.source} | {r.params:,} | {r.epochs_run}/"
+                     f"{r.epochs_requested} | {r.test_accuracy:.2f} | {val} | {reported} "
+                     f"| {r.train_seconds:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out: str | Path) -> list[TrainResult]:
+    """Refresh the cross-model chart and table from everything trained under ``out``."""
+    results = collect_results(out)
+    if results:
+        out = Path(out)
+        plots.accuracy_bars([r.model for r in results], [r.test_accuracy for r in results],
+                            [r.reported_percent for r in results], out / "zoo_accuracy.png")
+        atomic.write_text(out / "zoo_training.md", results_markdown(results))
+    return results
+
+
+def train(names: Sequence[str] = (), *, all_models: bool = False, data: str | Path | None = None,
+          out: str | Path = DEFAULT_OUT, epochs: int | None = None, limit: int | None = None,
+          seed: int = 0, strategy: Any = None, verbose: int | None = None,
+          log: Callable[[str], None] = print) -> list[TrainResult]:
+    """Train several zoo models; all arguments are checked before the first one trains."""
+    chosen = resolve_names(names, all_models)
+    if epochs is not None and epochs < 1:
+        raise UsageError(f"--epochs {epochs}: must be at least 1")
+    out = ensure_writable_dir(out)
+    dataset = load_dataset(data)
+    for name in chosen:
+        check_limit(limit, get_spec(name), dataset)
+    results = []
+    for k, name in enumerate(chosen, 1):
+        log(f"[{k}/{len(chosen)}] {name}")
+        results.append(train_model(name, dataset=dataset, out=out, epochs=epochs, limit=limit,
+                                   seed=seed, strategy=strategy, verbose=verbose, log=log))
+    write_summary(out)
+    return results

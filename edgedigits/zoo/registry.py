@@ -1,0 +1,176 @@
+"""The model registry: one entry per zoo model, keyed by the name of the function that builds it.
+
+Modelled on timm's ``@register_model``: a zoo entry is a small function named after the model
+that returns an *uncompiled* tf_keras model. The decorator records what the model is and where it
+came from (its seed project and the training recipe the seed states), so ``edgedigits zoo`` can
+print provenance and ``edgedigits train`` can reproduce the seed faithfully.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from edgedigits.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class SeedProject:
+    """A public project whose models we reproduce."""
+
+    id: str  # "000".."004", or "edgedigits" for our own models
+    title: str  # what the project is, in a few words
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    """A Keras callback by class name with its arguments, so recipes stay plain data (JSON-able)."""
+
+    kind: str  # "EarlyStopping" or "ReduceLROnPlateau"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How the seed project trains the model. Defaults are Keras' own, which seeds rely on."""
+
+    loss: str  # "sparse_categorical_crossentropy" or "mean_squared_error" (one-hot targets)
+    optimizer: str  # "adam" | "sgd" | "rmsprop"
+    epochs: int
+    learning_rate: float = 1e-3  # Adam's Keras default; SGD's is 0.01
+    batch_size: int = 32  # Keras' fit() default
+    validation_split: float = 0.0  # fraction held out from the *end* of the training arrays
+    shuffle: bool = True  # Keras' fit() default
+    from_logits: bool = False  # the last layer emits logits, not probabilities (seed 002)
+    callbacks: tuple[CallbackSpec, ...] = ()
+
+    @property
+    def one_hot_targets(self) -> bool:
+        """Mean squared error compares probability vectors, so it needs one-hot labels."""
+        return self.loss == "mean_squared_error"
+
+    def summary(self) -> str:
+        """One line for the zoo table, e.g. 'adam 1e-3, sparse CE, 20 ep, bs 32, val .2, ES+RLR'."""
+        loss = {"sparse_categorical_crossentropy": "sparse CE",
+                "mean_squared_error": "MSE"}.get(self.loss, self.loss)
+        if self.from_logits:
+            loss += " (logits)"
+        parts = [f"{self.optimizer} {self.learning_rate:g}", loss, f"{self.epochs} ep",
+                 f"bs {self.batch_size}"]
+        if self.validation_split:
+            parts.append(f"val {self.validation_split:g}")
+        abbrev = {"EarlyStopping": "ES", "ReduceLROnPlateau": "RLR"}
+        if self.callbacks:
+            parts.append("+".join(abbrev.get(c.kind, c.kind) for c in self.callbacks))
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SeedFigure:
+    """An accuracy the seed project reports, to check our reproduction against."""
+
+    percent: float
+    metric: str  # "validation accuracy" or "test accuracy": what the seed measured
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the toolkit knows about one zoo model."""
+
+    name: str
+    source: SeedProject
+    architecture: str  # one line, e.g. "784-16-16-10, sigmoid"
+    family: str  # "mlp" or "cnn"
+    input_shape: tuple[int, ...]  # per-image input the Keras model takes, without batch
+    recipe: TrainingRecipe
+    build_fn: Callable[[], Any] = field(repr=False)
+    reported: SeedFigure | None = None
+    choices: str = ""  # where the seed is vague: what we chose and why
+
+    def build(self) -> Any:
+        """A fresh, uncompiled tf_keras model with newly initialized weights."""
+        model = self.build_fn()
+        model._name = self.name  # noqa: SLF001 - tf_keras has no public setter for the name
+        return model
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """uint8 ``(N, 28, 28)`` pixels -> float32 in [0, 1] in this model's input layout.
+
+        This is the whole preprocessing contract an app must reproduce: divide by 255, reshape.
+        """
+        x = np.asarray(images, dtype=np.float32) / np.float32(255.0)
+        return x.reshape((x.shape[0], *self.input_shape))
+
+    @property
+    def input_layout(self) -> str:
+        return {1: "flat", 2: "HW", 3: "HWC"}[len(self.input_shape)]
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(*, source: SeedProject, architecture: str, family: str,
+                   input_shape: tuple[int, ...], recipe: TrainingRecipe,
+                   reported: SeedFigure | None = None, choices: str = "") -> Callable:
+    """Register the decorated builder under its function name."""
+
+    def decorator(fn: Callable[[], Any]) -> Callable[[], Any]:
+        name = fn.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"zoo model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name=name, source=source, architecture=architecture,
+                                    family=family, input_shape=tuple(input_shape), recipe=recipe,
+                                    build_fn=fn, reported=reported, choices=choices)
+        return fn
+
+    return decorator
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names in registry order (seed project, then as the seed lists them)."""
+    import fnmatch
+
+    names = list(_REGISTRY)
+    return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec for ``name``; an unknown name raises an error listing the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        # A prefix ("seed002_mlp") says more than edit distance; fall back to difflib.
+        close = [n for n in _REGISTRY if n.startswith(name)] or difflib.get_close_matches(
+            name, _REGISTRY, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UnknownNameError(f"unknown model {name!r}{hint}; valid models: "
+                               f"{', '.join(_REGISTRY)}") from None
+
+
+def create_model(name: str) -> Any:
+    """Build the named zoo model (uncompiled, fresh weights)."""
+    return get_spec(name).build()
+
+
+def describe_models(names: list[str] | None = None) -> list[dict[str, Any]]:
+    """One plain-data row per model for ``edgedigits zoo``: builds each model to count params."""
+    rows = []
+    for name in names or list_models():
+        spec = get_spec(name)
+        rows.append({
+            "name": spec.name,
+            "source": spec.source.id,
+            "source_title": spec.source.title,
+            "family": spec.family,
+            "architecture": spec.architecture,
+            "input_shape": list(spec.input_shape),
+            "params": int(spec.build().count_params()),
+            "recipe": spec.recipe.summary(),
+            "reported": (f"{spec.reported.percent:g}% {spec.reported.metric}"
+                         if spec.reported else None),
+            "choices": spec.choices or None,
+        })
+    return rows

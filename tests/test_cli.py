@@ -1,0 +1,83 @@
+"""The CLI: help on every subcommand, one-line errors with exit code 1, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from edgedigits.cli import build_parser, main
+
+
+def test_console_script_help_is_fast_and_lists_commands():
+    exe = shutil.which("edgedigits")
+    cmd = [exe] if exe else [sys.executable, "-m", "edgedigits"]
+    proc = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "zoo" in proc.stdout and "train" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["zoo", "train"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: edgedigits " + command in capsys.readouterr().out
+
+
+def test_help_mentions_data_sources(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "embedded MNIST" in capsys.readouterr().out
+
+
+def test_zoo_names_and_json(capsys):
+    assert main(["zoo", "--names"]) == 0
+    names = capsys.readouterr().out.split()
+    assert names[0] == "seed000_mlp256" and "seed004_cnn" in names
+    assert main(["zoo", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"]: r["params"] for r in rows}["seed004_cnn"] == 9940
+
+
+def test_zoo_table(capsys):
+    assert main(["zoo"]) == 0
+    out = capsys.readouterr().out
+    assert "seed002_mlp_logits" in out and "251,658" in out and "recipe" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "nope"], "edgedigits train: error: unknown model 'nope'; valid models: "),
+    (["train"], "edgedigits train: error: name at least one model, or --all"),
+    (["train", "seed004_cnn", "--limit", "99999"], "--limit 99999: only 60000 training images"),
+    (["train", "seed004_cnn", "--data", "/no/such/dir"], "--data /no/such/dir: no such file"),
+])
+def test_user_errors_are_one_line_exit_1(argv, message, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_flag_values_are_argparse_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "seed004_cnn", "--limit", "0"])
+    assert exit_info.value.code == 2
+    assert "argument --limit: 0 must be at least 1" in capsys.readouterr().err
+
+
+def test_train_end_to_end(tmp_path, capsys):
+    out = tmp_path / "exports"
+    assert main(["train", "seed004_mlp12", "--epochs", "1", "--limit", "500", "--out",
+                 str(out)]) == 0
+    assert "trained 1 model(s)" in capsys.readouterr().out
+    assert (out / "seed004_mlp12" / "seed004_mlp12.keras").is_file()
+
+
+def test_parser_has_no_hidden_required_state():
+    parser = build_parser()
+    args = parser.parse_args(["train", "--all"])
+    assert args.all and args.names == [] and args.out == "exports"
