@@ -7,8 +7,11 @@ tensorflow-model-optimization and tf2onnx's ``from_keras`` only work with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from types import ModuleType
+from typing import Iterator
 
 
 def tensorflow() -> ModuleType:
@@ -23,3 +26,26 @@ def tf_keras() -> ModuleType:
     import tf_keras
 
     return tf_keras
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Hide chatter that TFLite's C++ code prints straight to file descriptor 2.
+
+    The converter prints quantization stats and LiteRT announces its XNNPACK delegate on every
+    load; neither is actionable. Real failures still surface as Python exceptions.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (some embedded interpreters): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

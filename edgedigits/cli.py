@@ -72,6 +72,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from edgedigits.export import FinetuneOptions, export
+    from edgedigits.export.exporter import cli_command
+
+    finetune = FinetuneOptions(epochs=args.finetune_epochs, samples=args.finetune_samples,
+                               sparsity=args.sparsity, clusters=args.clusters, seed=args.seed)
+    report = export(args.names, all_models=args.all, formats=args.format, recipes=args.quant,
+                    out=args.out, data=args.data, calibration_samples=args.calibration_samples,
+                    opset=args.opset, finetune=finetune, train_missing=args.train,
+                    verify_samples=args.verify_samples, seed=args.seed, command=cli_command())
+    print(report.to_markdown(), end="")
+    ok = sum(r.ok for r in report.records)
+    print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")
+    for r in report.failed:
+        print(f"edgedigits export: failed: {r.file}: {r.reason}", file=sys.stderr)
+    for r in report.parity_failures:
+        p = r.parity
+        print(f"edgedigits export: parity outside tolerance: {r.file}: agreement "
+              f"{100 * p['agreement']:.2f}% (min {100 * p['min_agreement']:.0f}%), max abs diff "
+              f"{p['max_abs_diff']:.3g} (max {p['max_abs_diff_allowed']:g})", file=sys.stderr)
+    return 0 if report.all_good else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgedigits",
@@ -104,6 +134,45 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="exports", metavar="DIR",
                        help="output folder (default: exports/)")
     train.set_defaults(func=cmd_train)
+
+    from edgedigits.export.recipes import FORMAT_RECIPES  # light: enums only
+
+    recipes_help = "; ".join(f"{fmt.value}: {', '.join(r.value for r in recs)}"
+                             for fmt, recs in FORMAT_RECIPES.items())
+    export = sub.add_parser(
+        "export", help="export trained models to TFLite, ONNX and C, verified, with manifests",
+        description="Export trained zoo models for the edge. Each artifact is run in its runtime "
+                    "and compared with its Keras model; manifest.json and golden.json are "
+                    "written beside the artifacts in --out/<model>/.",
+        epilog=f"Recipes per format: {recipes_help}. {EPILOG_DATA}")
+    export.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
+    export.add_argument("--all", action="store_true", help="export every zoo model")
+    export.add_argument("--format", default="tflite", metavar="FMT[,FMT]",
+                        help="tflite, onnx, c, or all (default: tflite)")
+    export.add_argument("--quant", default="float32", metavar="RECIPE[,RECIPE]",
+                        help="recipes, comma-separated, or all (default: float32)")
+    export.add_argument("--out", default="exports", metavar="DIR",
+                        help="folder with the trained models; artifacts land beside them "
+                             "(default: exports/)")
+    _add_data_flag(export)
+    export.add_argument("--train", action="store_true",
+                        help="train models that have no trained .keras yet")
+    export.add_argument("--calibration-samples", type=_positive_int, default=500, metavar="N",
+                        help="training images for int8 calibration (default 500)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default 17)")
+    export.add_argument("--finetune-epochs", type=_positive_int, default=1, metavar="N",
+                        help="fine-tuning epochs for qat, pruned, clustered (default 1)")
+    export.add_argument("--finetune-samples", type=_positive_int, default=None, metavar="N",
+                        help="training images for fine-tuning (default: all)")
+    export.add_argument("--sparsity", type=_fraction, default=0.5,
+                        help="pruning target sparsity, 0-1 (default 0.5)")
+    export.add_argument("--clusters", type=int, default=16,
+                        help="weight clusters per kernel for 'clustered' (default 16)")
+    export.add_argument("--verify-samples", type=_positive_int, default=1000, metavar="N",
+                        help="test images each artifact is checked on (default 1000)")
+    export.add_argument("--seed", type=int, default=0, help="seed for calibration sampling and "
+                                                            "fine-tuning (default 0)")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

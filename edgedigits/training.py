@@ -151,12 +151,14 @@ def encode_labels(labels: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def compile_model(model: Any, spec: ModelSpec) -> None:
+def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0) -> None:
+    """Compile with the seed's optimizer and loss (fine-tuning passes a smaller rate scale)."""
     keras = tf_keras()
     recipe = spec.recipe
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                   "rmsprop": keras.optimizers.RMSprop}
-    optimizer = optimizers[recipe.optimizer](learning_rate=recipe.learning_rate)
+    optimizer = optimizers[recipe.optimizer](
+        learning_rate=recipe.learning_rate * learning_rate_scale)
     if recipe.loss == "sparse_categorical_crossentropy":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits)
     else:

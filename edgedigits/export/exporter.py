@@ -1,0 +1,355 @@
+"""``export()``: every requested model x format x recipe, verified, with manifest and golden vectors.
+
+Flow per model: load the trained ``.keras`` (safe mode) -> for each recipe, the Keras model that
+recipe converts (the trained one, or a fine-tuned copy for tfmot recipes) -> convert per format ->
+write atomically -> run the file in its runtime and compare with that Keras model on test images
+-> manifest + golden vectors. A recipe that fails (say, a layer the quantizer does not support)
+becomes a failed record with the reason; the others go on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edgedigits import atomic
+from edgedigits.data import Dataset, load_dataset
+from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.export import model_optimization, tflite_flatbuffer, to_c, to_onnx, to_tflite
+from edgedigits.export.calibration import (DEFAULT_CALIBRATION_SAMPLES, CalibrationSet,
+                                           calibration_set)
+from edgedigits.export.golden import golden_entry, golden_indices, write_golden
+from edgedigits.export.manifest import (LABELS, ArtifactRecord, output_kind, preprocessing,
+                                        write_manifest)
+from edgedigits.export.model_optimization import FinetuneOptions
+from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe,
+                                       artifact_name, parse_formats, parse_recipes)
+from edgedigits.runtimes import quantize, runner_for
+from edgedigits.training import (DEFAULT_OUT, ensure_writable_dir, file_sha256,
+                                 load_trained_model, model_path, resolve_names, train)
+from edgedigits.zoo import ModelSpec, get_spec
+
+DEFAULT_VERIFY_SAMPLES = 1000  # test images each artifact is checked on at export time
+
+
+@dataclass
+class ExportReport:
+    """All artifact records of one ``export`` call."""
+
+    records: list[ArtifactRecord] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ArtifactRecord]:
+        return [r for r in self.records if not r.ok]
+
+    @property
+    def parity_failures(self) -> list[ArtifactRecord]:
+        return [r for r in self.records if r.ok and r.parity and not r.parity["passed"]]
+
+    @property
+    def all_good(self) -> bool:
+        return not self.failed and not self.parity_failures
+
+    def to_markdown(self) -> str:
+        lines = ["| model | file | size (bytes) | gzip | vs float32 | agreement | max abs diff "
+                 "| status |", "|---|---|---:|---:|---:|---:|---:|---|"]
+        float_sizes = {(r.model, r.format): r.size_bytes for r in self.records
+                       if r.ok and r.recipe == "float32"}
+        for r in self.records:
+            if not r.ok:
+                lines.append(f"| {r.model} | {r.file} | | | | | | FAILED: {r.reason} |")
+                continue
+            base = float_sizes.get((r.model, r.format))
+            ratio = f"{r.size_bytes / base:.3f}" if base else ""
+            p = r.parity or {}
+            status = "ok" if p.get("passed") else "PARITY FAIL"
+            lines.append(f"| {r.model} | {r.file} | {r.size_bytes:,} | {r.gzip_size_bytes:,} | "
+                         f"{ratio} | {100 * p.get('agreement', 0):.2f}% | "
+                         f"{p.get('max_abs_diff', 0):.2e} | {status} |")
+        return "\n".join(lines) + "\n"
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _probabilities(outputs: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Compare like with like: logits models are judged on their softmax."""
+    return _softmax(outputs) if spec.recipe.from_logits else outputs
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
+class _ModelExport:
+    """Exports one model; holds what its recipes share (data, calibration, reference outputs)."""
+
+    def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, formats: list[Format],
+                 recipes: list[Recipe], calibration_samples: int, opset: int,
+                 finetune: FinetuneOptions, verify_samples: int, seed: int,
+                 log: Callable[[str], None]):
+        self.spec, self.out, self.dataset = spec, out, dataset
+        self.formats, self.recipes = formats, recipes
+        self.calibration_samples, self.opset, self.finetune = calibration_samples, opset, finetune
+        self.seed, self.log = seed, log
+        self.folder = out / spec.name
+        self.source_path = model_path(out, spec.name)
+        self.base = load_trained_model(self.source_path)
+        self.source_sha256 = file_sha256(self.source_path)
+        n = min(verify_samples, dataset.num_test)
+        self.verify_x = spec.preprocess(dataset.test_images[:n])
+        self.verify_y = dataset.test_labels[:n]
+        self.golden_x = spec.preprocess(dataset.test_images[golden_indices(dataset)])
+        self.base_verify = self._keras_outputs(self.base, self.verify_x)
+        self._calibration: CalibrationSet | None = None
+        self._onnx_float: Any = None
+        self.golden: dict[str, dict[str, Any]] = {}
+
+    # -- shared inputs -------------------------------------------------------------------------
+    def _keras_outputs(self, model: Any, x: np.ndarray) -> np.ndarray:
+        return _probabilities(np.asarray(model.predict(x, batch_size=1024, verbose=0)), self.spec)
+
+    @property
+    def calibration(self) -> CalibrationSet:
+        if self._calibration is None:
+            self._calibration = calibration_set(self.spec, self.dataset,
+                                                self.calibration_samples, self.seed)
+        return self._calibration
+
+    def metadata(self, recipe: Recipe) -> dict[str, Any]:
+        return {"model": self.spec.name, "recipe": recipe.value,
+                "source_model_sha256": self.source_sha256, "output": output_kind(self.spec),
+                "labels": LABELS}
+
+    # -- per recipe ----------------------------------------------------------------------------
+    def run(self) -> list[ArtifactRecord]:
+        records = []
+        for recipe in self.recipes:
+            formats = [f for f in self.formats if recipe in FORMAT_RECIPES[f]]
+            if formats:
+                records.extend(self._export_recipe(recipe, formats))
+        return records
+
+    def _keras_for(self, recipe: Recipe) -> tuple[Any, dict[str, Any]]:
+        if not RECIPE_INFO[recipe].finetuned:
+            return self.base, {}
+        fresh = load_trained_model(self.source_path)  # tfmot would mutate self.base
+        optimized = model_optimization.optimize(recipe, fresh, self.spec, self.dataset,
+                                                self.finetune)
+        return optimized.model, optimized.details
+
+    def _export_recipe(self, recipe: Recipe, formats: list[Format]) -> list[ArtifactRecord]:
+        started = time.perf_counter()
+        try:
+            keras_model, details = self._keras_for(recipe)
+            reference = (self.base_verify if keras_model is self.base
+                         else self._keras_outputs(keras_model, self.verify_x))
+        except Exception as exc:  # noqa: BLE001 - one recipe's failure must not stop the rest
+            reason = _first_line(exc)
+            self.log(f"  {self.spec.name} {recipe.value}: FAILED ({reason})")
+            return [self._failed(f, recipe, reason) for f in formats]
+        records = []
+        tflite_bytes: bytes | None = None
+        for fmt in formats:
+            name = artifact_name(self.spec.name, fmt, recipe)
+            try:
+                if fmt in (Format.TFLITE, Format.C) and tflite_bytes is None:
+                    tflite_bytes = self._tflite_bytes(keras_model, recipe)
+                    if recipe == Recipe.PRUNED:
+                        details["tflite_weight_sparsity"] = round(
+                            tflite_flatbuffer.weight_sparsity(tflite_bytes), 4)
+                record = self._write_and_verify(fmt, recipe, name, keras_model, tflite_bytes,
+                                                reference, dict(details))
+            except Exception as exc:  # noqa: BLE001
+                reason = _first_line(exc)
+                self.log(f"  {name}: FAILED ({reason})")
+                record = self._failed(fmt, recipe, reason)
+            records.append(record)
+        self.log(f"  {self.spec.name} {recipe.value}: {', '.join(r.file for r in records if r.ok)}"
+                 f" ({time.perf_counter() - started:.1f}s)")
+        return records
+
+    def _failed(self, fmt: Format, recipe: Recipe, reason: str) -> ArtifactRecord:
+        return ArtifactRecord(model=self.spec.name, file=artifact_name(self.spec.name, fmt, recipe),
+                              format=fmt.value, recipe=recipe.value, status="failed",
+                              reason=reason)
+
+    def _tflite_bytes(self, keras_model: Any, recipe: Recipe) -> bytes:
+        calibration = self.calibration if RECIPE_INFO[recipe].calibrated else None
+        raw = to_tflite.convert(keras_model, recipe, calibration)
+        entries = {
+            "edgedigits.labels": "\n".join(LABELS).encode(),
+            "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)).encode(),
+            "edgedigits.model": json.dumps(self.metadata(recipe)).encode(),
+        }
+        return tflite_flatbuffer.embed(raw, entries)
+
+    def _write_and_verify(self, fmt: Format, recipe: Recipe, name: str, keras_model: Any,
+                          tflite_bytes: bytes | None, reference: np.ndarray,
+                          details: dict[str, Any]) -> ArtifactRecord:
+        path = self.folder / name
+        if fmt == Format.TFLITE:
+            payload = tflite_bytes
+        elif fmt == Format.ONNX:
+            payload = self._onnx_bytes(keras_model, recipe)
+        else:  # C: the verified TFLite bytes as a source/header pair
+            header_name = name.removesuffix(".cc") + ".h"
+            header, source = to_c.c_source(
+                tflite_bytes, to_c.symbol_name(self.spec.name, recipe.value), header_name,
+                f"{self.spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)")
+            atomic.write_text(self.folder / header_name, header)
+            payload = source.encode()
+            details["header"] = header_name
+            details["symbol"] = to_c.symbol_name(self.spec.name, recipe.value)
+            details["tflite_bytes"] = len(tflite_bytes)
+        atomic.write_bytes(path, payload)
+        record = ArtifactRecord(
+            model=self.spec.name, file=name, format=fmt.value, recipe=recipe.value, status="ok",
+            sha256=file_sha256(path), size_bytes=len(payload),
+            gzip_size_bytes=len(gzip.compress(payload, compresslevel=9, mtime=0)),
+            output_kind=output_kind(self.spec), details=details, reproducible=True)
+        if fmt == Format.C:
+            # The array must be the verified TFLite bytes; run those bytes through LiteRT.
+            if to_c.parse_c_array(payload.decode()) != tflite_bytes:
+                raise RuntimeError("C array does not round-trip to the TFLite bytes")
+            with tempfile.TemporaryDirectory(prefix="edgedigits-c-") as tmp:
+                check = Path(tmp) / artifact_name(self.spec.name, Format.TFLITE, recipe)
+                check.write_bytes(tflite_bytes)
+                self._verify(record, check, recipe, reference)
+            return record
+        self._verify(record, path, recipe, reference)
+        return record
+
+    def _onnx_bytes(self, keras_model: Any, recipe: Recipe) -> bytes:
+        if self._onnx_float is None:
+            self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape, self.opset)
+        import onnx
+
+        proto = onnx.ModelProto()
+        proto.CopyFrom(self._onnx_float)
+        if recipe != Recipe.FLOAT32:
+            proto = to_onnx.quantize(proto, recipe, self.calibration)
+        entries = {"edgedigits.labels": "\n".join(LABELS),
+                   "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)),
+                   "edgedigits.model": json.dumps(self.metadata(recipe))}
+        return to_onnx.with_metadata(proto, entries)
+
+    def _verify(self, record: ArtifactRecord, path: Path, recipe: Recipe,
+                reference: np.ndarray) -> None:
+        """Run the file in its runtime: parity on test images, tensors, golden outputs."""
+        info = RECIPE_INFO[recipe]
+        with runner_for(path) as runner:
+            record.inputs = [t.to_json() for t in runner.inputs]
+            record.outputs = [t.to_json() for t in runner.outputs]
+            outputs = _probabilities(runner.infer(self.verify_x), self.spec)
+            raw_golden = runner.infer_raw(quantize(self.golden_x, runner.inputs[0]))
+            golden = runner.infer(self.golden_x)
+        predicted = np.argmax(outputs, axis=1)
+        ref_pred = np.argmax(reference, axis=1)
+        agreement = float(np.mean(predicted == ref_pred))
+        max_abs = float(np.max(np.abs(outputs - reference)))
+        record.parity = {
+            "images": int(len(predicted)),
+            "reference": "fine-tuned Keras model" if info.finetuned else "trained Keras model",
+            "agreement": round(agreement, 6),
+            "max_abs_diff": float(f"{max_abs:.6g}"),
+            "accuracy": round(100 * float(np.mean(predicted == self.verify_y)), 4),
+            "reference_accuracy": round(100 * float(np.mean(ref_pred == self.verify_y)), 4),
+            "min_agreement": info.min_agreement,
+            "max_abs_diff_allowed": info.max_abs_diff,
+            "passed": agreement >= info.min_agreement and max_abs <= info.max_abs_diff,
+        }
+        if info.finetuned:
+            base_pred = np.argmax(self.base_verify, axis=1)
+            record.parity["agreement_with_trained_model"] = round(
+                float(np.mean(predicted == base_pred)), 6)
+        raw = raw_golden if record.outputs[0].get("quantization") else None
+        self.golden[record.file] = golden_entry(golden, raw, record.sha256, info.golden_atol)
+
+    def finish(self, records: list[ArtifactRecord], command: str) -> None:
+        source = {"file": self.source_path.name, "sha256": self.source_sha256,
+                  "params": int(self.base.count_params())}
+        metrics = self.folder / "metrics.json"
+        if metrics.is_file():
+            try:
+                source["test_accuracy"] = json.loads(metrics.read_text()).get("test_accuracy")
+            except ValueError:
+                pass
+        extra: dict[str, Any] = {"command": command}
+        if self._calibration is not None:
+            extra["calibration"] = self._calibration.describe()
+        extra["finetune"] = {"epochs": self.finetune.epochs, "samples": self.finetune.samples,
+                             "sparsity": self.finetune.sparsity,
+                             "clusters": self.finetune.clusters,
+                             "learning_rate_scale": model_optimization.FINETUNE_LR_SCALE}
+        extra["onnx_opset"] = self.opset
+        manifest = write_manifest(self.folder, self.spec, source, records, extra)
+        keep = {a["file"] for a in manifest["artifacts"]}
+        reference = self._keras_outputs(self.base, self.golden_x)
+        write_golden(self.folder, self.spec.name, self.dataset, reference,
+                     {k: v for k, v in self.golden.items() if k in keep}, keep)
+
+
+def export(names: Sequence[str] = (), *, all_models: bool = False,
+           formats: str | Sequence[str] = "tflite", recipes: str | Sequence[str] = "float32",
+           out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
+           calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
+           opset: int = to_onnx.DEFAULT_OPSET, finetune: FinetuneOptions | None = None,
+           train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
+           seed: int = 0, command: str | None = None,
+           log: Callable[[str], None] = print) -> ExportReport:
+    """Export models to the given formats and recipes; see the module docstring.
+
+    Every argument is validated before any conversion starts. Untrained models are an error
+    naming the train command, unless ``train_missing`` trains them first with their recipe.
+    """
+    fmts = parse_formats(formats)
+    recs = parse_recipes(recipes, fmts)
+    chosen = resolve_names(names, all_models)
+    finetune = finetune or FinetuneOptions(seed=seed)
+    finetune.validate()
+    if not to_onnx.MIN_OPSET <= opset <= to_onnx.MAX_OPSET:
+        raise UsageError(f"--opset {opset}: choose {to_onnx.MIN_OPSET}-{to_onnx.MAX_OPSET}")
+    if calibration_samples < 1:
+        raise UsageError(f"--calibration-samples {calibration_samples}: must be at least 1")
+    if verify_samples < 1:
+        raise UsageError(f"--verify-samples {verify_samples}: must be at least 1")
+    missing = [n for n in chosen if not model_path(out, n).is_file()]
+    if missing and not train_missing:
+        raise ModelFileError(
+            f"not trained yet: {', '.join(missing)} (no {model_path(out, missing[0])}); run "
+            f"'edgedigits train {' '.join(missing)} --out {out}' first, or add --train")
+    out = ensure_writable_dir(out)
+    dataset = load_dataset(data)
+    if missing:
+        train(missing, out=out, data=data, seed=seed, log=log)
+    command = command or "python: edgedigits.export(" + ", ".join(
+        [repr(list(chosen)), f"formats={[f.value for f in fmts]}",
+         f"recipes={[r.value for r in recs]}"]) + ")"
+    report = ExportReport()
+    for k, name in enumerate(chosen, 1):
+        log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
+            f"{', '.join(r.value for r in recs)}")
+        job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
+                           finetune, verify_samples, seed, log)
+        records = job.run()
+        job.finish(records, command)
+        report.records.extend(records)
+    return report
+
+
+def cli_command() -> str:
+    """The command line as typed, for the manifest."""
+    return "edgedigits " + " ".join(shlex.quote(a) for a in sys.argv[1:])

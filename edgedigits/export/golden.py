@@ -1,0 +1,65 @@
+"""Golden vectors: real test images with the expected output of every artifact.
+
+An app's own unit test loads ``golden.json``, feeds each image through the file it ships (after
+the manifest's preprocessing) and asserts the outputs match within ``atol``: proof that the
+runtime, the preprocessing code and the file agree with what we verified here.
+
+One image per digit (the first of each class in the MNIST test split), stored as raw uint8 pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgedigits import atomic
+from edgedigits.data import Dataset
+
+SCHEMA = "edgedigits.golden/1"
+
+
+def golden_indices(dataset: Dataset) -> np.ndarray:
+    """The first test image of each class 0-9."""
+    labels = dataset.test_labels
+    return np.array([int(np.flatnonzero(labels == c)[0]) for c in range(10)
+                     if np.any(labels == c)])
+
+
+def write_golden(folder: Path, model: str, dataset: Dataset, reference: np.ndarray,
+                 entries: dict[str, dict[str, Any]], keep: set[str]) -> None:
+    """Write ``golden.json``; ``entries`` (by file) replace old ones, ``keep`` names old ones to keep."""
+    path = folder / "golden.json"
+    idx = golden_indices(dataset)
+    old: dict[str, Any] = {}
+    try:
+        previous = json.loads(path.read_text())
+        if previous.get("schema") == SCHEMA:
+            old = {k: v for k, v in previous.get("artifacts", {}).items() if k in keep}
+    except (OSError, ValueError):
+        pass
+    doc = {
+        "schema": SCHEMA,
+        "model": model,
+        "how_to_use": "feed each image's pixels through the manifest's preprocessing and the "
+                      "artifact; expect |output - expected| <= atol elementwise and the same "
+                      "argmax",
+        "images": [{"test_index": int(i), "label": int(dataset.test_labels[i]),
+                    "pixels": dataset.test_images[i].reshape(-1).tolist()} for i in idx],
+        "keras_reference": np.round(reference, 7).tolist(),
+        "artifacts": dict(sorted({**old, **entries}.items())),
+    }
+    atomic.write_json(path, doc)
+
+
+def golden_entry(outputs: np.ndarray, raw: np.ndarray | None, sha256: str, atol: float
+                 ) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": sha256, "atol": atol,
+                             "expected": np.round(outputs, 7).tolist(),
+                             "predicted": np.argmax(outputs, axis=1).tolist()}
+    if raw is not None and np.issubdtype(raw.dtype, np.integer):
+        entry["expected_raw"] = raw.tolist()  # the int8 values, for apps that skip dequantizing
+        entry["atol_raw"] = 1
+    return entry

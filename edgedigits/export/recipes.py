@@ -1,0 +1,128 @@
+"""Formats and recipes: the enums behind ``--format`` and ``--quant``, and what each promises.
+
+Like Hugging Face optimum's ``QuantizationApproach``: string enums whose values are the CLI's
+choices, plus one table (``RECIPE_INFO``) with everything that varies per recipe: whether it
+needs calibration data or fine-tuning, and the tolerances its artifacts are verified against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from edgedigits.errors import UnknownNameError
+
+
+class Format(str, Enum):
+    TFLITE = "tflite"  # LiteRT flatbuffer, labels and preprocessing embedded as metadata
+    ONNX = "onnx"  # tf2onnx graph, checked with onnx.checker
+    C = "c"  # the TFLite flatbuffer as an aligned C array, for TensorFlow Lite Micro
+
+
+class Recipe(str, Enum):
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"  # float16 weights, float32 compute on CPU
+    DYNAMIC = "dynamic"  # int8 weights, activations quantized on the fly
+    INT8 = "int8"  # full integer: int8 weights, activations, input and output
+    INT16X8 = "int16x8"  # int16 activations, int8 weights; float32 input and output
+    QAT = "qat"  # quantization-aware fine-tuning, then full-integer int8
+    PRUNED = "pruned"  # magnitude pruning fine-tune, stripped, float32 flatbuffer
+    CLUSTERED = "clustered"  # weight clustering fine-tune, stripped, float32 flatbuffer
+
+
+@dataclass(frozen=True)
+class RecipeInfo:
+    """What a recipe needs and what its artifacts must satisfy."""
+
+    integer: bool  # integer arithmetic: judged by the looser integer tolerances
+    calibrated: bool  # needs representative (training) data
+    finetuned: bool  # needs fine-tuning with tensorflow-model-optimization
+    min_agreement: float  # top-1 agreement with the Keras reference, as a fraction
+    max_abs_diff: float  # largest |artifact - Keras| output difference allowed (probabilities)
+    golden_atol: float  # how far an app's run may drift from the golden output of *this* file
+    summary: str
+
+
+# Agreement floors follow the product contract: 99% for float recipes, 97% for integer ones.
+# max_abs_diff is on softmax outputs (0..1) and is loose for integer recipes, where one output
+# quantum alone is 1/256. golden_atol compares one artifact across runtimes/platforms, so it is
+# tight: float kernels differ by rounding only, integer kernels by at most a quantum or two.
+RECIPE_INFO: dict[Recipe, RecipeInfo] = {
+    Recipe.FLOAT32: RecipeInfo(False, False, False, 0.99, 1e-4, 1e-5, "float32"),
+    Recipe.FLOAT16: RecipeInfo(False, False, False, 0.99, 1e-2, 1e-5,
+                               "float16 weights (half the size)"),
+    Recipe.DYNAMIC: RecipeInfo(True, False, False, 0.97, 0.1, 1e-2,
+                               "dynamic-range: int8 weights, float activations"),
+    Recipe.INT8: RecipeInfo(True, True, False, 0.97, 0.25, 1.5 / 256,
+                            "full integer int8, calibrated on training images"),
+    Recipe.INT16X8: RecipeInfo(True, True, False, 0.97, 0.1, 1e-3,
+                               "int16 activations, int8 weights"),
+    Recipe.QAT: RecipeInfo(True, True, True, 0.97, 0.25, 1.5 / 256,
+                           "quantization-aware fine-tune, then int8"),
+    Recipe.PRUNED: RecipeInfo(False, False, True, 0.99, 1e-4, 1e-5,
+                              "magnitude-pruned fine-tune, float32"),
+    Recipe.CLUSTERED: RecipeInfo(False, False, True, 0.99, 1e-4, 1e-5,
+                                 "weight-clustered fine-tune, float32"),
+}
+
+# Which recipes each format offers. C wraps the TFLite flatbuffer, so it offers the same ones.
+FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
+    Format.TFLITE: tuple(Recipe),
+    Format.C: tuple(Recipe),
+    Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC),
+}
+
+
+def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:
+    items = values.split(",") if isinstance(values, str) else [
+        part for value in values for part in str(value).split(",")]
+    return [item.strip().lower() for item in items if item.strip()]
+
+
+def parse_formats(values: str | list[str] | tuple[str, ...]) -> list[Format]:
+    """``"tflite,onnx"`` / ``["all"]`` -> formats; an unknown one lists the valid choices."""
+    names = _split(values)
+    if not names:
+        raise UnknownNameError(f"--format: empty; choose from {', '.join(f.value for f in Format)}"
+                               ", all")
+    if "all" in names:
+        return list(Format)
+    out = []
+    for name in names:
+        try:
+            out.append(Format(name))
+        except ValueError:
+            raise UnknownNameError(f"--format {name}: unknown format; choose from "
+                                   f"{', '.join(f.value for f in Format)}, all") from None
+    return list(dict.fromkeys(out))
+
+
+def parse_recipes(values: str | list[str] | tuple[str, ...],
+                  formats: list[Format]) -> list[Recipe]:
+    """Recipes for ``--quant``: each must apply to at least one of the chosen formats."""
+    names = _split(values)
+    offered = [r for r in Recipe if any(r in FORMAT_RECIPES[f] for f in formats)]
+    if not names or "all" in names:
+        return offered
+    out = []
+    for name in names:
+        try:
+            recipe = Recipe(name)
+        except ValueError:
+            raise UnknownNameError(f"--quant {name}: unknown recipe; choose from "
+                                   f"{', '.join(r.value for r in Recipe)}, all") from None
+        if recipe not in offered:
+            raise UnknownNameError(
+                f"--quant {name}: not offered by --format {','.join(f.value for f in formats)};"
+                f" those formats offer {', '.join(r.value for r in offered)}")
+        out.append(recipe)
+    return list(dict.fromkeys(out))
+
+
+def artifact_suffix(fmt: Format) -> str:
+    return {Format.TFLITE: ".tflite", Format.ONNX: ".onnx", Format.C: ".cc"}[fmt]
+
+
+def artifact_name(model: str, fmt: Format, recipe: Recipe) -> str:
+    """``seed004_cnn.int8.tflite``: model, recipe, format, so ``ls`` explains each file."""
+    return f"{model}.{recipe.value}{artifact_suffix(fmt)}"

@@ -1,0 +1,106 @@
+"""Keras -> ONNX with tf2onnx, and ONNX Runtime's int8 quantizers.
+
+* ``float32``: ``tf2onnx.convert.from_keras``, input named ``input`` with a dynamic ``batch``
+  dimension, output renamed ``output``, validated by ``onnx.checker``;
+* ``int8``: static QDQ quantization (per-channel weights) calibrated on the same training images
+  as the TFLite int8 artifact;
+* ``dynamic``: ``quantize_dynamic`` of the MatMul/Gemm weights (ONNX Runtime's CPU provider has
+  no int8-weight ConvInteger, so convolutions stay float; dense layers hold most weights anyway).
+
+Labels and preprocessing go into the model's ``metadata_props`` so the file describes itself.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgedigits._tf import tensorflow
+from edgedigits.export.calibration import CalibrationSet
+from edgedigits.export.recipes import Recipe
+
+DEFAULT_OPSET = 17
+MIN_OPSET, MAX_OPSET = 13, 18  # QDQ per-channel needs >= 13; tf2onnx 1.17 is tested up to 18
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+BATCH_DIM = "batch"
+
+
+def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int) -> Any:
+    """The float32 ONNX graph of a tf_keras model, with stable names (byte-reproducible)."""
+    import onnx
+    import tf2onnx
+
+    tf = tensorflow()
+    # tf2onnx numbers generated node names with a process-global counter; resetting it makes
+    # exporting the same model twice produce byte-identical files.
+    tf2onnx.utils.INTERNAL_NAME = 1
+    signature = [tf.TensorSpec((None, *input_shape), tf.float32, name=INPUT_NAME)]
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+    graph = proto.graph
+    old_output = graph.output[0].name
+    for node in graph.node:
+        node.output[:] = [OUTPUT_NAME if o == old_output else o for o in node.output]
+    graph.output[0].name = OUTPUT_NAME
+    for value in (graph.input[0], graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+class _Reader:
+    """onnxruntime.quantization.CalibrationDataReader over our calibration images."""
+
+    def __init__(self, calibration: CalibrationSet, batch: int = 50):
+        self._batches = [calibration.images[k:k + batch]
+                         for k in range(0, len(calibration.images), batch)]
+        self._next = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._next >= len(self._batches):
+            return None
+        self._next += 1
+        return {INPUT_NAME: self._batches[self._next - 1]}
+
+    def rewind(self) -> None:
+        self._next = 0
+
+
+def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | None) -> Any:
+    """int8 (static QDQ) or dynamic ONNX from the float32 graph."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_dynamic, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    CalibrationDataReader.register(_Reader)
+    with tempfile.TemporaryDirectory(prefix="edgedigits-onnx-") as tmp:
+        src, pre, out = Path(tmp, "float.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "q.onnx")
+        onnx.save(float_proto, src)
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        if recipe == Recipe.INT8:
+            quantize_static(str(pre), str(out), _Reader(calibration),
+                            quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        elif recipe == Recipe.DYNAMIC:
+            quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul", "Gemm"])
+        else:  # pragma: no cover
+            raise ValueError(recipe)
+        proto = onnx.load(str(out))
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def with_metadata(proto: Any, entries: dict[str, str]) -> bytes:
+    """Serialize ``proto`` with ``entries`` as ``metadata_props`` (replacing same-named ones)."""
+    keep = [p for p in proto.metadata_props if p.key not in entries]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    for key, value in entries.items():
+        prop = proto.metadata_props.add()
+        prop.key, prop.value = key, value
+    return proto.SerializeToString()
