@@ -15,16 +15,25 @@ from typing import Iterator
 
 
 def tensorflow() -> ModuleType:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide oneDNN/CUDA banner noise
-    import tensorflow as tf
+    """Import TensorFlow once, without its start-up banners (oneDNN, CUDA stub, cuInit).
 
+    Those lines are written by C++ logging straight to stderr and say nothing actionable on a
+    CPU machine. Set ``TF_CPP_MIN_LOG_LEVEL=0`` to see TensorFlow's own logs again.
+    """
+    if "tensorflow" in sys.modules and hasattr(sys.modules["tensorflow"], "config"):
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # initializes CUDA now, quietly, if present
     return tf
 
 
 def tf_keras() -> ModuleType:
     tensorflow()
-    import tf_keras
-
+    with native_stderr_silenced():
+        import tf_keras
     return tf_keras
 
 

@@ -102,6 +102,141 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0 if report.all_good else 1
 
 
+def _bench_options(args: argparse.Namespace):
+    from pathlib import Path
+
+    from edgedigits.benchmark import BenchOptions, TimingOptions, load_tolerances
+    from edgedigits.runtimes import parse_runtimes
+
+    tolerances = load_tolerances(args.tolerances, {"min_agreement": args.min_agreement,
+                                                   "max_accuracy_drop": args.max_accuracy_drop})
+    batches = (1,) if args.batch == 1 else (1, args.batch)
+    return BenchOptions(
+        runtimes=tuple(parse_runtimes(args.runtimes)), threads=args.threads,
+        batch_sizes=batches, xnnpack=not args.no_xnnpack,
+        timing=TimingOptions(warmup=args.warmup, min_runs=args.min_runs,
+                             min_seconds=args.min_seconds),
+        test_limit=args.test_limit, tolerances=tolerances,
+        plots_dir=Path(args.plots) if getattr(args, "plots", None) else None)
+
+
+def _gate(args: argparse.Namespace, doc: dict) -> int:
+    """Apply --baseline/--check to a bench document; print the verdict; return the exit code."""
+    from edgedigits.benchmark import gate
+
+    if not args.check:
+        if args.baseline:
+            gate.load_baseline(args.baseline)  # still report a missing or bad file
+        return 0
+    baseline = gate.load_baseline(args.baseline) if args.baseline else None
+    result = gate.check(doc, baseline, args.max_slowdown)
+    for note in result.notes:
+        print(f"gate: note: {note}")
+    if result.passed:
+        print(f"gate: passed ({result.compared} relative latencies compared"
+              f"{', no baseline' if baseline is None else ''})")
+        return 0
+    for failure in result.failures:
+        print(f"edgedigits {args.command}: gate failed: {failure}", file=sys.stderr)
+    return 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edgedigits.benchmark import bench
+    from edgedigits.benchmark import report as reports
+
+    if args.baseline and not args.check:
+        print("note: --baseline without --check only validates the baseline file")
+    result = bench(args.targets, all_models=args.all, out=args.out, data=args.data,
+                   options=_bench_options(args))
+    doc = reports.to_document(result)
+    if args.json:
+        from edgedigits import atomic
+
+        atomic.write_json(args.json, doc)
+    text = reports.write_markdown(doc, args.markdown)
+    if not args.markdown:
+        print(text)
+    if args.plots:
+        for path in reports.write_plots(doc, f"{args.plots}/bench"):
+            print(f"plot: {path}")
+    for row in result.failed:
+        print(f"edgedigits bench: failed: {row.artifact} on {row.runtime}: {row.reason}",
+              file=sys.stderr)
+    code = _gate(args, doc)
+    return 1 if (result.failed and not code) else code
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from edgedigits.export.exporter import cli_command
+    from edgedigits.pipeline import pipeline
+
+    result = pipeline(args.names, all_models=args.all, out=args.out, data=args.data,
+                      formats=args.format, recipes=args.quant, epochs=args.epochs,
+                      bench_options=_bench_options(args), report_dir=args.report_dir,
+                      command=cli_command())
+    print(reports_summary(result.document))
+    for path in result.files:
+        print(f"report: {path}")
+    failed = result.exported.failed + result.benched.failed
+    for row in result.exported.failed:
+        print(f"edgedigits pipeline: export failed: {row.file}: {row.reason}", file=sys.stderr)
+    code = _gate(args, result.document)
+    return 1 if (failed and not code) else code
+
+
+def reports_summary(doc: dict) -> str:
+    """A short batch-1 table for the terminal; the full one is in the Markdown report."""
+    rows = [r for r in doc["results"] if r["batch"] == 1]
+    lines = [f"{'artifact':36s} {'runtime':15s} {'acc %':>6s} {'p50 us':>9s} {'parity':>7s}"]
+    for r in rows:
+        name = r["artifact"].rsplit("/", 1)[-1]
+        if r["status"] != "ok":
+            lines.append(f"{name:36s} {r['runtime']:15s} {r['status']}: {r['reason'][:60]}")
+            continue
+        acc = "" if r["accuracy"] is None else f"{r['accuracy']:.2f}"
+        lines.append(f"{name:36s} {r['runtime']:15s} {acc:>6s} {r['latency_us']['p50']:9.1f} "
+                     f"{r['parity'] or 'n/a':>7s}")
+    return "\n".join(lines)
+
+
+def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
+    from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN
+    from edgedigits.runtimes import RUNTIMES
+
+    parser.add_argument("--runtimes", default=None, metavar="RT[,RT]",
+                        help=f"runtimes to use (default all: {', '.join(RUNTIMES)}); GPU ones "
+                             "are skipped with the reason on machines without a GPU")
+    parser.add_argument("--threads", type=_positive_int, default=1,
+                        help="runtime threads (default 1, the edge-like case)")
+    parser.add_argument("--batch", type=_positive_int, default=32, metavar="N",
+                        help="larger batch measured besides batch 1 (default 32)")
+    parser.add_argument("--no-xnnpack", action="store_true",
+                        help="LiteRT without its XNNPACK delegate")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed calls first (default 10)")
+    parser.add_argument("--min-runs", type=_positive_int, default=50,
+                        help="timed calls at least (default 50)")
+    parser.add_argument("--min-seconds", type=_fraction, default=1.0,
+                        help="timed seconds at least, per row (default 1.0)")
+    parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
+                        help="parity on the first N test images (default: all 10,000)")
+    parser.add_argument("--tolerances", metavar="FILE", default=None,
+                        help="JSON file overriding parity tolerances per recipe family "
+                             "(see bench/tolerances.json)")
+    parser.add_argument("--min-agreement", type=_fraction, default=None,
+                        help="override the top-1 agreement floor for every family (0-1)")
+    parser.add_argument("--max-accuracy-drop", type=_fraction, default=None,
+                        help="override the allowed accuracy drop (points) for every family")
+    parser.add_argument("--baseline", metavar="FILE", default=None,
+                        help="a committed bench JSON to compare with (see --check)")
+    parser.add_argument("--check", action="store_true",
+                        help="exit non-zero on a parity failure, a newly failing row, or a "
+                             "latency regression against --baseline")
+    parser.add_argument("--max-slowdown", type=_fraction, default=DEFAULT_MAX_SLOWDOWN,
+                        help="allowed growth of latency relative to the same run's float32 "
+                             f"LiteRT reference (default {DEFAULT_MAX_SLOWDOWN}x)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgedigits",
@@ -173,6 +308,44 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=int, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)
+
+    bench = sub.add_parser(
+        "bench", help="accuracy parity and latency of every artifact in every runtime",
+        description="Bench the artifacts 'export' wrote (by model name) or the files named: "
+                    "accuracy parity with the Keras model on the test set and latency at batch 1 "
+                    "and --batch, in every runtime that can run them.",
+        epilog=EPILOG_DATA)
+    bench.add_argument("targets", nargs="*", metavar="NAME|ARTIFACT",
+                       help="zoo model names, or .tflite/.onnx/.keras files")
+    bench.add_argument("--all", action="store_true", help="every trained zoo model")
+    bench.add_argument("--out", default="exports", metavar="DIR",
+                       help="folder the models were trained and exported into (default exports/)")
+    _add_data_flag(bench)
+    bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/1)")
+    bench.add_argument("--markdown", metavar="PATH", help="write the Markdown report (also "
+                       "appended to $GITHUB_STEP_SUMMARY when set)")
+    bench.add_argument("--plots", metavar="DIR", help="write Pareto plots and pictures of "
+                                                      "disagreeing images here")
+    _add_bench_flags(bench)
+    bench.set_defaults(func=cmd_bench)
+
+    pipe = sub.add_parser(
+        "pipeline", help="train what is missing, export, bench: the whole flow in one command",
+        description="Train the models that are not trained yet, export them, bench everything, "
+                    "and write the report to --report-dir. Without names, a small default subset "
+                    "(a few minutes on 2 cores); --all for the whole zoo.", epilog=EPILOG_DATA)
+    pipe.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
+    pipe.add_argument("--all", action="store_true", help="the whole zoo")
+    pipe.add_argument("--out", default="exports", metavar="DIR", help="default exports/")
+    _add_data_flag(pipe)
+    pipe.add_argument("--format", default="tflite,onnx", help="export formats (default "
+                                                              "tflite,onnx)")
+    pipe.add_argument("--quant", default="all", help="export recipes (default all)")
+    pipe.add_argument("--epochs", type=_positive_int, help="override training epochs")
+    pipe.add_argument("--report-dir", metavar="DIR", default=None,
+                      help="where the report goes (default <out>/report)")
+    _add_bench_flags(pipe)
+    pipe.set_defaults(func=cmd_pipeline)
     return parser
 
 

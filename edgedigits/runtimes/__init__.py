@@ -1,4 +1,9 @@
-"""Runtimes: one runner class per runtime behind the small interface in ``base.py``."""
+"""Runtimes: one runner class per runtime behind the small interface in ``base.py``.
+
+``RUNTIMES`` is the registry ``edgedigits bench --runtimes`` chooses from. Each runner declares
+the file suffixes it runs and, through ``unavailable_reason``, why it cannot run here (a GPU
+runtime on a machine without a GPU): the bench records that as a skipped row, not an error.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,46 @@ from pathlib import Path
 
 from edgedigits.errors import UnknownNameError
 from edgedigits.runtimes.base import Runner, TensorInfo, dequantize, quantize
+from edgedigits.runtimes.keras import KerasPredictRunner, KerasRunner, TensorFlowGPURunner
+from edgedigits.runtimes.litert import LiteRTRunner
+from edgedigits.runtimes.onnxruntime import OnnxRuntimeCUDARunner, OnnxRuntimeRunner
+
+RUNTIMES: dict[str, type[Runner]] = {cls.name: cls for cls in (
+    KerasRunner, KerasPredictRunner, LiteRTRunner, OnnxRuntimeRunner, OnnxRuntimeCUDARunner,
+    TensorFlowGPURunner)}
+DEFAULT_RUNTIMES = tuple(RUNTIMES)
+
+
+def parse_runtimes(values: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """``"litert,onnxruntime"`` -> names; an unknown one lists the valid ones."""
+    if not values:
+        return list(DEFAULT_RUNTIMES)
+    items = values.split(",") if isinstance(values, str) else [
+        p for v in values for p in str(v).split(",")]
+    names = [i.strip() for i in items if i.strip()]
+    if "all" in names:
+        return list(DEFAULT_RUNTIMES)
+    for name in names:
+        if name not in RUNTIMES:
+            raise UnknownNameError(f"--runtimes {name}: unknown runtime; choose from "
+                                   f"{', '.join(RUNTIMES)}, all")
+    return list(dict.fromkeys(names))
+
+
+def runtimes_for(path: str | Path, names: list[str]) -> list[type[Runner]]:
+    suffix = Path(path).suffix.lower()
+    return [RUNTIMES[n] for n in names if suffix in RUNTIMES[n].suffixes]
 
 
 def runner_for(path: str | Path, **options) -> Runner:
     """The default runner for an artifact file, chosen by its extension."""
     suffix = Path(path).suffix.lower()
-    if suffix == ".tflite":
-        from edgedigits.runtimes.litert import LiteRTRunner
-
-        return LiteRTRunner(path, **options)
-    if suffix == ".onnx":
-        from edgedigits.runtimes.onnxruntime import OnnxRuntimeRunner
-
-        return OnnxRuntimeRunner(path, **options)
-    raise UnknownNameError(f"{path}: no runtime runs '{suffix}' files (known: .tflite, .onnx)")
+    for cls in (LiteRTRunner, OnnxRuntimeRunner, KerasRunner):
+        if suffix in cls.suffixes:
+            return cls(path, **options)
+    raise UnknownNameError(f"{path}: no runtime runs '{suffix}' files (known: .tflite, .onnx, "
+                           ".keras)")
 
 
-__all__ = ["Runner", "TensorInfo", "dequantize", "quantize", "runner_for"]
+__all__ = ["RUNTIMES", "Runner", "TensorInfo", "dequantize", "parse_runtimes", "quantize",
+           "runner_for", "runtimes_for"]

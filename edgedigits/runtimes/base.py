@@ -54,11 +54,18 @@ class Runner(abc.ABC):
     """Runs one artifact. Use as a context manager so native resources are always released."""
 
     name: str = "runner"  # the runtime's registry name, e.g. "litert"
+    suffixes: tuple[str, ...] = ()  # artifact file suffixes this runtime runs
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.inputs: list[TensorInfo] = []
         self.outputs: list[TensorInfo] = []
+        self.provider = ""  # what actually ran it (delegate, execution provider, device)
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this runtime cannot run on this machine (None when it can): a skip, not an error."""
+        return None
 
     @abc.abstractmethod
     def load(self) -> None:

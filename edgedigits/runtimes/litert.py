@@ -25,8 +25,13 @@ def _info(detail: dict) -> TensorInfo:
 
 class LiteRTRunner(Runner):
     name = "litert"
+    suffixes = (".tflite",)
 
-    def __init__(self, path: str | Path, *, threads: int = 1, xnnpack: bool = True):
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return None
+
+    def __init__(self, path: str | Path, *, threads: int = 1, xnnpack: bool = True, **_ignored):
         super().__init__(path)
         self.threads = threads
         self.xnnpack = xnnpack
@@ -52,6 +57,7 @@ class LiteRTRunner(Runner):
         self.inputs = [_info(d) for d in self._interpreter.get_input_details()]
         self.outputs = [_info(d) for d in self._interpreter.get_output_details()]
         self._batch = self._interpreter.get_input_details()[0]["shape"][0]
+        self.provider = "XNNPACK delegate" if self.xnnpack else "builtin kernels (no XNNPACK)"
 
     def _resize(self, batch: int) -> None:
         detail = self._interpreter.get_input_details()[0]

@@ -15,12 +15,23 @@ _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)
 
 class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
+    suffixes = (".onnx",)
+    provider_wanted = "CPUExecutionProvider"
 
-    def __init__(self, path: str | Path, *, threads: int = 1,
-                 providers: tuple[str, ...] = ("CPUExecutionProvider",)):
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        import onnxruntime as ort
+
+        if cls.provider_wanted not in ort.get_available_providers():
+            return (f"onnxruntime {ort.__version__} has no {cls.provider_wanted} (available: "
+                    f"{', '.join(ort.get_available_providers())}); install onnxruntime-gpu on a "
+                    "machine with CUDA")
+        return None
+
+    def __init__(self, path: str | Path, *, threads: int = 1, **_ignored):
         super().__init__(path)
         self.threads = threads
-        self.providers = providers
+        self.providers = tuple(dict.fromkeys((self.provider_wanted, "CPUExecutionProvider")))
         self._session = None
 
     def load(self) -> None:
@@ -44,6 +55,11 @@ class OnnxRuntimeRunner(Runner):
                                                  for d in o.shape),
                                    _ORT_TYPES.get(o.type, o.type))
                         for o in self._session.get_outputs()]
+        self.provider = self._session.get_providers()[0]
+        if self.provider != self.provider_wanted:
+            # ONNX Runtime silently falls back to CPU when a provider fails to initialize.
+            raise RuntimeError(f"asked for {self.provider_wanted} but ONNX Runtime runs on "
+                               f"{self.provider} (silent fallback)")
 
     @property
     def active_providers(self) -> list[str]:
@@ -55,3 +71,8 @@ class OnnxRuntimeRunner(Runner):
 
     def close(self) -> None:
         self._session = None
+
+
+class OnnxRuntimeCUDARunner(OnnxRuntimeRunner):
+    name = "onnxruntime-cuda"
+    provider_wanted = "CUDAExecutionProvider"

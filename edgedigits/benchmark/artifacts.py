@@ -1,0 +1,94 @@
+"""What ``edgedigits bench`` measures: resolve model names or files into artifacts.
+
+A model name means its trained ``.keras`` (the reference, benched too) plus every ``.tflite`` and
+``.onnx`` that ``export`` wrote beside it. A file means that file; its zoo model is read from its
+name (``<model>.<recipe>.<ext>``), and the ``<model>.keras`` beside it, if any, is its reference.
+C sources are not benched: they hold the ``.tflite`` bytes, which are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.export.recipes import Recipe
+from edgedigits.training import model_path, resolve_names
+from edgedigits.zoo import list_models
+
+BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx")
+RECIPE_ORDER = ["keras"] + [r.value for r in Recipe]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    model: str  # zoo model name
+    format: str  # "keras", "tflite" or "onnx"
+    recipe: str  # "keras" for the trained model itself, else the export recipe
+    path: Path
+    reference: Path | None  # the trained .keras to compare with (None: accuracy only)
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+
+def _looks_like_file(target: str) -> bool:
+    return Path(target).suffix.lower() in BENCHED_SUFFIXES + (".cc", ".h") or "/" in target
+
+
+def parse_artifact_name(path: Path) -> tuple[str, str, str]:
+    """``seed004_cnn.int8.tflite`` -> (model, recipe, format); ``seed004_cnn.keras`` too."""
+    suffix = path.suffix.lower()
+    stem = path.name[: -len(suffix)]
+    if suffix == ".keras":
+        model, recipe = stem, "keras"
+    else:
+        model, _, recipe = stem.rpartition(".")
+    if model not in list_models() or recipe not in RECIPE_ORDER:
+        raise UsageError(f"{path}: cannot tell which zoo model and recipe it is; bench expects "
+                         "files named <model>.<recipe>.tflite|onnx or <model>.keras, as "
+                         "'edgedigits export' writes them")
+    return model, recipe, suffix.lstrip(".")
+
+
+def artifact_from_file(path: Path) -> Artifact:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.suffix.lower() not in BENCHED_SUFFIXES:
+        raise UsageError(f"{path}: not a benchable artifact (expected .tflite, .onnx or .keras;"
+                         " C sources are benched through their .tflite)")
+    model, recipe, fmt = parse_artifact_name(path)
+    reference = path.with_name(f"{model}.keras")
+    return Artifact(model, fmt, recipe, path, reference if reference.is_file() else None)
+
+
+def artifacts_for_model(name: str, out: Path) -> list[Artifact]:
+    keras_path = model_path(out, name)
+    if not keras_path.is_file():
+        raise ModelFileError(f"{keras_path}: trained model not found; run 'edgedigits train "
+                             f"{name} --out {out}' (or 'edgedigits pipeline {name}')")
+    found = [Artifact(name, "keras", "keras", keras_path, keras_path)]
+    for suffix in (".tflite", ".onnx"):
+        for path in sorted(keras_path.parent.glob(f"{name}.*{suffix}")):
+            if path.name.startswith("."):
+                continue  # a temporary file of an export in progress
+            found.append(artifact_from_file(path))
+    return sorted(found, key=lambda a: (RECIPE_ORDER.index(a.recipe), a.format))
+
+
+def resolve_artifacts(targets: Sequence[str], all_models: bool, out: str | Path) -> list[Artifact]:
+    out = Path(out)
+    files = [t for t in targets if _looks_like_file(t)]
+    names = [t for t in targets if not _looks_like_file(t)]
+    artifacts: list[Artifact] = []
+    if names or all_models or not files:
+        for name in resolve_names(names, all_models):
+            artifacts.extend(artifacts_for_model(name, out))
+    artifacts.extend(artifact_from_file(Path(f)) for f in files)
+    return list({a.path.resolve(): a for a in artifacts}.values())

@@ -1,0 +1,136 @@
+"""Accuracy parity of an artifact against the trained Keras model, on the full test set.
+
+Tolerances are per recipe *family*, because a float16 file and an int8 file make different
+promises. Defaults (``DEFAULT_TOLERANCES``) are documented in the README and can be overridden
+by a JSON file (``bench/tolerances.json`` is the committed example) or by flags. A tolerance
+exceeded is a *result* (``parity: "fail"`` with the reasons), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgedigits.errors import UsageError
+
+FAMILIES = {
+    "reference": ("keras",),
+    "float": ("float32", "float16"),
+    "integer": ("dynamic", "int8", "int16x8"),
+    "finetuned": ("qat", "pruned", "clustered"),
+}
+DISAGREEMENTS_LISTED = 100  # indices kept in the JSON record (the count is always exact)
+
+
+def family_of(recipe: str) -> str:
+    for family, recipes in FAMILIES.items():
+        if recipe in recipes:
+            return family
+    raise UsageError(f"recipe {recipe!r} belongs to no tolerance family")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """What an artifact must satisfy against the Keras reference on the full test set."""
+
+    min_agreement: float  # top-1 agreement with the reference, fraction
+    max_accuracy_drop: float  # accuracy points the artifact may lose against the reference
+    max_abs_diff: float | None  # largest |probability difference|; None = not judged
+
+
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {
+    # The reference against itself (keras-predict, tensorflow-gpu): identical up to kernel rounding.
+    "reference": Tolerance(min_agreement=0.9999, max_accuracy_drop=0.01, max_abs_diff=1e-4),
+    # float32/float16 conversions: near-identical; float16 weights move probabilities ~1e-3.
+    "float": Tolerance(min_agreement=0.998, max_accuracy_drop=0.1, max_abs_diff=5e-2),
+    # Post-training integer quantization: at most half a point of accuracy.
+    "integer": Tolerance(min_agreement=0.98, max_accuracy_drop=0.5, max_abs_diff=None),
+    # Fine-tuned (QAT, pruning, clustering) models are new models: judged on accuracy only.
+    "finetuned": Tolerance(min_agreement=0.95, max_accuracy_drop=1.0, max_abs_diff=None),
+}
+
+
+def load_tolerances(path: str | Path | None, overrides: dict[str, float] | None = None
+                    ) -> dict[str, Tolerance]:
+    """Defaults, then a JSON file ``{"family": {"field": value}}``, then flag overrides (all families)."""
+    tolerances = dict(DEFAULT_TOLERANCES)
+    if path is not None:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"--tolerances {path}: file not found") from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--tolerances {path}: not valid JSON ({exc})") from None
+        names = {f.name for f in fields(Tolerance)}
+        for family, values in data.items():
+            if family.startswith("_"):
+                continue  # comments
+            if family not in tolerances or not isinstance(values, dict):
+                raise UsageError(f"--tolerances {path}: unknown family {family!r}; families: "
+                                 f"{', '.join(tolerances)}")
+            unknown = set(values) - names
+            if unknown:
+                raise UsageError(f"--tolerances {path}: unknown field(s) {sorted(unknown)} for "
+                                 f"{family}; fields: {', '.join(sorted(names))}")
+            tolerances[family] = replace(tolerances[family], **values)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            tolerances = {f: replace(t, **{key: value}) for f, t in tolerances.items()}
+    return tolerances
+
+
+@dataclass(frozen=True)
+class Parity:
+    accuracy: float  # percent
+    reference_accuracy: float
+    accuracy_delta: float  # points, artifact - reference
+    agreement: float  # fraction
+    max_abs_diff: float
+    mean_abs_diff: float
+    disagreements: int
+    disagreement_indices: list[int]
+    confusion_delta: list[list[int]]  # artifact confusion matrix - reference confusion matrix
+    passed: bool
+    failures: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
+    return matrix
+
+
+def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray,
+            tolerance: Tolerance) -> Parity:
+    """Compare probabilities ``outputs`` with ``reference`` (both N x 10) on ``labels``."""
+    predicted = np.argmax(outputs, axis=1)
+    ref_pred = np.argmax(reference, axis=1)
+    accuracy = 100.0 * float(np.mean(predicted == labels))
+    reference_accuracy = 100.0 * float(np.mean(ref_pred == labels))
+    diff = np.abs(outputs.astype(np.float64) - reference.astype(np.float64))
+    disagree = np.flatnonzero(predicted != ref_pred)
+    agreement = 1.0 - len(disagree) / len(labels)
+    delta = accuracy - reference_accuracy
+    failures = []
+    if agreement < tolerance.min_agreement:
+        failures.append(f"agreement {100 * agreement:.2f}% < {100 * tolerance.min_agreement:g}%")
+    if -delta > tolerance.max_accuracy_drop:
+        failures.append(f"accuracy drop {-delta:.2f} pts > {tolerance.max_accuracy_drop:g}")
+    if tolerance.max_abs_diff is not None and float(diff.max()) > tolerance.max_abs_diff:
+        failures.append(f"max abs diff {float(diff.max()):.3g} > {tolerance.max_abs_diff:g}")
+    return Parity(
+        accuracy=round(accuracy, 4), reference_accuracy=round(reference_accuracy, 4),
+        accuracy_delta=round(delta, 4), agreement=round(agreement, 6),
+        max_abs_diff=float(f"{diff.max():.6g}"), mean_abs_diff=float(f"{diff.mean():.6g}"),
+        disagreements=int(len(disagree)),
+        disagreement_indices=[int(i) for i in disagree[:DISAGREEMENTS_LISTED]],
+        confusion_delta=(confusion(labels, predicted) - confusion(labels, ref_pred)).tolist(),
+        passed=not failures, failures=failures)

@@ -1,0 +1,78 @@
+"""The trained tf_keras model itself: the reference every artifact is compared with.
+
+Two ways to call it, because they differ by an order of magnitude at batch 1 and the seed
+projects time the slow one: a direct call ``model(x, training=False)`` (eager), and
+``model.predict`` (which builds a tf.data pipeline per call). ``tensorflow-gpu`` is the direct
+call placed on the first GPU, and is skipped with its reason where TensorFlow sees none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.runtimes.base import Runner, TensorInfo
+
+
+class KerasRunner(Runner):
+    name = "keras"
+    suffixes = (".keras",)
+    device = "/CPU:0"
+
+    def __init__(self, path: str | Path, *, threads: int = 1, **_ignored):
+        super().__init__(path)
+        self.threads = threads
+        self.model = None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return None
+
+    def load(self) -> None:
+        from edgedigits.training import load_trained_model
+
+        self.model = load_trained_model(self.path)
+        shape = tuple(None if d is None else int(d) for d in self.model.input_shape)
+        self.inputs = [TensorInfo("input", shape, "float32")]
+        self.outputs = [TensorInfo("output", tuple(self.model.output_shape), "float32")]
+        self.provider = self.device
+
+    def infer_raw(self, x: np.ndarray) -> np.ndarray:
+        from edgedigits._tf import tensorflow
+
+        with tensorflow().device(self.device):
+            return self.model(x, training=False).numpy()
+
+    def close(self) -> None:
+        self.model = None
+
+
+class KerasPredictRunner(KerasRunner):
+    name = "keras-predict"
+
+    def infer_raw(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict(x, batch_size=max(1, len(x)), verbose=0)
+
+
+class TensorFlowGPURunner(KerasRunner):
+    name = "tensorflow-gpu"
+    device = "/GPU:0"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        from edgedigits._tf import tensorflow
+
+        if not tensorflow().config.list_physical_devices("GPU"):
+            return "TensorFlow sees no GPU on this machine (no CUDA device or driver)"
+        return None
+
+    def load(self) -> None:
+        super().load()
+        from edgedigits._tf import tensorflow
+
+        with tensorflow().device(self.device):  # check where ops really run
+            probe = tensorflow().identity(np.zeros((1,), np.float32))
+        self.provider = probe.device
+        if "GPU" not in probe.device.upper():
+            raise RuntimeError(f"TensorFlow placed the probe on {probe.device}, not a GPU")
