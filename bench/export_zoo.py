@@ -22,24 +22,6 @@ from edgedigits.zoo import list_models
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def table(records) -> str:
-    float_sizes = {(r.model, r.format): r.size_bytes for r in records
-                   if r.ok and r.recipe == "float32"}
-    lines = ["| model | format | recipe | size (bytes) | gzip (bytes) | size / float32 | "
-             "agreement % | parity |", "|---|---|---|---:|---:|---:|---:|---|"]
-    for r in records:
-        if not r.ok:
-            lines.append(f"| {r.model} | {r.format} | {r.recipe} | | | | | FAILED: {r.reason} |")
-            continue
-        base = float_sizes.get((r.model, r.format))
-        ratio = f"{r.size_bytes / base:.3f}" if base else ""
-        p = r.parity or {}
-        lines.append(f"| {r.model} | {r.format} | {r.recipe} | {r.size_bytes:,} | "
-                     f"{r.gzip_size_bytes:,} | {ratio} | {100 * p.get('agreement', 0):.2f} | "
-                     f"{'pass' if p.get('passed') else 'FAIL'} |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="exports", help="folder holding the trained zoo")
@@ -53,7 +35,7 @@ def main(argv=None) -> int:
             "clusters, ONNX opset 17). Agreement is top-1 agreement with the Keras reference on "
             "the first 1,000 test images, checked at export time (the fine-tuned Keras model "
             "for qat, pruned, clustered). `.cc` sizes are C source text; the array inside is the "
-            "`.tflite`.\n\n" + table(report.records))
+            "`.tflite`.\n\n" + report.to_markdown())
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic.write_text(RESULTS / "export_zoo.md", text)
     atomic.write_json(RESULTS / "export_zoo.json", {"records": [asdict(r) for r in report.records]})

@@ -10,34 +10,16 @@ go to ``--out``, default ``exports/``, which git ignores). Not a test: it takes 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from edgedigits import atomic
+from edgedigits.benchmark.report import machine_info
 from edgedigits.training import train, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine() -> dict[str, object]:
-    import os
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import tensorflow as tf
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(),
-            "python": platform.python_version(), "tensorflow": tf.__version__}
 
 
 def table(results, info) -> str:
@@ -53,7 +35,7 @@ def table(results, info) -> str:
                     f"{r.test_accuracy:.2f} | {val} | {reported} | {diff} | "
                     f"{r.train_seconds:.0f} |")
     note = (f"\nMachine: {info['cpu']}, {info['cores']} cores, {info['os']}, Python "
-            f"{info['python']}, TensorFlow {info['tensorflow']}. Seed 0, full 60,000/10,000 "
+            f"{info['python']}, TensorFlow {info['packages']['tensorflow']}. Seed 0, full 60,000/10,000 "
             "MNIST, each seed's own recipe (`edgedigits zoo`). 'diff' compares like with like: "
             "our final validation accuracy where the seed reports validation accuracy, else our "
             "test accuracy.\n")
@@ -69,7 +51,7 @@ def main(argv=None) -> int:
     results = train(args.only or (), all_models=not args.only, out=args.out, seed=args.seed,
                     verbose=2)
     results = write_summary(args.out)  # everything trained under --out, in zoo order
-    info = machine()
+    info = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic.write_text(RESULTS / "train_zoo.md", "# Full-zoo training\n\n" + table(results, info))
     atomic.write_json(RESULTS / "train_zoo.json",

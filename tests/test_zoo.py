@@ -82,3 +82,12 @@ def test_describe_models_rows():
     rows = {r["name"]: r for r in describe_models()}
     assert rows["seed002_mlp_logits"]["params"] == 251658
     assert rows["seed002_mlp_logits"]["recipe"].startswith("adam 0.001, sparse CE (logits)")
+
+
+def test_probabilities_softmax_only_for_logit_models():
+    logits = np.array([[2.0, 1.0, 0.0, -1.0, 0, 0, 0, 0, 0, 0]], dtype=np.float32)
+    probs = get_spec("seed002_mlp_logits").probabilities(logits)
+    assert probs.sum() == pytest.approx(1.0) and probs.argmax() == 0
+    assert probs[0, 0] / probs[0, 1] == pytest.approx(np.e, rel=1e-5)
+    already = np.full((1, 10), 0.1, np.float32)
+    assert np.array_equal(get_spec("seed004_cnn").probabilities(already), already)

@@ -112,11 +112,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0][:300] if lines else type(exc).__name__
@@ -135,10 +130,10 @@ class _Bench:
         self.images = self.dataset.test_images[:n]
         self._references: dict[Path, np.ndarray] = {}
 
-    def probabilities(self, runner: Runner, x: np.ndarray, from_logits: bool) -> np.ndarray:
+    def probabilities(self, runner: Runner, x: np.ndarray, model: str) -> np.ndarray:
         out = np.concatenate([runner.infer(x[k:k + ACCURACY_BATCH])
                               for k in range(0, len(x), ACCURACY_BATCH)])
-        return _softmax(out) if from_logits else out
+        return get_spec(model).probabilities(out)
 
     def reference(self, artifact: Artifact, x: np.ndarray) -> np.ndarray | None:
         """The trained Keras model's probabilities on the test images (cached per model)."""
@@ -148,8 +143,8 @@ class _Bench:
             from edgedigits.runtimes.keras import KerasRunner
 
             with KerasRunner(artifact.reference) as runner:
-                self._references[artifact.reference] = self.probabilities(
-                    runner, x, get_spec(artifact.model).recipe.from_logits)
+                self._references[artifact.reference] = self.probabilities(runner, x,
+                                                                          artifact.model)
         return self._references[artifact.reference]
 
     def rows(self, artifact: Artifact, runtime: str, status: str, **values: Any
@@ -183,7 +178,7 @@ class _Bench:
             if got != expected:
                 raise UsageError(f"input shape {got} does not match the data's {expected} for "
                                  f"{artifact.model}")
-            outputs = self.probabilities(runner, x, spec.recipe.from_logits)
+            outputs = self.probabilities(runner, x, artifact.model)
             parity = self._parity(artifact, outputs, reference)
             plot = self._plot(artifact, runner_cls.name, parity, outputs)
             results = []

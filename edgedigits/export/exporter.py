@@ -60,37 +60,25 @@ class ExportReport:
         return not self.failed and not self.parity_failures
 
     def to_markdown(self) -> str:
-        lines = ["| model | file | size (bytes) | gzip | vs float32 | agreement | max abs diff "
-                 "| status |", "|---|---|---:|---:|---:|---:|---:|---|"]
+        """One row per artifact: size, gzip size, ratio to float32 (same model and format), parity."""
+        lines = ["| model | format | recipe | file | size (bytes) | gzip (bytes) | size / float32 "
+                 "| agreement % | max abs diff | status |",
+                 "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
         float_sizes = {(r.model, r.format): r.size_bytes for r in self.records
                        if r.ok and r.recipe == "float32"}
         for r in self.records:
             if not r.ok:
-                lines.append(f"| {r.model} | {r.file} | | | | | | FAILED: {r.reason} |")
+                lines.append(f"| {r.model} | {r.format} | {r.recipe} | {r.file} | | | | | "
+                             f"| FAILED: {r.reason} |")
                 continue
             base = float_sizes.get((r.model, r.format))
             ratio = f"{r.size_bytes / base:.3f}" if base else ""
             p = r.parity or {}
             status = "ok" if p.get("passed") else "PARITY FAIL"
-            lines.append(f"| {r.model} | {r.file} | {r.size_bytes:,} | {r.gzip_size_bytes:,} | "
-                         f"{ratio} | {100 * p.get('agreement', 0):.2f}% | "
+            lines.append(f"| {r.model} | {r.format} | {r.recipe} | {r.file} | {r.size_bytes:,} | "
+                         f"{r.gzip_size_bytes:,} | {ratio} | {100 * p.get('agreement', 0):.2f} | "
                          f"{p.get('max_abs_diff', 0):.2e} | {status} |")
         return "\n".join(lines) + "\n"
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _probabilities(outputs: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Compare like with like: logits models are judged on their softmax."""
-    return _softmax(outputs) if spec.recipe.from_logits else outputs
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 class _ModelExport:
@@ -119,7 +107,7 @@ class _ModelExport:
 
     # -- shared inputs -------------------------------------------------------------------------
     def _keras_outputs(self, model: Any, x: np.ndarray) -> np.ndarray:
-        return _probabilities(np.asarray(model.predict(x, batch_size=1024, verbose=0)), self.spec)
+        return self.spec.probabilities(model.predict(x, batch_size=1024, verbose=0))
 
     @property
     def calibration(self) -> CalibrationSet:
@@ -253,7 +241,7 @@ class _ModelExport:
         with runner_for(path) as runner:
             record.inputs = [t.to_json() for t in runner.inputs]
             record.outputs = [t.to_json() for t in runner.outputs]
-            outputs = _probabilities(runner.infer(self.verify_x), self.spec)
+            outputs = self.spec.probabilities(runner.infer(self.verify_x))
             raw_golden = runner.infer_raw(quantize(self.golden_x, runner.inputs[0]))
             golden = runner.infer(self.golden_x)
         predicted = np.argmax(outputs, axis=1)

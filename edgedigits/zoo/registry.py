@@ -104,6 +104,17 @@ class ModelSpec:
         x = np.asarray(images, dtype=np.float32) / np.float32(255.0)
         return x.reshape((x.shape[0], *self.input_shape))
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs -> class probabilities (softmax for models that emit logits).
+
+        Parity is judged on probabilities, so a logits model (seed 002) compares like with like.
+        """
+        outputs = np.asarray(outputs, dtype=np.float32)
+        if not self.recipe.from_logits:
+            return outputs
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
     @property
     def input_layout(self) -> str:
         return {1: "flat", 2: "HW", 3: "HWC"}[len(self.input_shape)]
