@@ -27,3 +27,9 @@ class UsageError(EdgeDigitsError):
 
 class ModelFileError(EdgeDigitsError):
     """A trained model file is missing, corrupt, or not what it claims to be."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, for a one-line failure reason in a report."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__

@@ -22,7 +22,7 @@ from edgedigits.benchmark.artifacts import Artifact, resolve_artifacts
 from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, load_tolerances
 from edgedigits.benchmark.timing import LatencyStats, TimingOptions, harness_overhead, measure
 from edgedigits.data import load_dataset
-from edgedigits.errors import UsageError
+from edgedigits.errors import UsageError, first_line
 from edgedigits.runtimes import RUNTIMES, Runner, parse_runtimes, quantize, runtimes_for
 from edgedigits.training import DEFAULT_OUT
 from edgedigits.zoo import get_spec
@@ -112,11 +112,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
-
-
 class _Bench:
     def __init__(self, options: BenchOptions, data: str | Path | None,
                  log: Callable[[str], None]):
@@ -163,7 +158,7 @@ class _Bench:
         try:
             reference = self.reference(artifact, x)
         except Exception as exc:  # noqa: BLE001 - a bad reference: measure without parity
-            self.log(f"  reference {artifact.reference}: {_first_line(exc)}")
+            self.log(f"  reference {artifact.reference}: {first_line(exc)}")
             reference = None
         runner = runner_cls(artifact.path, threads=self.options.threads,
                             xnnpack=self.options.xnnpack)
@@ -189,7 +184,7 @@ class _Bench:
                                          parity, plot))
             return results
         except Exception as exc:  # noqa: BLE001 - one bad artifact must not stop the sweep
-            return self.rows(artifact, runner_cls.name, "failed", reason=_first_line(exc))
+            return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
         finally:
             runner.close()
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from edgedigits import atomic
 from edgedigits.data import Dataset, load_dataset
-from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.export import model_optimization, tflite_flatbuffer, to_c, to_onnx, to_tflite
 from edgedigits.export.calibration import (DEFAULT_CALIBRATION_SAMPLES, CalibrationSet,
                                            calibration_set)
@@ -145,7 +145,7 @@ class _ModelExport:
             reference = (self.base_verify if keras_model is self.base
                          else self._keras_outputs(keras_model, self.verify_x))
         except Exception as exc:  # noqa: BLE001 - one recipe's failure must not stop the rest
-            reason = _first_line(exc)
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
             self.log(f"  {self.spec.name} {recipe.value}: FAILED ({reason})")
             return [self._failed(f, recipe, reason) for f in formats]
         records = []
@@ -161,7 +161,7 @@ class _ModelExport:
                 record = self._write_and_verify(fmt, recipe, name, keras_model, tflite_bytes,
                                                 reference, dict(details))
             except Exception as exc:  # noqa: BLE001
-                reason = _first_line(exc)
+                reason = f"{type(exc).__name__}: {first_line(exc)}"
                 self.log(f"  {name}: FAILED ({reason})")
                 record = self._failed(fmt, recipe, reason)
             records.append(record)
