@@ -27,6 +27,9 @@ def tensorflow() -> ModuleType:
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # initializes CUDA now, quietly, if present
+    # Python-side warnings such as "triggered tf.function retracing" are expected here: we call
+    # predict() on a series of different (fine-tuned) models.
+    tf.get_logger().setLevel("ERROR")
     return tf
 
 

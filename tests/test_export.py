@@ -108,6 +108,13 @@ def test_manifest_matches_files(exported):
                                                                                     rel=1e-3)
 
 
+def test_tolerances_follow_the_product_contract():
+    """99% agreement for float recipes, 97% for integer ones; max abs diff judged for floats only."""
+    for recipe, info in RECIPE_INFO.items():
+        assert info.min_agreement == (0.97 if info.integer else 0.99), recipe
+        assert (info.max_abs_diff is None) == info.integer, recipe
+
+
 def test_int8_calibration_never_uses_test_images(exported):
     out, _ = exported
     manifest = json.loads((out / MODELS[0] / "manifest.json").read_text())
@@ -291,3 +298,23 @@ def test_train_flag_trains_missing_models(tmp_path, monkeypatch):
     report = export(["seed004_mlp12"], out=tmp_path, train_missing=True, **QUIET)
     assert calls == [["seed004_mlp12"]]
     assert [r.file for r in report.records if r.ok] == ["seed004_mlp12.float32.tflite"]
+
+
+def test_cli_reports_parity_failures_and_exits_1(exported, tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from edgedigits.cli import main
+
+    out, _ = exported
+    shutil.copytree(out / "edge_cnn_tiny", tmp_path / "edge_cnn_tiny")
+    impossible = {Recipe.FLOAT16: replace(RECIPE_INFO[Recipe.FLOAT16], min_agreement=1.01),
+                  Recipe.INT8: replace(RECIPE_INFO[Recipe.INT8], min_agreement=1.01)}
+    for recipe, info in impossible.items():
+        monkeypatch.setitem(RECIPE_INFO, recipe, info)
+    code = main(["export", "edge_cnn_tiny", "--quant", "float16,int8", "--out", str(tmp_path),
+                 "--calibration-samples", "100", "--verify-samples", "200"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "parity outside tolerance: edge_cnn_tiny.float16.tflite: agreement" in err
+    assert "(max 0.01)" in err  # float recipes judge max abs diff...
+    assert "edge_cnn_tiny.int8.tflite" in err and "(not judged)" in err  # ...integer ones do not

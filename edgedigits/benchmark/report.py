@@ -160,10 +160,11 @@ def write_plots(doc: dict[str, Any], stem: str | Path) -> list[str]:
         for i in front:
             ax.annotate(f"{rows[i]['model']}.{rows[i]['recipe']}.{rows[i]['format']}",
                         points[i], fontsize=6, xytext=(3, 3), textcoords="offset points")
-        for recipe in recipes:
-            ax.scatter([], [], color=colors[recipe], label=recipe, s=20)
+        for recipe in recipes:  # colour = recipe, marker = file format
+            ax.scatter([], [], color=colors[recipe], s=20,
+                       label="trained model" if recipe == "keras" else recipe)
         for fmt, marker in markers.items():
-            ax.scatter([], [], color="gray", marker=marker, label=fmt, s=20)
+            ax.scatter([], [], color="gray", marker=marker, label=f".{fmt} file", s=20)
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (%)")

@@ -257,7 +257,8 @@ class _ModelExport:
             "reference_accuracy": round(100 * float(np.mean(ref_pred == self.verify_y)), 4),
             "min_agreement": info.min_agreement,
             "max_abs_diff_allowed": info.max_abs_diff,
-            "passed": agreement >= info.min_agreement and max_abs <= info.max_abs_diff,
+            "passed": agreement >= info.min_agreement and (
+                info.max_abs_diff is None or max_abs <= info.max_abs_diff),
         }
         if info.finetuned:
             base_pred = np.argmax(self.base_verify, axis=1)
