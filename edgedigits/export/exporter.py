@@ -191,7 +191,7 @@ class _ModelExport:
         if fmt == Format.TFLITE:
             payload = tflite_bytes
         elif fmt == Format.ONNX:
-            payload = self._onnx_bytes(keras_model, recipe)
+            payload = self._onnx_bytes(recipe)
         else:  # C: the verified TFLite bytes as a source/header pair
             header_name = name.removesuffix(".cc") + ".h"
             header, source = to_c.c_source(
@@ -220,7 +220,8 @@ class _ModelExport:
         self._verify(record, path, recipe, reference)
         return record
 
-    def _onnx_bytes(self, keras_model: Any, recipe: Recipe) -> bytes:
+    def _onnx_bytes(self, recipe: Recipe) -> bytes:
+        """ONNX recipes (float32, int8, dynamic) all start from the trained model's float graph."""
         if self._onnx_float is None:
             self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape, self.opset)
         import onnx
