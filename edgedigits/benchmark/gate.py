@@ -10,12 +10,12 @@ artifact or runtime does. The flip side, stated plainly: a slowdown of every art
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgedigits.errors import UsageError
+from edgedigits.jsonfile import read_json
 
 DEFAULT_MAX_SLOWDOWN = 1.5  # relative latency may grow by half before the gate fails
 REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME = "float32", "tflite", "litert"
@@ -33,13 +33,7 @@ class GateResult:
 
 
 def load_baseline(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"--baseline {path}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--baseline {path}: not a bench JSON report ({exc})") from None
+    doc = read_json(path, "--baseline")
     if not isinstance(doc, dict) or doc.get("schema") != "edgedigits.bench/1":
         raise UsageError(f"--baseline {path}: not an edgedigits.bench/1 report "
                          f"(schema {doc.get('schema') if isinstance(doc, dict) else None!r})")

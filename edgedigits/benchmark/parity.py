@@ -8,7 +8,6 @@ exceeded is a *result* (``parity: "fail"`` with the reasons), never an exception
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits.errors import UsageError
+from edgedigits.jsonfile import read_json
 
 FAMILIES = {
     "reference": ("keras",),
@@ -59,13 +59,9 @@ def load_tolerances(path: str | Path | None, overrides: dict[str, float] | None 
     """Defaults, then a JSON file ``{"family": {"field": value}}``, then flag overrides (all families)."""
     tolerances = dict(DEFAULT_TOLERANCES)
     if path is not None:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise UsageError(f"--tolerances {path}: file not found") from None
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--tolerances {path}: not valid JSON ({exc})") from None
+        data = read_json(path, "--tolerances")
+        if not isinstance(data, dict):
+            raise UsageError(f"--tolerances {path}: expected a JSON object of families")
         names = {f.name for f in fields(Tolerance)}
         for family, values in data.items():
             if family.startswith("_"):
