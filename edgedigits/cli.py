@@ -170,6 +170,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
+    from edgedigits.benchmark import report as reports
     from edgedigits.export.exporter import cli_command
     from edgedigits.pipeline import pipeline
 
@@ -177,7 +178,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                       formats=args.format, recipes=args.quant, epochs=args.epochs,
                       bench_options=_bench_options(args), report_dir=args.report_dir,
                       command=cli_command())
-    print(reports_summary(result.document))
+    print(reports.terminal_summary(result.document))
     for path in result.files:
         print(f"report: {path}")
     failed = result.exported.failed + result.benched.failed
@@ -185,21 +186,6 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         print(f"edgedigits pipeline: export failed: {row.file}: {row.reason}", file=sys.stderr)
     code = _gate(args, result.document)
     return 1 if (failed and not code) else code
-
-
-def reports_summary(doc: dict) -> str:
-    """A short batch-1 table for the terminal; the full one is in the Markdown report."""
-    rows = [r for r in doc["results"] if r["batch"] == 1]
-    lines = [f"{'artifact':36s} {'runtime':15s} {'acc %':>6s} {'p50 us':>9s} {'parity':>7s}"]
-    for r in rows:
-        name = r["artifact"].rsplit("/", 1)[-1]
-        if r["status"] != "ok":
-            lines.append(f"{name:36s} {r['runtime']:15s} {r['status']}: {r['reason'][:60]}")
-            continue
-        acc = "" if r["accuracy"] is None else f"{r['accuracy']:.2f}"
-        lines.append(f"{name:36s} {r['runtime']:15s} {acc:>6s} {r['latency_us']['p50']:9.1f} "
-                     f"{r['parity'] or 'n/a':>7s}")
-    return "\n".join(lines)
 
 
 def _add_bench_flags(parser: argparse.ArgumentParser) -> None:

@@ -110,6 +110,21 @@ def write_markdown(doc: dict[str, Any], path: str | Path | None) -> str:
     return text
 
 
+def terminal_summary(doc: dict[str, Any]) -> str:
+    """A short batch-1 table for the terminal; the full one is in the Markdown report."""
+    rows = [r for r in doc["results"] if r["batch"] == 1]
+    lines = [f"{'artifact':36s} {'runtime':15s} {'acc %':>6s} {'p50 us':>9s} {'parity':>7s}"]
+    for r in rows:
+        name = r["artifact"].rsplit("/", 1)[-1]
+        if r["status"] != "ok":
+            lines.append(f"{name:36s} {r['runtime']:15s} {r['status']}: {r['reason'][:60]}")
+            continue
+        acc = "" if r["accuracy"] is None else f"{r['accuracy']:.2f}"
+        lines.append(f"{name:36s} {r['runtime']:15s} {acc:>6s} {r['latency_us']['p50']:9.1f} "
+                     f"{r['parity'] or 'n/a':>7s}")
+    return "\n".join(lines)
+
+
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of points no other point beats on both cost (lower) and accuracy (higher)."""
     front = []
