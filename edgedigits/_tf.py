@@ -59,5 +59,48 @@ def native_stderr_silenced() -> Iterator[None]:
     try:
         yield
     finally:
+        _flush_c_stdio()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers so that lines a library buffered land where fd 2 points now, not
+    after it is restored (LiteRT's logger buffers its stderr lines)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+class CapturedText:
+    """What a ``native_stderr_captured`` block wrote to file descriptor 2."""
+
+    text: str = ""
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[CapturedText]:
+    """Like ``native_stderr_silenced``, but keep what was written: some runtimes give the reason
+    for a failure only as C++ log lines (LiteRT's GPU accelerator: "No adapters found")."""
+    import tempfile
+
+    captured = CapturedText()
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            _flush_c_stdio()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read().decode("utf-8", "replace")

@@ -28,6 +28,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite number")
+    return value
+
+
 def _add_data_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH", default=None,
                         help="data source (default: the embedded MNIST; see below)")
@@ -116,10 +136,11 @@ def _bench_options(args: argparse.Namespace):
     return BenchOptions(
         runtimes=tuple(parse_runtimes(args.runtimes)), threads=args.threads,
         batch_sizes=batches, xnnpack=not args.no_xnnpack,
-        timing=TimingOptions(warmup=args.warmup, min_runs=args.min_runs,
+        timing=TimingOptions(warmup=args.warmup, rounds=args.rounds, min_runs=args.min_runs,
                              min_seconds=args.min_seconds),
         test_limit=args.test_limit, tolerances=tolerances,
-        plots_dir=Path(args.plots) if getattr(args, "plots", None) else None)
+        plots_dir=Path(args.plots) if getattr(args, "plots", None) else None,
+        profile=args.profile)
 
 
 def _gate(args: argparse.Namespace, doc: dict) -> int:
@@ -131,9 +152,18 @@ def _gate(args: argparse.Namespace, doc: dict) -> int:
             gate.load_baseline(args.baseline)  # still report a missing or bad file
         return 0
     baseline = gate.load_baseline(args.baseline) if args.baseline else None
-    result = gate.check(doc, baseline, args.max_slowdown)
+    result = gate.check(doc, baseline, args.max_slowdown, args.gate_references)
+    if args.gate_markdown:
+        from edgedigits import atomic
+
+        atomic.write_text(args.gate_markdown, result.to_markdown())
     for note in result.notes:
         print(f"gate: note: {note}")
+    if result.comparisons:
+        worst = max(result.comparisons, key=lambda c: c.ci_low)
+        print(f"gate: largest growth interval: {worst.artifact} on {worst.runtime} (batch "
+              f"{worst.batch}) {worst.growth:.2f}x ({worst.ci_low:.2f}-{worst.ci_high:.2f}); "
+              f"limit {result.max_slowdown:g}x")
     if result.passed:
         print(f"gate: passed ({result.compared} relative latencies compared"
               f"{', no baseline' if baseline is None else ''})")
@@ -201,11 +231,18 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
                         help="larger batch measured besides batch 1 (default 32)")
     parser.add_argument("--no-xnnpack", action="store_true",
                         help="LiteRT without its XNNPACK delegate")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed calls first (default 10)")
+    parser.add_argument("--warmup", type=_non_negative_int, default=10,
+                        help="untimed calls per row before timing (default 10)")
+    parser.add_argument("--rounds", type=_positive_int, default=20,
+                        help="interleaved timing rounds; each round times every row of a model "
+                             "once, in a shuffled order (default 20)")
     parser.add_argument("--min-runs", type=_positive_int, default=50,
-                        help="timed calls at least (default 50)")
-    parser.add_argument("--min-seconds", type=_fraction, default=1.0,
-                        help="timed seconds at least, per row (default 1.0)")
+                        help="timed calls per row at least, over all rounds (default 50)")
+    parser.add_argument("--min-seconds", type=_positive_float, default=0.2,
+                        help="timed seconds per row at least, over all rounds (default 0.2)")
+    parser.add_argument("--profile", action="store_true",
+                        help="add a per-operator time breakdown where the runtime exposes one "
+                             "(ONNX Runtime's session profiling)")
     parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
                         help="parity on the first N test images (default: all 10,000)")
     parser.add_argument("--tolerances", metavar="FILE", default=None,
@@ -222,7 +259,13 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
                              "latency regression against --baseline")
     parser.add_argument("--max-slowdown", type=_fraction, default=DEFAULT_MAX_SLOWDOWN,
                         help="allowed growth of latency relative to the same run's float32 "
-                             f"LiteRT reference (default {DEFAULT_MAX_SLOWDOWN}x)")
+                             "LiteRT reference; a row fails only when the 95%% interval of its "
+                             f"growth lies above it (default {DEFAULT_MAX_SLOWDOWN}x)")
+    parser.add_argument("--gate-references", action="store_true",
+                        help="also gate the latency of the trained model's own runtimes "
+                             "(keras, keras-predict, tensorflow-gpu); reported either way")
+    parser.add_argument("--gate-markdown", metavar="PATH", default=None,
+                        help="write the gate's table (growth and interval per row) here")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,8 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder the models were trained and exported into (default exports/)")
     _add_data_flag(bench)
     bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/1)")
-    bench.add_argument("--markdown", metavar="PATH", help="write the Markdown report (also "
-                       "appended to $GITHUB_STEP_SUMMARY when set)")
+    bench.add_argument("--markdown", metavar="PATH", help="write the Markdown report")
     bench.add_argument("--plots", metavar="DIR", help="write Pareto plots and pictures of "
                                                       "disagreeing images here")
     _add_bench_flags(bench)

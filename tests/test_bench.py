@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -23,20 +24,21 @@ from edgedigits.training import train
 from edgedigits.zoo import get_spec
 
 QUIET = dict(log=lambda _msg: None)
-FAST = TimingOptions(warmup=1, min_runs=5, min_seconds=0.01)
+FAST = TimingOptions(warmup=1, rounds=4, min_runs=8, min_seconds=0.01)
 TEST_LIMIT = 2000
 MODELS = ("seed003_ann16_relu", "edge_cnn_tiny")
 
 
 def fast_options(**kwargs) -> BenchOptions:
-    return BenchOptions(timing=FAST, test_limit=TEST_LIMIT, batch_sizes=(1, 8), **kwargs)
+    return BenchOptions(**{"timing": FAST, "test_limit": TEST_LIMIT, "batch_sizes": (1, 8),
+                           **kwargs})
 
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     train(MODELS, out=out, epochs=1, limit=5000, verbose=0, **QUIET)
-    export(MODELS, formats="tflite,onnx", recipes="float32,int8,dynamic", out=out,
+    export(MODELS, formats="tflite,onnx", recipes="float32,int8,dynamic,int16x8", out=out,
            calibration_samples=100, **QUIET)
     return out
 
@@ -64,6 +66,9 @@ def test_every_cpu_runner_measures_each_artifact(report):
                                   (f"{name}.float32.tflite", "litert"),
                                   (f"{name}.int8.tflite", "litert"),
                                   (f"{name}.dynamic.tflite", "litert"),
+                                  (f"{name}.int16x8.tflite", "litert"),
+                                  (f"{name}.float32.tflite", "litert-compiled"),
+                                  (f"{name}.int8.tflite", "litert-compiled"),
                                   (f"{name}.float32.onnx", "onnxruntime"),
                                   (f"{name}.int8.onnx", "onnxruntime"),
                                   (f"{name}.dynamic.onnx", "onnxruntime")]:
@@ -73,6 +78,13 @@ def test_every_cpu_runner_measures_each_artifact(report):
                 lat = row["latency_us"]
                 assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"]
                 assert row["runs"] >= FAST.min_runs
+                assert len(row["round_p50_us"]) == FAST.rounds  # one median per round
+                if runtime == "keras-predict":  # one opaque call: no compute to separate
+                    assert row["compute_us"] is None and row["binding_us"] is None
+                else:
+                    assert 0 < row["compute_us"]["min"] <= row["compute_us"]["p50"]
+                    assert row["binding_us"] == pytest.approx(
+                        lat["p50"] - row["compute_us"]["p50"], abs=2e-3)
                 assert row["throughput_per_s"] == pytest.approx(batch / (lat["p50"] / 1e6),
                                                                 rel=1e-3)
                 assert row["size_bytes"] > 0 and row["load_ms"] > 0 and row["peak_rss_mb"] > 0
@@ -90,10 +102,79 @@ def test_gpu_runtimes_skip_with_a_reason_or_run(report):
                 assert row.status == "ok" and row.provider
 
 
-def test_onnxruntime_reports_the_provider_that_ran(report):
-    row = _row(report, "edge_cnn_tiny.float32.onnx", "onnxruntime")
-    assert row["provider"] == "CPUExecutionProvider"
-    assert _row(report, "edge_cnn_tiny.float32.tflite", "litert")["provider"] == "XNNPACK delegate"
+def test_rows_say_what_executed_as_the_runtime_reports_it(report):
+    """Node placement is read from each runtime after loading, never assumed."""
+    def provider(artifact, runtime):
+        return _row(report, artifact, runtime)["provider"]
+
+    assert re.fullmatch(r"CPUExecutionProvider (\d+)/\1 nodes",
+                        provider("edge_cnn_tiny.float32.onnx", "onnxruntime"))
+    assert re.fullmatch(r"XNNPACK (\d+)/\1 nodes", provider("edge_cnn_tiny.float32.tflite",
+                                                            "litert"))
+    # XNNPACK has no int16x8 kernels: every node runs on LiteRT's builtin kernels.
+    assert re.fullmatch(r"builtin kernels, XNNPACK took 0/\d+ nodes",
+                        provider("edge_cnn_tiny.int16x8.tflite", "litert"))
+    assert provider("edge_cnn_tiny.float32.tflite", "litert-compiled") == (
+        "LiteRT CPU accelerator, fully accelerated: yes")
+    assert provider("edge_cnn_tiny.keras", "keras") == "CPU:0 (TensorFlow placement)"
+
+
+def test_litert_node_count_comes_from_the_interpreter(out, monkeypatch):
+    """A fake node list changes the label: the count is observed, not assumed."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgedigits.runtimes.litert import LiteRTRunner, delegated_nodes
+
+    fake = [{"index": 0, "op_name": "CONV_2D", "inputs": [0, 1], "outputs": [2]},
+            {"index": 1, "op_name": "RELU", "inputs": [2], "outputs": [3]},
+            {"index": 2, "op_name": "SOFTMAX", "inputs": [3], "outputs": [4]},
+            {"index": 3, "op_name": "DELEGATE", "inputs": [0], "outputs": [3]}]
+    assert delegated_nodes(fake) == (2, 3)  # the delegate took CONV_2D and RELU, not SOFTMAX
+    assert delegated_nodes(fake[:3]) == (0, 3)
+    monkeypatch.setattr(Interpreter, "_get_ops_details", lambda self: fake)
+    with LiteRTRunner(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite") as runner:
+        assert runner.provider == "XNNPACK 2/3 nodes, builtin kernels 1"
+
+
+def test_litert_compiled_gpu_and_npu_skip_with_the_reason_or_run(report):
+    for runtime, accelerator in (("litert-compiled-gpu", "GPU"), ("litert-compiled-npu", "NPU")):
+        rows = [r for r in report.results if r.runtime == runtime]
+        assert rows, runtime
+        for row in rows:
+            if row.status == "skipped":
+                assert row.reason.startswith(f"LiteRT {accelerator} accelerator unavailable "
+                                             "here: "), row.reason
+            else:
+                assert row.status == "ok" and f"LiteRT {accelerator} accelerator" in row.provider
+
+
+def test_batch_dependent_outputs_are_scored_at_batch_1(report):
+    """ONNX dynamic quantization takes one activation scale per batch: scored one at a time."""
+    for name in MODELS:
+        dynamic = _row(report, f"{name}.dynamic.onnx", "onnxruntime")
+        assert dynamic["parity_batch"] == 1
+        assert dynamic["batch_invariance_max_diff"] > 1e-5
+        for artifact, runtime in ((f"{name}.float32.tflite", "litert"),
+                                  (f"{name}.int8.onnx", "onnxruntime")):
+            row = _row(report, artifact, runtime)
+            assert row["parity_batch"] == 256 and row["batch_invariance_max_diff"] <= 1e-5
+
+
+def test_profile_breaks_down_onnxruntime_by_operator(out):
+    result = bench([str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.onnx"),
+                    str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite")], out=out,
+                   options=fast_options(runtimes=("onnxruntime", "litert"), profile=True,
+                                        batch_sizes=(1,)), **QUIET)
+    ort_row = next(r for r in result.results if r.runtime == "onnxruntime")
+    ops = {o["op"] for o in ort_row.profile}
+    assert "QLinearConv" in ops, ops
+    assert sum(o["share"] for o in ort_row.profile) == pytest.approx(1.0, abs=0.01)
+    assert all(o["us_per_run"] > 0 and o["provider"] == "CPUExecutionProvider"
+               for o in ort_row.profile)
+    litert_row = next(r for r in result.results if r.runtime == "litert")
+    assert litert_row.profile is None and "no per-operator profiler" in litert_row.profile_note
+    text = reports.to_markdown(reports.to_document(result))
+    assert "## Where the time goes" in text and "QLinearConv" in text
 
 
 def test_parity_equals_an_independent_computation(out, report):
@@ -133,29 +214,145 @@ def test_parity_equals_an_independent_computation(out, report):
     assert np.sum(row["confusion_delta"]) == 0  # same images, same labels: counts move, not vanish
 
 
+# -- timing truth: the runner's timed call against a bare loop written here ----------------------
+
+TIMED_TOLERANCE = 1.3  # the runner's call may cost at most 1.3x a hand-written loop's
+
+
+def _bare_litert(path, x):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    i = interpreter.get_input_details()[0]["index"]
+    o = interpreter.get_output_details()[0]["index"]
+
+    def call():
+        interpreter.set_tensor(i, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(o)
+    return call
+
+
+def _bare_onnxruntime(path, x):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name, out_names = session.get_inputs()[0].name, [session.get_outputs()[0].name]
+    return lambda: session.run(out_names, {name: x})[0]
+
+
+@pytest.mark.parametrize("artifact, runtime, bare", [
+    ("seed003_ann16_relu.float32.tflite", "litert", _bare_litert),
+    ("edge_cnn_tiny.int8.tflite", "litert", _bare_litert),
+    ("seed003_ann16_relu.float32.onnx", "onnxruntime", _bare_onnxruntime),
+    ("edge_cnn_tiny.int8.onnx", "onnxruntime", _bare_onnxruntime)])
+def test_runner_call_costs_what_a_bare_loop_costs(out, artifact, runtime, bare):
+    from functools import partial
+
+    from edgedigits.benchmark.timing import compare_calls
+    from edgedigits.runtimes import quantize
+
+    path = out / artifact.split(".")[0] / artifact
+    with RUNTIMES[runtime](path) as runner:
+        x = quantize(get_spec(artifact.split(".")[0]).preprocess(
+            load_dataset().test_images[:1]), runner.inputs[0])
+        bare_call = bare(path, x)
+        np.testing.assert_array_equal(runner.infer_raw(x), bare_call())
+        ratio = compare_calls(partial(runner.infer_raw, x), bare_call)
+    assert ratio < TIMED_TOLERANCE, f"{artifact} on {runtime}: {ratio:.2f}x a bare loop"
+
+
+def test_an_injected_per_call_overhead_is_caught(out):
+    """The check above can fail: a runner that looks its tensors up per call (as the first
+    LiteRT runner did) costs well over 1.3x the bare loop."""
+    from functools import partial
+
+    from edgedigits.benchmark.timing import compare_calls
+    from edgedigits.runtimes.litert import LiteRTRunner
+
+    class LookupPerCall(LiteRTRunner):
+        def infer_raw(self, x):
+            interpreter = self._interpreter
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+            interpreter.invoke()
+            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    path = out / "seed003_ann16_relu" / "seed003_ann16_relu.float32.tflite"
+    with LookupPerCall(path) as runner:
+        x = get_spec("seed003_ann16_relu").preprocess(load_dataset().test_images[:1])
+        ratio = compare_calls(partial(runner.infer_raw, x), _bare_litert(path, x))
+    assert ratio > TIMED_TOLERANCE, ratio
+
+
+def test_compute_is_the_runtimes_own_call(out):
+    """bind() leaves only invoke() / run_with_iobinding, and gives the same answer."""
+    for artifact, runtime in (("edge_cnn_tiny.float32.tflite", "litert"),
+                              ("edge_cnn_tiny.float32.tflite", "litert-compiled"),
+                              ("edge_cnn_tiny.float32.onnx", "onnxruntime")):
+        with RUNTIMES[runtime](out / "edge_cnn_tiny" / artifact) as runner:
+            x = get_spec("edge_cnn_tiny").preprocess(load_dataset().test_images[:3])
+            expected = runner.infer_raw(x)
+            call = runner.bind(x)
+            result = call()
+            if runtime == "onnxruntime":
+                assert result is None  # run_with_iobinding copies nothing back
+            np.testing.assert_array_equal(runner.infer_raw(x), expected)
+
+
+# -- parity as a deployed app runs it -----------------------------------------------------------
+
+class _FakeRunner:
+    """Outputs that depend on the other images in the batch when ``batch_dependent``."""
+
+    def __init__(self, batch_dependent):
+        self.batch_dependent = batch_dependent
+        self.calls = []
+
+    def infer(self, x):
+        self.calls.append(len(x))
+        out = x[:, :10].astype(np.float32)
+        return out - out.mean(axis=0) if self.batch_dependent else out * 2
+
+
+def test_infer_as_deployed_checks_batch_invariance():
+    from edgedigits.runtimes.batching import LARGE_BATCH, infer_as_deployed
+
+    x = np.random.default_rng(0).random((300, 12)).astype(np.float32)
+    steady = infer_as_deployed(_FakeRunner(False), x)
+    assert steady.batch == LARGE_BATCH and steady.invariance_max_diff == 0
+    np.testing.assert_array_equal(steady.outputs, x[:, :10] * 2)
+    runner = _FakeRunner(True)
+    moving = infer_as_deployed(runner, x)
+    assert moving.batch == 1 and moving.invariance_max_diff > 0.1
+    np.testing.assert_array_equal(moving.outputs, np.zeros((300, 10)))  # each image alone
+    assert runner.calls.count(1) == 300
+
+
 def test_json_validates_against_the_schema(doc, tmp_path):
     import jsonschema
 
     jsonschema.validate(doc, reports.schema())
-    assert doc["schema"] == "edgedigits.bench/1"
+    assert doc["schema"] == "edgedigits.bench/2"
     assert doc["machine"]["cores"] and doc["machine"]["packages"]["tensorflow"] == "2.21.0"
-    assert doc["settings"]["harness_overhead_us"]["p50"] > 0
+    assert doc["settings"]["rounds"] == FAST.rounds
     broken = copy.deepcopy(doc)
     del broken["results"][0]["latency_us"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, reports.schema())
 
 
-def test_markdown_and_step_summary(doc, tmp_path, monkeypatch):
+def test_markdown_report(doc, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
-    summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     text = reports.write_markdown(doc, tmp_path / "bench.md")
     assert (tmp_path / "bench.md").read_text() == text
-    appended = summary.read_text()
-    assert appended.startswith("earlier step\n# edgedigits bench")  # appended, not replaced
-    assert "edge_cnn_tiny.int8.tflite | litert | 1 |" in appended
-    assert "skipped: " in text
+    assert not summary.exists()  # the CI workflow appends the file itself, explicitly
+    assert "edge_cnn_tiny.int8.tflite | litert | 1 |" in text
+    assert "skipped: " in text and "Binding cost per call at batch 1" in text
+    assert "XNNPACK" in text and "compute p50 µs" in text
 
 
 def test_pareto_plots(doc, tmp_path):
@@ -172,7 +369,12 @@ def _scaled(doc, factor, only=None):
     for row in new["results"]:
         if row["status"] == "ok" and (only is None or only(row)):
             row["latency_us"] = {k: v * factor for k, v in row["latency_us"].items()}
+            row["round_p50_us"] = [v * factor for v in row["round_p50_us"]]
     return new
+
+
+def _named(name):
+    return lambda r: Path(r["artifact"]).name == name
 
 
 def test_gate_passes_against_itself_and_on_a_uniformly_slower_machine(doc):
@@ -180,15 +382,67 @@ def test_gate_passes_against_itself_and_on_a_uniformly_slower_machine(doc):
     slower = _scaled(doc, 3.0)  # every row 3x slower: a slower CI machine
     result = check(slower, doc)
     assert result.passed and result.compared > 0
+    assert all(c.growth == pytest.approx(1.0) for c in result.comparisons)
 
 
-def test_gate_fails_on_an_injected_slowdown(doc):
+def test_gate_fails_on_an_injected_slowdown_with_its_interval(doc):
     target = "edge_cnn_tiny.int8.onnx"
-    slowed = _scaled(doc, 2.0, only=lambda r: Path(r["artifact"]).name == target)
-    result = check(slowed, doc)
+    result = check(_scaled(doc, 2.0, only=_named(target)), doc)
     assert not result.passed
-    assert any(f.startswith(f"latency: {target} on onnxruntime (batch 1)") and "limit 1.5x" in f
-               for f in result.failures)
+    assert any(f.startswith(f"latency: {target} on onnxruntime (batch 1)") and
+               "95% interval" in f and "limit 1.25x" in f for f in result.failures)
+    hit = next(c for c in result.comparisons if c.artifact == target and c.batch == 1)
+    assert hit.regressed and hit.ci_low > 1.25 and hit.growth == pytest.approx(2.0)
+    assert "REGRESSED" in result.to_markdown() and "95% interval" in result.to_markdown()
+
+
+def _steady(doc):
+    """The same report with every round at its row's p50: a baseline without round noise."""
+    new = copy.deepcopy(doc)
+    for row in new["results"]:
+        if row["status"] == "ok":
+            row["round_p50_us"] = [row["latency_us"]["p50"]] * len(row["round_p50_us"])
+    return new
+
+
+def test_gate_judges_the_interval_not_the_point(doc):
+    """A 1.3x median growth whose rounds scatter widely has an interval reaching below the
+    limit and passes; the same growth measured in steady rounds fails."""
+    target = "edge_cnn_tiny.int8.tflite"
+    baseline = _steady(doc)
+    noisy = copy.deepcopy(baseline)
+    for row in noisy["results"]:
+        if Path(row["artifact"]).name == target and row["status"] == "ok":
+            assert len(row["round_p50_us"]) == 4
+            row["round_p50_us"] = [v * f for v, f in zip(row["round_p50_us"], (0.8, 1.3, 1.3,
+                                                                                2.2))]
+    hit = next(c for c in check(noisy, baseline).comparisons
+               if c.artifact == target and c.batch == 1)
+    assert hit.growth == pytest.approx(1.3)
+    assert hit.ci_low < 1.25 < hit.ci_high and not hit.regressed
+    steady = _scaled(baseline, 1.3, only=_named(target))
+    hit = next(c for c in check(steady, baseline).comparisons
+               if c.artifact == target and c.batch == 1)
+    assert hit.ci_low == pytest.approx(1.3) and hit.regressed
+
+
+def test_gate_leaves_reference_runtimes_out_unless_asked(doc):
+    slow_keras = _scaled(doc, 5.0, only=lambda r: r["runtime"] in ("keras", "keras-predict"))
+    result = check(slow_keras, doc)
+    assert result.passed
+    assert not any(c.runtime.startswith("keras") for c in result.comparisons)
+    assert any("not gated" in n for n in result.notes)
+    gated = check(slow_keras, doc, include_references=True)
+    assert any(f.startswith("latency: edge_cnn_tiny.keras on keras") for f in gated.failures)
+
+
+def test_gate_fails_when_the_baseline_covers_nothing(doc):
+    other = copy.deepcopy(doc)
+    for row in other["results"]:
+        row["model"] = "somebody_else"
+    result = check(doc, other)
+    assert not result.passed and result.compared == 0
+    assert "the baseline shares no row with this run" in result.failures[0]
 
 
 def test_gate_fails_on_parity_failure_and_on_newly_failing_rows(doc):
@@ -202,12 +456,25 @@ def test_gate_fails_on_parity_failure_and_on_newly_failing_rows(doc):
     assert any(f.startswith("now failing: ") for f in check(broken, doc).failures)
 
 
-def test_gate_bad_baselines(tmp_path):
+def test_gate_bad_baselines(doc, tmp_path):
     with pytest.raises(UsageError, match=r"--baseline .*missing\.json: file not found"):
         load_baseline(tmp_path / "missing.json")
-    (tmp_path / "other.json").write_text('{"schema": "something/2"}')
-    with pytest.raises(UsageError, match="not an edgedigits.bench/1 report"):
-        load_baseline(tmp_path / "other.json")
+    path = tmp_path / "b.json"
+
+    def rejected(content, message):
+        path.write_text(json.dumps(content))
+        with pytest.raises(UsageError, match=message):
+            load_baseline(path)
+
+    rejected({"schema": "something/2"}, "not an edgedigits.bench/2 report")
+    rejected({"schema": "edgedigits.bench/1", "results": []}, "re-run 'edgedigits bench")
+    rejected({"schema": "edgedigits.bench/2"}, "'results' must be a list of rows")
+    rejected({"schema": "edgedigits.bench/2", "results": {}}, "'results' must be a list")
+    rejected({"schema": "edgedigits.bench/2", "results": [{"model": "m"}]},
+             r"results\[0\] lacks artifact, runtime, batch, status")
+    zero = copy.deepcopy(doc)
+    next(r for r in zero["results"] if r["status"] == "ok")["round_p50_us"] = [0.0]
+    rejected(zero, r"needs 'round_p50_us', a list of positive latencies")
 
 
 def test_cli_check_exit_codes(out, doc, tmp_path, capsys):
@@ -215,10 +482,12 @@ def test_cli_check_exit_codes(out, doc, tmp_path, capsys):
     baseline.write_text(json.dumps(_scaled(doc, 1.0)))
     args = ["bench", str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite"),
             str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite"), "--runtimes", "litert",
-            "--test-limit", "500", "--min-runs", "5", "--min-seconds", "0.01", "--batch", "8",
+            "--test-limit", "500", "--rounds", "4", "--min-runs", "8", "--min-seconds", "0.01",
+            "--batch", "8", "--gate-markdown", str(tmp_path / "gate.md"),
             "--json", str(tmp_path / "now.json"), "--markdown", str(tmp_path / "now.md")]
     assert main(args + ["--baseline", str(baseline), "--check", "--max-slowdown", "100"]) == 0
     assert "gate: passed" in capsys.readouterr().out
+    assert "## Gate: passed" in (tmp_path / "gate.md").read_text()
     slowed = _scaled(doc, 1 / 500, only=lambda r: Path(r["artifact"]).name ==
                      "edge_cnn_tiny.int8.tflite")  # the baseline was 500x faster: a regression
     baseline.write_text(json.dumps(slowed))
@@ -233,7 +502,7 @@ def test_cli_check_exit_codes(out, doc, tmp_path, capsys):
 def test_no_xnnpack_and_threads_are_recorded(out):
     result = bench([str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite")], out=out,
                    options=fast_options(runtimes=("litert",), xnnpack=False, threads=2), **QUIET)
-    assert {r.provider for r in result.results} == {"builtin kernels (no XNNPACK)"}
+    assert {r.provider for r in result.results} == {"builtin kernels, 7 nodes (XNNPACK off)"}
     assert {r.threads for r in result.results} == {2}
 
 

@@ -184,25 +184,63 @@ def test_c_array_is_the_tflite_and_compiles(exported, tmp_path):
                     "-o", str(tmp_path / "model.o")], check=True)
 
 
-def test_golden_vectors_reproduce_in_the_runtime(exported):
+def _one_image_client(path):
+    """An app's client, written here without edgedigits' runners: one image per call."""
+    if path.suffix == ".tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
+        inp, outp = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+        def run(image):
+            interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
+            interpreter.invoke()
+            return interpreter.get_tensor(outp["index"])[0]
+        return run, inp, outp
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return (lambda image: session.run(None, {name: image[None]})[0][0]), None, None
+
+
+def test_golden_vectors_replay_one_image_at_a_time(exported):
+    """Every golden vector of every recipe and format, replayed as an app runs it: batch 1."""
     out, _ = exported
+    replayed = 0
     for name in MODELS:
         spec = get_spec(name)
         golden = json.loads((out / name / "golden.json").read_text())
         assert [img["label"] for img in golden["images"]] == list(range(10))
+        assert "one image per call" in golden["how_to_use"]
         pixels = np.array([img["pixels"] for img in golden["images"]], dtype=np.uint8)
         x = spec.preprocess(pixels.reshape(-1, 28, 28))
         manifest = json.loads((out / name / "manifest.json").read_text())
-        runnable = [a for a in manifest["artifacts"] if a["format"] in ("tflite", "onnx")]
         assert {a["file"] for a in manifest["artifacts"]} == set(golden["artifacts"])
-        for entry in runnable:
+        for entry in manifest["artifacts"]:
+            if entry["format"] not in ("tflite", "onnx"):
+                continue  # the .cc files hold the same bytes as the .tflite
             expected = golden["artifacts"][entry["file"]]
             assert expected["sha256"] == entry["sha256"]
-            with runner_for(out / name / entry["file"]) as runner:
-                got = runner.infer(x)
-            np.testing.assert_allclose(got, np.array(expected["expected"]),
-                                       atol=expected["atol"] + 1e-6, err_msg=entry["file"])
-            assert np.argmax(got, axis=1).tolist() == expected["predicted"]
+            run, inp, outp = _one_image_client(out / name / entry["file"])
+            for k, image in enumerate(x):
+                if inp is not None and np.dtype(inp["dtype"]).kind == "i":
+                    (s_in, z_in), (s_out, z_out) = inp["quantization"], outp["quantization"]
+                    q = np.clip(np.round(image / s_in) + z_in, -128, 127).astype(np.int8)
+                    raw = run(q)
+                    np.testing.assert_allclose(raw, expected["expected_raw"][k],
+                                               atol=expected["atol_raw"], err_msg=entry["file"])
+                    got = (raw.astype(np.float32) - z_out) * s_out
+                else:
+                    got = run(image)
+                np.testing.assert_allclose(got, np.array(expected["expected"][k]),
+                                           atol=expected["atol"] + 1e-6,
+                                           err_msg=f"{entry['file']} image {k}")
+                assert int(np.argmax(got)) == expected["predicted"][k], entry["file"]
+                replayed += 1
+    recipes_per_model = sum(len(FORMAT_RECIPES[f]) for f in (Format.TFLITE, Format.ONNX))
+    assert replayed == 10 * len(MODELS) * recipes_per_model
 
 
 def test_export_twice_is_byte_identical(exported, tmp_path):

@@ -1,6 +1,6 @@
 """Benchmark: accuracy parity and latency of every artifact in every runtime, reports, CI gate.
 
-``artifacts.py`` (what to bench), ``timing.py`` (latency loop and harness overhead),
+``artifacts.py`` (what to bench), ``timing.py`` (interleaved latency rounds),
 ``parity.py`` (accuracy vs the Keras reference, tolerances per recipe family), ``benchmark.py``
 (the loop and its typed records), ``report.py`` (JSON, Markdown, Pareto plots), ``gate.py``
 (baseline comparison for CI), ``schema.json`` (the JSON report's schema).

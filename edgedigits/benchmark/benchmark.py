@@ -1,10 +1,16 @@
 """The bench loop: every artifact x every runtime that can run it -> typed result records.
 
-Three steps per (artifact, runtime), as in Polygraphy: run (load, full-test-set inference),
-compare (parity with the Keras reference), measure (latency per batch size). The loop never
-branches on the runtime; a runtime that cannot run here gives ``skipped`` rows with the reason,
-and an artifact that fails to load or does not fit the data gives ``failed`` rows while the
-sweep goes on.
+Per model, three steps as in Polygraphy: run (load every artifact in every runtime, full test set
+as a deployed app would run it), compare (parity with the Keras reference), measure (latency of
+every artifact x runtime x batch size, in interleaved rounds so noise hits all rows of the model
+alike, including the reference row the gate divides by). The loop never branches on the runtime;
+a runtime that cannot run here gives ``skipped`` rows with the reason, and an artifact that fails
+to load or does not fit the data gives ``failed`` rows while the sweep goes on.
+
+Two latencies per row: ``latency_us``, the call an app makes per inference (set input, run, read
+output, bindings cached at load), and ``compute_us``, the runtime's own work on an input already
+bound (LiteRT ``invoke()``, ONNX Runtime ``run_with_iobinding``, the Keras call without copying
+the result back). ``binding_us`` is their difference: what moving data in and out costs per call.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 import resource
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,14 +27,16 @@ import numpy as np
 
 from edgedigits.benchmark.artifacts import Artifact, resolve_artifacts
 from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, load_tolerances
-from edgedigits.benchmark.timing import LatencyStats, TimingOptions, harness_overhead, measure
+from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError, first_line
-from edgedigits.runtimes import RUNTIMES, Runner, parse_runtimes, quantize, runtimes_for
+from edgedigits.runtimes import RUNTIMES, Runner, RuntimeUnavailable, parse_runtimes, quantize, \
+    runtimes_for
+from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
 from edgedigits.training import DEFAULT_OUT
 from edgedigits.zoo import get_spec
 
-ACCURACY_BATCH = 256  # batch for the full-test-set accuracy pass (does not change results)
+PROFILE_RUNS = 50  # profiled inferences per artifact with --profile
 
 
 @dataclass(frozen=True)
@@ -42,11 +51,12 @@ class BenchOptions:
     test_limit: int | None = None  # None = the full 10,000-image test set
     tolerances: dict[str, Tolerance] = field(default_factory=lambda: load_tolerances(None))
     plots_dir: Path | None = None  # where pictures of disagreeing images go (None: none)
+    profile: bool = False  # per-operator time breakdown where the runtime exposes one
 
 
 @dataclass
 class BenchResult:
-    """One row: one artifact in one runtime at one batch size (schema edgedigits.bench/1)."""
+    """One row: one artifact in one runtime at one batch size (schema edgedigits.bench/2)."""
 
     model: str
     format: str
@@ -57,7 +67,7 @@ class BenchResult:
     batch: int
     threads: int
     reason: str | None = None
-    provider: str | None = None  # what actually ran it: delegate, execution provider, device
+    provider: str | None = None  # what executed, as the runtime reports it (or "unverified")
     size_bytes: int | None = None
     load_ms: float | None = None
     accuracy: float | None = None
@@ -72,13 +82,20 @@ class BenchResult:
     parity: str | None = None  # "pass", "fail", or None without a reference
     parity_failures: list[str] = field(default_factory=list)
     tolerance_family: str | None = None
-    latency_us: dict[str, float] | None = None  # per batch: p50 p90 p99 mean std min
+    parity_batch: int | None = None  # batch the test set was scored at: 1 if outputs depend on it
+    batch_invariance_max_diff: float | None = None  # probe: batch 1 vs one batch
+    latency_us: dict[str, float] | None = None  # the app's call, per batch: p50 p90 p99 mean std min
     latency_per_image_us: dict[str, float] | None = None
+    compute_us: dict[str, float] | None = None  # the runtime's work alone (None: not separable)
+    binding_us: float | None = None  # p50 latency - p50 compute: data in and out per call
+    round_p50_us: list[float] | None = None  # latency p50 of each interleaved round (gate CI)
     runs: int | None = None
     throughput_per_s: float | None = None  # images per second
     peak_rss_mb: float | None = None  # peak resident memory of the process so far
     rss_load_delta_mb: float | None = None  # resident memory added by loading this artifact
     disagreement_plot: str | None = None
+    profile: list[dict[str, Any]] | None = None  # per-operator kernel time, batch 1 (--profile)
+    profile_note: str | None = None  # where the profile came from, or why there is none
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,7 +104,6 @@ class BenchResult:
 @dataclass
 class BenchReport:
     results: list[BenchResult]
-    harness_overhead_us: dict[str, float]
     options: BenchOptions
 
     @property
@@ -112,6 +128,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
+@dataclass
+class _Loaded:
+    """One artifact loaded in one runtime, scored, waiting for its latency rounds."""
+
+    artifact: Artifact
+    runner: Runner
+    values: dict[str, Any]  # row fields common to every batch size
+
+
 class _Bench:
     def __init__(self, options: BenchOptions, data: str | Path | None,
                  log: Callable[[str], None]):
@@ -125,11 +150,6 @@ class _Bench:
         self.images = self.dataset.test_images[:n]
         self._references: dict[Path, np.ndarray] = {}
 
-    def probabilities(self, runner: Runner, x: np.ndarray, model: str) -> np.ndarray:
-        out = np.concatenate([runner.infer(x[k:k + ACCURACY_BATCH])
-                              for k in range(0, len(x), ACCURACY_BATCH)])
-        return get_spec(model).probabilities(out)
-
     def reference(self, artifact: Artifact, x: np.ndarray) -> np.ndarray | None:
         """The trained Keras model's probabilities on the test images (cached per model)."""
         if artifact.reference is None:
@@ -138,8 +158,8 @@ class _Bench:
             from edgedigits.runtimes.keras import KerasRunner
 
             with KerasRunner(artifact.reference) as runner:
-                self._references[artifact.reference] = self.probabilities(runner, x,
-                                                                          artifact.model)
+                self._references[artifact.reference] = get_spec(artifact.model).probabilities(
+                    infer_batched(runner, x))
         return self._references[artifact.reference]
 
     def rows(self, artifact: Artifact, runtime: str, status: str, **values: Any
@@ -149,7 +169,29 @@ class _Bench:
                             threads=self.options.threads, size_bytes=artifact.size_bytes,
                             **values) for b in self.options.batch_sizes]
 
-    def run(self, artifact: Artifact, runner_cls: type[Runner]) -> list[BenchResult]:
+    def model_group(self, artifacts: list[Artifact]) -> list[BenchResult]:
+        """Load and score every artifact of one model in every runtime, then time them all in
+        interleaved rounds, then close them."""
+        results: list[BenchResult] = []
+        loaded: list[_Loaded] = []
+        try:
+            for artifact in artifacts:
+                runners = runtimes_for(artifact.path, list(self.options.runtimes))
+                self.log(f"  {artifact.file}: {', '.join(r.name for r in runners)}")
+                for runner_cls in runners:
+                    outcome = self.load_and_score(artifact, runner_cls)
+                    if isinstance(outcome, _Loaded):
+                        loaded.append(outcome)
+                    else:
+                        results.extend(outcome)
+            results.extend(self.time_all(loaded))
+        finally:
+            for item in loaded:
+                item.runner.close()
+        return results
+
+    def load_and_score(self, artifact: Artifact, runner_cls: type[Runner]
+                       ) -> _Loaded | list[BenchResult]:
         skip = runner_cls.unavailable_reason()
         if skip:
             return self.rows(artifact, runner_cls.name, "skipped", reason=skip)
@@ -173,20 +215,63 @@ class _Bench:
             if got != expected:
                 raise UsageError(f"input shape {got} does not match the data's {expected} for "
                                  f"{artifact.model}")
-            outputs = self.probabilities(runner, x, artifact.model)
-            parity = self._parity(artifact, outputs, reference)
-            plot = self._plot(artifact, runner_cls.name, parity, outputs)
-            results = []
-            for batch in self.options.batch_sizes:
-                xb = quantize(np.resize(x, (batch, *x.shape[1:])), runner.inputs[0])
-                stats = measure(runner.infer_raw, xb, self.options.timing)
-                results.append(self._row(artifact, runner, batch, stats, load_ms, rss_delta,
-                                         parity, plot))
-            return results
-        except Exception as exc:  # noqa: BLE001 - one bad artifact must not stop the sweep
-            return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
-        finally:
+            deployed = infer_as_deployed(runner, x)
+            outputs = spec.probabilities(deployed.outputs)
+            parity, family = self._parity(artifact, outputs, reference)
+            values = self._parity_values(parity, family, deployed)
+            values.update(provider=runner.provider, load_ms=round(load_ms, 3),
+                          rss_load_delta_mb=round(rss_delta, 2),
+                          disagreement_plot=self._plot(artifact, runner_cls.name, parity,
+                                                       outputs))
+            if self.options.profile:
+                values.update(self._profile(runner, x[:1]))
+            status = f"{runner.provider}; acc {parity.accuracy}%" if parity else runner.provider
+            self.log(f"    {runner_cls.name}: loaded: {status}")
+            return _Loaded(artifact, runner, values)
+        except RuntimeUnavailable as exc:
             runner.close()
+            self.log(f"    {runner_cls.name}: skipped: {exc}")
+            return self.rows(artifact, runner_cls.name, "skipped", reason=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad artifact must not stop the sweep
+            runner.close()
+            self.log(f"    {runner_cls.name}: failed: {first_line(exc)}")
+            return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
+
+    def _profile(self, runner: Runner, x: np.ndarray) -> dict[str, Any]:
+        try:
+            ops = runner.profile(quantize(x, runner.inputs[0]), PROFILE_RUNS)
+        except Exception as exc:  # noqa: BLE001 - a profile is extra information
+            return {"profile": None, "profile_note": f"profiling failed: {first_line(exc)}"}
+        return {"profile": None if ops is None else [o.to_json() for o in ops],
+                "profile_note": runner.profile_note}
+
+    def time_all(self, loaded: list[_Loaded]) -> list[BenchResult]:
+        """One slot per (artifact, runtime, batch, kind), all timed in the same rounds."""
+        slots: list[Slot] = []
+        for item in loaded:
+            x = get_spec(item.artifact.model).preprocess(self.images[:1])
+            for batch in self.options.batch_sizes:
+                xb = quantize(np.repeat(x, batch, axis=0), item.runner.inputs[0])
+                slots.append(Slot((id(item), batch, "latency"), partial(_app_call, item.runner,
+                                                                         xb)))
+                if item.runner.bind(xb) is not None:
+                    slots.append(Slot((id(item), batch, "compute"),
+                                      partial(item.runner.bind, xb)))
+        stats = run_rounds(slots, self.options.timing)
+        errors = {s.key: s.error for s in slots if s.error}
+        results = []
+        for item in loaded:
+            for batch in self.options.batch_sizes:
+                key = (id(item), batch, "latency")
+                if key not in stats:
+                    failed = self.rows(item.artifact, item.runner.name, "failed",
+                                       reason=errors.get(key, "no timing samples"),
+                                       provider=item.runner.provider)
+                    results.extend(r for r in failed if r.batch == batch)
+                    continue
+                results.append(self._row(item, batch, stats[key],
+                                         stats.get((id(item), batch, "compute"))))
+        return results
 
     def _parity(self, artifact: Artifact, outputs: np.ndarray, reference: np.ndarray | None
                 ) -> tuple[Parity | None, str]:
@@ -195,10 +280,23 @@ class _Bench:
             return None, family
         return compare(outputs, reference, self.labels, self.options.tolerances[family]), family
 
-    def _plot(self, artifact: Artifact, runtime: str, parity_family,
+    @staticmethod
+    def _parity_values(parity: Parity | None, family: str, deployed: DeployedOutputs
+                       ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "tolerance_family": family, "parity_batch": deployed.batch,
+            "batch_invariance_max_diff": float(f"{deployed.invariance_max_diff:.3g}")}
+        if parity is not None:
+            values.update({k: getattr(parity, k) for k in (
+                "accuracy", "reference_accuracy", "accuracy_delta", "agreement", "max_abs_diff",
+                "mean_abs_diff", "disagreements", "disagreement_indices", "confusion_delta")})
+            values["parity"] = "pass" if parity.passed else "fail"
+            values["parity_failures"] = parity.failures
+        return values
+
+    def _plot(self, artifact: Artifact, runtime: str, parity: Parity | None,
               outputs: np.ndarray) -> str | None:
         """A picture of the images where the artifact and the reference disagree."""
-        parity, _ = parity_family
         if not (self.options.plots_dir and parity and parity.disagreements):
             return None
         from edgedigits import plots
@@ -212,51 +310,63 @@ class _Bench:
                          "(reference -> artifact)", path)
         return str(path)
 
-    def _row(self, artifact: Artifact, runner: Runner, batch: int, stats: LatencyStats,
-             load_ms: float, rss_delta: float, parity_family, plot: str | None) -> BenchResult:
-        parity, family = parity_family
-        values: dict[str, Any] = {}
-        if parity is not None:
-            values = {k: getattr(parity, k) for k in (
-                "accuracy", "reference_accuracy", "accuracy_delta", "agreement", "max_abs_diff",
-                "mean_abs_diff", "disagreements", "disagreement_indices", "confusion_delta")}
-            values["parity"] = "pass" if parity.passed else "fail"
-            values["parity_failures"] = parity.failures
+    def _row(self, item: _Loaded, batch: int, stats: LatencyStats,
+             compute: LatencyStats | None) -> BenchResult:
+        artifact = item.artifact
         return BenchResult(
             model=artifact.model, format=artifact.format, recipe=artifact.recipe,
-            runtime=runner.name, artifact=str(artifact.path), status="ok", batch=batch,
-            threads=self.options.threads, provider=runner.provider,
-            size_bytes=artifact.size_bytes, load_ms=round(load_ms, 3),
-            tolerance_family=family, latency_us=stats.to_json(),
-            latency_per_image_us=stats.per_image(batch), runs=stats.runs,
-            throughput_per_s=round(batch / (stats.p50 / 1e6), 3), peak_rss_mb=round(peak_rss_mb(), 1),
-            rss_load_delta_mb=round(rss_delta, 2), disagreement_plot=plot, **values)
+            runtime=item.runner.name, artifact=str(artifact.path), status="ok", batch=batch,
+            threads=self.options.threads, size_bytes=artifact.size_bytes,
+            latency_us=stats.to_json(), latency_per_image_us=stats.per_image(batch),
+            compute_us=compute.to_json() if compute else None,
+            binding_us=round(stats.p50 - compute.p50, 3) if compute else None,
+            round_p50_us=list(stats.round_p50), runs=stats.runs,
+            throughput_per_s=round(batch / (stats.p50 / 1e6), 3),
+            peak_rss_mb=round(peak_rss_mb(), 1), **item.values)
+
+
+def _app_call(runner: Runner, x: np.ndarray) -> Callable[[], Any]:
+    """The app's per-inference call on ``x``, after one untimed call that sets the batch size."""
+    runner.infer_raw(x)
+    return partial(runner.infer_raw, x)
 
 
 def bench(targets: Sequence[str] = (), *, all_models: bool = False,
           out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
           options: BenchOptions | None = None, log: Callable[[str], None] = print
           ) -> BenchReport:
-    """Bench model names (their .keras and exported files) or artifact files; see module doc."""
+    """Bench model names (their .keras and exported files) or artifact files; see module doc.
+
+    Args:
+        targets: zoo model names (every artifact exported beside the trained model) or files.
+        all_models: every trained zoo model under ``out``.
+        out: the folder ``train``/``export`` wrote to.
+        data: the data source (None: the embedded MNIST).
+        options: runtimes, threads, batch sizes, timing, tolerances, profiling.
+        log: progress lines.
+
+    Returns:
+        A ``BenchReport``: one ``BenchResult`` per artifact x runtime x batch size.
+    """
     options = options or BenchOptions()
     parse_runtimes(list(options.runtimes))  # validates names
     if options.threads < 1:
         raise UsageError(f"--threads {options.threads}: must be at least 1")
     if any(b < 1 for b in options.batch_sizes):
         raise UsageError(f"--batch {options.batch_sizes}: batch sizes must be at least 1")
+    if options.timing.rounds < 1:
+        raise UsageError(f"--rounds {options.timing.rounds}: must be at least 1")
     artifacts = resolve_artifacts(list(targets), all_models, out)
     job = _Bench(options, data, log)
-    overhead = harness_overhead()
     results: list[BenchResult] = []
-    for k, artifact in enumerate(artifacts, 1):
-        runners = runtimes_for(artifact.path, list(options.runtimes))
-        log(f"[{k}/{len(artifacts)}] {artifact.file}: {', '.join(r.name for r in runners)}")
-        for runner_cls in runners:
-            rows = job.run(artifact, runner_cls)
-            for row in rows[:1]:
-                note = row.reason if row.status != "ok" else (
-                    f"acc {row.accuracy}% p50 {row.latency_us['p50']:.1f} us"
-                    if row.accuracy is not None else f"p50 {row.latency_us['p50']:.1f} us")
-                log(f"    {runner_cls.name}: {row.status}: {note}")
-            results.extend(rows)
-    return BenchReport(results, overhead.to_json(), options)
+    groups: dict[str, list[Artifact]] = {}
+    for artifact in artifacts:
+        groups.setdefault(artifact.model, []).append(artifact)
+    for k, (model, group) in enumerate(groups.items(), 1):
+        log(f"[{k}/{len(groups)}] {model}: {len(group)} artifact(s)")
+        results.extend(job.model_group(group))
+    order = {(str(a.path)): i for i, a in enumerate(artifacts)}
+    runtime_order = {name: i for i, name in enumerate(RUNTIMES)}
+    results.sort(key=lambda r: (order.get(r.artifact, 0), runtime_order.get(r.runtime, 0),
+                                r.batch))
+    return BenchReport(results, options)

@@ -1,4 +1,4 @@
-"""Bench reports: versioned JSON (``edgedigits.bench/1``), Markdown, and Pareto plots.
+"""Bench reports: versioned JSON (``edgedigits.bench/2``), Markdown, and Pareto plots.
 
 JSON and Markdown come from the same records. The JSON schema ships as ``schema.json`` beside
 this file and is documented in the README.
@@ -18,8 +18,9 @@ import numpy as np
 
 from edgedigits import atomic
 from edgedigits.benchmark.benchmark import BenchReport
+from edgedigits.benchmark.gate import SCHEMA
 
-SCHEMA = "edgedigits.bench/1"
+PROFILE_TOP = 5  # operators listed per artifact in the Markdown profile section
 
 
 def machine_info() -> dict[str, Any]:
@@ -46,10 +47,11 @@ def to_document(report: BenchReport) -> dict[str, Any]:
         "settings": {
             "runtimes": list(options.runtimes), "threads": options.threads,
             "batch_sizes": list(options.batch_sizes), "xnnpack": options.xnnpack,
-            "warmup": options.timing.warmup, "min_runs": options.timing.min_runs,
-            "min_seconds": options.timing.min_seconds, "test_images": options.test_limit or 10000,
+            "warmup": options.timing.warmup, "rounds": options.timing.rounds,
+            "min_runs": options.timing.min_runs, "min_seconds": options.timing.min_seconds,
+            "timing_seed": options.timing.seed, "profile": options.profile,
+            "test_images": options.test_limit or 10000,
             "tolerances": {k: vars(v) for k, v in options.tolerances.items()},
-            "harness_overhead_us": report.harness_overhead_us,
         },
         "results": [r.to_json() for r in report.results],
     }
@@ -69,59 +71,94 @@ def _fmt(value: Any, spec: str = "") -> str:
     return "" if value is None else format(value, spec)
 
 
+def binding_costs(doc: dict[str, Any], batch: int = 1) -> dict[str, float]:
+    """Median per-call binding cost (latency - compute, µs) per runtime at ``batch``."""
+    costs: dict[str, list[float]] = {}
+    for r in doc["results"]:
+        if r["status"] == "ok" and r["batch"] == batch and r.get("binding_us") is not None:
+            costs.setdefault(r["runtime"], []).append(r["binding_us"])
+    return {k: float(np.median(v)) for k, v in costs.items()}
+
+
 def to_markdown(doc: dict[str, Any]) -> str:
     m, s = doc["machine"], doc["settings"]
     lines = [f"# edgedigits bench ({doc['created']})", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, Python {m['python']}; "
              f"threads {s['threads']}, XNNPACK {'on' if s['xnnpack'] else 'off'}, "
-             f"{s['test_images']} test images. Harness overhead per timed call: "
-             f"{s['harness_overhead_us']['p50']:.2f} us (p50).", "",
-             "| model | artifact | runtime | batch | acc % | Δ pts | agree % | max abs diff "
-             "| p50 µs | p99 µs | µs/img | img/s | load ms | size | parity |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             f"{s['test_images']} test images; latency from {s['rounds']} interleaved rounds.",
+             "", "*latency* is the call an app makes (set input, run, read output; bindings "
+             "cached at load); *compute* is the runtime's work alone on an input already bound; "
+             "*executed* is what the runtime reports it ran. *par. batch*: the batch the test set "
+             "was scored at (1 when an artifact's outputs depend on the batch).", ""]
+    costs = binding_costs(doc)
+    if costs:
+        lines += ["Binding cost per call at batch 1 (median latency - compute, µs): " + ", ".join(
+            f"{rt} {v:.2f}" for rt, v in costs.items()) + ".", ""]
+    lines += ["| model | artifact | runtime | batch | acc % | Δ pts | agree % | max abs diff "
+              "| par. batch | latency p50 µs | p99 µs | compute p50 µs | µs/img | img/s "
+              "| load ms | size | executed | parity |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+              "|---|---|"]
     for r in doc["results"]:
         name = Path(r["artifact"]).name
         if r["status"] != "ok":
             lines.append(f"| {r['model']} | {name} | {r['runtime']} | {r['batch']} | "
-                         f"| | | | | | | | | | {r['status']}: {r['reason']} |")
+                         f"| | | | | | | | | | | | | {r['status']}: {r['reason']} |")
             continue
         lat = r["latency_us"]
         parity = r["parity"] or "n/a"
         if r["parity"] == "fail":
             parity = "FAIL: " + "; ".join(r["parity_failures"])
         agree = "" if r["agreement"] is None else f"{100 * r['agreement']:.2f}"
+        compute = "" if not r.get("compute_us") else f"{r['compute_us']['p50']:.1f}"
         lines.append(
             f"| {r['model']} | {name} | {r['runtime']} | {r['batch']} | "
             f"{_fmt(r['accuracy'], '.2f')} | {_fmt(r['accuracy_delta'], '+.2f')} | {agree} | "
-            f"{_fmt(r['max_abs_diff'], '.1e')} | {lat['p50']:.1f} | {lat['p99']:.1f} | "
+            f"{_fmt(r['max_abs_diff'], '.1e')} | {_fmt(r.get('parity_batch'))} | "
+            f"{lat['p50']:.1f} | {lat['p99']:.1f} | {compute} | "
             f"{r['latency_per_image_us']['p50']:.2f} | {r['throughput_per_s']:,.0f} | "
-            f"{r['load_ms']:.1f} | {r['size_bytes']:,} | {parity} |")
+            f"{r['load_ms']:.1f} | {r['size_bytes']:,} | {r.get('provider') or ''} | {parity} |")
+    profiled = [r for r in doc["results"] if r["status"] == "ok" and r["batch"] == 1
+                and r.get("profile_note")]
+    if profiled:
+        lines += ["", "## Where the time goes (batch 1, the runtime's own profiler)", ""]
+        without: dict[str, str] = {}
+        for r in profiled:
+            if not r.get("profile"):
+                without[r["runtime"]] = r["profile_note"]
+                continue
+            top = ", ".join(f"{o['op']} {o['us_per_run']:.1f} µs ({100 * o['share']:.0f}%, "
+                            f"{o['nodes']} node{'s' if o['nodes'] != 1 else ''})"
+                            for o in r["profile"][:PROFILE_TOP])
+            lines.append(f"* {Path(r['artifact']).name} on {r['runtime']} ({r['provider']}): "
+                         f"{top}")
+        lines += [f"* {runtime}: {note}" for runtime, note in without.items()]
     return "\n".join(lines) + "\n"
 
 
 def write_markdown(doc: dict[str, Any], path: str | Path | None) -> str:
+    """The Markdown report, written to ``path`` when given. (A CI job appends the file to its
+    step summary itself: see .github/workflows/edgedigits-bench.yml.)"""
     text = to_markdown(doc)
     if path:
         atomic.write_text(path, text)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
     return text
 
 
 def terminal_summary(doc: dict[str, Any]) -> str:
     """A short batch-1 table for the terminal; the full one is in the Markdown report."""
     rows = [r for r in doc["results"] if r["batch"] == 1]
-    lines = [f"{'artifact':36s} {'runtime':15s} {'acc %':>6s} {'p50 us':>9s} {'parity':>7s}"]
+    lines = [f"{'artifact':36s} {'runtime':19s} {'acc %':>6s} {'p50 us':>9s} {'compute':>9s} "
+             f"{'parity':>7s}  executed"]
     for r in rows:
         name = r["artifact"].rsplit("/", 1)[-1]
         if r["status"] != "ok":
-            lines.append(f"{name:36s} {r['runtime']:15s} {r['status']}: {r['reason'][:60]}")
+            lines.append(f"{name:36s} {r['runtime']:19s} {r['status']}: {r['reason'][:70]}")
             continue
         acc = "" if r["accuracy"] is None else f"{r['accuracy']:.2f}"
-        lines.append(f"{name:36s} {r['runtime']:15s} {acc:>6s} {r['latency_us']['p50']:9.1f} "
-                     f"{r['parity'] or 'n/a':>7s}")
+        compute = f"{r['compute_us']['p50']:9.1f}" if r.get("compute_us") else f"{'':9s}"
+        lines.append(f"{name:36s} {r['runtime']:19s} {acc:>6s} {r['latency_us']['p50']:9.1f} "
+                     f"{compute} {r['parity'] or 'n/a':>7s}  {r.get('provider') or ''}")
     return "\n".join(lines)
 
 

@@ -34,6 +34,7 @@ from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe,
                                        artifact_name, parse_formats, parse_recipes)
 from edgedigits.runtimes import quantize, runner_for
+from edgedigits.runtimes.batching import infer_as_deployed, infer_one_at_a_time
 from edgedigits.training import (DEFAULT_OUT, ensure_writable_dir, file_sha256,
                                  load_trained_model, model_path, resolve_names, train)
 from edgedigits.zoo import ModelSpec, get_spec
@@ -242,15 +243,19 @@ class _ModelExport:
         with runner_for(path) as runner:
             record.inputs = [t.to_json() for t in runner.inputs]
             record.outputs = [t.to_json() for t in runner.outputs]
-            outputs = self.spec.probabilities(runner.infer(self.verify_x))
-            raw_golden = runner.infer_raw(quantize(self.golden_x, runner.inputs[0]))
-            golden = runner.infer(self.golden_x)
+            deployed = infer_as_deployed(runner, self.verify_x)
+            outputs = self.spec.probabilities(deployed.outputs)
+            # Golden vectors are what an app's test sees: one image per call, in this runtime.
+            q = quantize(self.golden_x, runner.inputs[0])
+            raw_golden = np.concatenate([runner.infer_raw(q[k:k + 1]) for k in range(len(q))])
+            golden = infer_one_at_a_time(runner, self.golden_x)
         predicted = np.argmax(outputs, axis=1)
         ref_pred = np.argmax(reference, axis=1)
         agreement = float(np.mean(predicted == ref_pred))
         max_abs = float(np.max(np.abs(outputs - reference)))
         record.parity = {
             "images": int(len(predicted)),
+            "batch": deployed.batch,  # 1 when the file's outputs depend on the batch size
             "reference": "fine-tuned Keras model" if info.finetuned else "trained Keras model",
             "agreement": round(agreement, 6),
             "max_abs_diff": float(f"{max_abs:.6g}"),

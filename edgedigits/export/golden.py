@@ -44,7 +44,8 @@ def write_golden(folder: Path, model: str, dataset: Dataset, reference: np.ndarr
         "schema": SCHEMA,
         "model": model,
         "how_to_use": "feed each image's pixels through the manifest's preprocessing and the "
-                      "artifact; expect |output - expected| <= atol elementwise and the same "
+                      "artifact, one image per call (batch 1, as the expected outputs were "
+                      "computed); expect |output - expected| <= atol elementwise and the same "
                       "argmax",
         "images": [{"test_index": int(i), "label": int(dataset.test_labels[i]),
                     "pixels": dataset.test_images[i].reshape(-1).tolist()} for i in idx],

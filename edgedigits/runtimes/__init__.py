@@ -10,15 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgedigits.errors import UnknownNameError
-from edgedigits.runtimes.base import Runner, TensorInfo, dequantize, quantize
+from edgedigits.runtimes.base import (OpTime, Runner, RuntimeUnavailable, TensorInfo, dequantize,
+                                      quantize)
 from edgedigits.runtimes.keras import KerasPredictRunner, KerasRunner, TensorFlowGPURunner
 from edgedigits.runtimes.litert import LiteRTRunner
+from edgedigits.runtimes.litert_compiled import (LiteRTCompiledGPURunner, LiteRTCompiledNPURunner,
+                                                 LiteRTCompiledRunner)
 from edgedigits.runtimes.onnxruntime import OnnxRuntimeCUDARunner, OnnxRuntimeRunner
 
 RUNTIMES: dict[str, type[Runner]] = {cls.name: cls for cls in (
-    KerasRunner, KerasPredictRunner, LiteRTRunner, OnnxRuntimeRunner, OnnxRuntimeCUDARunner,
-    TensorFlowGPURunner)}
+    KerasRunner, KerasPredictRunner, LiteRTRunner, LiteRTCompiledRunner, LiteRTCompiledGPURunner,
+    LiteRTCompiledNPURunner, OnnxRuntimeRunner, OnnxRuntimeCUDARunner, TensorFlowGPURunner)}
 DEFAULT_RUNTIMES = tuple(RUNTIMES)
+# The trained model run by TensorFlow: context for the deployment runtimes, not a target. The
+# gate judges their latency only when asked (``--gate-references``).
+REFERENCE_RUNTIMES = ("keras", "keras-predict", "tensorflow-gpu")
 
 
 def parse_runtimes(values: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -52,5 +58,5 @@ def runner_for(path: str | Path, **options) -> Runner:
                            ".keras)")
 
 
-__all__ = ["RUNTIMES", "Runner", "TensorInfo", "dequantize", "parse_runtimes", "quantize",
-           "runner_for", "runtimes_for"]
+__all__ = ["REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner", "RuntimeUnavailable",
+           "TensorInfo", "dequantize", "parse_runtimes", "quantize", "runner_for", "runtimes_for"]

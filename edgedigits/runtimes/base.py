@@ -12,9 +12,33 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+from edgedigits.errors import EdgeDigitsError
+
+UNVERIFIED = "unverified"  # what a row says when the runtime cannot tell us what executed
+
+
+class RuntimeUnavailable(EdgeDigitsError):
+    """This runtime cannot run here (no GPU adapter, no NPU): the bench records a skip, not a
+    failure. Raised by ``load`` when only trying tells (LiteRT's GPU accelerator, for one)."""
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """One operator type's share of an inference, as the runtime's own profiler reports it."""
+
+    op: str  # operator type, e.g. "Conv" or "DynamicQuantizeMatMul"
+    provider: str  # where it ran (execution provider / delegate)
+    nodes: int  # how many nodes of this type
+    us_per_run: float  # summed kernel time per inference, microseconds
+    share: float  # fraction of all kernel time
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, "provider": self.provider, "nodes": self.nodes,
+                "us_per_run": round(self.us_per_run, 3), "share": round(self.share, 4)}
 
 
 @dataclass(frozen=True)
@@ -60,7 +84,9 @@ class Runner(abc.ABC):
         self.path = Path(path)
         self.inputs: list[TensorInfo] = []
         self.outputs: list[TensorInfo] = []
-        self.provider = ""  # what actually ran it (delegate, execution provider, device)
+        # What actually executed, as the runtime reports it after loading: "XNNPACK 4/4 nodes",
+        # "CPUExecutionProvider 6/6 nodes", a TensorFlow device. Never what was merely asked for.
+        self.provider = UNVERIFIED
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -73,7 +99,28 @@ class Runner(abc.ABC):
 
     @abc.abstractmethod
     def infer_raw(self, x: np.ndarray) -> np.ndarray:
-        """Run one batch already in the artifact's input dtype; return the raw output."""
+        """Run one batch already in the artifact's input dtype; return the raw output.
+
+        This is the call an app makes per inference, with its bindings (tensor indices, names)
+        prepared once at load: set the input, run, read the output. It is what ``latency_us``
+        times, so it must do nothing per call that an app would not do.
+        """
+
+    def bind(self, x: np.ndarray) -> Callable[[], Any] | None:
+        """Set ``x`` (artifact dtype) as the input once; return a call that runs only the
+        runtime's own work on it (``compute_us``), or None where the runtime cannot separate it.
+
+        The difference between ``infer_raw`` and this call is the per-call binding cost (copying
+        the input in and the output out) that an app pays on top of the runtime's compute.
+        """
+        return None
+
+    def profile(self, x: np.ndarray, runs: int = 20) -> list[OpTime] | None:
+        """Per-operator kernel time from the runtime's own profiler, or None where the runtime's
+        Python API exposes none (then ``profile_note`` says so)."""
+        return None
+
+    profile_note: str = "no per-operator profiler in this runtime's Python API"
 
     def close(self) -> None:
         """Release the runtime's resources (default: nothing to do)."""

@@ -36,13 +36,35 @@ class KerasRunner(Runner):
         shape = tuple(None if d is None else int(d) for d in self.model.input_shape)
         self.inputs = [TensorInfo("input", shape, "float32")]
         self.outputs = [TensorInfo("output", tuple(self.model.output_shape), "float32")]
-        self.provider = self.device
+        self.provider = self.placement()
+
+    def placement(self) -> str:
+        """The device TensorFlow placed the model's output on, read from the result."""
+        from edgedigits._tf import tensorflow
+
+        shape = [1 if d is None else d for d in self.inputs[0].shape]
+        with tensorflow().device(self.device):
+            out = self.model(np.zeros(shape, np.float32), training=False)
+        return out.device.rsplit("device:", 1)[-1] + " (TensorFlow placement)"
 
     def infer_raw(self, x: np.ndarray) -> np.ndarray:
         from edgedigits._tf import tensorflow
 
         with tensorflow().device(self.device):
             return self.model(x, training=False).numpy()
+
+    def bind(self, x: np.ndarray):
+        """The model call on a tensor already built, without copying the result back."""
+        from edgedigits._tf import tensorflow
+
+        tf = tensorflow()
+        with tf.device(self.device):
+            tensor = tf.constant(x)
+
+        def compute():
+            with tf.device(self.device):
+                return self.model(tensor, training=False)
+        return compute
 
     def close(self) -> None:
         self.model = None
@@ -53,6 +75,9 @@ class KerasPredictRunner(KerasRunner):
 
     def infer_raw(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict(x, batch_size=max(1, len(x)), verbose=0)
+
+    def bind(self, x: np.ndarray):
+        return None  # predict() is one opaque call: nothing to separate
 
 
 class TensorFlowGPURunner(KerasRunner):
@@ -71,8 +96,5 @@ class TensorFlowGPURunner(KerasRunner):
         super().load()
         from edgedigits._tf import tensorflow
 
-        with tensorflow().device(self.device):  # check where ops really run
-            probe = tensorflow().identity(np.zeros((1,), np.float32))
-        self.provider = probe.device
-        if "GPU" not in probe.device.upper():
-            raise RuntimeError(f"TensorFlow placed the probe on {probe.device}, not a GPU")
+        if "GPU" not in self.provider.upper():  # where the model's ops really ran
+            raise RuntimeError(f"TensorFlow placed the model on {self.provider}, not a GPU")
