@@ -1,50 +1,128 @@
-"""Condense a bench JSON report into one row per model, for the README.
+"""Condense a bench JSON report into one row per model and the ratios the README quotes.
 
     python bench/summarize.py bench/results/bench_zoo.json > bench/results/bench_zoo_summary.md
+
+Every latency sentence in the README is one of the "Ratios" lines below, computed from a committed
+report, so the prose cannot drift from the measurement.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
+from statistics import median
+
+
+def _rows(doc: dict, batch: int = 1) -> dict[str, dict[tuple[str, str], dict]]:
+    rows: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
+    for r in doc["results"]:
+        if r["status"] == "ok" and r["batch"] == batch:
+            rows[r["model"]][(Path(r["artifact"]).name.split(".", 1)[1], r["runtime"])] = r
+    return rows
+
+
+def _p50(row: dict | None) -> float | None:
+    return row["latency_us"]["p50"] if row else None
+
+
+def ratio_range(rows, top: tuple[str, str], bottom: tuple[str, str]) -> tuple[float, float, int]:
+    """(min, max, count) over models of p50(top) / p50(bottom), batch 1."""
+    ratios = [_p50(found[top]) / _p50(found[bottom]) for found in rows.values()
+              if top in found and bottom in found]
+    return (min(ratios), max(ratios), len(ratios)) if ratios else (float("nan"),) * 2 + (0,)
+
+
+def _placement(provider: str) -> str:
+    """'XNNPACK 3/4 nodes, builtin kernels 1' -> 'all but the last 1 of 4 nodes'-style words."""
+    match = re.search(r"(\d+)/(\d+) nodes", provider)
+    if not match:
+        return provider
+    taken, total = int(match[1]), int(match[2])
+    if taken == total:
+        return "all nodes"
+    return "no node" if taken == 0 else f"{taken} of {total} nodes"
 
 
 def summarize(doc: dict) -> str:
-    rows = defaultdict(dict)
+    rows = _rows(doc)
     parity = defaultdict(lambda: [0, 0])
     for r in doc["results"]:
-        if r["status"] != "ok" or r["batch"] != 1:
-            continue
-        rows[r["model"]][(Path(r["artifact"]).name.split(".", 1)[1], r["runtime"])] = r
-        if r["parity"]:
+        if r["status"] == "ok" and r["batch"] == 1 and r["parity"]:
             parity[r["model"]][0] += r["parity"] == "pass"
             parity[r["model"]][1] += 1
 
     def lat(model, key):
         r = rows[model].get(key)
-        return f"{r['latency_us']['p50']:.1f} / {r['latency_us']['p99']:.1f}" if r else "n/a"
+        if not r:
+            return "n/a"
+        compute = f" ({r['compute_us']['p50']:.1f})" if r.get("compute_us") else ""
+        return f"{r['latency_us']['p50']:.1f}{compute}"
 
     m, s = doc["machine"], doc["settings"]
-    out = [f"Batch 1, {s['threads']} thread, p50 / p99 latency in µs; machine: {m['cpu']}, "
-           f"{m['cores']} cores, {m['os']}, Python {m['python']}. Parity = rows passing their "
-           "family's tolerance on the full 10,000-image test set.", "",
+    out = [f"Batch 1, {s['threads']} thread, p50 latency in µs of the app's call, with the "
+           f"runtime's compute alone in brackets; {s['rounds']} interleaved rounds; machine: "
+           f"{m['cpu']}, {m['cores']} cores, Python {m['python']}. Parity = batch-1 rows passing "
+           "their family's tolerance on the full 10,000-image test set.", "",
            "| model | Keras acc % | keras call | keras predict | float32 .tflite (LiteRT) | "
-           "int8 .tflite: acc %, µs, bytes | float32 .onnx (ORT) | int8 .onnx (ORT) | parity |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "float32 .tflite (CompiledModel) | int8 .tflite (LiteRT): acc %, µs, bytes | "
+           "float32 .onnx (ORT) | int8 .onnx (ORT) | parity |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for model, found in rows.items():
         keras = found.get(("keras", "keras"))
         int8 = found.get(("int8.tflite", "litert"))
-        int8_text = (f"{int8['accuracy']:.2f}, {int8['latency_us']['p50']:.1f}, "
+        int8_text = (f"{int8['accuracy']:.2f}, {lat(model, ('int8.tflite', 'litert'))}, "
                      f"{int8['size_bytes']:,}" if int8 else "n/a")
         passed, total = parity[model]
         out.append(
             f"| {model} | {keras['accuracy']:.2f} | {lat(model, ('keras', 'keras'))} | "
             f"{lat(model, ('keras', 'keras-predict'))} | "
-            f"{lat(model, ('float32.tflite', 'litert'))} | {int8_text} | "
+            f"{lat(model, ('float32.tflite', 'litert'))} | "
+            f"{lat(model, ('float32.tflite', 'litert-compiled'))} | {int8_text} | "
             f"{lat(model, ('float32.onnx', 'onnxruntime'))} | "
             f"{lat(model, ('int8.onnx', 'onnxruntime'))} | {passed}/{total} |")
+    out += ["", "Ratios of batch-1 p50 latencies, per model, min-max over the models that have "
+                "both rows:", ""]
+    claims = [
+        ("ONNX Runtime float32 / LiteRT float32", ("float32.onnx", "onnxruntime"),
+         ("float32.tflite", "litert")),
+        ("LiteRT int8 / LiteRT float32", ("int8.tflite", "litert"), ("float32.tflite", "litert")),
+        ("LiteRT int16x8 / LiteRT int8", ("int16x8.tflite", "litert"), ("int8.tflite", "litert")),
+        ("ONNX Runtime int8 (QDQ) / ONNX Runtime float32", ("int8.onnx", "onnxruntime"),
+         ("float32.onnx", "onnxruntime")),
+        ("CompiledModel float32 / interpreter float32", ("float32.tflite", "litert-compiled"),
+         ("float32.tflite", "litert")),
+        ("Keras direct call / LiteRT float32", ("keras", "keras"), ("float32.tflite", "litert")),
+        ("model.predict / LiteRT float32", ("keras", "keras-predict"),
+         ("float32.tflite", "litert")),
+    ]
+    for label, top, bottom in claims:
+        low, high, n = ratio_range(rows, top, bottom)
+        if n:
+            out.append(f"* {label}: {low:.2f}-{high:.2f}x ({n} models)")
+    costs: dict[str, list[float]] = defaultdict(list)
+    for found in rows.values():
+        for (_, runtime), r in found.items():
+            if r.get("binding_us") is not None:
+                costs[runtime].append(r["binding_us"])
+    if costs:
+        out.append("* Binding cost per call (latency - compute, median over artifacts): " +
+                   ", ".join(f"{rt} {median(v):.2f} µs" for rt, v in costs.items()))
+    batch1 = sorted({Path(r["artifact"]).name for r in doc["results"]
+                     if r["status"] == "ok" and r.get("parity_batch") == 1})
+    if batch1:
+        out.append(f"* Scored one image per call (outputs depend on the batch): {len(batch1)} "
+                   f"artifact(s), all `{'`, `'.join(sorted({n.split('.', 1)[1] for n in batch1}))}`")
+    placements: dict[str, set[str]] = defaultdict(set)
+    for r in doc["results"]:
+        if r["status"] == "ok" and r["runtime"] == "litert" and r["batch"] == 1:
+            recipe = Path(r["artifact"]).name.split(".", 1)[1].removesuffix(".tflite")
+            placements[recipe].add(_placement(r["provider"]))
+    if placements:
+        out.append("* LiteRT node placement (XNNPACK delegate) by recipe: " + "; ".join(
+            f"{recipe}: {', '.join(sorted(p))}" for recipe, p in sorted(placements.items())))
     return "\n".join(out) + "\n"
 
 

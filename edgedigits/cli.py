@@ -18,24 +18,21 @@ EPILOG_DATA = ("--data: omit for the embedded MNIST; or a folder of IDX files, a
                ".npz, or 'keras' / 'keras:fashion_mnist' to download (needs a network)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: a whole number no smaller than ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
+        return value
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def _positive_float(text: str) -> float:
@@ -236,8 +233,9 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=_positive_int, default=20,
                         help="interleaved timing rounds; each round times every row of a model "
                              "once, in a shuffled order (default 20)")
-    parser.add_argument("--min-runs", type=_positive_int, default=50,
-                        help="timed calls per row at least, over all rounds (default 50)")
+    parser.add_argument("--min-runs", type=_positive_int, default=20,
+                        help="timed calls per row at least, over all rounds (default 20: one "
+                             "per round)")
     parser.add_argument("--min-seconds", type=_positive_float, default=0.2,
                         help="timed seconds per row at least, over all rounds (default 0.2)")
     parser.add_argument("--profile", action="store_true",

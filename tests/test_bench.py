@@ -377,6 +377,15 @@ def _named(name):
     return lambda r: Path(r["artifact"]).name == name
 
 
+def _steady(doc):
+    """The same report with every round at its row's p50: a baseline without round noise."""
+    new = copy.deepcopy(doc)
+    for row in new["results"]:
+        if row["status"] == "ok":
+            row["round_p50_us"] = [row["latency_us"]["p50"]] * len(row["round_p50_us"])
+    return new
+
+
 def test_gate_passes_against_itself_and_on_a_uniformly_slower_machine(doc):
     assert check(doc, doc).passed
     slower = _scaled(doc, 3.0)  # every row 3x slower: a slower CI machine
@@ -387,22 +396,14 @@ def test_gate_passes_against_itself_and_on_a_uniformly_slower_machine(doc):
 
 def test_gate_fails_on_an_injected_slowdown_with_its_interval(doc):
     target = "edge_cnn_tiny.int8.onnx"
-    result = check(_scaled(doc, 2.0, only=_named(target)), doc)
+    steady = _steady(doc)  # rounds without noise: the interval is the point, testably
+    result = check(_scaled(steady, 2.0, only=_named(target)), steady)
     assert not result.passed
     assert any(f.startswith(f"latency: {target} on onnxruntime (batch 1)") and
                "95% interval" in f and "limit 1.25x" in f for f in result.failures)
     hit = next(c for c in result.comparisons if c.artifact == target and c.batch == 1)
     assert hit.regressed and hit.ci_low > 1.25 and hit.growth == pytest.approx(2.0)
     assert "REGRESSED" in result.to_markdown() and "95% interval" in result.to_markdown()
-
-
-def _steady(doc):
-    """The same report with every round at its row's p50: a baseline without round noise."""
-    new = copy.deepcopy(doc)
-    for row in new["results"]:
-        if row["status"] == "ok":
-            row["round_p50_us"] = [row["latency_us"]["p50"]] * len(row["round_p50_us"])
-    return new
 
 
 def test_gate_judges_the_interval_not_the_point(doc):
@@ -424,6 +425,18 @@ def test_gate_judges_the_interval_not_the_point(doc):
     hit = next(c for c in check(steady, baseline).comparisons
                if c.artifact == target and c.batch == 1)
     assert hit.ci_low == pytest.approx(1.3) and hit.regressed
+
+
+def test_gate_catches_a_slower_reference_by_its_model_getting_faster(doc):
+    """The float32 LiteRT row is what every ratio divides by: its own slowdown makes every other
+    row of the model look faster, and the gate names the reference."""
+    reference = "edge_cnn_tiny.float32.tflite"
+    result = check(_scaled(_steady(doc), 1.5, only=lambda r: _named(reference)(r) and
+                           r["runtime"] == "litert"), _steady(doc))
+    assert not result.passed
+    assert any(f.startswith(f"latency: {reference} on litert (batch 1), the reference, looks "
+                            "1.50x slower") for f in result.failures), result.failures
+    assert not any("seed003_ann16_relu" in f for f in result.failures)
 
 
 def test_gate_leaves_reference_runtimes_out_unless_asked(doc):

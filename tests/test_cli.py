@@ -62,11 +62,18 @@ def test_user_errors_are_one_line_exit_1(argv, message, capsys):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_bad_flag_values_are_argparse_errors(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["train", "seed004_cnn", "--limit", "0"], "argument --limit: 0 must be at least 1"),
+    (["bench", "seed004_cnn", "--rounds", "0"], "argument --rounds: 0 must be at least 1"),
+    (["bench", "seed004_cnn", "--warmup", "-5"], "argument --warmup: -5 must be at least 0"),
+    (["bench", "seed004_cnn", "--min-seconds", "nan"],
+     "argument --min-seconds: 'nan' must be a positive, finite number"),
+])
+def test_bad_flag_values_are_argparse_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "seed004_cnn", "--limit", "0"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "argument --limit: 0 must be at least 1" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_train_end_to_end(tmp_path, capsys):

@@ -100,6 +100,9 @@ def test_manifest_matches_files(exported):
             assert entry["size_bytes"] == len(data)
             assert entry["inputs"] and entry["outputs"]
             assert entry["inputs"][0]["shape"][1:] == list(get_spec(name).input_shape)
+            if entry["format"] in ("tflite", "onnx"):  # verified as an app runs it
+                dynamic_onnx = (entry["format"], entry["recipe"]) == ("onnx", "dynamic")
+                assert entry["parity"]["batch"] == (1 if dynamic_onnx else 256), entry["file"]
             quantized_io = entry["recipe"] in ("int8", "qat") and entry["format"] != "onnx"
             assert ("quantization" in entry["inputs"][0]) == quantized_io, entry["file"]
             if quantized_io:

@@ -3,7 +3,9 @@
 Fails on (1) any parity failure in the current run, (2) a row that ran in the baseline and now
 fails, (3) a latency regression: a row whose latency, *relative to its model's float32 LiteRT row
 in the same run and the same round*, grew beyond ``max_slowdown`` against the baseline's, with
-95% confidence, (4) a baseline that shares no row with the run (nothing was checked).
+95% confidence, (4) the reference row itself getting slower, seen as most rows of its model
+getting faster relative to it, (5) a baseline that shares no row with the run (nothing was
+checked).
 
 Why this shape. A single p50 ratio moves by 20-60% between two runs on a shared 2-core machine
 (seen: a model that did not change "regressed" 1.63x). So the bench times every row of a model
@@ -36,12 +38,14 @@ DEFAULT_MAX_SLOWDOWN = 1.25  # relative latency may grow by a quarter before the
 REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME = "float32", "tflite", "litert"
 CONFIDENCE = 0.95
 BOOTSTRAP_SAMPLES = 2000
+REFERENCE_CONSENSUS = 0.75  # share of a model's rows that must speed up to blame the reference
 
 
 @dataclass(frozen=True)
 class Comparison:
     """One row's relative latency now and in the baseline, with the growth's interval."""
 
+    model: str
     artifact: str
     runtime: str
     batch: int
@@ -165,6 +169,28 @@ def growth_interval(now: np.ndarray, before: np.ndarray, seed: int = 0,
     return float(np.median(now) / np.median(before)), float(low), float(high)
 
 
+def _check_references(result: GateResult, current: dict[str, Any]) -> None:
+    """The reference row cannot be judged against itself; its own slowdown shows as every other
+    row of its model getting *faster* relative to it. Fail when at least three quarters of a
+    model's rows (three or more) are faster beyond 1/max_slowdown with 95% confidence."""
+    by_group: dict[tuple[str, int], list[Comparison]] = {}
+    for comparison in result.comparisons:
+        by_group.setdefault((comparison.model, comparison.batch), []).append(comparison)
+    floor = 1 / result.max_slowdown
+    for (model, batch), group in sorted(by_group.items()):
+        faster = [c for c in group if c.ci_high < floor]
+        if len(group) >= 3 and len(faster) >= REFERENCE_CONSENSUS * len(group):
+            median_growth = float(np.median([c.growth for c in group]))
+            reference = next((Path(r["artifact"]).name for r in current["results"]
+                              if r["model"] == model and (r["recipe"], r["format"], r["runtime"])
+                              == (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)), model)
+            result.failures.append(
+                f"latency: {reference} on {REFERENCE_RUNTIME} (batch {batch}), the reference, "
+                f"looks {1 / median_growth:.2f}x slower: {len(faster)} of {len(group)} rows of "
+                f"{model} got faster relative to it (median growth {median_growth:.2f}x; each "
+                f"{CONFIDENCE:.0%} interval below {floor:.2f}x)")
+
+
 def check(current: dict[str, Any], baseline: dict[str, Any] | None,
           max_slowdown: float = DEFAULT_MAX_SLOWDOWN, include_references: bool = False
           ) -> GateResult:
@@ -193,7 +219,7 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
     for key in sorted(set(rel_now) & set(rel_before)):
         model, artifact, runtime, batch = key
         point, low, high = growth_interval(rel_now[key], rel_before[key])
-        comparison = Comparison(artifact, runtime, batch, float(np.median(rel_now[key])),
+        comparison = Comparison(model, artifact, runtime, batch, float(np.median(rel_now[key])),
                                 float(np.median(rel_before[key])), point, low, high,
                                 regressed=low > max_slowdown)
         result.comparisons.append(comparison)
@@ -203,6 +229,7 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
                 f"its float32 LiteRT reference, was {comparison.baseline_ratio:.2f}x in the "
                 f"baseline: {point:.2f}x worse ({CONFIDENCE:.0%} interval {low:.2f}-{high:.2f}; "
                 f"limit {max_slowdown:g}x)")
+    _check_references(result, current)
     missing = set(rel_before) - set(rel_now)
     if missing:
         result.notes.append(f"{len(missing)} baseline row(s) not in this run were not compared")

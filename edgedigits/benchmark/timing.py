@@ -29,7 +29,7 @@ from edgedigits.errors import first_line
 class TimingOptions:
     warmup: int = 10  # untimed calls per slot before the first round (caches, weight packing)
     rounds: int = 20  # interleaved rounds; each slot is timed once per round, order shuffled
-    min_runs: int = 50  # timed calls per slot at least, over all rounds...
+    min_runs: int = 20  # timed calls per slot at least, over all rounds (one per round)...
     min_seconds: float = 0.2  # ...and at least this many timed seconds per slot
     max_seconds: float = 30.0  # per slot, whatever min_runs says (very slow runtimes)
     seed: int = 0  # the order shuffle

@@ -94,7 +94,5 @@ class TensorFlowGPURunner(KerasRunner):
 
     def load(self) -> None:
         super().load()
-        from edgedigits._tf import tensorflow
-
         if "GPU" not in self.provider.upper():  # where the model's ops really ran
             raise RuntimeError(f"TensorFlow placed the model on {self.provider}, not a GPU")
