@@ -81,10 +81,12 @@ class OnnxRuntimeRunner(Runner):
                                f"{active} (silent fallback)")
         self.provider = self.placement()
 
-    def _profiled_nodes(self, runs: int) -> list[dict]:
-        """Run a profiling session ``runs`` times on a zero input; its per-node kernel events."""
-        shape = [1 if not isinstance(d, int) else d for d in self.inputs[0].shape]
-        x = np.zeros(shape, dtype=np.dtype(self.inputs[0].dtype))
+    def _profiled_nodes(self, runs: int, x: np.ndarray | None = None) -> list[dict]:
+        """Run a profiling session ``runs`` times on ``x`` (default: one zero image); its
+        per-node kernel events."""
+        if x is None:
+            shape = [1 if not isinstance(d, int) else d for d in self.inputs[0].shape]
+            x = np.zeros(shape, dtype=np.dtype(self.inputs[0].dtype))
         with tempfile.TemporaryDirectory(prefix="edgedigits-ort-") as folder:
             session = self._new_session(profile_prefix=os.path.join(folder, "profile"))
             for _ in range(runs):
@@ -106,7 +108,7 @@ class OnnxRuntimeRunner(Runner):
                          for provider, n in counts.most_common())
 
     def profile(self, x: np.ndarray, runs: int = 20) -> list[OpTime] | None:
-        events = self._profiled_nodes(runs)
+        events = self._profiled_nodes(runs, x)
         time_us: dict[tuple[str, str], float] = defaultdict(float)
         nodes: dict[tuple[str, str], set] = defaultdict(set)
         for e in events:
