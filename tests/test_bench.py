@@ -330,6 +330,14 @@ def test_infer_as_deployed_checks_batch_invariance():
     np.testing.assert_array_equal(moving.outputs, np.zeros((300, 10)))  # each image alone
     assert runner.calls.count(1) == 300
 
+    class Rounding(_FakeRunner):  # logits up to 20 that move by float rounding only (1e-6)
+        def infer(self, x):
+            out = 20 * x[:, :10].astype(np.float64)
+            return out * (1 + 1e-6) if len(x) > 1 else out
+
+    rounding = infer_as_deployed(Rounding(False), x)
+    assert rounding.batch == LARGE_BATCH and rounding.invariance_max_diff > 1e-5
+
 
 def test_json_validates_against_the_schema(doc, tmp_path):
     import jsonschema
