@@ -34,7 +34,9 @@ from edgedigits.jsonfile import read_json
 from edgedigits.runtimes import REFERENCE_RUNTIMES
 
 SCHEMA = "edgedigits.bench/2"
-DEFAULT_MAX_SLOWDOWN = 1.25  # relative latency may grow by a quarter before the gate fails
+DEFAULT_MAX_SLOWDOWN = 1.3  # relative latency may grow by 30% before the gate fails (measured:
+# bench/results/gate_noise.md: the largest A/A lower bound was 1.18x; every injected 1.5x slowdown
+# had a row at 1.42x or more)
 REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME = "float32", "tflite", "litert"
 CONFIDENCE = 0.95
 BOOTSTRAP_SAMPLES = 2000
