@@ -41,27 +41,37 @@ def tf_keras() -> ModuleType:
 
 
 @contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Hide chatter that TFLite's C++ code prints straight to file descriptor 2.
-
-    The converter prints quantization stats and LiteRT announces its XNNPACK delegate on every
-    load; neither is actionable. Real failures still surface as Python exceptions.
-    """
+def _fd2_redirected_to(target_fd: int) -> Iterator[None]:
+    """Point file descriptor 2 at ``target_fd`` for the block (C and C++ code write there
+    directly, past Python's ``sys.stderr``), flushing C's buffers before restoring it."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
-    except OSError:  # no usable fd 2 (some embedded interpreters): nothing to silence
+    except OSError:  # no usable fd 2 (some embedded interpreters): nothing to redirect
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    os.dup2(target_fd, 2)
     try:
         yield
     finally:
         _flush_c_stdio()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Hide chatter that TFLite's C++ code prints straight to file descriptor 2.
+
+    The converter prints quantization stats and LiteRT announces its XNNPACK delegate on every
+    load; neither is actionable. Real failures still surface as Python exceptions.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with _fd2_redirected_to(devnull):
+            yield
+    finally:
+        os.close(devnull)
 
 
 def _flush_c_stdio() -> None:
@@ -88,19 +98,10 @@ def native_stderr_captured() -> Iterator[CapturedText]:
     import tempfile
 
     captured = CapturedText()
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield captured
-        return
     with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
         try:
-            yield captured
+            with _fd2_redirected_to(sink.fileno()):
+                yield captured
         finally:
-            _flush_c_stdio()
-            os.dup2(saved, 2)
-            os.close(saved)
             sink.seek(0)
             captured.text = sink.read().decode("utf-8", "replace")
