@@ -38,6 +38,42 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+class StagedFile:
+    """A file written under a temporary name beside ``target`` and renamed onto it only when
+    :meth:`commit` is called, so a caller can check the new bytes (run them, record them) before
+    they replace anything. Leaving the ``with`` block without committing removes the temp file.
+    """
+
+    def __init__(self, target: str | os.PathLike[str]):
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.target.stem}.",
+                                        suffix=f".tmp{self.target.suffix}", dir=self.target.parent)
+        os.close(fd)
+        self.path = Path(tmp_name)
+        os.chmod(self.path, 0o666 & ~_umask())
+        self.committed = False
+
+    def write_bytes(self, data: bytes) -> "StagedFile":
+        self.path.write_bytes(data)
+        return self
+
+    def commit(self) -> None:
+        os.replace(self.path, self.target)
+        self.committed = True
+
+    def discard(self) -> None:
+        if not self.committed:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    def __enter__(self) -> "StagedFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

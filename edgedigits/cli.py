@@ -18,7 +18,14 @@ EPILOG_DATA = ("--data: omit for the embedded MNIST; or a folder of IDX files, a
                ".npz, or 'keras' / 'keras:fashion_mnist' to download (needs a network)")
 
 
-def _int_at_least(minimum: int):
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line (the flag, what is wrong, where help is)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _int_at_least(minimum: int, maximum: int | None = None):
     """An argparse type: a whole number no smaller than ``minimum``."""
     def parse(text: str) -> int:
         try:
@@ -27,12 +34,28 @@ def _int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} must be at most {maximum}")
         return value
     return parse
 
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+_seed = _int_at_least(0, 2**32 - 1)  # NumPy's seeding range
+
+
+def _number_in(low: float, high: float):
+    """An argparse type: a finite number in [low, high]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:  # also rejects nan
+            raise argparse.ArgumentTypeError(f"{text!r} must be between {low:g} and {high:g}")
+        return value
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -89,13 +112,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fraction(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from edgedigits.export import FinetuneOptions, export
     from edgedigits.export.exporter import cli_command
@@ -140,15 +156,32 @@ def _bench_options(args: argparse.Namespace):
         profile=args.profile)
 
 
-def _gate(args: argparse.Namespace, doc: dict) -> int:
+def _check_outputs(args: argparse.Namespace) -> dict | None:
+    """Before any work: every output path on the command line is writable, and the baseline
+    (if any) is a valid bench report. Returns the baseline document."""
+    from edgedigits.outputs import writable_dir, writable_file
+
+    for flag in ("json", "markdown", "gate_markdown"):
+        value = getattr(args, flag, None)
+        if value:
+            writable_file(value, "--" + flag.replace("_", "-"))
+    for flag in ("plots", "report_dir"):
+        value = getattr(args, flag, None)
+        if value:
+            writable_dir(value, f"--{flag.replace('_', '-')} {value}")
+    if not args.baseline:
+        return None
+    from edgedigits.benchmark import gate
+
+    return gate.load_baseline(args.baseline)
+
+
+def _gate(args: argparse.Namespace, doc: dict, baseline: dict | None) -> int:
     """Apply --baseline/--check to a bench document; print the verdict; return the exit code."""
     from edgedigits.benchmark import gate
 
     if not args.check:
-        if args.baseline:
-            gate.load_baseline(args.baseline)  # still report a missing or bad file
         return 0
-    baseline = gate.load_baseline(args.baseline) if args.baseline else None
     result = gate.check(doc, baseline, args.max_slowdown, args.gate_references)
     if args.gate_markdown:
         from edgedigits import atomic
@@ -174,6 +207,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edgedigits.benchmark import bench
     from edgedigits.benchmark import report as reports
 
+    baseline = _check_outputs(args)
     if args.baseline and not args.check:
         print("note: --baseline without --check only validates the baseline file")
     result = bench(args.targets, all_models=args.all, out=args.out, data=args.data,
@@ -192,7 +226,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for row in result.failed:
         print(f"edgedigits bench: failed: {row.artifact} on {row.runtime}: {row.reason}",
               file=sys.stderr)
-    code = _gate(args, doc)
+    code = _gate(args, doc, baseline)
     return 1 if (result.failed and not code) else code
 
 
@@ -201,6 +235,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from edgedigits.export.exporter import cli_command
     from edgedigits.pipeline import pipeline
 
+    baseline = _check_outputs(args)
     result = pipeline(args.names, all_models=args.all, out=args.out, data=args.data,
                       formats=args.format, recipes=args.quant, epochs=args.epochs,
                       bench_options=_bench_options(args), report_dir=args.report_dir,
@@ -211,7 +246,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     failed = result.exported.failed + result.benched.failed
     for row in result.exported.failed:
         print(f"edgedigits pipeline: export failed: {row.file}: {row.reason}", file=sys.stderr)
-    code = _gate(args, result.document)
+    code = _gate(args, result.document, baseline)
     return 1 if (failed and not code) else code
 
 
@@ -246,16 +281,16 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerances", metavar="FILE", default=None,
                         help="JSON file overriding parity tolerances per recipe family "
                              "(see bench/tolerances.json)")
-    parser.add_argument("--min-agreement", type=_fraction, default=None,
+    parser.add_argument("--min-agreement", type=_number_in(0.0, 1.0), default=None,
                         help="override the top-1 agreement floor for every family (0-1)")
-    parser.add_argument("--max-accuracy-drop", type=_fraction, default=None,
+    parser.add_argument("--max-accuracy-drop", type=_number_in(0.0, 100.0), default=None,
                         help="override the allowed accuracy drop (points) for every family")
     parser.add_argument("--baseline", metavar="FILE", default=None,
                         help="a committed bench JSON to compare with (see --check)")
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero on a parity failure, a newly failing row, or a "
                              "latency regression against --baseline")
-    parser.add_argument("--max-slowdown", type=_fraction, default=DEFAULT_MAX_SLOWDOWN,
+    parser.add_argument("--max-slowdown", type=_number_in(1.0, 1e6), default=DEFAULT_MAX_SLOWDOWN,
                         help="allowed growth of latency relative to the same run's float32 "
                              "LiteRT reference; a row fails only when the 95%% interval of its "
                              f"growth lies above it (default {DEFAULT_MAX_SLOWDOWN}x)")
@@ -267,7 +302,7 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edgedigits",
         description="Train a zoo of MNIST digit models, export them for the edge, benchmark them.")
     parser.add_argument("--version", action="version", version=f"edgedigits {__version__}")
@@ -292,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, help="override the recipe's epoch count")
     train.add_argument("--limit", type=_positive_int, metavar="N",
                        help="train on the first N training images only")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same "
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0); the same "
                                                            "seed gives the same weights")
     _add_data_flag(train)
     train.add_argument("--out", default="exports", metavar="DIR",
@@ -328,13 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fine-tuning epochs for qat, pruned, clustered (default 1)")
     export.add_argument("--finetune-samples", type=_positive_int, default=None, metavar="N",
                         help="training images for fine-tuning (default: all)")
-    export.add_argument("--sparsity", type=_fraction, default=0.5,
+    export.add_argument("--sparsity", type=_number_in(0.0, 1.0), default=0.5,
                         help="pruning target sparsity, 0-1 (default 0.5)")
-    export.add_argument("--clusters", type=int, default=16,
+    export.add_argument("--clusters", type=_int_at_least(2), default=16,
                         help="weight clusters per kernel for 'clustered' (default 16)")
     export.add_argument("--verify-samples", type=_positive_int, default=1000, metavar="N",
                         help="test images each artifact is checked on (default 1000)")
-    export.add_argument("--seed", type=int, default=0, help="seed for calibration sampling and "
+    export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)
 

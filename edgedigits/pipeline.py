@@ -15,10 +15,13 @@ from typing import Any, Callable, Sequence
 from edgedigits.benchmark import BenchOptions, BenchReport, bench
 from edgedigits.benchmark import report as reports
 from edgedigits.export import ExportReport, FinetuneOptions, export
-from edgedigits.training import DEFAULT_OUT, TrainResult, model_path, resolve_names, train
-
-# Small, fast, and covering both families: an MLP, the seed's tiny MSE CNN and our edge CNN.
-DEFAULT_MODELS = ("seed003_ann64_relu", "seed004_cnn", "edge_cnn_tiny")
+from edgedigits.data import load_dataset
+from edgedigits.errors import UsageError
+from edgedigits.export.artifact_store import check_model_folder
+from edgedigits.export.recipes import parse_formats, parse_recipes
+from edgedigits.outputs import writable_dir
+from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, TrainResult, check_model_folders,
+                                 ensure_writable_dir, model_path, resolve_names, train)
 
 
 @dataclass
@@ -37,12 +40,22 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
              report_dir: str | Path | None = None, command: str | None = None,
              log: Callable[[str], None] = print) -> PipelineResult:
     chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models)
-    out = Path(out)
+    # Everything that can be wrong with the request fails here, before minutes of training.
+    parse_recipes(recipes, parse_formats(formats))
+    if epochs is not None and epochs < 1:
+        raise UsageError(f"--epochs {epochs}: must be at least 1")
+    (finetune or FinetuneOptions()).validate()
+    out = ensure_writable_dir(out)
+    check_model_folders(out, chosen)
+    for name in chosen:
+        check_model_folder(out / name)
+    report_dir = writable_dir(report_dir or out / "report",
+                              f"--report-dir {report_dir}" if report_dir else f"--out {out}")
+    (bench_options or BenchOptions()).validate(load_dataset(data).num_test)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     trained = train(missing, out=out, data=data, epochs=epochs, log=log) if missing else []
     exported = export(chosen, formats=formats, recipes=recipes, out=out, data=data,
                       finetune=finetune, command=command, log=log)
-    report_dir = Path(report_dir) if report_dir else out / "report"
     options = bench_options or BenchOptions()
     if options.plots_dir is None:
         from dataclasses import replace

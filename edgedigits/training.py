@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,9 +30,13 @@ from edgedigits import atomic, plots
 from edgedigits._tf import tensorflow, tf_keras
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 DEFAULT_OUT = Path("exports")
+# What 'pipeline' trains without names, and what an empty --out is told to train: small, fast,
+# and covering both families (an MLP, the seed's tiny MSE CNN, our edge CNN).
+DEFAULT_MODELS = ("seed003_ann64_relu", "seed004_cnn", "edge_cnn_tiny")
 MODEL_SUFFIX = ".keras"
 EVAL_BATCH = 1024  # batch size for test-set inference; does not affect results
 GRID_IMAGES = 32  # digits shown in samples.png / misclassified.png
@@ -108,14 +111,22 @@ def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
 
 def ensure_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """Create ``path`` if needed and prove we can write there, before any long work."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{flag} {path}: not a writable folder ({exc.strerror or exc})") from None
-    return path
+    return writable_dir(path, f"{flag} {path}")
+
+
+def check_model_folders(out: str | Path, names: Sequence[str]) -> None:
+    """Every ``<out>/<name>/`` a command will write into is a writable folder (or can be one)."""
+    for name in names:
+        writable_dir(model_dir(out, name), f"--out {out}")
+
+
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (which Keras' set_random_seed calls) takes 0..2^32-1
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"{flag} {seed}: choose a whole number 0-{MAX_SEED}")
+    return seed
 
 
 def check_limit(limit: int | None, spec: ModelSpec, dataset: Dataset) -> int:
@@ -195,16 +206,43 @@ def save_model(model: Any, path: Path) -> None:
         model.save(tmp)
 
 
-def load_trained_model(path: str | Path) -> Any:
-    """Load a ``.keras`` file we trained, in Keras' safe mode (no lambda/code deserialization)."""
+def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
+    """Load a ``.keras`` file we trained, in Keras' safe mode (no lambda/code deserialization).
+
+    With ``spec``, the file must also hold that registry entry's architecture (same layer types
+    and weight shapes): a ``.keras`` copied under another model's name fails here, with the file
+    named, instead of deep inside a conversion.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: trained model not found")
     try:
-        return tf_keras().models.load_model(path, compile=False, safe_mode=True)
+        model = tf_keras().models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - any load failure means a bad file
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise ModelFileError(f"{path}: not a loadable .keras model ({first})") from None
+    if spec is not None:
+        mismatch = architecture_mismatch(model, spec)
+        if mismatch:
+            raise ModelFileError(f"{path}: not the architecture of zoo model {spec.name} "
+                                 f"({mismatch}); retrain it with 'edgedigits train {spec.name}'")
+    return model
+
+
+def _layer_signature(model: Any) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:
+    return [(type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
+            for layer in model.layers]
+
+
+def architecture_mismatch(model: Any, spec: ModelSpec) -> str | None:
+    """How ``model`` differs from a fresh ``spec.build()`` (layer types, weight shapes), or None."""
+    mine, expected = _layer_signature(model), _layer_signature(spec.build())
+    for k, (a, b) in enumerate(zip(mine, expected)):
+        if a != b:
+            return f"layer {k}: {a[0]} with weights {list(a[1])}, expected {b[0]} with {list(b[1])}"
+    if len(mine) != len(expected):
+        return f"{len(mine)} layers, expected {len(expected)}"
+    return None
 
 
 def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
@@ -217,6 +255,7 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
     n_images = check_limit(limit, spec, dataset)
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
+    check_seed(seed)
     n_epochs = epochs or recipe.epochs
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2  # progress bar only on a terminal
@@ -332,7 +371,9 @@ def train(names: Sequence[str] = (), *, all_models: bool = False, data: str | Pa
     chosen = resolve_names(names, all_models)
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
+    check_seed(seed)
     out = ensure_writable_dir(out)
+    check_model_folders(out, chosen)
     dataset = load_dataset(data)
     for name in chosen:
         check_limit(limit, get_spec(name), dataset)

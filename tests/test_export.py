@@ -289,15 +289,29 @@ def test_one_failing_recipe_does_not_stop_the_others(exported, tmp_path, monkeyp
         raise ValueError("Layer MaxPooling2D is not supported by the quantizer")
 
     monkeypatch.setitem(model_optimization.OPTIMIZERS, Recipe.QAT, unsupported)
+    folder = tmp_path / "edge_cnn_tiny"
+    qat = folder / "edge_cnn_tiny.qat.tflite"
+    qat_before = hashlib.sha256(qat.read_bytes()).hexdigest()
     report = export(["edge_cnn_tiny"], formats="tflite", recipes="int8,qat,float16",
                     out=tmp_path, finetune=FINETUNE, calibration_samples=200, **QUIET)
     status = {r.recipe: (r.status, r.reason) for r in report.records}
     assert status["qat"] == ("failed", "ValueError: Layer MaxPooling2D is not supported by the "
-                                       "quantizer")
+                                       "quantizer (the earlier edge_cnn_tiny.qat.tflite and its "
+                                       "record are kept)")
     assert status["int8"][0] == "ok" and status["float16"][0] == "ok"
-    manifest = json.loads((tmp_path / "edge_cnn_tiny" / "manifest.json").read_text())
-    assert any(a["file"] == "edge_cnn_tiny.qat.tflite" and a["status"] == "failed"
-               for a in manifest["artifacts"])
+    # The failed attempt leaves the good file and its good record untouched.
+    assert hashlib.sha256(qat.read_bytes()).hexdigest() == qat_before
+    manifest = json.loads((folder / "manifest.json").read_text())
+    record = next(a for a in manifest["artifacts"] if a["file"] == qat.name)
+    assert record["status"] == "ok" and record["sha256"] == qat_before
+    golden = json.loads((folder / "golden.json").read_text())
+    assert golden["artifacts"][qat.name]["sha256"] == qat_before
+    # Without an earlier file, the failure is recorded as such.
+    qat.unlink()
+    export(["edge_cnn_tiny"], formats="tflite", recipes="qat", out=tmp_path, finetune=FINETUNE,
+           **QUIET)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [a["status"] for a in manifest["artifacts"] if a["file"] == qat.name] == ["failed"]
 
 
 def test_bad_input_errors(exported, tmp_path):

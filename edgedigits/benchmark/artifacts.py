@@ -8,9 +8,10 @@ C sources are not benched: they hold the ``.tflite`` bytes, which are.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.export.recipes import Recipe
@@ -92,3 +93,43 @@ def resolve_artifacts(targets: Sequence[str], all_models: bool, out: str | Path)
             artifacts.extend(artifacts_for_model(name, out))
     artifacts.extend(artifact_from_file(Path(f)) for f in files)
     return list({a.path.resolve(): a for a in artifacts}.values())
+
+
+INTEGRITY_OK = "matches manifest"
+INTEGRITY_MODIFIED = "MODIFIED since export"
+
+
+@functools.lru_cache(maxsize=64)
+def _manifest(folder: Path, mtime_ns: int) -> dict[str, Any] | None:
+    from edgedigits.export.manifest import read_manifest
+
+    return read_manifest(folder / "manifest.json")
+
+
+def integrity(artifact: Artifact) -> str | None:
+    """The file against the manifest beside it: ``matches manifest``, ``MODIFIED since export
+    (...)``, ``no manifest record``, or None without a manifest. A damaged manifest is an error.
+
+    Parity alone does not catch tampering: one flipped weight byte can keep every prediction.
+    """
+    from edgedigits.training import file_sha256
+
+    manifest_path = artifact.path.parent / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    manifest = _manifest(manifest_path.parent.resolve(), manifest_path.stat().st_mtime_ns)
+    if artifact.format == "keras":
+        recorded = manifest["source_model"].get("sha256")
+        what = "the model the manifest's artifacts were exported from"
+    else:
+        entry = next((a for a in manifest["artifacts"]
+                      if a["file"] == artifact.file and a["status"] == "ok"), None)
+        if entry is None:
+            return "no manifest record"
+        recorded, what = entry["sha256"], "its manifest record"
+    actual = file_sha256(artifact.path)
+    if actual == recorded:
+        return INTEGRITY_OK
+    if artifact.format == "keras":
+        return f"not {what} (retrained since export?)"
+    return f"{INTEGRITY_MODIFIED} (sha256 {actual[:12]}..., {what} says {recorded[:12]}...)"

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgedigits.benchmark.artifacts import Artifact, resolve_artifacts
+from edgedigits.benchmark.artifacts import INTEGRITY_OK, Artifact, integrity, resolve_artifacts
 from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, load_tolerances
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.data import load_dataset
@@ -53,6 +53,36 @@ class BenchOptions:
     plots_dir: Path | None = None  # where pictures of disagreeing images go (None: none)
     profile: bool = False  # per-operator time breakdown where the runtime exposes one
 
+    def validate(self, num_test: int | None = None) -> None:
+        """Every option, with its flag's name, before any work (``num_test``: the data's size)."""
+        if not self.runtimes:
+            raise UsageError("--runtimes: no runtime named; choose from "
+                             f"{', '.join(RUNTIMES)}, all")
+        parse_runtimes(list(self.runtimes))  # unknown names list the valid ones
+        if not _whole(self.threads, 1):
+            raise UsageError(f"--threads {self.threads}: must be a whole number, at least 1")
+        if not self.batch_sizes or not all(_whole(b, 1) for b in self.batch_sizes):
+            raise UsageError(f"--batch {self.batch_sizes}: batch sizes must be at least 1")
+        t = self.timing
+        for flag, value, minimum in (("--warmup", t.warmup, 0), ("--rounds", t.rounds, 1),
+                                     ("--min-runs", t.min_runs, 1)):
+            if not _whole(value, minimum):
+                raise UsageError(f"{flag} {value}: must be a whole number, at least {minimum}")
+        if not (isinstance(t.min_seconds, (int, float)) and 0 < t.min_seconds < float("inf")):
+            raise UsageError(f"--min-seconds {t.min_seconds}: must be a positive, finite number")
+        if self.test_limit is not None:
+            if not _whole(self.test_limit, 1):
+                raise UsageError(f"--test-limit {self.test_limit}: must be at least 1")
+            if num_test is not None and self.test_limit > num_test:
+                raise UsageError(f"--test-limit {self.test_limit}: the test split has "
+                                 f"{num_test} images; choose 1-{num_test}")
+        for family, tolerance in self.tolerances.items():
+            tolerance.validate(f"tolerance family {family!r}")
+
+
+def _whole(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
 
 @dataclass
 class BenchResult:
@@ -68,6 +98,7 @@ class BenchResult:
     threads: int
     reason: str | None = None
     provider: str | None = None  # what executed, as the runtime reports it (or "unverified")
+    integrity: str | None = None  # the file against its manifest record (None: no manifest)
     size_bytes: int | None = None
     load_ms: float | None = None
     accuracy: float | None = None
@@ -143,12 +174,12 @@ class _Bench:
         self.options = options
         self.log = log
         self.dataset = load_dataset(data)
+        options.validate(self.dataset.num_test)
         n = self.dataset.num_test if options.test_limit is None else options.test_limit
-        if not 1 <= n <= self.dataset.num_test:
-            raise UsageError(f"--test-limit {n}: choose 1-{self.dataset.num_test}")
         self.labels = self.dataset.test_labels[:n]
         self.images = self.dataset.test_images[:n]
         self._references: dict[Path, np.ndarray] = {}
+        self._integrity: dict[Path, str | None] = {}
 
     def reference(self, artifact: Artifact, x: np.ndarray) -> np.ndarray | None:
         """The trained Keras model's probabilities on the test images (cached per model)."""
@@ -197,10 +228,13 @@ class _Bench:
             return self.rows(artifact, runner_cls.name, "skipped", reason=skip)
         spec = get_spec(artifact.model)
         x = spec.preprocess(self.images)
+        reference_error = None
         try:
             reference = self.reference(artifact, x)
-        except Exception as exc:  # noqa: BLE001 - a bad reference: measure without parity
-            self.log(f"  reference {artifact.reference}: {first_line(exc)}")
+        except Exception as exc:  # noqa: BLE001 - a bad reference: measure, and say so
+            reference_error = (f"reference {artifact.reference.name} could not be loaded "
+                               f"({first_line(exc, 160)}): parity not checked")
+            self.log(f"    {reference_error}")
             reference = None
         runner = runner_cls(artifact.path, threads=self.options.threads,
                             xnnpack=self.options.xnnpack)
@@ -219,6 +253,9 @@ class _Bench:
             outputs = spec.probabilities(deployed.outputs)
             parity, family = self._parity(artifact, outputs, reference)
             values = self._parity_values(parity, family, deployed)
+            if reference_error:
+                values.update(parity="fail", parity_failures=[reference_error])
+            values["integrity"] = self.integrity(artifact)
             values.update(provider=runner.provider, load_ms=round(load_ms, 3),
                           rss_load_delta_mb=round(rss_delta, 2),
                           disagreement_plot=self._plot(artifact, runner_cls.name, parity,
@@ -236,6 +273,13 @@ class _Bench:
             runner.close()
             self.log(f"    {runner_cls.name}: failed: {first_line(exc)}")
             return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
+
+    def integrity(self, artifact: Artifact) -> str | None:
+        if artifact.path not in self._integrity:
+            self._integrity[artifact.path] = integrity(artifact)
+            if self._integrity[artifact.path] not in (None, INTEGRITY_OK):
+                self.log(f"    {artifact.file}: {self._integrity[artifact.path]}")
+        return self._integrity[artifact.path]
 
     def _profile(self, runner: Runner, x: np.ndarray) -> dict[str, Any]:
         try:
@@ -349,13 +393,7 @@ def bench(targets: Sequence[str] = (), *, all_models: bool = False,
         A ``BenchReport``: one ``BenchResult`` per artifact x runtime x batch size.
     """
     options = options or BenchOptions()
-    parse_runtimes(list(options.runtimes))  # validates names
-    if options.threads < 1:
-        raise UsageError(f"--threads {options.threads}: must be at least 1")
-    if any(b < 1 for b in options.batch_sizes):
-        raise UsageError(f"--batch {options.batch_sizes}: batch sizes must be at least 1")
-    if options.timing.rounds < 1:
-        raise UsageError(f"--rounds {options.timing.rounds}: must be at least 1")
+    options.validate()
     artifacts = resolve_artifacts(list(targets), all_models, out)
     job = _Bench(options, data, log)
     results: list[BenchResult] = []

@@ -199,6 +199,10 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
     if not max_slowdown > 1.0:
         raise UsageError(f"--max-slowdown {max_slowdown}: must be greater than 1")
     result = GateResult(max_slowdown=max_slowdown)
+    modified = sorted({Path(r["artifact"]).name + ": " + r["integrity"]
+                       for r in current["results"]
+                       if str(r.get("integrity") or "").startswith("MODIFIED")})
+    result.failures += [f"integrity: {m}" for m in modified]
     for row in current["results"]:
         if row.get("parity") == "fail":
             result.failures.append(f"parity: {Path(row['artifact']).name} on {row['runtime']} "

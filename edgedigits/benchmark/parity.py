@@ -41,6 +41,19 @@ class Tolerance:
     max_accuracy_drop: float  # accuracy points the artifact may lose against the reference
     max_abs_diff: float | None  # largest |probability difference|; None = not judged
 
+    def validate(self, where: str) -> None:
+        """Each field a number in its range; ``where`` names the file or flag in the error."""
+        checks = (("min_agreement", self.min_agreement, 0.0, 1.0, False),
+                  ("max_accuracy_drop", self.max_accuracy_drop, 0.0, 100.0, False),
+                  ("max_abs_diff", self.max_abs_diff, 0.0, float("inf"), True))
+        for name, value, low, high, nullable in checks:
+            if value is None and nullable:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"{where}: {name} must be a number, not {value!r}")
+            if not low <= value <= high:
+                raise UsageError(f"{where}: {name} {value!r} is outside {low:g}-{high:g}")
+
 
 DEFAULT_TOLERANCES: dict[str, Tolerance] = {
     # The reference against itself (keras-predict, tensorflow-gpu): identical up to kernel rounding.
@@ -74,9 +87,11 @@ def load_tolerances(path: str | Path | None, overrides: dict[str, float] | None 
                 raise UsageError(f"--tolerances {path}: unknown field(s) {sorted(unknown)} for "
                                  f"{family}; fields: {', '.join(sorted(names))}")
             tolerances[family] = replace(tolerances[family], **values)
+            tolerances[family].validate(f"--tolerances {path}: {family}")
     for key, value in (overrides or {}).items():
         if value is not None:
             tolerances = {f: replace(t, **{key: value}) for f, t in tolerances.items()}
+            next(iter(tolerances.values())).validate("--" + key.replace("_", "-"))
     return tolerances
 
 

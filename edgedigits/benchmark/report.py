@@ -109,6 +109,8 @@ def to_markdown(doc: dict[str, Any]) -> str:
         parity = r["parity"] or "n/a"
         if r["parity"] == "fail":
             parity = "FAIL: " + "; ".join(r["parity_failures"])
+        if str(r.get("integrity") or "").startswith("MODIFIED"):
+            parity = f"{r['integrity']}; {parity}"
         agree = "" if r["agreement"] is None else f"{100 * r['agreement']:.2f}"
         compute = "" if not r.get("compute_us") else f"{r['compute_us']['p50']:.1f}"
         lines.append(

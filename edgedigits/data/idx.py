@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -56,7 +57,7 @@ def parse_idx(data: bytes, source: str) -> np.ndarray:
     if len(data) < header_len:
         raise DataError(f"{source}: truncated header ({len(data)} bytes, need {header_len})")
     dims = struct.unpack(f">{ndim}I", data[4:header_len])
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # Python ints: a huge header cannot overflow into a small size
     payload = len(data) - header_len
     if payload < expected:
         raise DataError(f"{source}: truncated payload: header promises {'x'.join(map(str, dims))} "

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.data.idx import parse_idx, read_idx_bytes, sha256_hex
-from edgedigits.errors import DataError
+from edgedigits.errors import DataError, first_line
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -113,14 +113,25 @@ def _find_idx_file(folder: Path, spellings: tuple[str, ...]) -> Path:
 def read_checksums(path: Path) -> dict[str, str]:
     """Parse a ``sha256sum``-style file: ``<hex>  <name>`` per line."""
     sums: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text checksum file (expected '<sha256>  <file name>' "
+                        "lines)") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split()
-        if len(parts) != 2 or len(parts[0]) != 64:
+        if len(parts) != 2 or len(parts[0]) != 64 or not _is_hex(parts[0]):
             raise DataError(f"{path}:{lineno}: expected '<sha256>  <file name>'")
         sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def load_idx_folder(folder: str | Path, *, require_checksums: bool = False) -> Dataset:
@@ -165,10 +176,12 @@ def load_npz(path: str | Path) -> Dataset:
                       "test_images": npz["x_test"], "test_labels": npz["y_test"]}
     except DataError:
         raise
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise DataError(f"{path}: cannot read without unpickling ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    except ValueError as exc:  # object arrays need pickle (refused), or a member is not .npy
+        what = ("cannot read without unpickling" if "pickle" in str(exc)
+                else "a member is not a plain .npy array")
+        raise DataError(f"{path}: {what} ({first_line(exc, 160)})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({first_line(exc, 160)})") from None
     return _validated(arrays, source=f"npz {path}")
 
 

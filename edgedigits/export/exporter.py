@@ -9,11 +9,12 @@ becomes a failed record with the reason; the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import json
 import shlex
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +28,18 @@ from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.export import model_optimization, tflite_flatbuffer, to_c, to_onnx, to_tflite
 from edgedigits.export.calibration import (DEFAULT_CALIBRATION_SAMPLES, CalibrationSet,
                                            calibration_set)
-from edgedigits.export.golden import golden_entry, golden_indices, write_golden
-from edgedigits.export.manifest import (LABELS, ArtifactRecord, output_kind, preprocessing,
-                                        write_manifest)
+from edgedigits.export.artifact_store import ArtifactStore, check_model_folder, read_metrics
+from edgedigits.export.golden import golden_document, golden_entry, golden_indices
+from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe,
                                        artifact_name, parse_formats, parse_recipes)
 from edgedigits.runtimes import quantize, runner_for
 from edgedigits.runtimes.batching import infer_as_deployed, infer_one_at_a_time
-from edgedigits.training import (DEFAULT_OUT, ensure_writable_dir, file_sha256,
-                                 load_trained_model, model_path, resolve_names, train)
-from edgedigits.zoo import ModelSpec, get_spec
+from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, check_model_folders, check_seed,
+                                 ensure_writable_dir, file_sha256, load_trained_model, model_path,
+                                 resolve_names, train)
+from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 DEFAULT_VERIFY_SAMPLES = 1000  # test images each artifact is checked on at export time
 
@@ -87,7 +89,7 @@ class _ModelExport:
 
     def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, formats: list[Format],
                  recipes: list[Recipe], calibration_samples: int, opset: int,
-                 finetune: FinetuneOptions, verify_samples: int, seed: int,
+                 finetune: FinetuneOptions, verify_samples: int, seed: int, command: str,
                  log: Callable[[str], None]):
         self.spec, self.out, self.dataset = spec, out, dataset
         self.formats, self.recipes = formats, recipes
@@ -95,7 +97,7 @@ class _ModelExport:
         self.seed, self.log = seed, log
         self.folder = out / spec.name
         self.source_path = model_path(out, spec.name)
-        self.base = load_trained_model(self.source_path)
+        self.base = load_trained_model(self.source_path, spec)
         self.source_sha256 = file_sha256(self.source_path)
         n = min(verify_samples, dataset.num_test)
         self.verify_x = spec.preprocess(dataset.test_images[:n])
@@ -104,7 +106,29 @@ class _ModelExport:
         self.base_verify = self._keras_outputs(self.base, self.verify_x)
         self._calibration: CalibrationSet | None = None
         self._onnx_float: Any = None
-        self.golden: dict[str, dict[str, Any]] = {}
+        golden_reference = self._keras_outputs(self.base, self.golden_x)
+        self.store = ArtifactStore(
+            self.folder, spec, self._source(), self._extra(command),
+            lambda entries: golden_document(spec.name, dataset, golden_reference, entries), log)
+
+    def _source(self) -> dict[str, Any]:
+        source = {"file": self.source_path.name, "sha256": self.source_sha256,
+                  "params": int(self.base.count_params())}
+        metrics = read_metrics(self.folder / "metrics.json")  # validated before any work
+        if metrics and metrics.get("test_accuracy") is not None:
+            source["test_accuracy"] = metrics["test_accuracy"]
+        return source
+
+    def _extra(self, command: str) -> dict[str, Any]:
+        extra: dict[str, Any] = {"command": command}
+        if any(RECIPE_INFO[r].calibrated for r in self.recipes):
+            extra["calibration"] = self.calibration.describe()
+        extra["finetune"] = {"epochs": self.finetune.epochs, "samples": self.finetune.samples,
+                             "sparsity": self.finetune.sparsity,
+                             "clusters": self.finetune.clusters,
+                             "learning_rate_scale": model_optimization.FINETUNE_LR_SCALE}
+        extra["onnx_opset"] = self.opset
+        return extra
 
     # -- shared inputs -------------------------------------------------------------------------
     def _keras_outputs(self, model: Any, x: np.ndarray) -> np.ndarray:
@@ -171,9 +195,13 @@ class _ModelExport:
         return records
 
     def _failed(self, fmt: Format, recipe: Recipe, reason: str) -> ArtifactRecord:
-        return ArtifactRecord(model=self.spec.name, file=artifact_name(self.spec.name, fmt, recipe),
-                              format=fmt.value, recipe=recipe.value, status="failed",
-                              reason=reason)
+        """A failed attempt: recorded, unless a good earlier file and record exist (kept as is)."""
+        record = ArtifactRecord(model=self.spec.name,
+                                file=artifact_name(self.spec.name, fmt, recipe), format=fmt.value,
+                                recipe=recipe.value, status="failed", reason=reason)
+        if self.store.fail(record):
+            record.reason = f"{reason} (the earlier {record.file} and its record are kept)"
+        return record
 
     def _tflite_bytes(self, keras_model: Any, recipe: Recipe) -> bytes:
         calibration = self.calibration if RECIPE_INFO[recipe].calibrated else None
@@ -188,37 +216,44 @@ class _ModelExport:
     def _write_and_verify(self, fmt: Format, recipe: Recipe, name: str, keras_model: Any,
                           tflite_bytes: bytes | None, reference: np.ndarray,
                           details: dict[str, Any]) -> ArtifactRecord:
-        path = self.folder / name
+        """Stage the file(s) beside their final names, verify them there, then let the store
+        rename them into place with their records: a failure anywhere leaves the old file."""
+        files: dict[str, bytes] = {}
         if fmt == Format.TFLITE:
             payload = tflite_bytes
         elif fmt == Format.ONNX:
             payload = self._onnx_bytes(recipe)
         else:  # C: the verified TFLite bytes as a source/header pair
             header_name = name.removesuffix(".cc") + ".h"
+            symbol = to_c.symbol_name(self.spec.name, recipe.value)
             header, source = to_c.c_source(
-                tflite_bytes, to_c.symbol_name(self.spec.name, recipe.value), header_name,
+                tflite_bytes, symbol, header_name,
                 f"{self.spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)")
-            atomic.write_text(self.folder / header_name, header)
             payload = source.encode()
-            details["header"] = header_name
-            details["symbol"] = to_c.symbol_name(self.spec.name, recipe.value)
-            details["tflite_bytes"] = len(tflite_bytes)
-        atomic.write_bytes(path, payload)
+            files[header_name] = header.encode()
+            details.update(header=header_name, header_sha256=hashlib.sha256(
+                files[header_name]).hexdigest(), symbol=symbol, tflite_bytes=len(tflite_bytes),
+                tflite_sha256=hashlib.sha256(tflite_bytes).hexdigest())
+        files[name] = payload
         record = ArtifactRecord(
             model=self.spec.name, file=name, format=fmt.value, recipe=recipe.value, status="ok",
-            sha256=file_sha256(path), size_bytes=len(payload),
+            sha256=hashlib.sha256(payload).hexdigest(), size_bytes=len(payload),
             gzip_size_bytes=len(gzip.compress(payload, compresslevel=9, mtime=0)),
             output_kind=output_kind(self.spec), details=details, reproducible=True)
-        if fmt == Format.C:
-            # The array must be the verified TFLite bytes; run those bytes through LiteRT.
-            if to_c.parse_c_array(payload.decode()) != tflite_bytes:
-                raise RuntimeError("C array does not round-trip to the TFLite bytes")
-            with tempfile.TemporaryDirectory(prefix="edgedigits-c-") as tmp:
-                check = Path(tmp) / artifact_name(self.spec.name, Format.TFLITE, recipe)
-                check.write_bytes(tflite_bytes)
-                self._verify(record, check, recipe, reference)
-            return record
-        self._verify(record, path, recipe, reference)
+        with contextlib.ExitStack() as stack:
+            staged = {n: stack.enter_context(atomic.StagedFile(self.folder / n)).write_bytes(b)
+                      for n, b in files.items()}
+            if fmt == Format.C:
+                # The array must be the verified TFLite bytes; run those bytes through LiteRT.
+                if to_c.parse_c_array(payload.decode()) != tflite_bytes:
+                    raise RuntimeError("C array does not round-trip to the TFLite bytes")
+                with atomic.StagedFile(self.folder / artifact_name(
+                        self.spec.name, Format.TFLITE, recipe)) as check:
+                    golden = self._verify(record, check.write_bytes(tflite_bytes).path, recipe,
+                                          reference)
+            else:
+                golden = self._verify(record, staged[name].path, recipe, reference)
+            self.store.land(record, golden, list(staged.values()))
         return record
 
     def _onnx_bytes(self, recipe: Recipe) -> bytes:
@@ -237,8 +272,8 @@ class _ModelExport:
         return to_onnx.with_metadata(proto, entries)
 
     def _verify(self, record: ArtifactRecord, path: Path, recipe: Recipe,
-                reference: np.ndarray) -> None:
-        """Run the file in its runtime: parity on test images, tensors, golden outputs."""
+                reference: np.ndarray) -> dict[str, Any]:
+        """Run the file in its runtime: parity on test images, tensors; returns its golden entry."""
         info = RECIPE_INFO[recipe]
         with runner_for(path) as runner:
             record.inputs = [t.to_json() for t in runner.inputs]
@@ -271,31 +306,7 @@ class _ModelExport:
             record.parity["agreement_with_trained_model"] = round(
                 float(np.mean(predicted == base_pred)), 6)
         raw = raw_golden if record.outputs[0].get("quantization") else None
-        self.golden[record.file] = golden_entry(golden, raw, record.sha256, info.golden_atol)
-
-    def finish(self, records: list[ArtifactRecord], command: str) -> None:
-        source = {"file": self.source_path.name, "sha256": self.source_sha256,
-                  "params": int(self.base.count_params())}
-        metrics = self.folder / "metrics.json"
-        if metrics.is_file():
-            try:
-                source["test_accuracy"] = json.loads(metrics.read_text()).get("test_accuracy")
-            except ValueError:
-                pass
-        extra: dict[str, Any] = {"command": command}
-        if self._calibration is not None:
-            extra["calibration"] = self._calibration.describe()
-        extra["finetune"] = {"epochs": self.finetune.epochs, "samples": self.finetune.samples,
-                             "sparsity": self.finetune.sparsity,
-                             "clusters": self.finetune.clusters,
-                             "learning_rate_scale": model_optimization.FINETUNE_LR_SCALE}
-        extra["onnx_opset"] = self.opset
-        manifest = write_manifest(self.folder, self.spec, source, records, extra)
-        keep = {a["file"] for a in manifest["artifacts"]}
-        reference = self._keras_outputs(self.base, self.golden_x)
-        write_golden(self.folder, self.spec.name, self.dataset, reference,
-                     {k: v for k, v in self.golden.items() if k in keep}, keep)
-
+        return golden_entry(golden, raw, record.sha256, info.golden_atol)
 
 def export(names: Sequence[str] = (), *, all_models: bool = False,
            formats: str | Sequence[str] = "tflite", recipes: str | Sequence[str] = "float32",
@@ -307,12 +318,15 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
            log: Callable[[str], None] = print) -> ExportReport:
     """Export models to the given formats and recipes; see the module docstring.
 
-    Every argument is validated before any conversion starts. Untrained models are an error
-    naming the train command, unless ``train_missing`` trains them first with their recipe.
+    Without names (and without ``all_models``), every model already trained under ``out``.
+    Every argument, output folder, existing manifest and trained model is checked before the
+    first conversion. Untrained models are an error naming the train command, unless
+    ``train_missing`` trains them first with their recipe.
     """
     fmts = parse_formats(formats)
     recs = parse_recipes(recipes, fmts)
-    chosen = resolve_names(names, all_models)
+    chosen = _chosen_models(names, all_models, out)
+    check_seed(seed)
     finetune = finetune or FinetuneOptions(seed=seed)
     finetune.validate()
     if not to_onnx.MIN_OPSET <= opset <= to_onnx.MAX_OPSET:
@@ -327,7 +341,14 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
             f"not trained yet: {', '.join(missing)} (no {model_path(out, missing[0])}); run "
             f"'edgedigits train {' '.join(missing)} --out {out}' first, or add --train")
     out = ensure_writable_dir(out)
+    check_model_folders(out, chosen)
+    for name in chosen:
+        check_model_folder(out / name)
     dataset = load_dataset(data)
+    _check_sample_counts(dataset, calibration_samples, verify_samples, finetune)
+    for name in chosen:
+        if name not in missing:
+            load_trained_model(model_path(out, name), get_spec(name))  # the right architecture
     if missing:
         train(missing, out=out, data=data, seed=seed, log=log)
     command = command or "python: edgedigits.export(" + ", ".join(
@@ -338,11 +359,34 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
             f"{', '.join(r.value for r in recs)}")
         job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
-                           finetune, verify_samples, seed, log)
-        records = job.run()
-        job.finish(records, command)
-        report.records.extend(records)
+                           finetune, verify_samples, seed, command, log)
+        report.records.extend(job.run())
+        job.store.flush()
     return report
+
+
+def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> list[str]:
+    """The named models; or, with no names, every model already trained under ``out``."""
+    if names or all_models:
+        return resolve_names(names, all_models)
+    trained = [n for n in list_models() if model_path(out, n).is_file()]
+    if not trained:
+        raise ModelFileError(
+            f"--out {out}: no trained models there to export; train the default ones first: "
+            f"'edgedigits train {' '.join(DEFAULT_MODELS)} --out {out}' (or name models and "
+            "add --train)")
+    return trained
+
+
+def _check_sample_counts(dataset: Dataset, calibration_samples: int, verify_samples: int,
+                         finetune: FinetuneOptions) -> None:
+    for flag, value, available, split in (
+            ("--calibration-samples", calibration_samples, dataset.num_train, "training"),
+            ("--finetune-samples", finetune.samples, dataset.num_train, "training"),
+            ("--verify-samples", verify_samples, dataset.num_test, "test")):
+        if value is not None and value > available:
+            raise UsageError(f"{flag} {value}: {dataset.source} has only {available} {split} "
+                             f"images")
 
 
 def cli_command() -> str:

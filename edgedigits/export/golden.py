@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from edgedigits import atomic
 from edgedigits.data import Dataset
+from edgedigits.errors import ModelFileError, first_line
 
 SCHEMA = "edgedigits.golden/1"
 
@@ -28,19 +28,11 @@ def golden_indices(dataset: Dataset) -> np.ndarray:
                      if np.any(labels == c)])
 
 
-def write_golden(folder: Path, model: str, dataset: Dataset, reference: np.ndarray,
-                 entries: dict[str, dict[str, Any]], keep: set[str]) -> None:
-    """Write ``golden.json``; ``entries`` (by file) replace old ones, ``keep`` names old ones to keep."""
-    path = folder / "golden.json"
+def golden_document(model: str, dataset: Dataset, reference: np.ndarray,
+                    entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``golden.json``: the images, the Keras model's outputs, and one entry per artifact."""
     idx = golden_indices(dataset)
-    old: dict[str, Any] = {}
-    try:
-        previous = json.loads(path.read_text())
-        if previous.get("schema") == SCHEMA:
-            old = {k: v for k, v in previous.get("artifacts", {}).items() if k in keep}
-    except (OSError, ValueError):
-        pass
-    doc = {
+    return {
         "schema": SCHEMA,
         "model": model,
         "how_to_use": "feed each image's pixels through the manifest's preprocessing and the "
@@ -50,9 +42,32 @@ def write_golden(folder: Path, model: str, dataset: Dataset, reference: np.ndarr
         "images": [{"test_index": int(i), "label": int(dataset.test_labels[i]),
                     "pixels": dataset.test_images[i].reshape(-1).tolist()} for i in idx],
         "keras_reference": np.round(reference, 7).tolist(),
-        "artifacts": dict(sorted({**old, **entries}.items())),
+        "artifacts": dict(sorted(entries.items())),
     }
-    atomic.write_json(path, doc)
+
+
+def read_golden(path: Path) -> dict[str, Any] | None:
+    """``golden.json`` at ``path``, None when there is none; a damaged one is an error."""
+    if not path.exists():
+        return None
+    why = None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        data, why = None, f"unreadable JSON: {first_line(exc, 120)}"
+    if why is None:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            why = f"not an {SCHEMA} document"
+        elif not isinstance(data.get("images"), list) or not isinstance(
+                data.get("artifacts"), dict):
+            why = "'images' must be a list and 'artifacts' an object"
+        elif not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
+                     for v in data["artifacts"].values()):
+            why = "every artifact entry needs its sha256"
+    if why:
+        raise ModelFileError(f"{path}: not valid golden vectors ({why}); restore it, or move it "
+                             "aside and re-export to rebuild it")
+    return data
 
 
 def golden_entry(outputs: np.ndarray, raw: np.ndarray | None, sha256: str, atol: float

@@ -3,19 +3,20 @@
 One manifest per model folder. Each artifact entry holds the file's SHA-256 and size, its format
 and recipe, input and output tensors (name, shape, dtype, scale/zero-point when quantized), the
 export-time parity check, and recipe details. The manifest holds the preprocessing, labels,
-source-model hash, tool versions and the command that made it. Re-exporting some recipes keeps the
-entries of the others, as long as their files are still there with the same hash.
+source-model hash, tool versions and the command that made it. ``artifact_store.py`` keeps it in
+step with the files as each artifact lands.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from edgedigits import __version__, atomic
+from edgedigits import __version__
+from edgedigits.errors import ModelFileError, first_line
 from edgedigits.zoo import ModelSpec
 
 SCHEMA = "edgedigits.manifest/1"
@@ -82,32 +83,52 @@ def output_kind(spec: ModelSpec) -> str:
     return "logits" if spec.recipe.from_logits else "probabilities"
 
 
+def _invalid(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: not a valid edgedigits manifest ({what}); restore it, or move "
+                          "it aside and re-export to rebuild it")
+
+
 def read_manifest(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """The manifest at ``path``, None when there is none; a damaged one is an error.
+
+    A manifest is the app's contract, so a damaged one is never silently replaced (that would
+    drop the records of every artifact this export does not touch).
+    """
+    if not path.exists():
         return None
-    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _invalid(path, f"unreadable JSON: {first_line(exc, 120)}") from None
+    if not isinstance(data, dict):
+        raise _invalid(path, "not a JSON object")
+    if data.get("schema") != SCHEMA:
+        raise _invalid(path, f"schema {data.get('schema')!r}, expected {SCHEMA!r}")
+    source = data.get("source_model")
+    if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):
+        raise _invalid(path, "'source_model' lacks its sha256")
+    artifacts = data.get("artifacts")
+    if not isinstance(artifacts, list):
+        raise _invalid(path, "'artifacts' must be a list of records")
+    for k, entry in enumerate(artifacts):
+        if not isinstance(entry, dict):
+            raise _invalid(path, f"artifacts[{k}] is not an object")
+        for key in ("file", "format", "recipe", "status"):
+            if not isinstance(entry.get(key), str):
+                raise _invalid(path, f"artifacts[{k}] lacks a string {key!r}")
+        if "/" in entry["file"] or entry["file"] in ("", ".", ".."):
+            raise _invalid(path, f"artifacts[{k}] file {entry['file']!r} is not a plain name")
+        if entry["status"] == "ok":
+            for key, kind in (("sha256", str), ("size_bytes", int), ("inputs", list),
+                              ("outputs", list)):
+                if not isinstance(entry.get(key), kind):
+                    raise _invalid(path, f"artifacts[{k}] ({entry['file']}) lacks {key!r}")
+    return data
 
 
-def write_manifest(folder: Path, spec: ModelSpec, source: dict[str, Any],
-                   records: list[ArtifactRecord], extra: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``records`` into ``folder/manifest.json`` and write it atomically."""
-    from edgedigits.training import file_sha256
-
-    path = folder / "manifest.json"
-    previous = read_manifest(path) or {}
-    new_files = {r.file for r in records}
-    kept = []
-    for entry in previous.get("artifacts", []):
-        file = folder / entry.get("file", "")
-        if (entry.get("file") not in new_files and entry.get("status") == "ok" and file.is_file()
-                and file_sha256(file) == entry.get("sha256")
-                and previous.get("source_model", {}).get("sha256") == source["sha256"]):
-            kept.append(entry)
-    artifacts = kept + [asdict(r) for r in records]
-    artifacts.sort(key=lambda a: (a["format"], a["recipe"]))
-    manifest = {
+def manifest_document(spec: ModelSpec, source: dict[str, Any], artifacts: list[dict[str, Any]],
+                      extra: dict[str, Any]) -> dict[str, Any]:
+    return {
         "schema": SCHEMA,
         "model": spec.name,
         "source_model": source,
@@ -116,7 +137,5 @@ def write_manifest(folder: Path, spec: ModelSpec, source: dict[str, Any],
         "preprocessing": preprocessing(spec),
         "tools": tool_versions(),
         **extra,
-        "artifacts": artifacts,
+        "artifacts": sorted(artifacts, key=lambda a: (a["format"], a["recipe"])),
     }
-    atomic.write_json(path, manifest)
-    return manifest

@@ -12,6 +12,7 @@ Labels and preprocessing go into the model's ``metadata_props`` so the file desc
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,44 @@ def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int) -> Any:
     graph.output[0].name = OUTPUT_NAME
     for value in (graph.input[0], graph.output[0]):
         value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+    renumber_generated_names(graph)
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+_GENERATED = re.compile(r"__(\d+)(?!\d)")
+
+
+def renumber_generated_names(graph: Any) -> None:
+    """Renumber tf2onnx's generated ``name__N`` suffixes 1, 2, 3... in the order of N.
+
+    Resetting tf2onnx's counter is not enough: the first conversion in a process draws one more
+    name than later ones (``BiasAdd__6`` in a fresh process, ``BiasAdd__5`` after any other
+    conversion), so a file's bytes depended on what the process did before. Renumbering makes
+    the names a function of the graph alone.
+    """
+    def all_names():
+        for node in graph.node:
+            yield node.name
+            yield from node.input
+            yield from node.output
+        for group in (graph.initializer, graph.input, graph.output, graph.value_info):
+            for item in group:
+                yield item.name
+
+    numbers = sorted({int(m) for name in all_names() for m in _GENERATED.findall(name)})
+    mapping = {n: k for k, n in enumerate(numbers, 1)}
+
+    def fix(name: str) -> str:
+        return _GENERATED.sub(lambda m: f"__{mapping[int(m.group(1))]}", name)
+
+    for node in graph.node:
+        node.name = fix(node.name)
+        node.input[:] = [fix(n) for n in node.input]
+        node.output[:] = [fix(n) for n in node.output]
+    for group in (graph.initializer, graph.input, graph.output, graph.value_info):
+        for item in group:
+            item.name = fix(item.name)
 
 
 class _Reader:
