@@ -250,6 +250,26 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 1 if (failed and not code) else code
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from edgedigits.verify import verify
+
+    if args.json:
+        from edgedigits.outputs import writable_file
+
+        writable_file(args.json, "--json")
+    report = verify(args.targets, out=args.out)
+    if args.json:
+        from edgedigits import atomic
+
+        atomic.write_json(args.json, report.to_json())
+    for problem in report.problems:
+        print(f"edgedigits verify: {problem.line()}", file=sys.stderr)
+    verdict = "passed" if report.passed else f"FAILED: {len(report.problems)} problem(s)"
+    print(f"verify: {verdict}; {len(report.verified)} artifact(s) verified in "
+          f"{len(report.folders)} model folder(s)")
+    return 0 if report.passed else 1
+
+
 def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN
     from edgedigits.runtimes import RUNTIMES
@@ -344,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and compared with its Keras model; manifest.json and golden.json are "
                     "written beside the artifacts in --out/<model>/.",
         epilog=f"Recipes per format: {recipes_help}. {EPILOG_DATA}")
-    export.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
+    export.add_argument("names", nargs="*", metavar="NAME",
+                        help="zoo model names (default: every model trained under --out)")
     export.add_argument("--all", action="store_true", help="export every zoo model")
     export.add_argument("--format", default="tflite", metavar="FMT[,FMT]",
                         help="tflite, onnx, c, or all (default: tflite)")
@@ -385,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="exports", metavar="DIR",
                        help="folder the models were trained and exported into (default exports/)")
     _add_data_flag(bench)
-    bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/1)")
+    bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/2)")
     bench.add_argument("--markdown", metavar="PATH", help="write the Markdown report")
     bench.add_argument("--plots", metavar="DIR", help="write Pareto plots and pictures of "
                                                       "disagreeing images here")
@@ -409,6 +430,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where the report goes (default <out>/report)")
     _add_bench_flags(pipe)
     pipe.set_defaults(func=cmd_pipeline)
+
+    check = sub.add_parser(
+        "verify", help="check exported artifacts against their manifests before shipping",
+        description="What an app's CI runs before shipping: every manifest record is checked "
+                    "against its file (size, SHA-256, tensor specs and quantization as the "
+                    "runtime reads them), the golden vectors are replayed one image per call in "
+                    "each artifact's runtime, and C arrays are checked byte for byte against "
+                    "their .tflite. Exit 1 with one line per problem.")
+    check.add_argument("targets", nargs="*", metavar="NAME|DIR",
+                       help="model names (under --out), model folders, or folders of model "
+                            "folders (default: every model folder under --out)")
+    check.add_argument("--out", default="exports", metavar="DIR",
+                       help="where model names are looked up (default exports/)")
+    check.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
+    check.set_defaults(func=cmd_verify)
     return parser
 
 

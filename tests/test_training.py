@@ -122,6 +122,6 @@ def test_bad_arguments_fail_before_training(tmp_path):
         train(["seed004_cnn"], all_models=True, out=tmp_path, **QUIET)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(UsageError, match="--out .*file/sub: not a writable folder"):
+    with pytest.raises(UsageError, match="--out .*file/sub: .*file is a file, not a folder"):
         train(["seed004_cnn"], out=blocker / "sub", **QUIET)
     assert not list(tmp_path.rglob("*.keras"))

@@ -1,0 +1,259 @@
+"""``edgedigits verify``: the pre-ship check an app's CI runs on a folder of exported artifacts.
+
+For each model folder (``<out>/<model>/`` with a ``manifest.json``), every ``ok`` record is held
+against its file and its runtime, as an app would meet them:
+
+* **file**: present, same size, same SHA-256 as recorded;
+* **tensors**: the file, loaded in its runtime (LiteRT for ``.tflite``, ONNX Runtime for
+  ``.onnx``), declares the recorded inputs and outputs: names, shapes, dtypes, scale/zero-point;
+* **golden vectors**: each image of ``golden.json``, preprocessed by the manifest's own formula,
+  run one image per call (batch 1) in that runtime, gives the recorded outputs within ``atol`` and
+  the recorded class (and the recorded raw int8 values within ``atol_raw``);
+* **C arrays**: the bytes of each ``.cc`` array equal the recorded TFLite bytes and the ``.tflite``
+  file of the same recipe beside it; the header matches its hash; the array replays the golden
+  vectors too;
+* **coverage**: every artifact file in the folder has a record, every record its golden entry,
+  and the export-time parity check passed.
+
+Nothing is fixed or rewritten; each problem is one line naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edgedigits.errors import EdgeDigitsError, UsageError, first_line
+from edgedigits.training import DEFAULT_OUT, file_sha256
+from edgedigits.zoo import list_models
+
+ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".cc", ".h")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str  # path of the file (or folder) concerned
+    check: str  # file, tensors, golden, c-array, coverage, parity, manifest
+    message: str
+
+    def line(self) -> str:
+        return f"{self.file}: {self.check}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    folders: list[str] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)  # artifact files that passed every check
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and bool(self.folders)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "edgedigits.verify/1", "passed": self.passed, "folders": self.folders,
+                "verified": self.verified, "problems": [asdict(p) for p in self.problems]}
+
+
+def _folders(targets: Sequence[str], out: Path) -> list[Path]:
+    """Model names mean ``<out>/<name>``; anything else must be a folder (a model folder, or a
+    folder of model folders such as ``exports/``). No targets: every model folder under out."""
+    if not targets:
+        targets = [str(out)]
+    folders: list[Path] = []
+    for target in targets:
+        path = out / target if target in list_models() and not Path(target).exists() else Path(
+            target)
+        if not path.is_dir():
+            raise UsageError(f"{target}: not a model name or a folder")
+        if (path / "manifest.json").is_file():
+            folders.append(path)
+            continue
+        found = sorted(p.parent for p in path.glob("*/manifest.json"))
+        if not found:
+            raise UsageError(f"{path}: no manifest.json there or in its subfolders; run "
+                             f"'edgedigits export' first")
+        folders.extend(found)
+    return list(dict.fromkeys(folders))
+
+
+def verify(targets: Sequence[str] = (), *, out: str | Path = DEFAULT_OUT,
+           log: Callable[[str], None] = lambda _line: None) -> VerifyReport:
+    """Check every manifest record under the targets; see the module docstring."""
+    report = VerifyReport()
+    for folder in _folders(list(targets), Path(out)):
+        report.folders.append(str(folder))
+        before = len(report.problems)
+        _FolderCheck(folder, report).run()
+        log(f"{folder}: {len(report.problems) - before or 'no'} problem(s)")
+    return report
+
+
+class _FolderCheck:
+    def __init__(self, folder: Path, report: VerifyReport):
+        self.folder, self.report = folder, report
+        self.golden: dict[str, Any] = {}
+        self.manifest: dict[str, Any] = {}
+
+    def problem(self, file: str | Path, check: str, message: str) -> None:
+        self.report.problems.append(Problem(str(self.folder / file), check, message))
+
+    def run(self) -> None:
+        from edgedigits.export.golden import read_golden
+        from edgedigits.export.manifest import read_manifest
+
+        try:
+            self.manifest = read_manifest(self.folder / "manifest.json") or {}
+        except EdgeDigitsError as exc:
+            self.report.problems.append(Problem(str(self.folder / "manifest.json"), "manifest",
+                                                str(exc).split(": ", 1)[-1]))
+            return
+        try:
+            self.golden = read_golden(self.folder / "golden.json") or {}
+        except EdgeDigitsError as exc:
+            self.problem("golden.json", "golden", str(exc).split(": ", 1)[-1])
+        if not self.golden:
+            self.problem("golden.json", "golden", "missing: no golden vectors to replay")
+        records = [a for a in self.manifest["artifacts"] if a["status"] == "ok"]
+        recorded = {a["file"] for a in records}
+        recorded |= {a.get("details", {}).get("header") for a in records} - {None}
+        for path in sorted(self.folder.iterdir()):
+            if path.suffix in ARTIFACT_SUFFIXES and not path.name.startswith(".") \
+                    and path.name not in recorded:
+                self.problem(path.name, "coverage", "artifact file with no ok record in "
+                                                    "manifest.json")
+        for record in records:
+            before = len(self.report.problems)
+            self.check_record(record)
+            if len(self.report.problems) == before:
+                self.report.verified.append(str(self.folder / record["file"]))
+
+    def check_record(self, record: dict[str, Any]) -> None:
+        name = record["file"]
+        path = self.folder / name
+        if not path.is_file():
+            self.problem(name, "file", "missing (the manifest records it)")
+            return
+        size, digest = path.stat().st_size, file_sha256(path)
+        if size != record.get("size_bytes"):
+            self.problem(name, "file", f"{size} bytes, the manifest says {record.get('size_bytes')}")
+        if digest != record["sha256"]:
+            self.problem(name, "file", f"SHA-256 {digest[:16]}... differs from the manifest's "
+                                       f"{record['sha256'][:16]}... (modified since export)")
+            return  # the rest would describe some other file
+        parity = record.get("parity") or {}
+        if not parity.get("passed"):
+            self.problem(name, "parity", "the export-time parity check did not pass")
+        entry = self.golden.get("artifacts", {}).get(name) if self.golden else None
+        if self.golden and entry is None:
+            self.problem(name, "golden", "no entry in golden.json")
+        elif entry is not None and entry.get("sha256") != record["sha256"]:
+            self.problem(name, "golden", "golden.json's entry is for another version of the file")
+            entry = None
+        if record["format"] == "c":
+            runnable = self.check_c_array(record, path)
+            if runnable is None:
+                return
+            with tempfile.TemporaryDirectory(prefix="edgedigits-verify-") as tmp:
+                tflite = Path(tmp) / (Path(name).stem + ".tflite")
+                tflite.write_bytes(runnable)
+                self.check_in_runtime(record, tflite, entry)
+            return
+        self.check_in_runtime(record, path, entry)
+
+    def check_c_array(self, record: dict[str, Any], path: Path) -> bytes | None:
+        from edgedigits.export import to_c
+
+        name, details = record["file"], record.get("details", {})
+        header = details.get("header")
+        if header:
+            hpath = self.folder / header
+            if not hpath.is_file():
+                self.problem(header, "c-array", f"missing (the header of {name})")
+            elif details.get("header_sha256") and file_sha256(hpath) != details["header_sha256"]:
+                self.problem(header, "c-array", "differs from the header recorded with " + name)
+        try:
+            data = to_c.parse_c_array(path.read_text(encoding="utf-8"))
+        except (ValueError, IndexError, UnicodeDecodeError) as exc:
+            self.problem(name, "c-array", f"no byte array can be read ({first_line(exc)})")
+            return None
+        if details.get("tflite_bytes") is not None and len(data) != details["tflite_bytes"]:
+            self.problem(name, "c-array", f"the array holds {len(data)} bytes, the manifest "
+                                          f"says {details['tflite_bytes']}")
+            return None
+        import hashlib
+
+        digest = hashlib.sha256(data).hexdigest()
+        if details.get("tflite_sha256") and digest != details["tflite_sha256"]:
+            self.problem(name, "c-array", "the array's bytes differ from the recorded TFLite bytes")
+            return None
+        tflite = self.folder / (name.removesuffix(".cc") + ".tflite")
+        if tflite.is_file() and file_sha256(tflite) != digest:
+            self.problem(name, "c-array", f"the array's bytes differ from {tflite.name}")
+            return None
+        return data
+
+    def check_in_runtime(self, record: dict[str, Any], path: Path,
+                         entry: dict[str, Any] | None) -> None:
+        from edgedigits.runtimes import runner_for
+
+        name = record["file"]
+        try:
+            with runner_for(path) as runner:
+                for kind, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs)):
+                    actual = [t.to_json() for t in tensors]
+                    if actual != record.get(kind):
+                        self.problem(name, "tensors", f"{kind} are {_tensors(actual)}, the "
+                                                      f"manifest says {_tensors(record.get(kind))}")
+                if entry is not None:
+                    self.replay(name, runner, entry)
+        except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
+            self.problem(name, "tensors", f"does not load in its runtime ({first_line(exc)})")
+
+    def replay(self, name: str, runner: Any, entry: dict[str, Any]) -> None:
+        """Each golden image through the manifest's preprocessing, one image per call."""
+        from edgedigits.runtimes import quantize
+
+        pre = self.manifest.get("preprocessing", {})
+        shape = [1, *pre.get("input_shape", [None, 784])[1:]]
+        pixels = np.array([img["pixels"] for img in self.golden["images"]], dtype=np.float64)
+        x = (pixels * pre.get("scale", 1 / 255) + pre.get("offset", 0.0)).astype(np.float32)
+        expected = np.asarray(entry["expected"], dtype=np.float64)
+        if len(expected) != len(x):
+            self.problem(name, "golden", f"{len(expected)} expected outputs for {len(x)} images")
+            return
+        raw_expected = entry.get("expected_raw")
+        worst, wrong = 0.0, []
+        for k in range(len(x)):
+            xk = x[k].reshape(shape)
+            got = runner.infer(xk)[0]
+            worst = max(worst, float(np.max(np.abs(got - expected[k]))))
+            if int(np.argmax(got)) != int(entry["predicted"][k]):
+                wrong.append(k)
+            if raw_expected is not None:
+                raw = runner.infer_raw(quantize(xk, runner.inputs[0]))[0].astype(np.int64)
+                raw_diff = int(np.max(np.abs(raw - np.asarray(raw_expected[k]))))
+                if raw_diff > entry.get("atol_raw", 1):
+                    self.problem(name, "golden", f"image {k}: raw output differs by {raw_diff} "
+                                                 f"(allowed {entry.get('atol_raw', 1)})")
+        if worst > entry["atol"]:
+            self.problem(name, "golden", f"outputs differ from the golden vectors by up to "
+                                         f"{worst:.3g} (allowed {entry['atol']:g})")
+        if wrong:
+            self.problem(name, "golden", f"predicted class differs on golden image(s) {wrong}")
+
+
+def _tensors(items: Any) -> str:
+    if not isinstance(items, list):
+        return repr(items)
+    parts = []
+    for t in items:
+        q = t.get("quantization") if isinstance(t, dict) else None
+        quant = f" q({q['scale']:.6g},{q['zero_point']})" if q else ""
+        parts.append(f"{t.get('name')} {t.get('shape')} {t.get('dtype')}{quant}"
+                     if isinstance(t, dict) else repr(t))
+    return "[" + "; ".join(parts) + "]"
