@@ -395,6 +395,10 @@ def bench(targets: Sequence[str] = (), *, all_models: bool = False,
     options = options or BenchOptions()
     options.validate()
     artifacts = resolve_artifacts(list(targets), all_models, out)
+    from edgedigits.export.manifest import read_manifest
+
+    for folder in dict.fromkeys(a.path.parent for a in artifacts):
+        read_manifest(folder / "manifest.json")  # a damaged manifest: one line, before any work
     job = _Bench(options, data, log)
     results: list[BenchResult] = []
     groups: dict[str, list[Artifact]] = {}

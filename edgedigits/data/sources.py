@@ -174,6 +174,10 @@ def load_npz(path: str | Path) -> Dataset:
                                 f"(has: {', '.join(npz.files) or 'none'})")
             arrays = {"train_images": npz["x_train"], "train_labels": npz["y_train"],
                       "test_images": npz["x_test"], "test_labels": npz["y_test"]}
+        for role, key in zip(arrays, ("x_train", "y_train", "x_test", "y_test")):
+            if not isinstance(arrays[role], np.ndarray):  # NumPy hands back a non-.npy member's bytes
+                raise DataError(f"{path}: a member is not a plain .npy array ({key} is "
+                                f"{type(arrays[role]).__name__})")
     except DataError:
         raise
     except ValueError as exc:  # object arrays need pickle (refused), or a member is not .npy
