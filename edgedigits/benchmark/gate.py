@@ -125,7 +125,22 @@ def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
                     isinstance(v, (int, float)) and v > 0 for v in rounds):
                 raise _fail(path, f"results[{k}] ({Path(str(row['artifact'])).name}) needs "
                                   "'round_p50_us', a list of positive latencies")
+    _check_schema(doc, path)
     return doc
+
+
+def _check_schema(doc: dict[str, Any], path: str | Path) -> None:
+    """The shipped JSON Schema (``schema.json``) is the contract; name the first violation."""
+    import jsonschema
+
+    from edgedigits.benchmark.report import schema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
+        raise _fail(path, f"does not match the bench report schema at {error.json_path}: "
+                          f"{message}")
 
 
 def load_baseline(path: str | Path) -> dict[str, Any]:
