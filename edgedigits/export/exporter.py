@@ -1,10 +1,12 @@
 """``export()``: every requested model x format x recipe, verified, with manifest and golden vectors.
 
-Flow per model: load the trained ``.keras`` (safe mode) -> for each recipe, the Keras model that
-recipe converts (the trained one, or a fine-tuned copy for tfmot recipes) -> convert per format ->
-write atomically -> run the file in its runtime and compare with that Keras model on test images
--> manifest + golden vectors. A recipe that fails (say, a layer the quantizer does not support)
-becomes a failed record with the reason; the others go on.
+Flow per model: load the trained ``.keras`` (safe mode, architecture checked) -> for each recipe,
+the Keras model that recipe converts (the trained one, or a fine-tuned copy for tfmot recipes) ->
+convert per format -> stage the bytes under a temporary name -> run the staged file in its runtime
+and compare with that Keras model on test images -> land it: rename into place with its manifest
+record and golden vectors (``artifact_store.py``). A recipe that fails (say, a layer the quantizer
+does not support) becomes a failed record with the reason, leaving any earlier good file and
+record as they were; the others go on.
 """
 
 from __future__ import annotations
