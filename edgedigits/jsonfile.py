@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edgedigits.errors import UsageError
 
@@ -21,3 +21,15 @@ def read_json(path: str | Path, flag: str) -> Any:
         raise UsageError(f"{flag} {path}: file not found") from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{flag} {path}: not valid JSON ({exc})") from None
+
+
+def list_of_objects(doc: dict[str, Any], key: str, noun: str,
+                    fail: Callable[[str], Exception]) -> list[dict[str, Any]]:
+    """``doc[key]`` checked to be a list of JSON objects; ``fail(message)`` makes the error."""
+    items = doc.get(key)
+    if not isinstance(items, list):
+        raise fail(f"'{key}' must be a list of {noun}")
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise fail(f"{key}[{k}] is not an object")
+    return items

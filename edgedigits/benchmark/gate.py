@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits.errors import UsageError
-from edgedigits.jsonfile import read_json
+from edgedigits.jsonfile import list_of_objects, read_json
 from edgedigits.runtimes import REFERENCE_RUNTIMES
 
 SCHEMA = "edgedigits.bench/2"
@@ -110,12 +110,8 @@ def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
         hint = (" (an older bench report: re-run 'edgedigits bench ... --json' to refresh it)"
                 if str(doc.get("schema", "")).startswith("edgedigits.bench/") else "")
         raise _fail(path, f"not an {SCHEMA} report (schema {doc.get('schema')!r}){hint}")
-    results = doc.get("results")
-    if not isinstance(results, list):
-        raise _fail(path, "'results' must be a list of rows")
+    results = list_of_objects(doc, "results", "rows", lambda what: _fail(path, what))
     for k, row in enumerate(results):
-        if not isinstance(row, dict):
-            raise _fail(path, f"results[{k}] is not an object")
         missing = [f for f in ("model", "artifact", "runtime", "batch", "status") if f not in row]
         if missing:
             raise _fail(path, f"results[{k}] lacks {', '.join(missing)}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from edgedigits import __version__
 from edgedigits.errors import ModelFileError, first_line
+from edgedigits.jsonfile import list_of_objects
 from edgedigits.zoo import ModelSpec
 
 SCHEMA = "edgedigits.manifest/1"
@@ -107,12 +108,8 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     source = data.get("source_model")
     if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):
         raise _invalid(path, "'source_model' lacks its sha256")
-    artifacts = data.get("artifacts")
-    if not isinstance(artifacts, list):
-        raise _invalid(path, "'artifacts' must be a list of records")
+    artifacts = list_of_objects(data, "artifacts", "records", lambda what: _invalid(path, what))
     for k, entry in enumerate(artifacts):
-        if not isinstance(entry, dict):
-            raise _invalid(path, f"artifacts[{k}] is not an object")
         for key in ("file", "format", "recipe", "status"):
             if not isinstance(entry.get(key), str):
                 raise _invalid(path, f"artifacts[{k}] lacks a string {key!r}")
