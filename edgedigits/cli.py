@@ -270,6 +270,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from edgedigits.doctor import diagnose
+    from edgedigits.outputs import writable_file
+
+    for flag in ("json", "markdown", "plot"):
+        if getattr(args, flag):
+            writable_file(getattr(args, flag), f"--{flag}")
+    report = diagnose(args.name, recipe=args.quant, formats=args.format, out=args.out,
+                      data=args.data, images=args.images)
+    print(report.terminal())
+    if args.json:
+        from edgedigits import atomic
+
+        atomic.write_json(args.json, report.to_json())
+    if args.markdown:
+        from edgedigits import atomic
+
+        atomic.write_text(args.markdown, report.to_markdown())
+    if args.plot:
+        report.plot(args.plot)
+        print(f"plot: {args.plot}")
+    return 0
+
+
 def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN
     from edgedigits.runtimes import RUNTIMES
@@ -430,6 +454,29 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where the report goes (default <out>/report)")
     _add_bench_flags(pipe)
     pipe.set_defaults(func=cmd_pipeline)
+
+    doctor = sub.add_parser(
+        "doctor", help="which layer breaks a quantized artifact, in each format, and why",
+        description="Compare every layer's output in the exported artifacts (TFLite and ONNX) "
+                    "with the trained Keras model on test images, one image per call, and rank "
+                    "the layers by the quantization noise they add, with the reason read off "
+                    "the numbers (clipped range, outliers, unfolded BatchNormalization).",
+        epilog=EPILOG_DATA)
+    doctor.add_argument("name", metavar="NAME", help="a zoo model exported under --out")
+    doctor.add_argument("--quant", default="int8", metavar="RECIPE",
+                        help="post-training recipe to diagnose: float32, float16, dynamic, "
+                             "int8, int16x8 (default int8)")
+    doctor.add_argument("--format", default="tflite,onnx", metavar="FMT[,FMT]",
+                        help="formats to diagnose (default tflite,onnx: side by side)")
+    doctor.add_argument("--images", type=_positive_int, default=300, metavar="N",
+                        help="test images compared (default 300)")
+    doctor.add_argument("--out", default="exports", metavar="DIR",
+                        help="folder of trained and exported models (default exports/)")
+    _add_data_flag(doctor)
+    doctor.add_argument("--json", metavar="PATH", help="write the per-layer report as JSON")
+    doctor.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
+    doctor.add_argument("--plot", metavar="PATH", help="write the error-by-layer plot (PNG)")
+    doctor.set_defaults(func=cmd_doctor)
 
     check = sub.add_parser(
         "verify", help="check exported artifacts against their manifests before shipping",

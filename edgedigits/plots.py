@@ -103,3 +103,30 @@ def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     _save(fig, path)
+
+
+def layer_errors(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[float]]],
+                 title: str, path: Path) -> None:
+    """One panel per format: per layer (in model order) the SQNR in dB (bars) and the share of
+    the quantization noise the layer adds (line), side by side so the formats compare at a
+    glance. ``panels``: (panel title, layer names, SQNR dB, noise share 0-1)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.2), squeeze=False,
+                             layout="constrained")
+    for ax, (name, layers, sqnr, share) in zip(axes[0], panels):
+        x = np.arange(len(layers))
+        shown = [min(v, 80.0) for v in sqnr]  # exact tensors (inf dB) drawn at the top
+        ax.bar(x, shown, color="steelblue", label="SQNR (dB, higher is better)")
+        ax.set_ylim(0, 85)
+        ax.set_xticks(x)
+        ax.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("SQNR (dB)")
+        twin = ax.twinx()
+        twin.plot(x, [100 * s for s in share], color="crimson", marker="o",
+                  label="noise added (%)")
+        twin.set_ylim(0, 105)
+        twin.set_ylabel("share of added noise (%)", color="crimson")
+        ax.set_title(name, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    _save(fig, path)

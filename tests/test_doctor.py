@@ -1,0 +1,127 @@
+"""The quantization doctor finds a layer broken on purpose, in both formats.
+
+The broken model computes exactly what the trained one computes in float: one unit of the second
+hidden layer is scaled up 40x and the next layer's weights from it scaled down 40x (ReLU is
+positive-homogeneous). Its int8 activation range is then set by that one unit, every other unit
+of the layer loses resolution, and the doctor must rank that layer first in TFLite and ONNX.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from edgedigits.cli import main
+from edgedigits.data import load_dataset
+from edgedigits.doctor import diagnose
+from edgedigits.doctor.metrics import clipped_fraction, compare, int8_range
+from edgedigits.export import export
+from edgedigits.training import load_trained_model, model_path, save_model, train
+from edgedigits.zoo import get_spec
+
+M = "seed003_ann64_relu"  # 784-64-64-10: dense, dense_1, dense_2
+QUIET = dict(log=lambda _msg: None)
+FACTOR = 40.0
+
+
+def _export_int8(out):
+    export([M], formats="tflite,onnx", recipes="int8", out=out, calibration_samples=200,
+           verify_samples=200, **QUIET)
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    good = tmp_path_factory.mktemp("doctor") / "good"
+    train([M], out=good, epochs=1, limit=5000, verbose=0, **QUIET)
+    broken = good.parent / "broken"
+    shutil.copytree(good, broken)
+    model = load_trained_model(model_path(broken, M))
+    hidden, following = model.get_layer("dense_1"), model.get_layer("dense_2")
+    kernel, bias = hidden.get_weights()
+    kernel[:, 0] *= FACTOR
+    bias[0] *= FACTOR
+    hidden.set_weights([kernel, bias])
+    kernel2, bias2 = following.get_weights()
+    kernel2[0, :] /= FACTOR
+    following.set_weights([kernel2, bias2])
+    x = get_spec(M).preprocess(load_dataset().test_images[:500])
+    same = load_trained_model(model_path(good, M)).predict(x, verbose=0)
+    assert np.allclose(model.predict(x, verbose=0), same, atol=1e-5)  # float: the same model
+    save_model(model, model_path(broken, M))
+    _export_int8(good)
+    _export_int8(broken)
+    return good, broken
+
+
+def test_the_broken_layer_ranks_first_in_both_formats(trees):
+    good, broken = trees
+    before = diagnose(M, out=good, images=200, **QUIET)
+    after = diagnose(M, out=broken, images=200, **QUIET)
+    assert [f.format for f in after.formats] == ["tflite", "onnx"]
+    for fmt in ("tflite", "onnx"):
+        ranked = after.ranked(fmt)
+        assert ranked[0].layer == "dense_1", [(e.layer, e.noise_share) for e in ranked]
+        share_before = next(e.noise_share for e in before.ranked(fmt) if e.layer == "dense_1")
+        assert ranked[0].noise_share > share_before + 0.3
+        sqnr_before = next(e.sqnr_db for e in before.layers
+                           if e.format == fmt and e.layer == "dense_1")
+        assert ranked[0].sqnr_db < sqnr_before - 10  # 40x coarser steps: ~32 dB less
+        range_before = next(e.quant_max for e in before.layers
+                            if e.format == fmt and e.layer == "dense_1")
+        assert ranked[0].quant_max > 5 * range_before  # the int8 range grew with the unit
+
+
+def test_every_layer_is_matched_and_the_output_agrees(trees):
+    good, _ = trees
+    report = diagnose(M, out=good, images=100, **QUIET)
+    for f in report.formats:
+        assert f.unmatched_layers == []
+        assert f.agreement >= 0.95
+        layers = [e.layer for e in sorted(report.layers, key=lambda e: e.position)
+                  if e.format == f.format]
+        assert layers == ["(input)", "dense", "dense_1", "dense_2"]
+
+
+def test_cli_writes_json_markdown_and_plot(trees, tmp_path, capsys):
+    _, broken = trees
+    code = main(["doctor", M, "--out", str(broken), "--images", "50",
+                 "--json", str(tmp_path / "d.json"), "--markdown", str(tmp_path / "d.md"),
+                 "--plot", str(tmp_path / "d.png")])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = next(line for line in lines if line.split()[:1] == ["1"])  # rank 1, first format
+    assert first.split()[1] == "dense_1"
+    doc = json.loads((tmp_path / "d.json").read_text())
+    assert doc["schema"] == "edgedigits.doctor/1" and len(doc["formats"]) == 2
+    assert "| 1 | dense_1 | Dense |" in (tmp_path / "d.md").read_text()
+    assert (tmp_path / "d.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["doctor", M, "--quant", "qat"], "--quant qat: the doctor diagnoses post-training recipes"),
+    (["doctor", M, "--quant", "int8", "--format", "onnx,c", "--out", "nowhere"],
+     "not exported; run 'edgedigits export seed003_ann64_relu --format onnx --quant int8"),
+    (["doctor", "nope"], "unknown model 'nope'"),
+])
+def test_doctor_user_errors(argv, message, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_metrics_on_known_values():
+    f = np.array([1.0, -1.0, 2.0, -2.0])
+    exact = compare(f, f)
+    assert exact.sqnr_db == math.inf and exact.cosine == pytest.approx(1.0)
+    noisy = compare(f, f + np.array([0.1, -0.1, 0.1, -0.1]))
+    assert noisy.sqnr_db == pytest.approx(10 * math.log10(10 / 0.04))
+    assert noisy.relative_rmse == pytest.approx(0.1 / 4)
+    low, high = int8_range(1 / 256, -128)
+    assert (low, high) == (0.0, pytest.approx(255 / 256))
+    probs = np.array([0.1, 0.5, 1.0])  # 1.0 is one step above 255/256: rounding, not clipping
+    assert clipped_fraction(probs, low, high) == 0.0
+    assert clipped_fraction(np.array([0.5, 2.0]), low, high) == 0.5
