@@ -121,7 +121,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     report = export(args.names, all_models=args.all, formats=args.format, recipes=args.quant,
                     out=args.out, data=args.data, calibration_samples=args.calibration_samples,
                     opset=args.opset, finetune=finetune, train_missing=args.train,
-                    verify_samples=args.verify_samples, seed=args.seed, command=cli_command())
+                    verify_samples=args.verify_samples, seed=args.seed, command=cli_command(),
+                    auto_fix=args.auto_fix)
     print(report.to_markdown(), end="")
     ok = sum(r.ok for r in report.records)
     print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")
@@ -130,10 +131,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     for r in report.parity_failures:
         p = r.parity
         allowed = p["max_abs_diff_allowed"]
+        fixed = report.repaired_by(r)
+        repaired = (f"; repaired by --auto-fix: {fixed.file} agreement "
+                    f"{100 * fixed.parity['agreement']:.2f}%" if fixed else "")
         print(f"edgedigits export: parity outside tolerance: {r.file}: agreement "
               f"{100 * p['agreement']:.2f}% (min {100 * p['min_agreement']:.0f}%), max abs diff "
-              f"{p['max_abs_diff']:.3g} ({'not judged' if allowed is None else f'max {allowed:g}'})",
-              file=sys.stderr)
+              f"{p['max_abs_diff']:.3g} ({'not judged' if allowed is None else f'max {allowed:g}'})"
+              f"{repaired}", file=sys.stderr)
     return 0 if report.all_good else 1
 
 
@@ -277,7 +281,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for flag in ("json", "markdown", "plot"):
         if getattr(args, flag):
             writable_file(getattr(args, flag), f"--{flag}")
-    report = diagnose(args.name, recipe=args.quant, formats=args.format, out=args.out,
+    if args.lint:
+        return _lint(args)
+    report = diagnose(args.name, recipe=args.quant or "int8", formats=args.format, out=args.out,
                       data=args.data, images=args.images)
     print(report.terminal())
     if args.json:
@@ -291,6 +297,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.plot:
         report.plot(args.plot)
         print(f"plot: {args.plot}")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from edgedigits.doctor import lint
+    from edgedigits.export.recipes import parse_formats, parse_recipes
+
+    recipes = None if args.quant in (None, "all") else [
+        r.value for r in parse_recipes(args.quant, parse_formats("all"))]
+    findings = lint(args.name, recipes=recipes, out=args.out)
+    for finding in findings:
+        print(finding.line())
+    errors = sum(f.severity == "error" for f in findings)
+    print(f"lint: {args.name}: {errors} error(s), {len(findings) - errors} warning(s)")
+    if args.json:
+        from edgedigits import atomic
+
+        atomic.write_json(args.json, {"schema": "edgedigits.lint/1", "model": args.name,
+                                      "findings": [f.to_json() for f in findings]})
     return 0
 
 
@@ -414,6 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weight clusters per kernel for 'clustered' (default 16)")
     export.add_argument("--verify-samples", type=_positive_int, default=1000, metavar="N",
                         help="test images each artifact is checked on (default 1000)")
+    export.add_argument("--auto-fix", action="store_true",
+                        help="when an int8 file fails parity, also export int8-fixed: int8 of "
+                             "the doctor's float-equivalent rewrite (BatchNormalization after "
+                             "an activation folded forward), verified the same way")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)
@@ -463,9 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "the numbers (clipped range, outliers, unfolded BatchNormalization).",
         epilog=EPILOG_DATA)
     doctor.add_argument("name", metavar="NAME", help="a zoo model exported under --out")
-    doctor.add_argument("--quant", default="int8", metavar="RECIPE",
+    doctor.add_argument("--lint", action="store_true",
+                        help="only list the known pitfalls of the model for each recipe (no "
+                             "conversion, no artifacts needed; --quant all for every recipe)")
+    doctor.add_argument("--quant", default=None, metavar="RECIPE",
                         help="post-training recipe to diagnose: float32, float16, dynamic, "
-                             "int8, int16x8 (default int8)")
+                             "int8, int16x8 (default int8; with --lint, default all)")
     doctor.add_argument("--format", default="tflite,onnx", metavar="FMT[,FMT]",
                         help="formats to diagnose (default tflite,onnx: side by side)")
     doctor.add_argument("--images", type=_positive_int, default=300, metavar="N",

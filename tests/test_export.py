@@ -33,7 +33,7 @@ CHECK_IMAGES = 1000
 def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     train(MODELS, out=out, epochs=2, limit=10000, verbose=0, **QUIET)
-    report = export(MODELS, formats="all", recipes="all", out=out, finetune=FINETUNE,
+    report = export(MODELS, formats="all", recipes="all,int8-fixed", out=out, finetune=FINETUNE,
                     calibration_samples=200, **QUIET)
     return out, report
 
@@ -103,7 +103,8 @@ def test_manifest_matches_files(exported):
             if entry["format"] in ("tflite", "onnx"):  # verified as an app runs it
                 dynamic_onnx = (entry["format"], entry["recipe"]) == ("onnx", "dynamic")
                 assert entry["parity"]["batch"] == (1 if dynamic_onnx else 256), entry["file"]
-            quantized_io = entry["recipe"] in ("int8", "qat") and entry["format"] != "onnx"
+            quantized_io = entry["recipe"] in ("int8", "qat", "int8-fixed") and \
+                entry["format"] != "onnx"
             assert ("quantization" in entry["inputs"][0]) == quantized_io, entry["file"]
             if quantized_io:
                 assert entry["inputs"][0]["dtype"] == "int8"
@@ -250,7 +251,7 @@ def test_export_twice_is_byte_identical(exported, tmp_path):
     out, report = exported
     again = tmp_path / "again"
     shutil.copytree(out / "edge_cnn_tiny", again / "edge_cnn_tiny")
-    second = export(["edge_cnn_tiny"], formats="all", recipes="all", out=again,
+    second = export(["edge_cnn_tiny"], formats="all", recipes="all,int8-fixed", out=again,
                     finetune=FINETUNE, calibration_samples=200, **QUIET)
     first = {r.file: r.sha256 for r in report.records if r.model == "edge_cnn_tiny"}
     assert {r.file: r.sha256 for r in second.records} == first
@@ -373,3 +374,30 @@ def test_cli_reports_parity_failures_and_exits_1(exported, tmp_path, monkeypatch
     assert "parity outside tolerance: edge_cnn_tiny.float16.tflite: agreement" in err
     assert "(max 0.01)" in err  # float recipes judge max abs diff...
     assert "edge_cnn_tiny.int8.tflite" in err and "(not judged)" in err  # ...integer ones do not
+
+
+def test_batchnorm_models_get_qat_and_a_repaired_int8(tmp_path, monkeypatch):
+    """seed000_deep_mlp has a BatchNormalization after a ReLU: QAT folds it first (tfmot refused
+    it), and --auto-fix exports int8-fixed when int8 fails parity (forced to fail here)."""
+    import dataclasses
+
+    name = "seed000_deep_mlp"
+    train([name], out=tmp_path, epochs=1, limit=3000, verbose=0, **QUIET)
+    strict = {**RECIPE_INFO, Recipe.INT8: dataclasses.replace(RECIPE_INFO[Recipe.INT8],
+                                                              min_agreement=1.01)}
+    monkeypatch.setattr("edgedigits.export.exporter.RECIPE_INFO", strict)
+    report = export([name], formats="tflite", recipes="int8,qat", out=tmp_path,
+                    finetune=FinetuneOptions(epochs=1, samples=2000), calibration_samples=200,
+                    auto_fix=True, **QUIET)
+    by_recipe = {r.recipe: r for r in report.records}
+    assert by_recipe["qat"].ok, by_recipe["qat"].reason
+    assert by_recipe["qat"].details["rewrite"] == ["batch_normalization: folded into dense_3"]
+    assert not by_recipe["int8"].parity["passed"]  # the forced failure stays in the report...
+    fixed = by_recipe["int8-fixed"]
+    assert fixed.parity["passed"] and report.repaired_by(by_recipe["int8"]) is fixed
+    assert report.all_good  # ...and the repair is what makes the export good
+    assert fixed.details["fixes"] == ["batch_normalization: folded into dense_3"]
+    assert fixed.details["rewrite_max_abs_diff"] < 1e-4
+    assert fixed.details["auto_fix_of"]["tflite"]["file"] == f"{name}.int8.tflite"
+    manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+    assert {a["recipe"] for a in manifest["artifacts"]} == {"int8", "qat", "int8-fixed"}

@@ -25,7 +25,7 @@ from edgedigits.doctor.metrics import clipped_fraction, compare, int8_range
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.training import DEFAULT_OUT
 
-DIAGNOSABLE = ("float32", "float16", "dynamic", "int8", "int16x8")
+DIAGNOSABLE = ("float32", "float16", "dynamic", "int8", "int16x8", "int8-fixed")
 DEFAULT_IMAGES = 300
 CLIP_WORTH_NAMING = 0.001  # 0.1% of values outside the int8 range
 OUTLIER_RATIO = 4.0  # max |x| / p99.9 |x| above this: the range is set by a few outliers

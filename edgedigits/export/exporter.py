@@ -60,9 +60,18 @@ class ExportReport:
     def parity_failures(self) -> list[ArtifactRecord]:
         return [r for r in self.records if r.ok and r.parity and not r.parity["passed"]]
 
+    def repaired_by(self, record: ArtifactRecord) -> ArtifactRecord | None:
+        """The passing ``int8-fixed`` file that ``--auto-fix`` made for a failing int8 one."""
+        if record.recipe != Recipe.INT8.value:
+            return None
+        return next((r for r in self.records if r.recipe == Recipe.INT8_FIXED.value
+                     and r.model == record.model and r.format == record.format
+                     and r.parity_passed), None)
+
     @property
     def all_good(self) -> bool:
-        return not self.failed and not self.parity_failures
+        """No failed artifact, and no parity failure that was not repaired by --auto-fix."""
+        return not self.failed and all(self.repaired_by(r) for r in self.parity_failures)
 
     def to_markdown(self) -> str:
         """One row per artifact: size, gzip size, ratio to float32 (same model and format), parity."""
@@ -109,6 +118,11 @@ class _ModelExport:
         self._calibration: CalibrationSet | None = None
         self._onnx_float: Any = None
         golden_reference = self._keras_outputs(self.base, self.golden_x)
+        from edgedigits.doctor.lint import lint_model
+
+        self.lint = lint_model(self.base, [r.value for r in recipes])  # before any conversion
+        for finding in self.lint:
+            log(f"  lint: {finding.line()}")
         self.store = ArtifactStore(
             self.folder, spec, self._source(), self._extra(command),
             lambda entries: golden_document(spec.name, dataset, golden_reference, entries), log)
@@ -157,7 +171,33 @@ class _ModelExport:
                 records.extend(self._export_recipe(recipe, formats))
         return records
 
+    def auto_fix(self, records: list[ArtifactRecord]) -> list[ArtifactRecord]:
+        """``--auto-fix``: for int8 files that failed parity, export ``int8-fixed`` (the doctor's
+        float-equivalent rewrite, quantized the same way) beside them, verified the same way."""
+        failing = [r for r in records if r.recipe == Recipe.INT8.value and r.ok and r.parity
+                   and not r.parity["passed"]]
+        if not failing or Recipe.INT8_FIXED in self.recipes:
+            return []
+        before = {r.format: {"file": r.file, "agreement": r.parity["agreement"],
+                             "accuracy": r.parity["accuracy"]} for r in failing}
+        fixed = self._export_recipe(Recipe.INT8_FIXED, [Format(f) for f in before],
+                                    {"auto_fix_of": before})
+        for r in fixed:
+            if r.ok and r.parity:
+                was = before[r.format]
+                self.log(f"  auto-fix: {was['file']} agreement {100 * was['agreement']:.2f}% -> "
+                         f"{r.file} {100 * r.parity['agreement']:.2f}%")
+        return fixed
+
     def _keras_for(self, recipe: Recipe) -> tuple[Any, dict[str, Any]]:
+        if recipe == Recipe.INT8_FIXED:
+            from edgedigits.doctor.fixes import assert_equivalent, fold_batchnorm
+
+            rewrite = fold_batchnorm(load_trained_model(self.source_path))
+            diff = assert_equivalent(self.base, rewrite.model, self.verify_x[:500])
+            return rewrite.model, {
+                "fixes": rewrite.changes or ["none needed: no BatchNormalization to fold"],
+                "rewrite_max_abs_diff": float(f"{diff:.3g}")}
         if not RECIPE_INFO[recipe].finetuned:
             return self.base, {}
         fresh = load_trained_model(self.source_path)  # tfmot would mutate self.base
@@ -165,14 +205,27 @@ class _ModelExport:
                                                 self.finetune)
         return optimized.model, optimized.details
 
-    def _export_recipe(self, recipe: Recipe, formats: list[Format]) -> list[ArtifactRecord]:
+    def _lint_for(self, recipe: Recipe) -> list[str]:
+        return [f"{f.severity}: {f.layer}: {f.message}" for f in self.lint
+                if recipe.value in f.recipes]
+
+    def _export_recipe(self, recipe: Recipe, formats: list[Format],
+                       extra: dict[str, Any] | None = None) -> list[ArtifactRecord]:
         started = time.perf_counter()
         try:
             keras_model, details = self._keras_for(recipe)
+            details.update(extra or {})
+            if self._lint_for(recipe):
+                details["lint"] = self._lint_for(recipe)
+            # A rewrite is float-equivalent: its promise is parity with the trained model.
             reference = (self.base_verify if keras_model is self.base
+                         or recipe == Recipe.INT8_FIXED
                          else self._keras_outputs(keras_model, self.verify_x))
         except Exception as exc:  # noqa: BLE001 - one recipe's failure must not stop the rest
             reason = f"{type(exc).__name__}: {first_line(exc)}"
+            errors = [line for line in self._lint_for(recipe) if line.startswith("error")]
+            if errors:
+                reason += f" (lint: {errors[0].removeprefix('error: ')})"
             self.log(f"  {self.spec.name} {recipe.value}: FAILED ({reason})")
             return [self._failed(f, recipe, reason) for f in formats]
         records = []
@@ -224,7 +277,7 @@ class _ModelExport:
         if fmt == Format.TFLITE:
             payload = tflite_bytes
         elif fmt == Format.ONNX:
-            payload = self._onnx_bytes(recipe)
+            payload = self._onnx_bytes(recipe, keras_model)
         else:  # C: the verified TFLite bytes as a source/header pair
             header_name = name.removesuffix(".cc") + ".h"
             symbol = to_c.symbol_name(self.spec.name, recipe.value)
@@ -258,14 +311,20 @@ class _ModelExport:
             self.store.land(record, golden, list(staged.values()))
         return record
 
-    def _onnx_bytes(self, recipe: Recipe) -> bytes:
-        """ONNX recipes (float32, int8, dynamic) all start from the trained model's float graph."""
-        if self._onnx_float is None:
-            self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape, self.opset)
+    def _onnx_bytes(self, recipe: Recipe, keras_model: Any) -> bytes:
+        """ONNX recipes start from the float graph of the model they convert: the trained one
+        (float32, int8, dynamic; converted once) or a rewrite of it (int8-fixed)."""
         import onnx
 
+        if keras_model is self.base:
+            if self._onnx_float is None:
+                self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape,
+                                                         self.opset)
+            source = self._onnx_float
+        else:
+            source = to_onnx.keras_to_onnx(keras_model, self.spec.input_shape, self.opset)
         proto = onnx.ModelProto()
-        proto.CopyFrom(self._onnx_float)
+        proto.CopyFrom(source)
         if recipe != Recipe.FLOAT32:
             proto = to_onnx.quantize(proto, recipe, self.calibration)
         entries = {"edgedigits.labels": "\n".join(LABELS),
@@ -316,14 +375,15 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
            calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
            opset: int = to_onnx.DEFAULT_OPSET, finetune: FinetuneOptions | None = None,
            train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
-           seed: int = 0, command: str | None = None,
+           seed: int = 0, command: str | None = None, auto_fix: bool = False,
            log: Callable[[str], None] = print) -> ExportReport:
     """Export models to the given formats and recipes; see the module docstring.
 
     Without names (and without ``all_models``), every model already trained under ``out``.
     Every argument, output folder, existing manifest and trained model is checked before the
     first conversion. Untrained models are an error naming the train command, unless
-    ``train_missing`` trains them first with their recipe.
+    ``train_missing`` trains them first with their recipe. With ``auto_fix``, an int8 file that
+    fails parity gets an ``int8-fixed`` sibling (see ``_ModelExport.auto_fix``).
     """
     fmts = parse_formats(formats)
     recs = parse_recipes(recipes, fmts)
@@ -362,7 +422,10 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
             f"{', '.join(r.value for r in recs)}")
         job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
                            finetune, verify_samples, seed, command, log)
-        report.records.extend(job.run())
+        records = job.run()
+        if auto_fix:
+            records += job.auto_fix(records)
+        report.records.extend(records)
         job.store.flush()
     return report
 

@@ -80,10 +80,22 @@ def quantization_aware(model: Any, spec: ModelSpec, dataset: Dataset,
                        options: FinetuneOptions) -> Optimized:
     import tensorflow_model_optimization as tfmot
 
+    from edgedigits.doctor.fixes import assert_equivalent, fold_batchnorm
+    from edgedigits.doctor.lint import lint_model
+
+    extra: dict[str, Any] = {}
+    if any(f.rule == "bn-not-foldable" for f in lint_model(model, ["qat"])):
+        # tfmot refuses a BatchNormalization after an activation: fold it forward (exact in
+        # float, checked on test images) before wrapping.
+        rewrite = fold_batchnorm(model)
+        x = spec.preprocess(dataset.test_images[:500])
+        extra = {"rewrite": rewrite.changes,
+                 "rewrite_max_abs_diff": float(f"{assert_equivalent(model, rewrite.model, x):.3g}")}
+        model = rewrite.model
     seed_everything(options.seed)
     qat_model = tfmot.quantization.keras.quantize_model(model)
     details = _finetune(qat_model, spec, dataset, options)
-    return Optimized(qat_model, {**details, "scheme": "tfmot default 8-bit"})
+    return Optimized(qat_model, {**details, **extra, "scheme": "tfmot default 8-bit"})
 
 
 def pruned(model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptions) -> Optimized:

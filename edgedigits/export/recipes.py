@@ -28,6 +28,7 @@ class Recipe(str, Enum):
     QAT = "qat"  # quantization-aware fine-tuning, then full-integer int8
     PRUNED = "pruned"  # magnitude pruning fine-tune, stripped, float32 flatbuffer
     CLUSTERED = "clustered"  # weight clustering fine-tune, stripped, float32 flatbuffer
+    INT8_FIXED = "int8-fixed"  # int8 of the doctor's float-equivalent rewrite (BatchNorm folded)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ RECIPE_INFO: dict[Recipe, RecipeInfo] = {
                                "dynamic-range: int8 weights, float activations"),
     Recipe.INT8: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
                             "full integer int8, calibrated on training images"),
+    Recipe.INT8_FIXED: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
+                                  "int8 of a float-equivalent rewrite: BatchNormalization after "
+                                  "an activation folded forward"),
     Recipe.INT16X8: RecipeInfo(True, True, False, 0.97, None, 1e-3,
                                "int16 activations, int8 weights"),
     Recipe.QAT: RecipeInfo(True, True, True, 0.97, None, 1.5 / 256,
@@ -72,8 +76,11 @@ RECIPE_INFO: dict[Recipe, RecipeInfo] = {
 FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
     Format.TFLITE: tuple(Recipe),
     Format.C: tuple(Recipe),
-    Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC),
+    Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC, Recipe.INT8_FIXED),
 }
+# Made only when asked for by name, or by 'export --auto-fix' when int8 fails parity: for a
+# model without the pitfall it would duplicate int8.
+EXPLICIT_ONLY = (Recipe.INT8_FIXED,)
 
 
 def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -105,10 +112,8 @@ def parse_recipes(values: str | list[str] | tuple[str, ...],
     """Recipes for ``--quant``: each must apply to at least one of the chosen formats."""
     names = _split(values)
     offered = [r for r in Recipe if any(r in FORMAT_RECIPES[f] for f in formats)]
-    if not names or "all" in names:
-        return offered
-    out = []
-    for name in names:
+    out = [r for r in offered if r not in EXPLICIT_ONLY] if not names or "all" in names else []
+    for name in (n for n in names if n != "all"):
         try:
             recipe = Recipe(name)
         except ValueError:

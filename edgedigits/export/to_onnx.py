@@ -118,7 +118,7 @@ def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | Non
         src, pre, out = Path(tmp, "float.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "q.onnx")
         onnx.save(float_proto, src)
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        if recipe == Recipe.INT8:
+        if recipe in (Recipe.INT8, Recipe.INT8_FIXED):
             quantize_static(str(pre), str(out), _Reader(calibration),
                             quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)

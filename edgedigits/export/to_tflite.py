@@ -24,7 +24,7 @@ def configure(converter: Any, recipe: Recipe, calibration: CalibrationSet | None
         converter.target_spec.supported_types = [tf.float16]
     elif recipe == Recipe.DYNAMIC:
         pass  # Optimize.DEFAULT without data = dynamic-range quantization
-    elif recipe in (Recipe.INT8, Recipe.QAT):
+    elif recipe in (Recipe.INT8, Recipe.INT8_FIXED, Recipe.QAT):
         # QAT models carry their learned activation ranges; the converter still wants
         # representative data to fix the int8 input and output tensors.
         converter.representative_dataset = calibration.batches
