@@ -122,7 +122,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                     out=args.out, data=args.data, calibration_samples=args.calibration_samples,
                     opset=args.opset, finetune=finetune, train_missing=args.train,
                     verify_samples=args.verify_samples, seed=args.seed, command=cli_command(),
-                    auto_fix=args.auto_fix)
+                    auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float
+                    else [])
     print(report.to_markdown(), end="")
     ok = sum(r.ok for r in report.records)
     print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")
@@ -439,10 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weight clusters per kernel for 'clustered' (default 16)")
     export.add_argument("--verify-samples", type=_positive_int, default=1000, metavar="N",
                         help="test images each artifact is checked on (default 1000)")
+    export.add_argument("--keep-float", metavar="LAYER[,LAYER]", default=None,
+                        help="Keras layers that int8-mixed leaves in float (see 'edgedigits "
+                             "doctor' for which ones cost int8 the most)")
     export.add_argument("--auto-fix", action="store_true",
-                        help="when an int8 file fails parity, also export int8-fixed: int8 of "
-                             "the doctor's float-equivalent rewrite (BatchNormalization after "
-                             "an activation folded forward), verified the same way")
+                        help="when an int8 file fails parity, also export a repaired one: "
+                             "int8-fixed (BatchNormalization after an activation folded forward, "
+                             "exact in float) when the lint finds that pitfall, else int8-mixed "
+                             "with the layer the doctor ranks worst kept in float")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)

@@ -189,3 +189,55 @@ def test_lint_cli_and_float_io_check(trees, capsys):
     from edgedigits.doctor import lint_artifact
 
     assert lint_artifact(good / M / f"{M}.int8.tflite", "int8") == []  # int8 in, int8 out
+
+
+def test_auto_fix_keeps_the_doctors_worst_layer_in_float(trees, tmp_path):
+    """On the broken model int8 fails parity; with no BatchNormalization to fold, --auto-fix
+    asks the doctor, keeps dense_1 (and dense_2, which consumes its output) in float
+    (int8-mixed), and the repaired file passes."""
+    _, broken = trees
+    work = tmp_path / "broken"
+    shutil.copytree(broken, work)
+    report = export([M], formats="tflite", recipes="int8", out=work, calibration_samples=200,
+                    verify_samples=500, auto_fix=True, **QUIET)
+    by_recipe = {r.recipe: r for r in report.records}
+    assert not by_recipe["int8"].parity["passed"]
+    mixed = by_recipe["int8-mixed"]
+    assert mixed.details["keep_float"]["layers"] == ["dense_1", "dense_2"]  # and its consumer
+    assert mixed.details["keep_float"]["reason"].startswith("edgedigits doctor: ")
+    assert mixed.parity["passed"] and report.all_good
+    assert mixed.parity["agreement"] > by_recipe["int8"].parity["agreement"]
+    assert [t["dtype"] for t in mixed.inputs + mixed.outputs] == ["int8", "int8"]  # full int I/O
+    # dense_1 runs in float inside the file: its weights are float32 tensors.
+    from edgedigits.doctor.layers import tflite_interpreter
+
+    interpreter = tflite_interpreter(work / M / mixed.file)
+    dense_1 = {d["dtype"].__name__ for d in interpreter.get_tensor_details()
+               if "/dense_1/" in d["name"]}
+    assert "float32" in dense_1
+
+
+def test_keep_float_flag_in_both_formats(trees, tmp_path, capsys):
+    good, _ = trees
+    work = tmp_path / "good"
+    shutil.copytree(good, work)
+    assert main(["export", M, "--format", "tflite,onnx", "--quant", "int8-mixed", "--keep-float",
+                 "dense", "--out", str(work), "--calibration-samples", "200"]) == 0
+    manifest = json.loads((work / M / "manifest.json").read_text())
+    mixed = [a for a in manifest["artifacts"] if a["recipe"] == "int8-mixed"]
+    assert {a["format"] for a in mixed} == {"tflite", "onnx"}
+    assert all(a["details"]["keep_float"] == {"layers": ["dense"], "reason": "--keep-float"}
+               for a in mixed)
+    import onnx
+
+    graph = onnx.load(str(work / M / f"{M}.int8-mixed.onnx")).graph
+    quantized = {n.name for n in graph.node if n.op_type in ("QuantizeLinear",
+                                                              "DequantizeLinear")}
+    weights = [name for name in quantized if "ReadVariableOp" in name]
+    assert not any(f"{M}/dense/" in name for name in weights)  # the kept layer: float weights
+    assert any(f"{M}/dense_1/" in name for name in weights)  # the others: int8 weights
+    assert main(["export", M, "--quant", "int8-mixed", "--out", str(work)]) == 1
+    assert "--quant int8-mixed needs --keep-float" in capsys.readouterr().err
+    assert main(["export", M, "--quant", "int8-mixed", "--keep-float", "conv9", "--out",
+                 str(work)]) == 1
+    assert "--keep-float conv9: no such layer in" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from edgedigits.jsonfile import read_json
 FAMILIES = {
     "reference": ("keras",),
     "float": ("float32", "float16"),
-    "integer": ("dynamic", "int8", "int16x8", "int8-fixed"),
+    "integer": ("dynamic", "int8", "int16x8", "int8-fixed", "int8-mixed"),
     "finetuned": ("qat", "pruned", "clustered"),
 }
 DISAGREEMENTS_LISTED = 100  # indices kept in the JSON record (the count is always exact)

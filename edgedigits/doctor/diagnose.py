@@ -25,7 +25,7 @@ from edgedigits.doctor.metrics import clipped_fraction, compare, int8_range
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.training import DEFAULT_OUT
 
-DIAGNOSABLE = ("float32", "float16", "dynamic", "int8", "int16x8", "int8-fixed")
+DIAGNOSABLE = ("float32", "float16", "dynamic", "int8", "int16x8", "int8-fixed", "int8-mixed")
 DEFAULT_IMAGES = 300
 CLIP_WORTH_NAMING = 0.001  # 0.1% of values outside the int8 range
 OUTLIER_RATIO = 4.0  # max |x| / p99.9 |x| above this: the range is set by a few outliers
@@ -149,7 +149,8 @@ def _artifact(out: Path, model: str, recipe: str, fmt: str) -> Path:
 
 def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = "tflite,onnx",
              out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-             images: int = DEFAULT_IMAGES, log: Callable[[str], None] = print) -> DoctorReport:
+             images: int = DEFAULT_IMAGES, dataset: Any = None,
+             log: Callable[[str], None] = print) -> DoctorReport:
     """Per-layer quantization error of ``name``'s ``recipe`` artifacts against its Keras model."""
     from edgedigits.data import load_dataset
     from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats
@@ -169,7 +170,7 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = 
         raise UsageError(f"--images {images}: must be at least 1")
     out = Path(out)
     paths = {f.value: _artifact(out, name, recipe, f.value) for f in fmts}
-    dataset = load_dataset(data)
+    dataset = dataset or load_dataset(data)
     if images > dataset.num_test:
         raise UsageError(f"--images {images}: the test split has {dataset.num_test} images")
     model = load_trained_model(model_path(out, name), spec)

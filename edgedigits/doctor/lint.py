@@ -26,7 +26,7 @@ from typing import Any, Iterable
 FOLDABLE_INTO = ("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
 SMALL_KERNEL = 300  # weights; below this, 50% pruning is a capacity cut worth a warning (the
 # zoo's kernels that lost 1-13 points pruned had 120-256 weights; 640 lost nothing)
-FULL_INTEGER = ("int8", "qat", "int8-fixed")
+FULL_INTEGER = ("int8", "qat", "int8-fixed", "int8-mixed")
 
 
 @dataclass(frozen=True)

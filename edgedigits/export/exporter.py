@@ -61,10 +61,12 @@ class ExportReport:
         return [r for r in self.records if r.ok and r.parity and not r.parity["passed"]]
 
     def repaired_by(self, record: ArtifactRecord) -> ArtifactRecord | None:
-        """The passing ``int8-fixed`` file that ``--auto-fix`` made for a failing int8 one."""
+        """The passing repaired file (``int8-fixed`` or ``int8-mixed``) that ``--auto-fix``
+        made for a failing int8 one."""
         if record.recipe != Recipe.INT8.value:
             return None
-        return next((r for r in self.records if r.recipe == Recipe.INT8_FIXED.value
+        repairs = (Recipe.INT8_FIXED.value, Recipe.INT8_MIXED.value)
+        return next((r for r in self.records if r.recipe in repairs
                      and r.model == record.model and r.format == record.format
                      and r.parity_passed), None)
 
@@ -101,11 +103,13 @@ class _ModelExport:
     def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, formats: list[Format],
                  recipes: list[Recipe], calibration_samples: int, opset: int,
                  finetune: FinetuneOptions, verify_samples: int, seed: int, command: str,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], keep_float: Sequence[str] = ()):
         self.spec, self.out, self.dataset = spec, out, dataset
         self.formats, self.recipes = formats, recipes
         self.calibration_samples, self.opset, self.finetune = calibration_samples, opset, finetune
         self.seed, self.log = seed, log
+        self.keep_float = list(keep_float)  # layers int8-mixed leaves in float
+        self.keep_float_reason = "--keep-float"
         self.folder = out / spec.name
         self.source_path = model_path(out, spec.name)
         self.base = load_trained_model(self.source_path, spec)
@@ -172,16 +176,39 @@ class _ModelExport:
         return records
 
     def auto_fix(self, records: list[ArtifactRecord]) -> list[ArtifactRecord]:
-        """``--auto-fix``: for int8 files that failed parity, export ``int8-fixed`` (the doctor's
-        float-equivalent rewrite, quantized the same way) beside them, verified the same way."""
+        """``--auto-fix``: for int8 files that failed parity, export a repaired sibling, verified
+        the same way: ``int8-fixed`` (BatchNormalization folded, exact in float) when the lint
+        finds that pitfall, else ``int8-mixed`` with the layer the doctor ranks worst in float."""
         failing = [r for r in records if r.recipe == Recipe.INT8.value and r.ok and r.parity
                    and not r.parity["passed"]]
-        if not failing or Recipe.INT8_FIXED in self.recipes:
+        if not failing or {Recipe.INT8_FIXED, Recipe.INT8_MIXED} & set(self.recipes):
             return []
         before = {r.format: {"file": r.file, "agreement": r.parity["agreement"],
                              "accuracy": r.parity["accuracy"]} for r in failing}
-        fixed = self._export_recipe(Recipe.INT8_FIXED, [Format(f) for f in before],
-                                    {"auto_fix_of": before})
+        formats = [Format(f) for f in before]
+        if any(f.rule == "bn-not-foldable" for f in self.lint):
+            recipe = Recipe.INT8_FIXED  # the lint's diagnosis; exact in float
+        else:  # the doctor's: keep the layer that adds the most noise in float
+            from edgedigits.doctor import diagnose
+
+            report = diagnose(self.spec.name, recipe="int8", formats=[f.value for f in formats
+                                                                     if f != Format.C],
+                              out=self.out, dataset=self.dataset, log=self.log)
+            worst = [e for e in report.ranked(report.formats[0].format)
+                     if e.layer != "(input)"][0]
+            # A float op's output is still quantized for an int8 consumer: keep the next layer
+            # with weights float too, so the worst layer's output never becomes int8.
+            names = [layer.name for layer in self.base.layers]
+            consumer = next((layer.name for layer in self.base.layers[names.index(worst.layer)
+                                                                      + 1:] if layer.weights),
+                            None)
+            self.keep_float = [worst.layer] + ([consumer] if consumer else [])
+            self.keep_float_reason = (
+                f"edgedigits doctor: {worst.layer} adds the most quantization noise "
+                f"({worst.finding})" + (f"; {consumer}, which consumes its output, is kept "
+                                        "float so that output is never int8" if consumer else ""))
+            recipe = Recipe.INT8_MIXED
+        fixed = self._export_recipe(recipe, formats, {"auto_fix_of": before})
         for r in fixed:
             if r.ok and r.parity:
                 was = before[r.format]
@@ -215,6 +242,9 @@ class _ModelExport:
         try:
             keras_model, details = self._keras_for(recipe)
             details.update(extra or {})
+            if recipe == Recipe.INT8_MIXED:
+                details["keep_float"] = {"layers": self.keep_float,
+                                         "reason": self.keep_float_reason}
             if self._lint_for(recipe):
                 details["lint"] = self._lint_for(recipe)
             # A rewrite is float-equivalent: its promise is parity with the trained model.
@@ -260,7 +290,10 @@ class _ModelExport:
 
     def _tflite_bytes(self, keras_model: Any, recipe: Recipe) -> bytes:
         calibration = self.calibration if RECIPE_INFO[recipe].calibrated else None
-        raw = to_tflite.convert(keras_model, recipe, calibration)
+        if recipe == Recipe.INT8_MIXED:
+            raw = to_tflite.convert_keeping_float(keras_model, calibration, self.keep_float)
+        else:
+            raw = to_tflite.convert(keras_model, recipe, calibration)
         entries = {
             "edgedigits.labels": "\n".join(LABELS).encode(),
             "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)).encode(),
@@ -326,7 +359,8 @@ class _ModelExport:
         proto = onnx.ModelProto()
         proto.CopyFrom(source)
         if recipe != Recipe.FLOAT32:
-            proto = to_onnx.quantize(proto, recipe, self.calibration)
+            proto = to_onnx.quantize(proto, recipe, self.calibration,
+                                     self.keep_float if recipe == Recipe.INT8_MIXED else [])
         entries = {"edgedigits.labels": "\n".join(LABELS),
                    "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)),
                    "edgedigits.model": json.dumps(self.metadata(recipe))}
@@ -376,7 +410,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
            opset: int = to_onnx.DEFAULT_OPSET, finetune: FinetuneOptions | None = None,
            train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
            seed: int = 0, command: str | None = None, auto_fix: bool = False,
-           log: Callable[[str], None] = print) -> ExportReport:
+           keep_float: Sequence[str] = (), log: Callable[[str], None] = print) -> ExportReport:
     """Export models to the given formats and recipes; see the module docstring.
 
     Without names (and without ``all_models``), every model already trained under ``out``.
@@ -397,6 +431,10 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         raise UsageError(f"--calibration-samples {calibration_samples}: must be at least 1")
     if verify_samples < 1:
         raise UsageError(f"--verify-samples {verify_samples}: must be at least 1")
+    keep_float = [k for part in keep_float for k in str(part).split(",") if k.strip()]
+    if (Recipe.INT8_MIXED in recs) != bool(keep_float):
+        raise UsageError("--quant int8-mixed needs --keep-float LAYER[,LAYER], and --keep-float "
+                         "applies to --quant int8-mixed only")
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     if missing and not train_missing:
         raise ModelFileError(
@@ -409,10 +447,13 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     dataset = load_dataset(data)
     _check_sample_counts(dataset, calibration_samples, verify_samples, finetune)
     for name in chosen:
-        if name not in missing:
-            load_trained_model(model_path(out, name), get_spec(name))  # the right architecture
+        if name not in missing:  # the right architecture, and the layers --keep-float names
+            _check_keep_float(keep_float, load_trained_model(model_path(out, name),
+                                                             get_spec(name)))
     if missing:
         train(missing, out=out, data=data, seed=seed, log=log)
+        for name in missing:
+            _check_keep_float(keep_float, load_trained_model(model_path(out, name)))
     command = command or "python: edgedigits.export(" + ", ".join(
         [repr(list(chosen)), f"formats={[f.value for f in fmts]}",
          f"recipes={[r.value for r in recs]}"]) + ")"
@@ -421,13 +462,21 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
             f"{', '.join(r.value for r in recs)}")
         job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
-                           finetune, verify_samples, seed, command, log)
+                           finetune, verify_samples, seed, command, log, keep_float)
         records = job.run()
         if auto_fix:
             records += job.auto_fix(records)
         report.records.extend(records)
         job.store.flush()
     return report
+
+
+def _check_keep_float(keep_float: list[str], model: Any) -> None:
+    layers = [layer.name for layer in model.layers]
+    unknown = [k for k in keep_float if k not in layers]
+    if unknown:
+        raise UsageError(f"--keep-float {','.join(unknown)}: no such layer in {model.name}; its "
+                         f"layers: {', '.join(layers)}")
 
 
 def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> list[str]:

@@ -29,6 +29,7 @@ class Recipe(str, Enum):
     PRUNED = "pruned"  # magnitude pruning fine-tune, stripped, float32 flatbuffer
     CLUSTERED = "clustered"  # weight clustering fine-tune, stripped, float32 flatbuffer
     INT8_FIXED = "int8-fixed"  # int8 of the doctor's float-equivalent rewrite (BatchNorm folded)
+    INT8_MIXED = "int8-mixed"  # int8 with the layers named by --keep-float left in float
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ RECIPE_INFO: dict[Recipe, RecipeInfo] = {
     Recipe.INT8_FIXED: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
                                   "int8 of a float-equivalent rewrite: BatchNormalization after "
                                   "an activation folded forward"),
+    Recipe.INT8_MIXED: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
+                                  "int8 with the --keep-float layers in float (quantize and "
+                                  "dequantize around them); int8 input and output"),
     Recipe.INT16X8: RecipeInfo(True, True, False, 0.97, None, 1e-3,
                                "int16 activations, int8 weights"),
     Recipe.QAT: RecipeInfo(True, True, True, 0.97, None, 1.5 / 256,
@@ -76,11 +80,12 @@ RECIPE_INFO: dict[Recipe, RecipeInfo] = {
 FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
     Format.TFLITE: tuple(Recipe),
     Format.C: tuple(Recipe),
-    Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC, Recipe.INT8_FIXED),
+    Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC, Recipe.INT8_FIXED,
+                  Recipe.INT8_MIXED),
 }
-# Made only when asked for by name, or by 'export --auto-fix' when int8 fails parity: for a
-# model without the pitfall it would duplicate int8.
-EXPLICIT_ONLY = (Recipe.INT8_FIXED,)
+# Made only when asked for by name, or by 'export --auto-fix' when int8 fails parity: without
+# the pitfall (or without --keep-float layers) they would duplicate int8.
+EXPLICIT_ONLY = (Recipe.INT8_FIXED, Recipe.INT8_MIXED)
 
 
 def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:

@@ -106,8 +106,11 @@ class _Reader:
         self._next = 0
 
 
-def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | None) -> Any:
-    """int8 (static QDQ) or dynamic ONNX from the float32 graph."""
+def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | None,
+             keep_float: list[str] = ()) -> Any:
+    """int8 (static QDQ) or dynamic ONNX from the float32 graph; for int8-mixed, the nodes of the
+    Keras layers in ``keep_float`` (tf2onnx keeps ``<model>/<layer>/...`` in node names) are
+    excluded from quantization."""
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_dynamic, quantize_static)
@@ -118,10 +121,21 @@ def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | Non
         src, pre, out = Path(tmp, "float.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "q.onnx")
         onnx.save(float_proto, src)
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        if recipe in (Recipe.INT8, Recipe.INT8_FIXED):
+        if recipe in (Recipe.INT8, Recipe.INT8_FIXED, Recipe.INT8_MIXED):
+            exclude = []
+            if keep_float:
+                from edgedigits.doctor.layers import _layers_named
+
+                exclude = [n.name for n in onnx.load(str(pre)).graph.node
+                           if _layers_named(n.name, set(keep_float))]
+                missing = [k for k in keep_float
+                           if not any(k in _layers_named(n, {k}) for n in exclude)]
+                if missing:
+                    raise ValueError(f"no ONNX node found for layer(s) {missing}")
             quantize_static(str(pre), str(out), _Reader(calibration),
                             quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=exclude)
         elif recipe == Recipe.DYNAMIC:
             quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul", "Gemm"])

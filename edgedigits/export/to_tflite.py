@@ -51,3 +51,35 @@ def convert(model: Any, recipe: Recipe, calibration: CalibrationSet | None = Non
         # inputs with the scale the converter writes into the model.
         warnings.simplefilter("ignore", UserWarning)
         return bytes(converter.convert())
+
+
+def convert_keeping_float(model: Any, calibration: CalibrationSet, keep: list[str]) -> bytes:
+    """Full-integer int8 (int8 input and output) except the ops of the Keras layers in ``keep``,
+    which stay float with quantize/dequantize around them: selective quantization through
+    TFLite's QuantizationDebugger, whose ``denylisted_nodes`` are op output tensor names of the
+    calibrated model; those are found from the layer names the converter keeps in them."""
+    import warnings
+
+    from edgedigits.doctor.layers import _layers_named
+
+    tf = tensorflow()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = calibration.batches
+    options = tf.lite.experimental.QuantizationDebugOptions(fully_quantize=True)
+    with warnings.catch_warnings(), native_stderr_silenced():
+        warnings.simplefilter("ignore", UserWarning)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=calibration.batches, debug_options=options)
+        from ai_edge_litert.interpreter import Interpreter
+
+        calibrated = Interpreter(model_content=debugger.calibrated_model)
+        calibrated.allocate_tensors()
+        details = {d["index"]: d["name"] for d in calibrated.get_tensor_details()}
+        names = [details[t] for op in calibrated._get_ops_details() for t in op["outputs"]]
+        nodes = [n for n in names if set(_layers_named(n, set(keep))) & set(keep)]
+        missing = [k for k in keep if not any(k in _layers_named(n, {k}) for n in nodes)]
+        if missing:
+            raise ValueError(f"no TFLite op found for layer(s) {missing}")
+        options.denylisted_nodes = nodes
+        return bytes(debugger.get_nondebug_quantized_model())
