@@ -43,8 +43,12 @@ def _keras_reference(out, name, x):
     return np.asarray(model.predict(x, verbose=0))
 
 
+# Every recipe but int8-mixed, which needs --keep-float layers (tests/test_doctor.py).
+EXPORTED = {f: [r for r in FORMAT_RECIPES[f] if r != Recipe.INT8_MIXED] for f in Format}
+
+
 def _expected_pairs():
-    return [(m, f, r) for m in MODELS for f in Format for r in FORMAT_RECIPES[f]]
+    return [(m, f, r) for m in MODELS for f in Format for r in EXPORTED[f]]
 
 
 def test_every_format_and_recipe_exported(exported):
@@ -65,7 +69,7 @@ def test_parity_with_keras_checked_independently(exported, name, fmt):
     ds = load_dataset()
     x = spec.preprocess(ds.test_images[:CHECK_IMAGES])
     reference = np.argmax(_keras_reference(out, name, x), axis=1)
-    for recipe in FORMAT_RECIPES[fmt]:
+    for recipe in EXPORTED[fmt]:
         path = out / name / f"{name}.{recipe.value}.{fmt.value}"
         with runner_for(path) as runner:
             predicted = np.argmax(runner.infer(x), axis=1)
@@ -129,7 +133,7 @@ def test_int8_calibration_never_uses_test_images(exported):
 def test_tflite_carries_labels_and_preprocessing(exported):
     out, _ = exported
     for name in MODELS:
-        for recipe in Recipe:
+        for recipe in EXPORTED[Format.TFLITE]:
             data = (out / name / f"{name}.{recipe.value}.tflite").read_bytes()
             meta = tflite_flatbuffer.read_edgedigits(data)
             assert meta["labels"] == [str(d) for d in range(10)]
@@ -167,7 +171,8 @@ def test_pruning_zeros_survive_and_compress(exported):
         assert rec.details["achieved_kernel_sparsity"] >= 0.45
         assert rec.details["tflite_weight_sparsity"] >= 0.45
         data = (out / name / rec.file).read_bytes()
-        assert tflite_flatbuffer.weight_sparsity(data) == rec.details["tflite_weight_sparsity"]
+        assert tflite_flatbuffer.weight_sparsity(data) == pytest.approx(
+            rec.details["tflite_weight_sparsity"], abs=1e-4)
         dense = (out / name / f"{name}.float32.tflite").read_bytes()
         assert len(gzip.compress(data)) < 0.85 * len(gzip.compress(dense))
 
@@ -248,7 +253,7 @@ def test_golden_vectors_replay_one_image_at_a_time(exported):
                                            err_msg=f"{entry['file']} image {k}")
                 assert int(np.argmax(got)) == expected["predicted"][k], entry["file"]
                 replayed += 1
-    recipes_per_model = sum(len(FORMAT_RECIPES[f]) for f in (Format.TFLITE, Format.ONNX))
+    recipes_per_model = sum(len(EXPORTED[f]) for f in (Format.TFLITE, Format.ONNX))
     assert replayed == 10 * len(MODELS) * recipes_per_model
 
 
