@@ -5,13 +5,14 @@ lose accuracy or speed (``warning``). The rules come from what this project meas
 
 * **BatchNormalization not directly after a Conv/Dense** (after its ReLU, say): it cannot be
   folded into the layer before it, so TFLite quantizes it as its own MUL+ADD, and tfmot's
-  quantization-aware training has no quantize config for it (QAT fails: seen on
-  seed000_deep_mlp*, seed001_optimized_cnn). ``edgedigits doctor`` showed what it costs int8
+  quantization-aware training has no quantize config for it (QAT failed on seed000_deep_mlp*
+  and seed001_optimized_cnn until export learned to fold it forward, ``fixes.py``).
+  ``edgedigits doctor`` showed what it costs int8
   TFLite on seed001_optimized_cnn: the convolution before it is quantized over the
   BatchNormalization's range, far too wide for its own values.
 * **Layers tfmot cannot quantize or prune** (its own registries are asked): qat / pruned fail.
 * **Kernels too small to prune**: 50% sparsity on a kernel of a few hundred weights removes
-  capacity the layer needs (seed004_mlp12 lost 13 points).
+  capacity the layer needs (seed004_mlp12 lost 13 points; export now keeps such kernels dense).
 * **int16x8 has no XNNPACK kernels**: every op runs on LiteRT's reference kernels (measured
   2.95-85.7x slower than int8 on the zoo).
 * **Float input/output in a full-integer file** (checked on the exported ``.tflite``).
@@ -80,9 +81,10 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
                     f"BatchNormalization {where} cannot be folded into a Conv/Dense: it is "
                     "quantized as its own MUL+ADD, and TFLite may quantize the layer before it "
                     "over the BatchNormalization's range (run 'edgedigits doctor')")
-                add(layer.name, "bn-not-foldable", ("qat",), "error",
+                add(layer.name, "bn-not-foldable", ("qat",), "warning",
                     f"BatchNormalization {where}: tfmot's quantization-aware training only "
-                    "quantizes one that directly follows a Conv/Dense without activation")
+                    "quantizes one that directly follows a Conv/Dense without activation; "
+                    "export folds it forward first (exact in float, doctor/fixes.py)")
             continue
         if not qat.supports(layer):
             add(layer.name, "qat-unsupported", ("qat",), "error",
