@@ -185,7 +185,8 @@ def test_lint_cli_and_float_io_check(trees, capsys):
     assert main(["doctor", "--lint", M, "--out", str(good)]) == 0
     out = capsys.readouterr().out
     assert "warning: *: [int16x8] XNNPACK has no int16x8 kernels" in out
-    assert out.strip().splitlines()[-1] == f"lint: {M}: 0 error(s), 1 warning(s)"
+    assert "warning: *: [dynamic] TensorFlow Lite Micro cannot run this recipe's C array" in out
+    assert out.strip().splitlines()[-1] == f"lint: {M}: 0 error(s), 3 warning(s)"
     from edgedigits.doctor import lint_artifact
 
     assert lint_artifact(good / M / f"{M}.int8.tflite", "int8") == []  # int8 in, int8 out
@@ -241,3 +242,57 @@ def test_keep_float_flag_in_both_formats(trees, tmp_path, capsys):
     assert main(["export", M, "--quant", "int8-mixed", "--keep-float", "conv9", "--out",
                  str(work)]) == 1
     assert "--keep-float conv9: no such layer in" in capsys.readouterr().err
+
+
+# -- the BatchNormalization rewrite keeps outputs equal ---------------------------------------------
+
+def _randomize_bn(model, rng, negative=False):
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            n = layer.gamma.shape[0]
+            gamma = rng.uniform(0.5, 2.0, n) * (np.where(np.arange(n) % 2, -1, 1) if negative
+                                                else 1)
+            layer.set_weights([gamma, rng.normal(0, 0.5, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.5, 2.0, n)])
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("dense", ["bn: folded into out"]),
+    ("conv-valid", ["bn: folded into c2"]),
+    ("conv-pool-flatten-dense", ["bn: folded into out through pool, flat"]),
+    ("negative-scale-before-pool", ["bn: replaced by an equivalent DepthwiseConv2D"]),
+    ("conv-same", ["bn: replaced by an equivalent DepthwiseConv2D"]),
+    ("bn-after-linear-dense", []),  # the converters fold it already: left alone
+])
+def test_fold_batchnorm_keeps_outputs_equal(case, expected):
+    from edgedigits._tf import tf_keras
+    from edgedigits.doctor.fixes import assert_equivalent, fold_batchnorm
+
+    keras = tf_keras()
+    L = keras.layers
+    conv = dict(kernel_size=3, activation="relu")
+    body = {
+        "dense": [keras.Input((784,)), L.Dense(32, activation="relu"), L.BatchNormalization(
+            name="bn"), L.Dense(10, name="out")],
+        "conv-valid": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv), L.BatchNormalization(
+            name="bn"), L.Conv2D(3, 3, name="c2"), L.Flatten(), L.Dense(10, name="out")],
+        "conv-pool-flatten-dense": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv),
+                                    L.BatchNormalization(name="bn"), L.MaxPooling2D(name="pool"),
+                                    L.Flatten(name="flat"), L.Dense(10, name="out")],
+        "negative-scale-before-pool": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv),
+                                       L.BatchNormalization(name="bn"), L.MaxPooling2D(),
+                                       L.Flatten(), L.Dense(10, name="out")],
+        "conv-same": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv), L.BatchNormalization(
+            name="bn"), L.Conv2D(3, 3, padding="same"), L.Flatten(), L.Dense(10)],
+        "bn-after-linear-dense": [keras.Input((784,)), L.Dense(32), L.BatchNormalization(
+            name="bn"), L.ReLU(), L.Dense(10)],
+    }[case]
+    model = keras.Sequential(body)
+    rng = np.random.default_rng(0)
+    _randomize_bn(model, rng, negative=(case == "negative-scale-before-pool"))
+    x = rng.uniform(0, 1, (64, *model.input_shape[1:])).astype(np.float32)
+    rewrite = fold_batchnorm(model)
+    assert rewrite.changes == expected
+    assert assert_equivalent(model, rewrite.model, x, atol=1e-4) < 1e-4
+    kinds = [type(layer).__name__ for layer in rewrite.model.layers]
+    assert ("BatchNormalization" in kinds) == (case == "bn-after-linear-dense")

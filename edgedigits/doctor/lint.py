@@ -16,6 +16,10 @@ lose accuracy or speed (``warning``). The rules come from what this project meas
 * **int16x8 has no XNNPACK kernels**: every op runs on LiteRT's reference kernels (measured
   2.95-85.7x slower than int8 on the zoo).
 * **Float input/output in a full-integer file** (checked on the exported ``.tflite``).
+* **C arrays TensorFlow Lite Micro cannot run**: float16 (TFLM's DEQUANTIZE has no float16
+  input) and dynamic range (no hybrid kernels), found by running the zoo's arrays in the
+  tflite-micro interpreter; ``lint_artifact`` runs the file itself when tflite-micro is
+  installed.
 """
 
 from __future__ import annotations
@@ -98,6 +102,13 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
                 f"its {'x'.join(str(d) for d in kernel.shape)} kernel has "
                 f"{int(kernel.shape.num_elements())} weights: pruning half of them can cut "
                 "capacity the layer needs")
+    # Measured with the tflite-micro interpreter on the zoo's C arrays (its own log lines).
+    add("*", "tflm-unsupported", ("float16",), "warning",
+        "TensorFlow Lite Micro cannot run this recipe's C array: its DEQUANTIZE takes int8, "
+        "int16 or uint8, not float16 weights (\"Node DEQUANTIZE failed to prepare\")")
+    add("*", "tflm-unsupported", ("dynamic",), "warning",
+        "TensorFlow Lite Micro cannot run this recipe's C array: it has no hybrid kernels "
+        "(\"Input type: FLOAT32 with filter type: INT8 not supported\")")
     add("*", "int16x8-reference-kernels", ("int16x8",), "warning",
         "XNNPACK has no int16x8 kernels: every op runs on LiteRT's reference kernels (2.95-85.7x "
         "slower than int8 on the zoo, bench/results/bench_zoo_summary.md)")
@@ -105,18 +116,43 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
 
 
 def lint_artifact(path: Path, recipe: str) -> list[LintFinding]:
-    """A full-integer ``.tflite`` must take and give integers (an app feeding floats would not)."""
-    if recipe not in FULL_INTEGER or Path(path).suffix != ".tflite":
+    """Checks on an exported ``.tflite``: TensorFlow Lite Micro can prepare it (when tflite-micro
+    is installed), and a full-integer file takes and gives integers."""
+    if Path(path).suffix != ".tflite":
         return []
+    findings = _tflm_check(Path(path), recipe)
+    if recipe not in FULL_INTEGER:
+        return findings
     from edgedigits.runtimes import runner_for
 
     with runner_for(path) as runner:
         floats = [f"{kind} {t.name} is {t.dtype}"
                   for kind, tensors in (("input", runner.inputs), ("output", runner.outputs))
                   for t in tensors if t.dtype.startswith("float")]
-    return [LintFinding(Path(path).name, "float-io", (recipe,), "error",
-                        f"a full-integer file with float I/O: {', '.join(floats)}")] if floats \
-        else []
+    return findings + ([LintFinding(Path(path).name, "float-io", (recipe,), "error",
+                                    f"a full-integer file with float I/O: {', '.join(floats)}")]
+                       if floats else [])
+
+
+TFLM_ARENA = 4 << 20  # bytes: generous, so only a missing kernel fails (issue 10 sizes arenas)
+
+
+def _tflm_check(path: Path, recipe: str) -> list[LintFinding]:
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        return []  # not installed: the recipe-level rule in lint_model still applies
+    from edgedigits._tf import native_stderr_captured
+
+    with native_stderr_captured() as log:
+        try:
+            runtime.Interpreter.from_file(str(path), arena_size=TFLM_ARENA)
+            return []
+        except Exception as exc:  # noqa: BLE001 - any failure to prepare is the finding
+            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = next((line.strip() for line in log.text.splitlines() if line.strip()), failure)
+    return [LintFinding(path.name, "tflm-cannot-run", (recipe,), "warning",
+                        f"TensorFlow Lite Micro cannot prepare this file: {reason}")]
 
 
 def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "exports"
@@ -130,8 +166,8 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
     path = model_path(out, name)
     model = load_trained_model(path, spec) if path.is_file() else create_model(name)
     findings = lint_model(model, recipes)
-    for recipe in FULL_INTEGER:
-        artifact = Path(out) / name / f"{name}.{recipe}.tflite"
-        if artifact.is_file() and (recipes is None or recipe in set(recipes)):
+    for artifact in sorted((Path(out) / name).glob(f"{name}.*.tflite")):
+        recipe = artifact.name[len(name) + 1:-len(".tflite")]
+        if recipes is None or recipe in set(recipes):
             findings += lint_artifact(artifact, recipe)
     return findings
