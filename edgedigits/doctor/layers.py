@@ -53,7 +53,7 @@ def keras_layer_outputs(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _layers_named(text: str, layers: set[str]) -> list[str]:
+def layers_named(text: str, layers: set[str]) -> list[str]:
     """Keras layer names a converted tensor or node name refers to (``<model>/<layer>/<op>``)."""
     found = []
     for token in text.split(";"):
@@ -88,7 +88,7 @@ def tflite_layer_tensors(interpreter: Any, shapes: dict[str, tuple[int, ...]]
     last: dict[str, int] = {}
     for k, op in enumerate(ops):
         for t in op["outputs"]:
-            for layer in _layers_named(details[t]["name"], layers):
+            for layer in layers_named(details[t]["name"], layers):
                 last[layer] = k
     inp = interpreter.get_input_details()[0]
     found = [_tflite_tensor(INPUT, inp)]
@@ -98,7 +98,7 @@ def tflite_layer_tensors(interpreter: Any, shapes: dict[str, tuple[int, ...]]
         # A split-off activation (TFLite SOFTMAX after FULLY_CONNECTED) names no layer.
         for follower in ops[k + 1:]:
             if tensor in follower["inputs"] and follower["op_name"] in ACTIVATION_OPS and not \
-                    _layers_named(details[follower["outputs"][0]]["name"], layers):
+                    layers_named(details[follower["outputs"][0]]["name"], layers):
                 tensor = follower["outputs"][0]
                 break
         if tuple(details[tensor]["shape"][1:]) == tuple(shapes[layer]):
@@ -157,7 +157,7 @@ def onnx_layer_tensors(path: Path, shapes: dict[str, tuple[int, ...]]
     order: dict[str, int] = {}
     for k, node in enumerate(graph.node):
         for out in node.output:
-            named = _layers_named(node.name, layers) or _layers_named(out, layers)
+            named = layers_named(node.name, layers) or layers_named(out, layers)
             shape = shape_of(out)
             if not named or shape is None:
                 continue

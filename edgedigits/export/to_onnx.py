@@ -124,12 +124,12 @@ def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | Non
         if recipe in (Recipe.INT8, Recipe.INT8_FIXED, Recipe.INT8_MIXED):
             exclude = []
             if keep_float:
-                from edgedigits.doctor.layers import _layers_named
+                from edgedigits.doctor.layers import layers_named
 
                 exclude = [n.name for n in onnx.load(str(pre)).graph.node
-                           if _layers_named(n.name, set(keep_float))]
+                           if layers_named(n.name, set(keep_float))]
                 missing = [k for k in keep_float
-                           if not any(k in _layers_named(n, {k}) for n in exclude)]
+                           if not any(k in layers_named(n, {k}) for n in exclude)]
                 if missing:
                     raise ValueError(f"no ONNX node found for layer(s) {missing}")
             quantize_static(str(pre), str(out), _Reader(calibration),

@@ -60,7 +60,7 @@ def convert_keeping_float(model: Any, calibration: CalibrationSet, keep: list[st
     calibrated model; those are found from the layer names the converter keeps in them."""
     import warnings
 
-    from edgedigits.doctor.layers import _layers_named
+    from edgedigits.doctor.layers import layers_named
 
     tf = tensorflow()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -77,8 +77,8 @@ def convert_keeping_float(model: Any, calibration: CalibrationSet, keep: list[st
         calibrated.allocate_tensors()
         details = {d["index"]: d["name"] for d in calibrated.get_tensor_details()}
         names = [details[t] for op in calibrated._get_ops_details() for t in op["outputs"]]
-        nodes = [n for n in names if set(_layers_named(n, set(keep))) & set(keep)]
-        missing = [k for k in keep if not any(k in _layers_named(n, {k}) for n in nodes)]
+        nodes = [n for n in names if set(layers_named(n, set(keep))) & set(keep)]
+        missing = [k for k in keep if not any(k in layers_named(n, {k}) for n in nodes)]
         if missing:
             raise ValueError(f"no TFLite op found for layer(s) {missing}")
         options.denylisted_nodes = nodes
