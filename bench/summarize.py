@@ -123,7 +123,42 @@ def summarize(doc: dict) -> str:
     if placements:
         out.append("* LiteRT node placement (XNNPACK delegate) by recipe: " + "; ".join(
             f"{recipe}: {', '.join(sorted(p))}" for recipe, p in sorted(placements.items())))
+    out += quantization_lines(rows, doc)
     return "\n".join(out) + "\n"
+
+
+def quantization_lines(rows, doc: dict) -> list[str]:
+    """Accuracy change against the trained Keras model (LiteRT, batch 1, full test set) of the
+    integer and fine-tuned .tflite recipes: the figures issue-style goals are stated in."""
+    def deltas(recipe: str) -> dict[str, float]:
+        return {model: found[(f"{recipe}.tflite", "litert")]["accuracy_delta"]
+                for model, found in rows.items() if (f"{recipe}.tflite", "litert") in found}
+
+    out = ["", "Accuracy change against the trained Keras model, points (LiteRT, batch 1, full "
+               "test set):", ""]
+    int8, repaired = deltas("int8"), {**deltas("int8-mixed"), **deltas("int8-fixed")}
+    effective = {m: repaired.get(m, d) for m, d in int8.items()}
+    for label, values in (("int8", int8), ("int8, repaired by --auto-fix where it failed parity",
+                                           effective), ("qat", deltas("qat")),
+                          ("pruned", deltas("pruned"))):
+        if values:
+            worst = min(values, key=values.get)
+            out.append(f"* {label}: {min(values.values()):+.2f} to {max(values.values()):+.2f} "
+                       f"({len(values)} models; worst {worst})")
+    qat = deltas("qat")
+    if qat:
+        close = [m for m, d in qat.items() if d >= -0.1 - 1e-9]
+        out.append(f"* qat at most 0.1 points below its Keras model: {len(close)} of {len(qat)}"
+                   + (f" (not: {', '.join(f'{m} {qat[m]:+.2f}' for m in qat if m not in close)})"
+                      if len(close) < len(qat) else ""))
+    for model, fixed in sorted(repaired.items()):
+        out.append(f"* {model}: int8 {int8.get(model, float('nan')):+.2f} -> repaired "
+                   f"{fixed:+.2f}")
+    failing = sorted({f"{Path(r['artifact']).name} ({r['runtime']})" for r in doc["results"]
+                      if r["batch"] == 1 and r.get("parity") == "fail"})
+    out.append(f"* Batch-1 rows failing parity: {len(failing)}"
+               + (f": {', '.join(failing)}" if failing else ""))
+    return out
 
 
 if __name__ == "__main__":
