@@ -14,7 +14,7 @@ lose accuracy or speed (``warning``). The rules come from what this project meas
 * **Kernels too small to prune**: 50% sparsity on a kernel of a few hundred weights removes
   capacity the layer needs (seed004_mlp12 lost 13 points; export now keeps such kernels dense).
 * **int16x8 has no XNNPACK kernels**: every op runs on LiteRT's reference kernels (measured
-  2.95-85.7x slower than int8 on the zoo).
+  2.95-84x slower than int8 on the zoo).
 * **Float input/output in a full-integer file** (checked on the exported ``.tflite``).
 * **C arrays TensorFlow Lite Micro cannot run**: float16 (TFLM's DEQUANTIZE has no float16
   input) and dynamic range (no hybrid kernels), found by running the zoo's arrays in the
@@ -110,7 +110,7 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
         "TensorFlow Lite Micro cannot run this recipe's C array: it has no hybrid kernels "
         "(\"Input type: FLOAT32 with filter type: INT8 not supported\")")
     add("*", "int16x8-reference-kernels", ("int16x8",), "warning",
-        "XNNPACK has no int16x8 kernels: every op runs on LiteRT's reference kernels (2.95-85.7x "
+        "XNNPACK has no int16x8 kernels: every op runs on LiteRT's reference kernels (2.95-84x "
         "slower than int8 on the zoo, bench/results/bench_zoo_summary.md)")
     return findings
 
