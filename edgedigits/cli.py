@@ -502,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "conversion, no artifacts needed; --quant all for every recipe)")
     doctor.add_argument("--quant", default=None, metavar="RECIPE",
                         help="post-training recipe to diagnose: float32, float16, dynamic, "
-                             "int8, int16x8 (default int8; with --lint, default all)")
+                             "int8, int16x8, int8-fixed, int8-mixed (default int8; with --lint, "
+                             "default all)")
     doctor.add_argument("--format", default="tflite,onnx", metavar="FMT[,FMT]",
                         help="formats to diagnose (default tflite,onnx: side by side)")
     doctor.add_argument("--images", type=_positive_int, default=300, metavar="N",
