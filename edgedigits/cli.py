@@ -322,11 +322,12 @@ def _lint(args: argparse.Namespace) -> int:
 
 def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN
-    from edgedigits.runtimes import RUNTIMES
+    from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES
 
     parser.add_argument("--runtimes", default=None, metavar="RT[,RT]",
-                        help=f"runtimes to use (default all: {', '.join(RUNTIMES)}); GPU ones "
-                             "are skipped with the reason on machines without a GPU")
+                        help=f"runtimes to use (default: {', '.join(DEFAULT_RUNTIMES)}; opt-in: "
+                             f"{', '.join(n for n in RUNTIMES if n not in DEFAULT_RUNTIMES)}); "
+                             "GPU ones are skipped with the reason on machines without a GPU")
     parser.add_argument("--threads", type=_positive_int, default=1,
                         help="runtime threads (default 1, the edge-like case)")
     parser.add_argument("--batch", type=_positive_int, default=32, metavar="N",

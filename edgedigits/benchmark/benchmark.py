@@ -30,8 +30,8 @@ from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, l
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError, first_line
-from edgedigits.runtimes import RUNTIMES, Runner, RuntimeUnavailable, parse_runtimes, quantize, \
-    runtimes_for
+from edgedigits.runtimes import (DEFAULT_RUNTIMES, RUNTIMES, Runner, RuntimeUnavailable,
+                                 parse_runtimes, quantize, runtimes_for)
 from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
 from edgedigits.training import DEFAULT_OUT
 from edgedigits.zoo import get_spec
@@ -43,7 +43,7 @@ PROFILE_RUNS = 50  # profiled inferences per artifact with --profile
 class BenchOptions:
     """Flags of ``edgedigits bench``; the defaults are the documented ones."""
 
-    runtimes: tuple[str, ...] = tuple(RUNTIMES)
+    runtimes: tuple[str, ...] = DEFAULT_RUNTIMES
     threads: int = 1  # runtime threads: 1 is the edge-like case
     batch_sizes: tuple[int, ...] = (1, 32)  # batch 1 and a larger batch
     xnnpack: bool = True  # LiteRT's default CPU delegate

@@ -17,11 +17,16 @@ from edgedigits.runtimes.litert import LiteRTRunner
 from edgedigits.runtimes.litert_compiled import (LiteRTCompiledGPURunner, LiteRTCompiledNPURunner,
                                                  LiteRTCompiledRunner)
 from edgedigits.runtimes.onnxruntime import OnnxRuntimeCUDARunner, OnnxRuntimeRunner
+from edgedigits.runtimes.tflm import TFLMRunner
 
 RUNTIMES: dict[str, type[Runner]] = {cls.name: cls for cls in (
     KerasRunner, KerasPredictRunner, LiteRTRunner, LiteRTCompiledRunner, LiteRTCompiledGPURunner,
-    LiteRTCompiledNPURunner, OnnxRuntimeRunner, OnnxRuntimeCUDARunner, TensorFlowGPURunner)}
-DEFAULT_RUNTIMES = tuple(RUNTIMES)
+    LiteRTCompiledNPURunner, OnnxRuntimeRunner, OnnxRuntimeCUDARunner, TensorFlowGPURunner,
+    TFLMRunner)}
+# What a bench runs unless told otherwise. TFLM is opt-in for now (--runtimes tflm): it cannot
+# prepare float16 and dynamic-range files, and failed rows would fail every default bench.
+OPT_IN_RUNTIMES = ("tflm",)
+DEFAULT_RUNTIMES = tuple(name for name in RUNTIMES if name not in OPT_IN_RUNTIMES)
 # The trained model run by TensorFlow: context for the deployment runtimes, not a target. The
 # gate judges their latency only when asked (``--gate-references``).
 REFERENCE_RUNTIMES = ("keras", "keras-predict", "tensorflow-gpu")
@@ -58,5 +63,5 @@ def runner_for(path: str | Path, **options) -> Runner:
                            ".keras)")
 
 
-__all__ = ["REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner", "RuntimeUnavailable",
+__all__ = ["DEFAULT_RUNTIMES", "REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner", "RuntimeUnavailable",
            "TensorInfo", "dequantize", "parse_runtimes", "quantize", "runner_for", "runtimes_for"]

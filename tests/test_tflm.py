@@ -1,0 +1,86 @@
+"""TensorFlow Lite Micro as a runtime: it runs what it can, with a measured arena, and says why
+it cannot run the rest."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tflite_micro")
+
+from edgedigits.data import load_dataset  # noqa: E402
+from edgedigits.errors import ModelFileError  # noqa: E402
+from edgedigits.export import export  # noqa: E402
+from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES, runner_for  # noqa: E402
+from edgedigits.runtimes.tflm import TFLMRunner  # noqa: E402
+from edgedigits.training import train  # noqa: E402
+from edgedigits.zoo import get_spec  # noqa: E402
+
+M = "seed003_ann64_relu"
+QUIET = dict(log=lambda _msg: None)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tflm")
+    train([M], out=out, epochs=1, limit=3000, verbose=0, **QUIET)
+    export([M], formats="tflite", recipes="int8,float16,dynamic", out=out,
+           calibration_samples=200, **QUIET)
+    return out / M
+
+
+def _allocator_total(path) -> int:
+    """The recording allocator's own report, read here without edgedigits' helpers."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(path), arena_size=1 << 20)
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            interpreter.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        text = sink.read().decode()
+    return int(re.search(r"Arena allocation total (\d+) bytes", text).group(1))
+
+
+def test_arena_is_what_the_allocator_reports(folder):
+    path = folder / f"{M}.int8.tflite"
+    with TFLMRunner(path) as runner:
+        assert runner.arena_bytes == _allocator_total(path)
+        assert 1000 < runner.arena_bytes < 100_000
+        assert runner.flash_bytes == path.stat().st_size
+        assert f"arena {runner.arena_bytes:,} bytes" in runner.provider
+
+
+def test_tflm_runs_int8_like_litert(folder):
+    path = folder / f"{M}.int8.tflite"
+    x = get_spec(M).preprocess(load_dataset().test_images[:200])
+    with TFLMRunner(path) as tflm, runner_for(path) as litert:
+        q = tflm.outputs[0]
+        assert (q.dtype, q.scale, q.zero_point) == (litert.outputs[0].dtype,
+                                                    litert.outputs[0].scale,
+                                                    litert.outputs[0].zero_point)
+        got, want = tflm.infer(x), litert.infer(x)
+    assert np.max(np.abs(got - want)) <= 2 * q.scale + 1e-7  # kernels may round a step apart
+    assert np.mean(np.argmax(got, 1) == np.argmax(want, 1)) >= 0.99
+
+
+@pytest.mark.parametrize("recipe, says", [("float16", "dequantize"),
+                                          ("dynamic", "FLOAT32 with filter type: INT8")])
+def test_recipes_tflm_cannot_run_fail_with_its_reason(folder, recipe, says):
+    """TFLM's own log line is the reason (float16: its DEQUANTIZE kernel's check fails)."""
+    with pytest.raises(ModelFileError, match=r"(?i)TensorFlow Lite Micro cannot run it \(.*"
+                                             + re.escape(says)):
+        TFLMRunner(folder / f"{M}.{recipe}.tflite").load()
+
+
+def test_tflm_is_registered_but_opt_in():
+    assert "tflm" in RUNTIMES and "tflm" not in DEFAULT_RUNTIMES
