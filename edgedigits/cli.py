@@ -158,7 +158,8 @@ def _bench_options(args: argparse.Namespace):
                              min_seconds=args.min_seconds),
         test_limit=args.test_limit, tolerances=tolerances,
         plots_dir=Path(args.plots) if getattr(args, "plots", None) else None,
-        profile=args.profile)
+        profile=args.profile, max_arena_bytes=args.max_arena_bytes,
+        max_flash_bytes=args.max_flash_bytes)
 
 
 def _check_outputs(args: argparse.Namespace) -> dict | None:
@@ -231,8 +232,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for row in result.failed:
         print(f"edgedigits bench: failed: {row.artifact} on {row.runtime}: {row.reason}",
               file=sys.stderr)
+    for row in result.over_budget:
+        if row.batch == 1:
+            print(f"edgedigits bench: over budget: {row.artifact} on {row.runtime}: "
+                  f"{'; '.join(row.budget_failures)}", file=sys.stderr)
     code = _gate(args, doc, baseline)
-    return 1 if (result.failed and not code) else code
+    return 1 if ((result.failed or result.over_budget) and not code) else code
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
@@ -368,6 +373,12 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-references", action="store_true",
                         help="also gate the latency of the trained model's own runtimes "
                              "(keras, keras-predict, tensorflow-gpu); reported either way")
+    parser.add_argument("--max-arena-bytes", type=_positive_int, default=None, metavar="N",
+                        help="microcontroller budget: rows whose measured TFLM arena is larger "
+                             "fail (with --runtimes tflm)")
+    parser.add_argument("--max-flash-bytes", type=_positive_int, default=None, metavar="N",
+                        help="microcontroller budget: rows whose model data is larger fail "
+                             "(with --runtimes tflm)")
     parser.add_argument("--gate-markdown", metavar="PATH", default=None,
                         help="write the gate's table (growth and interval per row) here")
 

@@ -84,3 +84,30 @@ def test_recipes_tflm_cannot_run_fail_with_its_reason(folder, recipe, says):
 
 def test_tflm_is_registered_but_opt_in():
     assert "tflm" in RUNTIMES and "tflm" not in DEFAULT_RUNTIMES
+
+
+def test_budget_one_byte_under_the_measured_arena_fails(folder, tmp_path, capsys):
+    import json
+
+    import jsonschema
+
+    from edgedigits.benchmark import report as reports
+    from edgedigits.cli import main
+
+    path = folder / f"{M}.int8.tflite"
+    with TFLMRunner(path) as runner:
+        arena, flash = runner.arena_bytes, runner.flash_bytes
+    args = ["bench", str(path), "--runtimes", "tflm", "--rounds", "2", "--min-seconds", "0.01",
+            "--batch", "1", "--test-limit", "300", "--json", str(tmp_path / "b.json"),
+            "--markdown", str(tmp_path / "b.md"), "--max-flash-bytes", str(flash)]
+    assert main(args + ["--max-arena-bytes", str(arena)]) == 0
+    doc = json.loads((tmp_path / "b.json").read_text())
+    jsonschema.validate(doc, reports.schema())
+    row = next(r for r in doc["results"] if r["runtime"] == "tflm")
+    assert (row["arena_bytes"], row["flash_bytes"], row["budget_failures"]) == (arena, flash, [])
+    assert f"| {M} | int8 | tflm | {flash:,} | {arena:,} | yes |" in (tmp_path / "b.md").read_text()
+    capsys.readouterr()
+    assert main(args + ["--max-arena-bytes", str(arena - 1), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"arena {arena:,} bytes > --max-arena-bytes {arena - 1:,}" in err
+    assert "gate failed: budget:" in err

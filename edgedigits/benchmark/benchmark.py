@@ -52,6 +52,8 @@ class BenchOptions:
     tolerances: dict[str, Tolerance] = field(default_factory=lambda: load_tolerances(None))
     plots_dir: Path | None = None  # where pictures of disagreeing images go (None: none)
     profile: bool = False  # per-operator time breakdown where the runtime exposes one
+    max_arena_bytes: int | None = None  # budgets for runtimes that measure them (tflm): rows
+    max_flash_bytes: int | None = None  # over budget fail, and so does --check
 
     def validate(self, num_test: int | None = None) -> None:
         """Every option, with its flag's name, before any work (``num_test``: the data's size)."""
@@ -78,6 +80,10 @@ class BenchOptions:
                                  f"{num_test} images; choose 1-{num_test}")
         for family, tolerance in self.tolerances.items():
             tolerance.validate(f"tolerance family {family!r}")
+        for flag, value in (("--max-arena-bytes", self.max_arena_bytes),
+                            ("--max-flash-bytes", self.max_flash_bytes)):
+            if value is not None and not _whole(value, 1):
+                raise UsageError(f"{flag} {value}: must be a whole number of bytes, at least 1")
 
 
 def _whole(value: Any, minimum: int) -> bool:
@@ -127,6 +133,9 @@ class BenchResult:
     disagreement_plot: str | None = None
     profile: list[dict[str, Any]] | None = None  # per-operator kernel time, batch 1 (--profile)
     profile_note: str | None = None  # where the profile came from, or why there is none
+    arena_bytes: int | None = None  # measured working memory (tflm); None where not measured
+    flash_bytes: int | None = None  # model data in flash (tflm)
+    budget_failures: list[str] = field(default_factory=list)  # over --max-arena/flash-bytes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +153,10 @@ class BenchReport:
     @property
     def parity_failures(self) -> list[BenchResult]:
         return [r for r in self.results if r.parity == "fail"]
+
+    @property
+    def over_budget(self) -> list[BenchResult]:
+        return [r for r in self.results if r.budget_failures]
 
 
 def current_rss_mb() -> float:
@@ -256,6 +269,8 @@ class _Bench:
             if reference_error:
                 values.update(parity="fail", parity_failures=[reference_error])
             values["integrity"] = self.integrity(artifact)
+            values.update(arena_bytes=runner.arena_bytes, flash_bytes=runner.flash_bytes,
+                          budget_failures=self._budget_failures(runner))
             values.update(provider=runner.provider, load_ms=round(load_ms, 3),
                           rss_load_delta_mb=round(rss_delta, 2),
                           disagreement_plot=self._plot(artifact, runner_cls.name, parity,
@@ -273,6 +288,15 @@ class _Bench:
             runner.close()
             self.log(f"    {runner_cls.name}: failed: {first_line(exc)}")
             return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
+
+    def _budget_failures(self, runner: Runner) -> list[str]:
+        failures = []
+        for what, value, limit, flag in (
+                ("arena", runner.arena_bytes, self.options.max_arena_bytes, "--max-arena-bytes"),
+                ("flash", runner.flash_bytes, self.options.max_flash_bytes, "--max-flash-bytes")):
+            if value is not None and limit is not None and value > limit:
+                failures.append(f"{what} {value:,} bytes > {flag} {limit:,}")
+        return failures
 
     def integrity(self, artifact: Artifact) -> str | None:
         if artifact.path not in self._integrity:

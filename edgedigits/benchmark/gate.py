@@ -214,6 +214,9 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
                        for r in current["results"]
                        if str(r.get("integrity") or "").startswith("MODIFIED")})
     result.failures += [f"integrity: {m}" for m in modified]
+    result.failures += sorted({f"budget: {Path(r['artifact']).name} on {r['runtime']}: "
+                               f"{'; '.join(r['budget_failures'])}" for r in current["results"]
+                               if r.get("budget_failures")})
     for row in current["results"]:
         if row.get("parity") == "fail":
             result.failures.append(f"parity: {Path(row['artifact']).name} on {row['runtime']} "

@@ -52,6 +52,8 @@ def to_document(report: BenchReport) -> dict[str, Any]:
             "timing_seed": options.timing.seed, "profile": options.profile,
             "test_images": options.test_limit or 10000,
             "tolerances": {k: vars(v) for k, v in options.tolerances.items()},
+            "max_arena_bytes": options.max_arena_bytes,
+            "max_flash_bytes": options.max_flash_bytes,
         },
         "results": [r.to_json() for r in report.results],
     }
@@ -120,6 +122,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
             f"{lat['p50']:.1f} | {lat['p99']:.1f} | {compute} | "
             f"{r['latency_per_image_us']['p50']:.2f} | {r['throughput_per_s']:,.0f} | "
             f"{r['load_ms']:.1f} | {r['size_bytes']:,} | {r.get('provider') or ''} | {parity} |")
+    lines += mcu_fit(doc)
     profiled = [r for r in doc["results"] if r["status"] == "ok" and r["batch"] == 1
                 and r.get("profile_note")]
     if profiled:
@@ -136,6 +139,28 @@ def to_markdown(doc: dict[str, Any]) -> str:
                          f"{top}")
         lines += [f"* {runtime}: {note}" for runtime, note in without.items()]
     return "\n".join(lines) + "\n"
+
+
+def mcu_fit(doc: dict[str, Any]) -> list[str]:
+    """The "MCU fit" table: flash and measured arena of every file a microcontroller runtime
+    loaded (batch 1), against the budgets when given."""
+    rows = [r for r in doc["results"] if r["status"] == "ok" and r["batch"] == 1
+            and r.get("arena_bytes") is not None]
+    if not rows:
+        return []
+    s = doc["settings"]
+    budget = ", ".join(f"{k.replace('max_', '').replace('_bytes', '')} <= {s[k]:,} bytes"
+                       for k in ("max_flash_bytes", "max_arena_bytes") if s.get(k))
+    lines = ["", "## MCU fit (TensorFlow Lite Micro, measured)", "",
+             f"Budgets: {budget or 'none given (--max-flash-bytes, --max-arena-bytes)'}.", "",
+             "| model | recipe | runtime | flash bytes | arena bytes | fits |",
+             "|---|---|---|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: (r["model"], r["flash_bytes"] or 0)):
+        fits = "NO: " + "; ".join(r["budget_failures"]) if r.get("budget_failures") else (
+            "yes" if budget else "")
+        lines.append(f"| {r['model']} | {r['recipe']} | {r['runtime']} | "
+                     f"{r['flash_bytes']:,} | {r['arena_bytes']:,} | {fits} |")
+    return lines
 
 
 def write_markdown(doc: dict[str, Any], path: str | Path | None) -> str:

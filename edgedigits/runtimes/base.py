@@ -87,6 +87,9 @@ class Runner(abc.ABC):
         # What actually executed, as the runtime reports it after loading: "XNNPACK 4/4 nodes",
         # "CPUExecutionProvider 6/6 nodes", a TensorFlow device. Never what was merely asked for.
         self.provider = UNVERIFIED
+        # Microcontroller runtimes measure these at load (TFLM); None elsewhere.
+        self.arena_bytes: int | None = None  # working memory the model took from its arena
+        self.flash_bytes: int | None = None  # model data a firmware keeps in flash
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

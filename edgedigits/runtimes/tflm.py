@@ -41,9 +41,7 @@ class TFLMRunner(Runner):
 
     def __init__(self, path: str | Path, **_ignored):
         super().__init__(path)
-        self._interpreter = None
-        self.arena_bytes: int | None = None  # measured by TFLM's recording allocator
-        self.flash_bytes: int | None = None  # the model data a firmware keeps in flash
+        self._interpreter = None  # arena_bytes (the allocator's total) and flash_bytes: at load
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
