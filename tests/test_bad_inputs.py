@@ -192,6 +192,8 @@ CASES = [
     ("export-unknown-recipe", NOTHING, EXPORT + ["--quant", "bogus"], 1, "--quant bogus"),
     ("export-recipe-not-offered", NOTHING, EXPORT + ["--format", "onnx", "--quant", "qat"], 1,
      "--quant qat: not offered"),
+    ("export-c-float16", NOTHING, EXPORT + ["--format", "c", "--quant", "float16"], 1,
+     "--quant float16: not offered by --format c; those formats offer float32, int8"),
     ("export-opset-range", NOTHING, EXPORT + ["--opset", "99"], 1, "--opset 99"),
     ("export-opset-text", NOTHING, EXPORT + ["--opset", "abc"], 2, "argument --opset"),
     ("export-calibration-zero", NOTHING, EXPORT + ["--calibration-samples", "0"], 2,

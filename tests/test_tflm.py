@@ -111,3 +111,28 @@ def test_budget_one_byte_under_the_measured_arena_fails(folder, tmp_path, capsys
     err = capsys.readouterr().err
     assert f"arena {arena:,} bytes > --max-arena-bytes {arena - 1:,}" in err
     assert "gate failed: budget:" in err
+
+
+def test_c_header_carries_measured_arena_and_the_exact_operators(folder):
+    from edgedigits.export import to_c
+
+    export([M], formats="c", recipes="int8", out=folder.parent, calibration_samples=200, **QUIET)
+    header = (folder / f"{M}.int8.h").read_text()
+    data = (folder / f"{M}.int8.tflite").read_bytes()
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=data, experimental_op_resolver_type=(
+        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    ops = list(dict.fromkeys(op["op_name"] for op in interpreter._get_ops_details()))
+    methods = re.findall(r"resolver\.(Add\w+)\(\);", header)
+    assert methods == [to_c.resolver_method(op) for op in ops] and len(methods) == len(ops)
+    assert f"MicroMutableOpResolver<{len(ops)}>" in header
+    measured = _allocator_total(folder / f"{M}.int8.tflite")
+    assert f"arena used: {measured} bytes" in header
+    assert f"_arena_bytes = {to_c.recommended_arena(measured)};" in header
+    import json
+
+    record = next(a for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
+                  if a["file"] == f"{M}.int8.cc")
+    assert record["details"]["tflm"]["arena_bytes"] == measured
+    assert record["details"]["tflm"]["golden_within_atol"] is True

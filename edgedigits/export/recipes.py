@@ -76,10 +76,12 @@ RECIPE_INFO: dict[Recipe, RecipeInfo] = {
                                  "weight-clustered fine-tune, float32"),
 }
 
-# Which recipes each format offers. C wraps the TFLite flatbuffer, so it offers the same ones.
+# Which recipes each format offers. C wraps the TFLite flatbuffer, for the recipes TFLM can run.
 FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
     Format.TFLITE: tuple(Recipe),
-    Format.C: tuple(Recipe),
+    # TensorFlow Lite Micro cannot run float16 weights (its DEQUANTIZE takes no float16) or
+    # dynamic-range files (no hybrid kernels): measured with the tflite-micro interpreter.
+    Format.C: tuple(r for r in Recipe if r not in (Recipe.FLOAT16, Recipe.DYNAMIC)),
     Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC, Recipe.INT8_FIXED,
                   Recipe.INT8_MIXED),
 }
