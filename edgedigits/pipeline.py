@@ -17,11 +17,11 @@ from edgedigits.benchmark import report as reports
 from edgedigits.export import ExportReport, FinetuneOptions, export
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError
-from edgedigits.export.artifact_store import check_model_folder
+from edgedigits.export.artifact_store import check_export_folders
 from edgedigits.export.recipes import parse_formats, parse_recipes
 from edgedigits.outputs import writable_dir
-from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, TrainResult, check_model_folders,
-                                 ensure_writable_dir, model_path, resolve_names, train)
+from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, TrainResult, model_path,
+                                 resolve_names, train)
 
 
 @dataclass
@@ -45,10 +45,7 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
     (finetune or FinetuneOptions()).validate()
-    out = ensure_writable_dir(out)
-    check_model_folders(out, chosen)
-    for name in chosen:
-        check_model_folder(out / name)
+    out = check_export_folders(out, chosen)
     report_dir = writable_dir(report_dir or out / "report",
                               f"--report-dir {report_dir}" if report_dir else f"--out {out}")
     (bench_options or BenchOptions()).validate(load_dataset(data).num_test)

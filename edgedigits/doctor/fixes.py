@@ -50,9 +50,9 @@ def _clone(layer: Any) -> Any:
 def _foldable_after(layer: Any) -> bool:
     """A BatchNormalization that the TFLite converter and tfmot already fold (after a linear
     Conv/Dense) is left alone."""
-    from edgedigits.doctor.lint import FOLDABLE_INTO, _activation
+    from edgedigits.doctor.lint import FOLDABLE_INTO, activation_name
 
-    return type(layer).__name__ in FOLDABLE_INTO and _activation(layer) == "linear"
+    return type(layer).__name__ in FOLDABLE_INTO and activation_name(layer) == "linear"
 
 
 def fold_batchnorm(model: Any) -> Rewrite:
@@ -64,13 +64,12 @@ def fold_batchnorm(model: Any) -> Rewrite:
     if not isinstance(model, keras.Sequential):
         raise UsageError(f"{model.name}: the BatchNormalization rewrite handles Sequential models")
     layers = list(model.layers)
-    plan: list[tuple[Any, list[np.ndarray] | None]] = []  # (layer to add, weights or None)
+    # (layer, weights): an original layer (rebuilt from its config) or a new one
+    plan: list[tuple[Any, list[np.ndarray]]] = []
+    new_layers: set[int] = set()
     weights = {layer.name: [w.copy() for w in layer.get_weights()] for layer in layers}
     changes: list[str] = []
-    skip: set[str] = set()
     for k, layer in enumerate(layers):
-        if layer.name in skip:
-            continue
         kind = type(layer).__name__
         if kind != "BatchNormalization" or (k and _foldable_after(layers[k - 1])):
             plan.append((layer, weights[layer.name]))
@@ -78,17 +77,18 @@ def fold_batchnorm(model: Any) -> Rewrite:
         a, b = _affine(layer)
         target, through = _fold_target(layers, k, a)
         if target is not None:
-            _fold_into(target, weights, a, b, through, layers[k].input_shape)
+            _fold_into(target, weights, a, b, through)
             changes.append(f"{layer.name}: folded into {target.name}"
                            + (f" through {', '.join(t.name for t in through)}" if through else ""))
             continue  # the BatchNormalization disappears
         replacement, values = _equivalent_layer(layer, a, b, keras)
         plan.append((replacement, values))
+        new_layers.add(id(replacement))
         changes.append(f"{layer.name}: replaced by an equivalent {type(replacement).__name__}")
     rebuilt = keras.Sequential(name=model.name)
     rebuilt.add(keras.Input(model.input_shape[1:]))
     for layer, values in plan:
-        fresh = _clone(layer) if not getattr(layer, "_edgedigits_new", False) else layer
+        fresh = layer if id(layer) in new_layers else _clone(layer)
         rebuilt.add(fresh)
         if values:
             fresh.set_weights(values)
@@ -117,7 +117,7 @@ def _fold_target(layers: list[Any], k: int, a: np.ndarray) -> tuple[Any | None, 
 
 
 def _fold_into(target: Any, weights: dict[str, list[np.ndarray]], a: np.ndarray, b: np.ndarray,
-               through: list[Any], bn_shape: tuple) -> None:
+               through: list[Any]) -> None:
     kernel, *rest = weights[target.name]
     bias = rest[0] if rest else None
     if type(target).__name__ == "Dense":
@@ -145,7 +145,6 @@ def _equivalent_layer(bn: Any, a: np.ndarray, b: np.ndarray, keras: Any) -> tupl
         values = [np.diag(a).astype(np.float32), b.astype(np.float32)]
     else:
         raise UsageError(f"{bn.name}: a BatchNormalization on {ndim}-D tensors is not rewritten")
-    layer._edgedigits_new = True
     return layer, values
 
 

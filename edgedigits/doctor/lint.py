@@ -49,7 +49,7 @@ class LintFinding:
         return asdict(self)
 
 
-def _activation(layer: Any) -> str:
+def activation_name(layer: Any) -> str:
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", "linear") if activation is not None else "linear"
 
@@ -77,8 +77,8 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
         before = layers[k - 1] if k else None
         if kind == "BatchNormalization":
             if before is None or type(before).__name__ not in FOLDABLE_INTO or \
-                    _activation(before) != "linear":
-                where = (f"after {before.name}'s {_activation(before)}" if before is not None
+                    activation_name(before) != "linear":
+                where = (f"after {before.name}'s {activation_name(before)}" if before is not None
                          and type(before).__name__ in FOLDABLE_INTO else
                          f"after {before.name if before is not None else 'the input'}")
                 add(layer.name, "bn-not-foldable", ("int8", "int16x8"), "warning",
@@ -134,23 +134,16 @@ def lint_artifact(path: Path, recipe: str) -> list[LintFinding]:
                        if floats else [])
 
 
-TFLM_ARENA = 4 << 20  # bytes: generous, so only a missing kernel fails (issue 10 sizes arenas)
-
-
 def _tflm_check(path: Path, recipe: str) -> list[LintFinding]:
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
-        return []  # not installed: the recipe-level rule in lint_model still applies
-    from edgedigits._tf import native_stderr_captured
+    from edgedigits.runtimes.tflm import TFLMCannotRun, TFLMRunner
 
-    with native_stderr_captured() as log:
-        try:
-            runtime.Interpreter.from_file(str(path), arena_size=TFLM_ARENA)
+    if TFLMRunner.unavailable_reason():
+        return []  # not installed: the recipe-level rule in lint_model still applies
+    try:
+        with TFLMRunner(path):
             return []
-        except Exception as exc:  # noqa: BLE001 - any failure to prepare is the finding
-            failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    reason = next((line.strip() for line in log.text.splitlines() if line.strip()), failure)
+    except TFLMCannotRun as exc:
+        reason = exc.reason
     return [LintFinding(path.name, "tflm-cannot-run", (recipe,), "warning",
                         f"TensorFlow Lite Micro cannot prepare this file: {reason}")]
 

@@ -44,6 +44,17 @@ def check_model_folder(folder: Path) -> None:
     read_metrics(folder / METRICS)
 
 
+def check_export_folders(out: Path | str, names: Sequence[str]) -> Path:
+    """Before any work: ``out`` and each ``out/<name>/`` writable, their records readable."""
+    from edgedigits.training import check_model_folders, ensure_writable_dir
+
+    out = ensure_writable_dir(out)
+    check_model_folders(out, names)
+    for name in names:
+        check_model_folder(out / name)
+    return out
+
+
 def read_metrics(path: Path) -> dict[str, Any] | None:
     """``metrics.json`` (written by ``train``), None when absent; a damaged one is an error."""
     if not path.exists():

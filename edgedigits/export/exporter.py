@@ -30,17 +30,17 @@ from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.export import model_optimization, tflite_flatbuffer, to_c, to_onnx, to_tflite
 from edgedigits.export.calibration import (DEFAULT_CALIBRATION_SAMPLES, CalibrationSet,
                                            calibration_set)
-from edgedigits.export.artifact_store import ArtifactStore, check_model_folder, read_metrics
+from edgedigits.export.artifact_store import ArtifactStore, check_export_folders, read_metrics
 from edgedigits.export.golden import golden_document, golden_entry, golden_indices
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe,
                                        artifact_name, parse_formats, parse_recipes)
 from edgedigits.runtimes import quantize, runner_for
-from edgedigits.runtimes.batching import infer_as_deployed, infer_one_at_a_time
-from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, check_model_folders, check_seed,
-                                 ensure_writable_dir, file_sha256, load_trained_model, model_path,
-                                 resolve_names, train)
+from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time,
+                                          infer_raw_one_at_a_time)
+from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, check_seed, file_sha256,
+                                 load_trained_model, model_path, resolve_names, train)
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 DEFAULT_VERIFY_SAMPLES = 1000  # test images each artifact is checked on at export time
@@ -359,11 +359,8 @@ class _ModelExport:
         from edgedigits.runtimes.tflm import TFLMRunner
 
         with TFLMRunner(path) as runner:
-            got = np.concatenate([runner.infer(self.golden_x[k:k + 1])
-                                  for k in range(len(self.golden_x))])
-            raw = (np.concatenate([runner.infer_raw(quantize(self.golden_x[k:k + 1],
-                                                             runner.inputs[0]))
-                                   for k in range(len(self.golden_x))])
+            got = infer_one_at_a_time(runner, self.golden_x)
+            raw = (infer_raw_one_at_a_time(runner, quantize(self.golden_x, runner.inputs[0]))
                    if "expected_raw" in golden else None)
         diff = float(np.max(np.abs(got - np.asarray(golden["expected"]))))
         within = diff <= golden["atol"]
@@ -409,7 +406,7 @@ class _ModelExport:
             outputs = self.spec.probabilities(deployed.outputs)
             # Golden vectors are what an app's test sees: one image per call, in this runtime.
             q = quantize(self.golden_x, runner.inputs[0])
-            raw_golden = np.concatenate([runner.infer_raw(q[k:k + 1]) for k in range(len(q))])
+            raw_golden = infer_raw_one_at_a_time(runner, q)
             golden = infer_one_at_a_time(runner, self.golden_x)
         predicted = np.argmax(outputs, axis=1)
         ref_pred = np.argmax(reference, axis=1)
@@ -472,10 +469,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         raise ModelFileError(
             f"not trained yet: {', '.join(missing)} (no {model_path(out, missing[0])}); run "
             f"'edgedigits train {' '.join(missing)} --out {out}' first, or add --train")
-    out = ensure_writable_dir(out)
-    check_model_folders(out, chosen)
-    for name in chosen:
-        check_model_folder(out / name)
+    out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
     _check_sample_counts(dataset, calibration_samples, verify_samples, finetune)
     for name in chosen:

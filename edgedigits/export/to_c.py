@@ -69,8 +69,7 @@ def tflm_facts(tflite_bytes: bytes) -> dict:
     import tempfile
     from pathlib import Path
 
-    from edgedigits.errors import ModelFileError
-    from edgedigits.runtimes.tflm import TFLMRunner
+    from edgedigits.runtimes.tflm import TFLMCannotRun, TFLMRunner
 
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -84,9 +83,8 @@ def tflm_facts(tflite_bytes: bytes) -> dict:
             with TFLMRunner(path) as runner:
                 return {"loads": True, "arena_bytes": runner.arena_bytes, "ops": ops,
                         "reason": None}
-        except ModelFileError as exc:
-            return {"loads": False, "arena_bytes": None, "ops": ops,
-                    "reason": str(exc).split("(", 1)[-1].rstrip(")")}
+        except TFLMCannotRun as exc:
+            return {"loads": False, "arena_bytes": None, "ops": ops, "reason": exc.reason}
 
 
 def recommended_arena(measured: int) -> int:

@@ -40,6 +40,11 @@ def infer_one_at_a_time(runner: Runner, x: np.ndarray) -> np.ndarray:
     return np.concatenate([runner.infer(x[k:k + 1]) for k in range(len(x))])
 
 
+def infer_raw_one_at_a_time(runner: Runner, q: np.ndarray) -> np.ndarray:
+    """Each image alone, already in the artifact's input dtype; raw (not dequantized) outputs."""
+    return np.concatenate([runner.infer_raw(q[k:k + 1]) for k in range(len(q))])
+
+
 def infer_batched(runner: Runner, x: np.ndarray, batch: int = LARGE_BATCH) -> np.ndarray:
     return np.concatenate([runner.infer(x[k:k + batch]) for k in range(0, len(x), batch)])
 

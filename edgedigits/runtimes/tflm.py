@@ -24,6 +24,14 @@ HOST_ARENA_BYTES = 4 << 20  # handed to TFLM at load; the model's real need is m
 _TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 
 
+class TFLMCannotRun(ModelFileError):
+    """TFLM could not prepare the file; ``reason`` is TFLM's own log line."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: TensorFlow Lite Micro cannot run it ({reason})")
+        self.reason = reason
+
+
 def _info(detail: dict, name: str) -> TensorInfo:
     q = detail.get("quantization_parameters") or {}
     scales, zero_points = q.get("scales", []), q.get("zero_points", [])
@@ -66,7 +74,7 @@ class TFLMRunner(Runner):
         if self._interpreter is None:
             reason = next((line.strip() for line in log.text.splitlines() if line.strip()),
                           failure)
-            raise ModelFileError(f"{self.path}: TensorFlow Lite Micro cannot run it ({reason})")
+            raise TFLMCannotRun(self.path, reason)
         self.arena_bytes = measured_arena_bytes(self._interpreter)
         self.flash_bytes = len(data)
         self.inputs = [_info(self._interpreter.get_input_details(0), "input")]
