@@ -10,8 +10,9 @@ against its file and its runtime, as an app would meet them:
   run one image per call (batch 1) in that runtime, gives the recorded outputs within ``atol`` and
   the recorded class (and the recorded raw int8 values within ``atol_raw``);
 * **C arrays**: the bytes of each ``.cc`` array equal the recorded TFLite bytes and the ``.tflite``
-  file of the same recipe beside it; the header matches its hash; the array replays the golden
-  vectors too;
+  file of the same recipe beside it; the header matches its hash; the array loads in LiteRT with
+  the recorded tensors and in TensorFlow Lite Micro with the recorded arena, and replays its
+  golden entry there (computed by TFLM at export, one image per ``invoke()``);
 * **coverage**: every artifact file in the folder has a record, every record its golden entry,
   and the export-time parity check passed.
 
@@ -161,7 +162,9 @@ class _FolderCheck:
             with tempfile.TemporaryDirectory(prefix="edgedigits-verify-") as tmp:
                 tflite = Path(tmp) / (Path(name).stem + ".tflite")
                 tflite.write_bytes(runnable)
-                self.check_in_runtime(record, tflite, entry)
+                self.check_in_runtime(record, tflite, None if _in_tflm(entry) else entry)
+                if _in_tflm(entry) or record.get("details", {}).get("tflm"):
+                    self.check_in_tflm(record, tflite, entry if _in_tflm(entry) else None)
             return
         self.check_in_runtime(record, path, entry)
 
@@ -214,6 +217,23 @@ class _FolderCheck:
         except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
             self.problem(name, "tensors", f"does not load in its runtime ({first_line(exc)})")
 
+    def check_in_tflm(self, record: dict[str, Any], path: Path,
+                      entry: dict[str, Any] | None) -> None:
+        """A C array in TensorFlow Lite Micro: it loads, takes the arena its record states, and
+        replays the golden entry TFLM computed at export."""
+        from edgedigits.runtimes.tflm import TFLMRunner
+
+        name, recorded = record["file"], record.get("details", {}).get("tflm") or {}
+        try:
+            with TFLMRunner(path) as runner:
+                if recorded.get("arena_bytes") not in (None, runner.arena_bytes):
+                    self.problem(name, "tflm", f"takes a {runner.arena_bytes}-byte arena, the "
+                                               f"manifest says {recorded['arena_bytes']}")
+                if entry is not None:
+                    self.replay(name, runner, entry)
+        except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
+            self.problem(name, "tflm", f"does not run in TensorFlow Lite Micro ({first_line(exc)})")
+
     def replay(self, name: str, runner: Any, entry: dict[str, Any]) -> None:
         """Each golden image through the manifest's preprocessing, one image per call."""
         from edgedigits.runtimes import quantize
@@ -245,6 +265,11 @@ class _FolderCheck:
                                          f"{worst:.3g} (allowed {entry['atol']:g})")
         if wrong:
             self.problem(name, "golden", f"predicted class differs on golden image(s) {wrong}")
+
+
+def _in_tflm(entry: dict[str, Any] | None) -> bool:
+    """Whether a golden entry was computed in TensorFlow Lite Micro (C arrays since issue 10)."""
+    return entry is not None and entry.get("runtime") == "tflm"
 
 
 def _tensors(items: Any) -> str:

@@ -135,4 +135,66 @@ def test_c_header_carries_measured_arena_and_the_exact_operators(folder):
     record = next(a for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
                   if a["file"] == f"{M}.int8.cc")
     assert record["details"]["tflm"]["arena_bytes"] == measured
-    assert record["details"]["tflm"]["golden_within_atol"] is True
+    assert record["details"]["tflm"]["reference_kernels_max_abs_diff"] == 0
+
+
+def _tflm_client(path, pixels, manifest):
+    """What a firmware test does: the manifest's preprocessing, one image per invoke(), raw."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(path), arena_size=1 << 20)
+    pre = manifest["preprocessing"]
+    q = interpreter.get_input_details(0)["quantization_parameters"]
+    out = []
+    for image in pixels:
+        x = np.asarray(image, np.float64).reshape(1, -1) * pre["scale"] + pre["offset"]
+        x = np.clip(np.round(x / q["scales"][0] + q["zero_points"][0]), -128, 127)
+        interpreter.set_input(x.astype(np.int8), 0)
+        interpreter.invoke()
+        out.append(interpreter.get_output(0)[0].astype(int).tolist())
+    return out
+
+
+def test_c_golden_entry_is_what_tflm_computes_and_verify_replays_it(folder, capsys):
+    import json
+
+    from edgedigits.cli import main
+
+    export([M], formats="c", recipes="int8", out=folder.parent, calibration_samples=200, **QUIET)
+    golden = json.loads((folder / "golden.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = golden["artifacts"][f"{M}.int8.cc"]
+    assert entry["runtime"] == "tflm"
+    pixels = [img["pixels"] for img in golden["images"]]
+    assert entry["expected_raw"] == _tflm_client(folder / f"{M}.int8.tflite", pixels, manifest)
+    assert main(["verify", str(folder)]) == 0
+    capsys.readouterr()
+
+    original = (folder / "golden.json").read_text()
+    entry["expected_raw"][3][0] += 2
+    (folder / "golden.json").write_text(json.dumps(golden))
+    assert main(["verify", str(folder)]) == 1
+    assert f"{M}.int8.cc: golden: image 3: raw output differs by 2" in capsys.readouterr().err
+    (folder / "golden.json").write_text(original)
+
+    record = next(a for a in manifest["artifacts"] if a["file"] == f"{M}.int8.cc")
+    record["details"]["tflm"]["arena_bytes"] += 16
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["verify", str(folder)]) == 1
+    assert f"{M}.int8.cc: tflm: takes a {record['details']['tflm']['arena_bytes'] - 16}-byte " \
+           "arena" in capsys.readouterr().err
+
+
+def test_c_export_fails_when_tflm_disagrees_with_the_reference_kernels(folder, monkeypatch):
+    import json
+
+    real = TFLMRunner.infer_raw
+    monkeypatch.setattr(TFLMRunner, "infer_raw",
+                        lambda self, x: np.clip(real(self, x).astype(int) + 3, -128, 127
+                                                ).astype(np.int8))
+    report = export([M], formats="c", recipes="int8", out=folder.parent,
+                    calibration_samples=200, **QUIET)
+    (failed,) = [r for r in report.records if r.status == "failed"]
+    assert "differ from LiteRT's reference kernels" in failed.reason
+    records = json.loads((folder / "manifest.json").read_text())["artifacts"]
+    assert all(r["status"] == "ok" for r in records if r["file"] == f"{M}.int8.cc")

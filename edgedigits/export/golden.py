@@ -38,7 +38,8 @@ def golden_document(model: str, dataset: Dataset, reference: np.ndarray,
         "how_to_use": "feed each image's pixels through the manifest's preprocessing and the "
                       "artifact, one image per call (batch 1, as the expected outputs were "
                       "computed); expect |output - expected| <= atol elementwise and the same "
-                      "argmax",
+                      "argmax. An entry's 'runtime' names the runtime that computed it when it is "
+                      "not the file's usual one: C arrays hold TensorFlow Lite Micro's outputs",
         "images": [{"test_index": int(i), "label": int(dataset.test_labels[i]),
                     "pixels": dataset.test_images[i].reshape(-1).tolist()} for i in idx],
         "keras_reference": np.round(reference, 7).tolist(),
@@ -70,11 +71,19 @@ def read_golden(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def golden_entry(outputs: np.ndarray, raw: np.ndarray | None, sha256: str, atol: float
-                 ) -> dict[str, Any]:
+def golden_entry(outputs: np.ndarray, raw: np.ndarray | None, sha256: str, atol: float,
+                 runtime: str | None = None) -> dict[str, Any]:
+    """One artifact's expected outputs on the golden images.
+
+    ``runtime`` names the runtime that computed them when it is not the file's usual one: C
+    arrays carry TensorFlow Lite Micro's outputs (``"tflm"``), what the firmware computes, not
+    LiteRT's XNNPACK ones (those can sit a few int8 steps away; see ``runtimes/litert.py``).
+    """
     entry: dict[str, Any] = {"sha256": sha256, "atol": atol,
                              "expected": np.round(outputs, 7).tolist(),
                              "predicted": np.argmax(outputs, axis=1).tolist()}
+    if runtime:
+        entry["runtime"] = runtime
     if raw is not None and np.issubdtype(raw.dtype, np.integer):
         entry["expected_raw"] = raw.tolist()  # the int8 values, for apps that skip dequantizing
         entry["atol_raw"] = 1

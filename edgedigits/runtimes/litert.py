@@ -1,7 +1,10 @@
 """LiteRT (ai-edge-litert), the TFLite runtime an Android or iOS app embeds.
 
 ``tf.lite.Interpreter`` is deprecated in favour of this package's interpreter, which has the same
-API. XNNPACK, the CPU delegate mobile apps get by default, is on unless ``xnnpack=False``.
+API. XNNPACK, the CPU delegate mobile apps get by default, is on unless ``xnnpack=False``;
+``reference_kernels=True`` runs TFLite's reference kernels instead, the ones TensorFlow Lite Micro
+ports (and CMSIS-NN matches bit for bit): XNNPACK requantizes differently and can land an int8
+output a step away, which a softmax over coarse logits turns into several steps.
 
 Tensor indices are looked up once at load (and after a resize), never per call: at these model
 sizes ``get_input_details()`` costs more than ``invoke()`` itself, and an app caches them too.
@@ -59,10 +62,12 @@ class LiteRTRunner(Runner):
     name = "litert"
     suffixes = (".tflite",)
 
-    def __init__(self, path: str | Path, *, threads: int = 1, xnnpack: bool = True, **_ignored):
+    def __init__(self, path: str | Path, *, threads: int = 1, xnnpack: bool = True,
+                 reference_kernels: bool = False, **_ignored):
         super().__init__(path)
         self.threads = threads
-        self.xnnpack = xnnpack
+        self.reference_kernels = reference_kernels
+        self.xnnpack = xnnpack and not reference_kernels
         self._interpreter = None
         self._batch = None
         self._in = self._out = -1  # tensor indices, cached
@@ -73,8 +78,10 @@ class LiteRTRunner(Runner):
         from edgedigits._tf import native_stderr_silenced
 
         # AUTO applies LiteRT's default delegate, XNNPACK, and no other (we pass no
-        # experimental_delegates); BUILTIN_WITHOUT_DEFAULT_DELEGATES applies none.
-        resolver = (OpResolverType.AUTO if self.xnnpack
+        # experimental_delegates); BUILTIN_WITHOUT_DEFAULT_DELEGATES applies none; BUILTIN_REF
+        # swaps the optimized builtin kernels for the reference ones.
+        resolver = (OpResolverType.BUILTIN_REF if self.reference_kernels
+                    else OpResolverType.AUTO if self.xnnpack
                     else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         try:
             with native_stderr_silenced():
@@ -93,6 +100,8 @@ class LiteRTRunner(Runner):
     def placement(self) -> str:
         """What executed, read from the interpreter's node list after delegation."""
         taken, total = delegated_nodes(self._interpreter._get_ops_details())
+        if self.reference_kernels:
+            return f"reference kernels, {total} nodes (XNNPACK off)"
         if not self.xnnpack:
             return f"builtin kernels, {total} nodes (XNNPACK off)"
         if taken == total:
