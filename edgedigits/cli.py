@@ -115,6 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from edgedigits.export import FinetuneOptions, export
     from edgedigits.export.exporter import cli_command
+    from edgedigits.mcu_budget import MCUBudget
 
     finetune = FinetuneOptions(epochs=args.finetune_epochs, samples=args.finetune_samples,
                                sparsity=args.sparsity, clusters=args.clusters, seed=args.seed)
@@ -123,7 +124,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                     opset=args.opset, finetune=finetune, train_missing=args.train,
                     verify_samples=args.verify_samples, seed=args.seed, command=cli_command(),
                     auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float
-                    else [])
+                    else [], budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes))
     print(report.to_markdown(), end="")
     ok = sum(r.ok for r in report.records)
     print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")
@@ -460,6 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "int8-fixed (BatchNormalization after an activation folded forward, "
                              "exact in float) when the lint finds that pitfall, else int8-mixed "
                              "with the layer the doctor ranks worst kept in float")
+    export.add_argument("--max-arena-bytes", type=_positive_int, default=None, metavar="N",
+                        help="microcontroller budget: a C array whose tensor arena, measured in "
+                             "TensorFlow Lite Micro, is larger fails (needs --format c)")
+    export.add_argument("--max-flash-bytes", type=_positive_int, default=None, metavar="N",
+                        help="microcontroller budget: a C array whose model data is larger fails "
+                             "(needs --format c)")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)

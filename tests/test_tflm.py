@@ -198,3 +198,25 @@ def test_c_export_fails_when_tflm_disagrees_with_the_reference_kernels(folder, m
     assert "differ from LiteRT's reference kernels" in failed.reason
     records = json.loads((folder / "manifest.json").read_text())["artifacts"]
     assert all(r["status"] == "ok" for r in records if r["file"] == f"{M}.int8.cc")
+
+
+def test_export_budget_one_byte_under_fails_the_c_array(folder, capsys):
+    import json
+
+    from edgedigits.cli import main
+
+    out = str(folder.parent)
+    base = ["export", M, "--format", "c", "--quant", "int8", "--out", out,
+            "--calibration-samples", "200"]
+    assert main(base) == 0
+    capsys.readouterr()
+    record = next(a for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
+                  if a["file"] == f"{M}.int8.cc")
+    arena, flash = record["details"]["tflm"]["arena_bytes"], record["details"]["tflite_bytes"]
+    assert main(base + ["--max-arena-bytes", str(arena), "--max-flash-bytes", str(flash)]) == 0
+    capsys.readouterr()
+    assert main(base + ["--max-arena-bytes", str(arena - 1)]) == 1
+    assert (f"{M}.int8.cc: does not fit the microcontroller budget: arena {arena:,} bytes > "
+            f"--max-arena-bytes {arena - 1:,}") in capsys.readouterr().err
+    assert main(base + ["--max-flash-bytes", str(flash - 1)]) == 1
+    assert f"flash {flash:,} bytes > --max-flash-bytes {flash - 1:,}" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, l
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError, first_line
+from edgedigits.mcu_budget import MCUBudget
 from edgedigits.runtimes import (DEFAULT_RUNTIMES, RUNTIMES, Runner, RuntimeUnavailable,
                                  parse_runtimes, quantize, runtimes_for)
 from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
@@ -80,10 +81,15 @@ class BenchOptions:
                                  f"{num_test} images; choose 1-{num_test}")
         for family, tolerance in self.tolerances.items():
             tolerance.validate(f"tolerance family {family!r}")
-        for flag, value in (("--max-arena-bytes", self.max_arena_bytes),
-                            ("--max-flash-bytes", self.max_flash_bytes)):
-            if value is not None and not _whole(value, 1):
-                raise UsageError(f"{flag} {value}: must be a whole number of bytes, at least 1")
+        self.budget.validate()
+        measuring = [n for n, cls in RUNTIMES.items() if cls.measures_memory]
+        if self.budget and not set(measuring) & set(parse_runtimes(list(self.runtimes))):
+            raise UsageError(f"{self.budget.flags()}: no runtime in --runtimes measures flash "
+                             f"and arena; add {', '.join(measuring)}")
+
+    @property
+    def budget(self) -> MCUBudget:
+        return MCUBudget(self.max_arena_bytes, self.max_flash_bytes)
 
 
 def _whole(value: Any, minimum: int) -> bool:
@@ -290,13 +296,7 @@ class _Bench:
             return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
 
     def _budget_failures(self, runner: Runner) -> list[str]:
-        failures = []
-        for what, value, limit, flag in (
-                ("arena", runner.arena_bytes, self.options.max_arena_bytes, "--max-arena-bytes"),
-                ("flash", runner.flash_bytes, self.options.max_flash_bytes, "--max-flash-bytes")):
-            if value is not None and limit is not None and value > limit:
-                failures.append(f"{what} {value:,} bytes > {flag} {limit:,}")
-        return failures
+        return self.options.budget.failures(runner.arena_bytes, runner.flash_bytes)
 
     def integrity(self, artifact: Artifact) -> str | None:
         if artifact.path not in self._integrity:

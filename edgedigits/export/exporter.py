@@ -34,6 +34,7 @@ from edgedigits.export.artifact_store import ArtifactStore, check_export_folders
 from edgedigits.export.golden import golden_document, golden_entry, golden_indices
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
+from edgedigits.mcu_budget import MCUBudget, OverBudget
 from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe,
                                        artifact_name, parse_formats, parse_recipes)
 from edgedigits.runtimes import quantize, runner_for
@@ -103,8 +104,10 @@ class _ModelExport:
     def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, formats: list[Format],
                  recipes: list[Recipe], calibration_samples: int, opset: int,
                  finetune: FinetuneOptions, verify_samples: int, seed: int, command: str,
-                 log: Callable[[str], None], keep_float: Sequence[str] = ()):
+                 log: Callable[[str], None], keep_float: Sequence[str] = (),
+                 budget: MCUBudget = MCUBudget()):
         self.spec, self.out, self.dataset = spec, out, dataset
+        self.budget = budget  # C arrays over it fail
         self.formats, self.recipes = formats, recipes
         self.calibration_samples, self.opset, self.finetune = calibration_samples, opset, finetune
         self.seed, self.log = seed, log
@@ -272,7 +275,8 @@ class _ModelExport:
                 record = self._write_and_verify(fmt, recipe, name, keras_model, tflite_bytes,
                                                 reference, dict(details))
             except Exception as exc:  # noqa: BLE001
-                reason = f"{type(exc).__name__}: {first_line(exc)}"
+                reason = (first_line(exc) if isinstance(exc, OverBudget)  # a correct file that
+                          else f"{type(exc).__name__}: {first_line(exc)}")  # does not fit
                 self.log(f"  {name}: FAILED ({reason})")
                 record = self._failed(fmt, recipe, reason)
             records.append(record)
@@ -318,6 +322,9 @@ class _ModelExport:
             tflm = to_c.tflm_facts(tflite_bytes)  # the array must run where it is meant to
             if not tflm["loads"]:
                 raise RuntimeError(f"TensorFlow Lite Micro cannot run it: {tflm['reason']}")
+            over = self.budget.failures(tflm["arena_bytes"], len(tflite_bytes))
+            if over:
+                raise OverBudget(f"does not fit the microcontroller budget: {'; '.join(over)}")
             tflm["recommended_arena_bytes"] = to_c.recommended_arena(tflm["arena_bytes"])
             details["tflm"] = tflm
             header, source = to_c.c_source(
@@ -463,17 +470,22 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
            opset: int = to_onnx.DEFAULT_OPSET, finetune: FinetuneOptions | None = None,
            train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
            seed: int = 0, command: str | None = None, auto_fix: bool = False,
-           keep_float: Sequence[str] = (), log: Callable[[str], None] = print) -> ExportReport:
+           keep_float: Sequence[str] = (), budget: MCUBudget = MCUBudget(),
+           log: Callable[[str], None] = print) -> ExportReport:
     """Export models to the given formats and recipes; see the module docstring.
 
     Without names (and without ``all_models``), every model already trained under ``out``.
     Every argument, output folder, existing manifest and trained model is checked before the
     first conversion. Untrained models are an error naming the train command, unless
     ``train_missing`` trains them first with their recipe. With ``auto_fix``, an int8 file that
-    fails parity gets an ``int8-fixed`` sibling (see ``_ModelExport.auto_fix``).
+    fails parity gets an ``int8-fixed`` sibling (see ``_ModelExport.auto_fix``). A C array whose
+    TFLite bytes (flash) or measured TFLM arena exceed ``budget`` is a failed record.
     """
     fmts = parse_formats(formats)
     recs = parse_recipes(recipes, fmts)
+    budget.validate()
+    if budget and Format.C not in fmts:
+        raise UsageError(f"{budget.flags()}: budgets apply to C arrays; add c to --format")
     chosen = _chosen_models(names, all_models, out)
     check_seed(seed)
     finetune = finetune or FinetuneOptions(seed=seed)
@@ -512,7 +524,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
             f"{', '.join(r.value for r in recs)}")
         job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
-                           finetune, verify_samples, seed, command, log, keep_float)
+                           finetune, verify_samples, seed, command, log, keep_float, budget)
         records = job.run()
         if auto_fix:
             records += job.auto_fix(records)

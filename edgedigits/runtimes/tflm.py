@@ -45,6 +45,7 @@ def _info(detail: dict, name: str) -> TensorInfo:
 class TFLMRunner(Runner):
     name = "tflm"
     suffixes = (".tflite",)
+    measures_memory = True
     profile_note = "TFLM's Python API exposes no per-operator profiler"
 
     def __init__(self, path: str | Path, **_ignored):
