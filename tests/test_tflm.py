@@ -220,3 +220,16 @@ def test_export_budget_one_byte_under_fails_the_c_array(folder, capsys):
             f"--max-arena-bytes {arena - 1:,}") in capsys.readouterr().err
     assert main(base + ["--max-flash-bytes", str(flash - 1)]) == 1
     assert f"flash {flash:,} bytes > --max-flash-bytes {flash - 1:,}" in capsys.readouterr().err
+
+
+def test_tflm_is_scored_and_timed_one_image_per_call(folder):
+    from edgedigits.benchmark import BenchOptions, bench
+    from edgedigits.benchmark.timing import TimingOptions
+
+    options = BenchOptions(runtimes=("tflm",), batch_sizes=(1, 8), test_limit=300,
+                           timing=TimingOptions(rounds=2, min_seconds=0.01))
+    result = bench([str(folder / f"{M}.int8.tflite")], options=options, **QUIET)
+    rows = {r.batch: r for r in result.results}
+    assert rows[1].status == "ok" and rows[1].parity_batch == 1 and rows[1].latency_us["p50"] > 0
+    assert rows[8].status == "skipped"
+    assert rows[8].reason == "tflm runs one image per call, as on the device; only batch 1 is timed"

@@ -268,7 +268,8 @@ class _Bench:
             if got != expected:
                 raise UsageError(f"input shape {got} does not match the data's {expected} for "
                                  f"{artifact.model}")
-            deployed = infer_as_deployed(runner, x)
+            deployed = (infer_as_deployed(runner, x, batch=1) if runner.single_image
+                        else infer_as_deployed(runner, x))
             outputs = spec.probabilities(deployed.outputs)
             parity, family = self._parity(artifact, outputs, reference)
             values = self._parity_values(parity, family, deployed)
@@ -292,8 +293,9 @@ class _Bench:
             return self.rows(artifact, runner_cls.name, "skipped", reason=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad artifact must not stop the sweep
             runner.close()
-            self.log(f"    {runner_cls.name}: failed: {first_line(exc)}")
-            return self.rows(artifact, runner_cls.name, "failed", reason=first_line(exc))
+            reason = first_line(exc).removeprefix(f"{artifact.path}: ")  # the row names it
+            self.log(f"    {runner_cls.name}: failed: {reason}")
+            return self.rows(artifact, runner_cls.name, "failed", reason=reason)
 
     def _budget_failures(self, runner: Runner) -> list[str]:
         return self.options.budget.failures(runner.arena_bytes, runner.flash_bytes)
@@ -318,7 +320,7 @@ class _Bench:
         slots: list[Slot] = []
         for item in loaded:
             x = get_spec(item.artifact.model).preprocess(self.images[:1])
-            for batch in self.options.batch_sizes:
+            for batch in self._batches(item.runner):
                 xb = quantize(np.repeat(x, batch, axis=0), item.runner.inputs[0])
                 slots.append(Slot((id(item), batch, "latency"), partial(_app_call, item.runner,
                                                                          xb)))
@@ -331,6 +333,12 @@ class _Bench:
         for item in loaded:
             for batch in self.options.batch_sizes:
                 key = (id(item), batch, "latency")
+                if batch not in self._batches(item.runner):
+                    results.extend(r for r in self.rows(
+                        item.artifact, item.runner.name, "skipped", provider=item.runner.provider,
+                        reason=f"{item.runner.name} runs one image per call, as on the device; "
+                               f"only batch 1 is timed") if r.batch == batch)
+                    continue
                 if key not in stats:
                     failed = self.rows(item.artifact, item.runner.name, "failed",
                                        reason=errors.get(key, "no timing samples"),
@@ -340,6 +348,9 @@ class _Bench:
                 results.append(self._row(item, batch, stats[key],
                                          stats.get((id(item), batch, "compute"))))
         return results
+
+    def _batches(self, runner: Runner) -> list[int]:
+        return [b for b in self.options.batch_sizes if b == 1 or not runner.single_image]
 
     def _parity(self, artifact: Artifact, outputs: np.ndarray, reference: np.ndarray | None
                 ) -> tuple[Parity | None, str]:

@@ -80,6 +80,7 @@ class Runner(abc.ABC):
     name: str = "runner"  # the runtime's registry name, e.g. "litert"
     suffixes: tuple[str, ...] = ()  # artifact file suffixes this runtime runs
     measures_memory: bool = False  # fills arena_bytes and flash_bytes at load (MCU budgets)
+    single_image: bool = False  # one image per call, as on the device: batch 1 is all it times
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

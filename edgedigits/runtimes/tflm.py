@@ -46,6 +46,7 @@ class TFLMRunner(Runner):
     name = "tflm"
     suffixes = (".tflite",)
     measures_memory = True
+    single_image = True
     profile_note = "TFLM's Python API exposes no per-operator profiler"
 
     def __init__(self, path: str | Path, **_ignored):
