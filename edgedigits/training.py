@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from edgedigits import atomic, plots
+from edgedigits.augmentation import augmented_batches, steps_per_epoch
 from edgedigits._tf import tensorflow, tf_keras
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import ModelFileError, UsageError
@@ -161,14 +162,24 @@ def encode_labels(labels: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0) -> None:
-    """Compile with the seed's optimizer and loss (fine-tuning passes a smaller rate scale)."""
+def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0,
+                  total_steps: int | None = None) -> None:
+    """Compile with the recipe's optimizer and loss (fine-tuning passes a smaller rate scale).
+
+    With ``total_steps`` (training from scratch) a ``warmup-cosine`` recipe gets its schedule:
+    linear warmup to ``learning_rate`` over ``warmup_fraction`` of the steps, then cosine decay
+    to 0 at the last step. Fine-tuning always uses a constant rate.
+    """
     keras = tf_keras()
     recipe = spec.recipe
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                   "rmsprop": keras.optimizers.RMSprop}
-    optimizer = optimizers[recipe.optimizer](
-        learning_rate=recipe.learning_rate * learning_rate_scale)
+    rate: Any = recipe.learning_rate * learning_rate_scale
+    if total_steps and recipe.schedule == "warmup-cosine":
+        warmup = int(total_steps * recipe.warmup_fraction)
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0, total_steps - warmup, alpha=0.0, warmup_target=rate, warmup_steps=warmup)
+    optimizer = optimizers[recipe.optimizer](learning_rate=rate)
     if recipe.loss == "sparse_categorical_crossentropy":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits)
     else:
@@ -266,18 +277,27 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
     y_test = encode_labels(dataset.test_labels, spec)
 
     seed_everything(seed)
+    n_val = n_images - int(n_images * (1.0 - recipe.validation_split)) if recipe.validation_split else 0
+    n_fit = n_images - n_val
     strategy = strategy or default_strategy()
     with strategy.scope():
         model = spec.build()
-        compile_model(model, spec)
-    n_val = n_images - int(n_images * (1.0 - recipe.validation_split)) if recipe.validation_split else 0
+        compile_model(model, spec, total_steps=n_epochs * steps_per_epoch(n_fit,
+                                                                          recipe.batch_size))
     log(f"training {name} ({model.count_params():,} params, seed {spec.source.id}) on "
-        f"{n_images - n_val:,} images (+{n_val:,} validation) for {n_epochs} epochs")
+        f"{n_fit:,} images (+{n_val:,} validation) for {n_epochs} epochs")
 
     started = time.perf_counter()
-    fitted = model.fit(x_train, y_train, epochs=n_epochs, batch_size=recipe.batch_size,
-                       validation_split=recipe.validation_split, shuffle=recipe.shuffle,
-                       callbacks=make_callbacks(spec), verbose=verbose)
+    if recipe.augmentation:  # Keras' validation_split rule, then augmented batches
+        fitted = model.fit(
+            augmented_batches(x_train[:n_fit], y_train[:n_fit], recipe.augmentation,
+                              recipe.batch_size, seed, recipe.shuffle),
+            epochs=n_epochs, validation_data=(x_train[n_fit:], y_train[n_fit:]) if n_val
+            else None, callbacks=make_callbacks(spec), verbose=verbose)
+    else:
+        fitted = model.fit(x_train, y_train, epochs=n_epochs, batch_size=recipe.batch_size,
+                           validation_split=recipe.validation_split, shuffle=recipe.shuffle,
+                           callbacks=make_callbacks(spec), verbose=verbose)
     train_seconds = time.perf_counter() - started
     history = {k: [float(v) for v in vals] for k, vals in fitted.history.items()}
 

@@ -12,6 +12,7 @@ from edgedigits.zoo import seed003_activation_study  # noqa: F401  isort: skip
 from edgedigits.zoo import seed004_tiny_mse  # noqa: F401  isort: skip
 from edgedigits.zoo import edgedigits_own  # noqa: F401  isort: skip
 from edgedigits.zoo.registry import (
+    Augmentation,
     describe_models,
     ModelSpec,
     SeedFigure,
@@ -22,5 +23,5 @@ from edgedigits.zoo.registry import (
     register_model,
 )
 
-__all__ = ["describe_models", "ModelSpec", "SeedFigure", "TrainingRecipe", "create_model", "get_spec", "list_models",
+__all__ = ["Augmentation", "describe_models", "ModelSpec", "SeedFigure", "TrainingRecipe", "create_model", "get_spec", "list_models",
            "register_model"]

@@ -34,6 +34,28 @@ class CallbackSpec:
 
 
 @dataclass(frozen=True)
+class Augmentation:
+    """Random geometric changes to each training batch, in the input pipeline only.
+
+    They never enter the model, so the exported graph sees real digits exactly as an app feeds
+    them (``edgedigits/augmentation.py`` builds the pipeline). Ranges are each way: a rotation
+    of up to +-``rotation_degrees``, shifts of up to +-``shift_fraction`` of the image size,
+    zoom of up to +-``zoom_fraction``; uncovered pixels are background (0).
+    """
+
+    rotation_degrees: float = 0.0
+    shift_fraction: float = 0.0
+    zoom_fraction: float = 0.0
+
+    def summary(self) -> str:
+        return (f"aug rot {self.rotation_degrees:g}deg shift {self.shift_fraction:g} "
+                f"zoom {self.zoom_fraction:g}")
+
+
+SCHEDULES = ("constant", "warmup-cosine")
+
+
+@dataclass(frozen=True)
 class TrainingRecipe:
     """How the seed project trains the model. Defaults are Keras' own, which seeds rely on."""
 
@@ -46,6 +68,14 @@ class TrainingRecipe:
     shuffle: bool = True  # Keras' fit() default
     from_logits: bool = False  # the last layer emits logits, not probabilities (seed 002)
     callbacks: tuple[CallbackSpec, ...] = ()
+    # Our own models may also use these (the seeds train without them):
+    augmentation: Augmentation | None = None  # in the input pipeline, never in the graph
+    schedule: str = "constant"  # or "warmup-cosine": linear warmup to learning_rate, cosine to 0
+    warmup_fraction: float = 0.15  # of all training steps, for "warmup-cosine"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule {self.schedule!r}: choose from {', '.join(SCHEDULES)}")
 
     @property
     def one_hot_targets(self) -> bool:
@@ -62,6 +92,10 @@ class TrainingRecipe:
                  f"bs {self.batch_size}"]
         if self.validation_split:
             parts.append(f"val {self.validation_split:g}")
+        if self.schedule != "constant":
+            parts.append(self.schedule)
+        if self.augmentation:
+            parts.append(self.augmentation.summary())
         abbrev = {"EarlyStopping": "ES", "ReduceLROnPlateau": "RLR"}
         if self.callbacks:
             parts.append("+".join(abbrev.get(c.kind, c.kind) for c in self.callbacks))

@@ -1,0 +1,79 @@
+"""Training-time augmentation and schedules: they live in the input pipeline, never in the graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgedigits.augmentation import augmented_batches
+from edgedigits.data import load_dataset
+from edgedigits.zoo import Augmentation, TrainingRecipe
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_dataset()
+    return data.train_images[:256].astype(np.float32)[..., None] / 255.0, data.train_labels[:256]
+
+
+def _one_epoch(data) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in data])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_augmented_batches_move_pixels_and_keep_labels(digits):
+    x, y = digits
+    got_x, got_y = _one_epoch(augmented_batches(
+        x, y, Augmentation(rotation_degrees=10, shift_fraction=0.1, zoom_fraction=0.1),
+        batch_size=64, seed=0, shuffle=False))
+    assert got_x.shape == x.shape and got_x.dtype == np.float32
+    np.testing.assert_array_equal(got_y, y)  # unshuffled: same order, labels untouched
+    assert 0.0 <= got_x.min() and got_x.max() <= 1.0 + 1e-6
+    moved = np.abs(got_x - x).reshape(len(x), -1).max(axis=1) > 0.1
+    assert moved.mean() > 0.9  # nearly every digit was transformed
+
+
+def test_no_augmentation_is_the_identity_and_flat_inputs_keep_their_shape(digits):
+    x, y = digits
+    flat = x.reshape(len(x), 784)
+    got_x, _ = _one_epoch(augmented_batches(flat, y, Augmentation(), 64, seed=0,
+                                            shuffle=False))
+    np.testing.assert_array_equal(got_x, flat)
+    got_x, _ = _one_epoch(augmented_batches(flat, y, Augmentation(shift_fraction=0.1), 64,
+                                            seed=0, shuffle=False))
+    assert got_x.shape == (len(x), 784) and not np.array_equal(got_x, flat)
+
+
+def test_recipe_rejects_an_unknown_schedule_and_summarizes_its_choices():
+    with pytest.raises(ValueError, match="schedule 'onecycle'"):
+        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
+                       schedule="onecycle")
+    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=3,
+                            schedule="warmup-cosine",
+                            augmentation=Augmentation(rotation_degrees=10, shift_fraction=0.1))
+    assert "warmup-cosine" in recipe.summary() and "rot 10deg shift 0.1" in recipe.summary()
+
+
+def test_warmup_cosine_schedule_rises_then_decays_to_zero():
+    from edgedigits.training import compile_model
+    from edgedigits.zoo import get_spec
+    from edgedigits.zoo.registry import ModelSpec
+
+    base = get_spec("edge_cnn_tiny")
+    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
+                            learning_rate=0.01, schedule="warmup-cosine", warmup_fraction=0.2)
+    spec = ModelSpec(name="x", source=base.source, architecture="", family="cnn",
+                     input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
+    model = spec.build()
+    compile_model(model, spec, total_steps=100)
+    from edgedigits._tf import tf_keras
+
+    schedule = tf_keras().optimizers.schedules.deserialize(
+        model.optimizer.get_config()["learning_rate"])
+    values = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
+    assert values[0] == pytest.approx(0.0, abs=1e-9)
+    assert values[1] == pytest.approx(0.005, rel=1e-3)  # halfway up the warmup
+    assert values[2] == pytest.approx(0.01, rel=1e-3)  # peak at the end of the warmup
+    assert 0.0 < values[3] < 0.01 and values[4] == pytest.approx(0.0, abs=1e-6)
+    compile_model(model, spec, learning_rate_scale=0.1)  # fine-tuning: constant
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
