@@ -3,6 +3,7 @@
     python bench/train_zoo.py --out exports     # first, once (trains the zoo)
     python bench/export_zoo.py --out exports    # ~20 min on 2 CPU cores (with --auto-fix)
     python bench/export_zoo.py --out exports --only seed004_cnn   # refresh one model's rows
+    python bench/export_zoo.py --out exports --formats c   # refresh one format's artifacts
 
 Writes ``bench/results/export_zoo.{md,json}``: per artifact its size, gzip size, ratio to the
 float32 artifact of the same model and format, and the export-time parity check. ``edgedigits
@@ -40,10 +41,12 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=None,
                         help="re-export just these models (the table still covers every "
                              "manifest under --out)")
+    parser.add_argument("--formats", default="all",
+                        help="formats to (re-)export; the table covers every format on disk")
     args = parser.parse_args(argv)
     out = Path(args.out)
     names = args.only or [n for n in list_models() if (out / n / f"{n}.keras").is_file()]
-    report = export(names, formats="all", recipes="all", out=out, auto_fix=True)
+    report = export(names, formats=args.formats, recipes="all", out=out, auto_fix=True)
     table = ExportReport(records_on_disk(out))
     text = ("# Full-zoo export\n\n`python bench/export_zoo.py` after `bench/train_zoo.py`: every "
             "trained zoo model, every format and recipe, with default flags (500 calibration "

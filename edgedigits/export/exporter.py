@@ -35,7 +35,7 @@ from edgedigits.export.golden import golden_document, golden_entry, golden_indic
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.mcu_budget import MCUBudget, OverBudget
-from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe,
+from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe, RecipeInfo,
                                        artifact_name, parse_formats, parse_recipes)
 from edgedigits.runtimes import quantize, runner_for
 from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time,
@@ -346,63 +346,69 @@ class _ModelExport:
             staged = {n: stack.enter_context(atomic.StagedFile(self.folder / n)).write_bytes(b)
                       for n, b in files.items()}
             if fmt == Format.C:
-                # The array must be the verified TFLite bytes: parity in LiteRT, golden in TFLM.
+                # The array must be the TFLite bytes; tensors as LiteRT reads them, parity and
+                # golden vectors in TFLM, where the array runs.
                 if to_c.parse_c_array(payload.decode()) != tflite_bytes:
                     raise RuntimeError("C array does not round-trip to the TFLite bytes")
                 with atomic.StagedFile(self.folder / artifact_name(
                         self.spec.name, Format.TFLITE, recipe)) as check:
-                    facts, golden = self._golden_in_tflm(name, check.path, self._verify(
-                        record, check.write_bytes(tflite_bytes).path, recipe, reference))
+                    litert_entry = self._verify(record, check.write_bytes(tflite_bytes).path,
+                                                recipe, reference)  # tensors as declared
+                    record.parity, facts, golden = self._verify_in_tflm(
+                        name, check.path, recipe, reference, litert_entry)
                 details["tflm"].update(facts)
             else:
                 golden = self._verify(record, staged[name].path, recipe, reference)
             self.store.land(record, golden, list(staged.values()))
         return record
 
-    def _golden_in_tflm(self, name: str, path: Path, litert_entry: dict[str, Any]
-                        ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The C array's golden entry, computed where the array runs: TensorFlow Lite Micro.
+    def _verify_in_tflm(self, name: str, path: Path, recipe: Recipe, reference: np.ndarray,
+                        litert_entry: dict[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Verify a C array where it runs: TensorFlow Lite Micro, one image per ``invoke()``.
 
-        Returns the facts for ``details.tflm`` and the golden entry.
-        The golden images go through TFLM one per ``invoke()``. Its outputs must equal LiteRT's
-        *reference* kernels on the same bytes within the recipe's golden tolerance (TFLM ports
-        those kernels; a larger gap is a broken file or runtime and fails the export). They are
-        not held to LiteRT's XNNPACK outputs: XNNPACK requantizes differently, one int8 step in
-        the logits moves a softmax output by several (seen: 7 steps on a QAT file), so a firmware
-        test against XNNPACK's vectors would fail on a correct device. That distance is recorded
-        in ``details.tflm`` for the record.
+        Returns its parity record (the verify images against the Keras reference, judged by the
+        recipe's tolerance, as every artifact is), the facts for ``details.tflm``, and its golden
+        entry, computed in TFLM because that is what the firmware computes.
+
+        Distances to LiteRT on the same bytes are recorded, not judged: TFLM's kernels are ports
+        of TFLite's reference kernels but not bit-identical to them everywhere (seen: 2 int8
+        steps on one CNN's softmax), and XNNPACK requantizes differently again (one int8 step
+        in coarse QAT logits moves a softmax output by 7 steps), so a firmware test against
+        LiteRT's vectors could fail on a correct device.
         """
         from edgedigits.runtimes.litert import LiteRTRunner
         from edgedigits.runtimes.tflm import TFLMRunner
 
-        def outputs(runner) -> tuple[np.ndarray, np.ndarray | None]:
+        def golden_outputs(runner) -> tuple[np.ndarray, np.ndarray | None]:
             raw = infer_raw_one_at_a_time(runner, quantize(self.golden_x, runner.inputs[0]))
             quantized = runner.outputs[0].scale is not None
             return infer_one_at_a_time(runner, self.golden_x), raw if quantized else None
 
+        info = RECIPE_INFO[recipe]
         with TFLMRunner(path) as runner:
-            got, got_raw = outputs(runner)
+            outputs = self.spec.probabilities(runner.infer(self.verify_x))  # one per invoke()
+            got, got_raw = golden_outputs(runner)
+        parity = {"runtime": "tflm", **self._parity(outputs, reference, info, batch=1)}
         with LiteRTRunner(path, reference_kernels=True) as runner:
-            want, want_raw = outputs(runner)
-        atol = litert_entry["atol"]
-        gap = float(np.max(np.abs(got - want)))
-        raw_gap = (int(np.max(np.abs(got_raw.astype(np.int64) - want_raw)))
-                   if got_raw is not None else 0)
-        if gap > atol or raw_gap > 1 or not np.array_equal(got.argmax(1), want.argmax(1)):
-            raise RuntimeError(
-                f"TensorFlow Lite Micro's outputs differ from LiteRT's reference kernels on the "
-                f"same bytes by {gap:.3g} (raw {raw_gap} steps; allowed {atol:g}, 1 step)")
-        xnnpack_gap = float(np.max(np.abs(got - np.asarray(litert_entry["expected"]))))
-        if xnnpack_gap > atol:
-            self.log(f"  {name}: TFLM's golden outputs are {xnnpack_gap:.3g} from LiteRT's "
-                     f"XNNPACK ones (equal to LiteRT's reference kernels within {gap:.3g}); the "
-                     f"C array's golden entry holds TFLM's")
-        facts = {"golden_runtime": "tflm",
-                 "reference_kernels_max_abs_diff": float(f"{gap:.3g}"),
-                 "xnnpack_max_abs_diff": float(f"{xnnpack_gap:.3g}"),
-                 "xnnpack_same_class": bool(np.array_equal(
-                     got.argmax(1), np.asarray(litert_entry["predicted"])))}
-        return facts, golden_entry(got, got_raw, litert_entry["sha256"], atol, runtime="tflm")
+            want, want_raw = golden_outputs(runner)
+        xnnpack = np.asarray(litert_entry["expected"])
+        facts = {
+            "golden_runtime": "tflm",
+            "reference_kernels_max_abs_diff": float(f"{np.max(np.abs(got - want)):.3g}"),
+            "reference_kernels_max_raw_diff": (
+                int(np.max(np.abs(got_raw.astype(np.int64) - want_raw)))
+                if got_raw is not None else None),
+            "xnnpack_max_abs_diff": float(f"{np.max(np.abs(got - xnnpack)):.3g}"),
+            "xnnpack_same_class": bool(np.array_equal(got.argmax(1), xnnpack.argmax(1))),
+        }
+        if facts["xnnpack_max_abs_diff"] > litert_entry["atol"]:
+            self.log(f"  {name}: TFLM's golden outputs are {facts['xnnpack_max_abs_diff']:g} "
+                     f"from LiteRT's XNNPACK ones ({facts['reference_kernels_max_abs_diff']:g} "
+                     f"from its reference kernels); the C array's golden entry holds TFLM's")
+        entry = golden_entry(got, got_raw, litert_entry["sha256"], litert_entry["atol"],
+                             runtime="tflm")
+        return parity, facts, entry
 
     def _onnx_bytes(self, recipe: Recipe, keras_model: Any) -> bytes:
         """ONNX recipes start from the float graph of the model they convert: the trained one
@@ -426,6 +432,33 @@ class _ModelExport:
                    "edgedigits.model": json.dumps(self.metadata(recipe))}
         return to_onnx.with_metadata(proto, entries)
 
+    def _parity(self, outputs: np.ndarray, reference: np.ndarray, info: RecipeInfo, batch: int
+                ) -> dict[str, Any]:
+        """The export-time parity record: top-1 agreement and max abs diff against the Keras
+        reference on the verify images, judged by the recipe's tolerance."""
+        predicted = np.argmax(outputs, axis=1)
+        ref_pred = np.argmax(reference, axis=1)
+        agreement = float(np.mean(predicted == ref_pred))
+        max_abs = float(np.max(np.abs(outputs - reference)))
+        parity = {
+            "images": int(len(predicted)),
+            "batch": batch,  # 1 when the file's outputs depend on the batch size
+            "reference": "fine-tuned Keras model" if info.finetuned else "trained Keras model",
+            "agreement": round(agreement, 6),
+            "max_abs_diff": float(f"{max_abs:.6g}"),
+            "accuracy": round(100 * float(np.mean(predicted == self.verify_y)), 4),
+            "reference_accuracy": round(100 * float(np.mean(ref_pred == self.verify_y)), 4),
+            "min_agreement": info.min_agreement,
+            "max_abs_diff_allowed": info.max_abs_diff,
+            "passed": agreement >= info.min_agreement and (
+                info.max_abs_diff is None or max_abs <= info.max_abs_diff),
+        }
+        if info.finetuned:
+            base_pred = np.argmax(self.base_verify, axis=1)
+            parity["agreement_with_trained_model"] = round(
+                float(np.mean(predicted == base_pred)), 6)
+        return parity
+
     def _verify(self, record: ArtifactRecord, path: Path, recipe: Recipe,
                 reference: np.ndarray) -> dict[str, Any]:
         """Run the file in its runtime: parity on test images, tensors; returns its golden entry."""
@@ -439,27 +472,7 @@ class _ModelExport:
             q = quantize(self.golden_x, runner.inputs[0])
             raw_golden = infer_raw_one_at_a_time(runner, q)
             golden = infer_one_at_a_time(runner, self.golden_x)
-        predicted = np.argmax(outputs, axis=1)
-        ref_pred = np.argmax(reference, axis=1)
-        agreement = float(np.mean(predicted == ref_pred))
-        max_abs = float(np.max(np.abs(outputs - reference)))
-        record.parity = {
-            "images": int(len(predicted)),
-            "batch": deployed.batch,  # 1 when the file's outputs depend on the batch size
-            "reference": "fine-tuned Keras model" if info.finetuned else "trained Keras model",
-            "agreement": round(agreement, 6),
-            "max_abs_diff": float(f"{max_abs:.6g}"),
-            "accuracy": round(100 * float(np.mean(predicted == self.verify_y)), 4),
-            "reference_accuracy": round(100 * float(np.mean(ref_pred == self.verify_y)), 4),
-            "min_agreement": info.min_agreement,
-            "max_abs_diff_allowed": info.max_abs_diff,
-            "passed": agreement >= info.min_agreement and (
-                info.max_abs_diff is None or max_abs <= info.max_abs_diff),
-        }
-        if info.finetuned:
-            base_pred = np.argmax(self.base_verify, axis=1)
-            record.parity["agreement_with_trained_model"] = round(
-                float(np.mean(predicted == base_pred)), 6)
+        record.parity = self._parity(outputs, reference, info, deployed.batch)
         raw = raw_golden if record.outputs[0].get("quantization") else None
         return golden_entry(golden, raw, record.sha256, info.golden_atol)
 
