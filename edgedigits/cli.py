@@ -326,6 +326,15 @@ def _lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_budget_flags(parser: argparse.ArgumentParser, what: str, scope: str) -> None:
+    """--max-arena-bytes / --max-flash-bytes: the same budget for bench rows and C arrays."""
+    for flag, figure in (("--max-arena-bytes", "tensor arena, measured in TensorFlow Lite Micro,"),
+                         ("--max-flash-bytes", "model data (the .tflite bytes)")):
+        parser.add_argument(flag, type=_positive_int, default=None, metavar="N",
+                            help=f"microcontroller budget: {what} whose {figure} is larger fail "
+                                 f"({scope})")
+
+
 def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN
     from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES
@@ -374,12 +383,7 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-references", action="store_true",
                         help="also gate the latency of the trained model's own runtimes "
                              "(keras, keras-predict, tensorflow-gpu); reported either way")
-    parser.add_argument("--max-arena-bytes", type=_positive_int, default=None, metavar="N",
-                        help="microcontroller budget: rows whose measured TFLM arena is larger "
-                             "fail (with --runtimes tflm)")
-    parser.add_argument("--max-flash-bytes", type=_positive_int, default=None, metavar="N",
-                        help="microcontroller budget: rows whose model data is larger fail "
-                             "(with --runtimes tflm)")
+    _add_budget_flags(parser, "rows", "with --runtimes tflm")
     parser.add_argument("--gate-markdown", metavar="PATH", default=None,
                         help="write the gate's table (growth and interval per row) here")
 
@@ -461,12 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "int8-fixed (BatchNormalization after an activation folded forward, "
                              "exact in float) when the lint finds that pitfall, else int8-mixed "
                              "with the layer the doctor ranks worst kept in float")
-    export.add_argument("--max-arena-bytes", type=_positive_int, default=None, metavar="N",
-                        help="microcontroller budget: a C array whose tensor arena, measured in "
-                             "TensorFlow Lite Micro, is larger fails (needs --format c)")
-    export.add_argument("--max-flash-bytes", type=_positive_int, default=None, metavar="N",
-                        help="microcontroller budget: a C array whose model data is larger fails "
-                             "(needs --format c)")
+    _add_budget_flags(export, "C arrays", "needs --format c")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)
