@@ -153,13 +153,17 @@ def mcu_fit(doc: dict[str, Any]) -> list[str]:
                        for k in ("max_flash_bytes", "max_arena_bytes") if s.get(k))
     lines = ["", "## MCU fit (TensorFlow Lite Micro, measured)", "",
              f"Budgets: {budget or 'none given (--max-flash-bytes, --max-arena-bytes)'}.", "",
-             "| model | recipe | runtime | flash bytes | arena bytes | fits |",
-             "|---|---|---|---:|---:|---|"]
+             "Accuracy on the full test set; latency is the host build's, batch 1: it ranks files, "
+             "it is not the time on a microcontroller.", "",
+             "| model | recipe | runtime | flash bytes | arena bytes | acc % | host µs p50 | fits |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["model"], r["flash_bytes"] or 0)):
         fits = "NO: " + "; ".join(r["budget_failures"]) if r.get("budget_failures") else (
             "yes" if budget else "")
+        acc = "" if r.get("accuracy") is None else f"{r['accuracy']:.2f}"
+        host = f"{r['latency_us']['p50']:.1f}" if r.get("latency_us") else ""
         lines.append(f"| {r['model']} | {r['recipe']} | {r['runtime']} | "
-                     f"{r['flash_bytes']:,} | {r['arena_bytes']:,} | {fits} |")
+                     f"{r['flash_bytes']:,} | {r['arena_bytes']:,} | {acc} | {host} | {fits} |")
     return lines
 
 

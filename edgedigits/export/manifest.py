@@ -23,7 +23,7 @@ from edgedigits.zoo import ModelSpec
 SCHEMA = "edgedigits.manifest/1"
 LABELS = [str(d) for d in range(10)]
 TOOL_PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
-                 "onnxruntime", "ai-edge-litert", "numpy")
+                 "onnxruntime", "ai-edge-litert", "tflite-micro", "numpy")
 
 
 @dataclass
