@@ -124,7 +124,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                     opset=args.opset, finetune=finetune, train_missing=args.train,
                     verify_samples=args.verify_samples, seed=args.seed, command=cli_command(),
                     auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float
-                    else [], budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes))
+                    else [], budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes),
+                    ort_style=args.ort_style)
     print(report.to_markdown(), end="")
     ok = sum(r.ok for r in report.records)
     print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")
@@ -435,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="zoo model names (default: every model trained under --out)")
     export.add_argument("--all", action="store_true", help="export every zoo model")
     export.add_argument("--format", default="tflite", metavar="FMT[,FMT]",
-                        help="tflite, onnx, c, or all (default: tflite)")
+                        help="tflite, onnx, ort, c, or all (default: tflite)")
     export.add_argument("--quant", default="float32", metavar="RECIPE[,RECIPE]",
                         help="recipes, comma-separated, or all (default: float32)")
     export.add_argument("--out", default="exports", metavar="DIR",
@@ -466,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "exact in float) when the lint finds that pitfall, else int8-mixed "
                              "with the layer the doctor ranks worst kept in float")
     _add_budget_flags(export, "C arrays", "needs --format c")
+    export.add_argument("--ort-style", choices=("fixed", "runtime"), default="fixed",
+                        help="ONNX Runtime Mobile optimization style for --format ort: fixed "
+                             "(optimized for the CPU provider before saving; default) or runtime "
+                             "(optimizations replayed at load, for NNAPI/CoreML)")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
     export.set_defaults(func=cmd_export)

@@ -13,6 +13,8 @@ against its file and its runtime, as an app would meet them:
   file of the same recipe beside it; the header matches its hash; the array loads in LiteRT with
   the recorded tensors and in TensorFlow Lite Micro with the recorded arena, and replays its
   golden entry there (computed by TFLM at export, one image per ``invoke()``);
+* **ORT operator config**: ``required_operators.config`` matches its recorded hash and lists
+  exactly the operators of the folder's ``.ort`` files (regenerated and compared);
 * **coverage**: every artifact file in the folder has a record, every record its golden entry,
   and the export-time parity check passed.
 
@@ -32,7 +34,7 @@ from edgedigits.errors import EdgeDigitsError, UsageError, first_line
 from edgedigits.training import DEFAULT_OUT, file_sha256
 from edgedigits.zoo import list_models
 
-ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".cc", ".h")
+ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".ort", ".cc", ".h")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,37 @@ class _FolderCheck:
             self.check_record(record)
             if len(self.report.problems) == before:
                 self.report.verified.append(str(self.folder / record["file"]))
+        self.check_companions()
+
+    def check_companions(self) -> None:
+        """``required_operators.config``: present, as recorded, naming the operators of exactly
+        the ``.ort`` files with ok records (regenerated from those files and compared)."""
+        from edgedigits.export import to_ort
+
+        companions = self.manifest.get("companions") or {}
+        ort_files = sorted(r["file"] for r in self.manifest.get("artifacts", [])
+                           if r.get("status") == "ok" and r.get("format") == "ort")
+        info = companions.get(to_ort.CONFIG_NAME)
+        if ort_files and info is None:
+            self.problem(to_ort.CONFIG_NAME, "companion", "the manifest lists .ort files but no "
+                                                          "operator config")
+            return
+        if info is None:
+            return
+        path = self.folder / to_ort.CONFIG_NAME
+        if not path.is_file():
+            self.problem(to_ort.CONFIG_NAME, "companion", "missing (the manifest records it)")
+            return
+        if file_sha256(path) != info.get("sha256"):
+            self.problem(to_ort.CONFIG_NAME, "companion", "differs from the manifest's SHA-256")
+        if info.get("covers") != ort_files:
+            self.problem(to_ort.CONFIG_NAME, "companion", f"covers {info.get('covers')}, the "
+                                                          f"manifest's .ort files are {ort_files}")
+        elif all((self.folder / f).is_file() for f in ort_files):
+            expected = to_ort.operator_config([self.folder / f for f in ort_files])
+            if path.read_text(encoding="utf-8") != expected:
+                self.problem(to_ort.CONFIG_NAME, "companion", "does not list exactly the "
+                                                              "operators of the .ort files")
 
     def check_record(self, record: dict[str, Any]) -> None:
         name = record["file"]

@@ -192,6 +192,8 @@ CASES = [
     ("export-unknown-recipe", NOTHING, EXPORT + ["--quant", "bogus"], 1, "--quant bogus"),
     ("export-recipe-not-offered", NOTHING, EXPORT + ["--format", "onnx", "--quant", "qat"], 1,
      "--quant qat: not offered"),
+    ("export-ort-style-unknown", NOTHING, EXPORT + ["--format", "ort", "--ort-style", "fast"], 2,
+     "--ort-style: invalid choice: 'fast'"),
     ("export-budget-without-c", NOTHING, EXPORT + ["--quant", "int8", "--max-arena-bytes", "8192"],
      1, "--max-arena-bytes 8,192: budgets apply to C arrays; add c to --format"),
     ("export-budget-zero", NOTHING, EXPORT + ["--format", "c", "--max-flash-bytes", "0"], 2,

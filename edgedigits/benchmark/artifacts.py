@@ -18,7 +18,7 @@ from edgedigits.export.recipes import Recipe
 from edgedigits.training import model_path, resolve_names
 from edgedigits.zoo import list_models
 
-BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx")
+BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx", ".ort")
 RECIPE_ORDER = ["keras"] + [r.value for r in Recipe]
 
 
@@ -53,7 +53,7 @@ def parse_artifact_name(path: Path) -> tuple[str, str, str]:
         model, _, recipe = stem.rpartition(".")
     if model not in list_models() or recipe not in RECIPE_ORDER:
         raise UsageError(f"{path}: cannot tell which zoo model and recipe it is; bench expects "
-                         "files named <model>.<recipe>.tflite|onnx or <model>.keras, as "
+                         "files named <model>.<recipe>.tflite|onnx|ort or <model>.keras, as "
                          "'edgedigits export' writes them")
     return model, recipe, suffix.lstrip(".")
 
@@ -62,7 +62,7 @@ def artifact_from_file(path: Path) -> Artifact:
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.suffix.lower() not in BENCHED_SUFFIXES:
-        raise UsageError(f"{path}: not a benchable artifact (expected .tflite, .onnx or .keras;"
+        raise UsageError(f"{path}: not a benchable artifact (expected .tflite, .onnx, .ort or .keras;"
                          " C sources are benched through their .tflite)")
     model, recipe, fmt = parse_artifact_name(path)
     reference = path.with_name(f"{model}.keras")
@@ -75,7 +75,7 @@ def artifacts_for_model(name: str, out: Path) -> list[Artifact]:
         raise ModelFileError(f"{keras_path}: trained model not found; run 'edgedigits train "
                              f"{name} --out {out}' (or 'edgedigits pipeline {name}')")
     found = [Artifact(name, "keras", "keras", keras_path, keras_path)]
-    for suffix in (".tflite", ".onnx"):
+    for suffix in (".tflite", ".onnx", ".ort"):
         for path in sorted(keras_path.parent.glob(f"{name}.*{suffix}")):
             if path.name.startswith("."):
                 continue  # a temporary file of an export in progress

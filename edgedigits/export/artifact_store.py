@@ -17,6 +17,7 @@ written as a ``failed`` record only when there is no good one to keep.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -130,6 +131,14 @@ class ArtifactStore:
         self.records[record.file] = asdict(record)
         self._write()
         return False
+
+    def land_companion(self, name: str, data: bytes, info: dict[str, Any]) -> None:
+        """A file that belongs to the folder rather than one artifact (``required_operators.
+        config``): written atomically, then listed with its hash under ``companions``."""
+        atomic.write_bytes(self.folder / name, data)
+        self.extra.setdefault("companions", {})[name] = {
+            "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data), **info}
+        self._write()
 
     def flush(self) -> None:
         """Write once even if nothing landed, when stale records were dropped on load."""

@@ -27,7 +27,8 @@ import numpy as np
 from edgedigits import atomic
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
-from edgedigits.export import model_optimization, tflite_flatbuffer, to_c, to_onnx, to_tflite
+from edgedigits.export import (model_optimization, tflite_flatbuffer, to_c, to_onnx, to_ort,
+                               to_tflite)
 from edgedigits.export.calibration import (DEFAULT_CALIBRATION_SAMPLES, CalibrationSet,
                                            calibration_set)
 from edgedigits.export.artifact_store import ArtifactStore, check_export_folders, read_metrics
@@ -105,7 +106,7 @@ class _ModelExport:
                  recipes: list[Recipe], calibration_samples: int, opset: int,
                  finetune: FinetuneOptions, verify_samples: int, seed: int, command: str,
                  log: Callable[[str], None], keep_float: Sequence[str] = (),
-                 budget: MCUBudget = MCUBudget()):
+                 budget: MCUBudget = MCUBudget(), ort_style: str = to_ort.DEFAULT_STYLE):
         self.spec, self.out, self.dataset = spec, out, dataset
         self.budget = budget  # C arrays over it fail
         self.formats, self.recipes = formats, recipes
@@ -124,6 +125,8 @@ class _ModelExport:
         self.base_verify = self._keras_outputs(self.base, self.verify_x)
         self._calibration: CalibrationSet | None = None
         self._onnx_float: Any = None
+        self._onnx_by_recipe: dict[Recipe, bytes] = {}
+        self.ort_style = ort_style
         golden_reference = self._keras_outputs(self.base, self.golden_x)
         from edgedigits.doctor.lint import lint_model
 
@@ -178,6 +181,18 @@ class _ModelExport:
             if formats:
                 records.extend(self._export_recipe(recipe, formats))
         return records
+
+    def write_ort_config(self) -> None:
+        """``required_operators.config`` for every ``.ort`` with an ok record in the folder (what a
+        reduced-operator ONNX Runtime build for this model's files takes), listed under the
+        manifest's ``companions`` with its hash and the operators it names."""
+        ort_files = sorted(f for f, r in self.store.records.items()
+                           if r["status"] == "ok" and r["format"] == Format.ORT.value)
+        if not ort_files:
+            return
+        text = to_ort.operator_config([self.folder / f for f in ort_files])
+        self.store.land_companion(to_ort.CONFIG_NAME, text.encode(), {
+            "covers": ort_files, "operators": to_ort.config_operators(text)})
 
     def auto_fix(self, records: list[ArtifactRecord]) -> list[ArtifactRecord]:
         """``--auto-fix``: for int8 files that failed parity, export a repaired sibling, verified
@@ -316,6 +331,11 @@ class _ModelExport:
             payload = tflite_bytes
         elif fmt == Format.ONNX:
             payload = self._onnx_bytes(recipe, keras_model)
+        elif fmt == Format.ORT:  # the ORT conversion of this recipe's ONNX bytes
+            onnx_bytes = self._onnx_bytes(recipe, keras_model)
+            payload = to_ort.convert(onnx_bytes, self.ort_style)
+            details.update(optimization_style=self.ort_style, onnx_sha256=hashlib.sha256(
+                onnx_bytes).hexdigest(), not_reproducible=to_ort.NOT_REPRODUCIBLE)
         else:  # C: the verified TFLite bytes as a source/header pair
             header_name = name.removesuffix(".cc") + ".h"
             symbol = to_c.symbol_name(self.spec.name, recipe.value)
@@ -341,7 +361,8 @@ class _ModelExport:
             model=self.spec.name, file=name, format=fmt.value, recipe=recipe.value, status="ok",
             sha256=hashlib.sha256(payload).hexdigest(), size_bytes=len(payload),
             gzip_size_bytes=len(gzip.compress(payload, compresslevel=9, mtime=0)),
-            output_kind=output_kind(self.spec), details=details, reproducible=True)
+            output_kind=output_kind(self.spec), details=details,
+            reproducible=fmt != Format.ORT)
         with contextlib.ExitStack() as stack:
             staged = {n: stack.enter_context(atomic.StagedFile(self.folder / n)).write_bytes(b)
                       for n, b in files.items()}
@@ -357,6 +378,13 @@ class _ModelExport:
                     record.parity, facts, golden = self._verify_in_tflm(
                         name, check.path, recipe, reference, litert_entry)
                 details["tflm"].update(facts)
+            elif fmt == Format.ORT:
+                golden = self._verify(record, staged[name].path, recipe, reference)
+                with atomic.StagedFile(self.folder / artifact_name(
+                        self.spec.name, Format.ONNX, recipe)) as onnx_file:
+                    details["onnx_max_abs_diff"] = to_ort.check_conversion(
+                        staged[name].path, onnx_file.write_bytes(onnx_bytes).path,
+                        self.verify_x)
             else:
                 golden = self._verify(record, staged[name].path, recipe, reference)
             self.store.land(record, golden, list(staged.values()))
@@ -412,7 +440,13 @@ class _ModelExport:
 
     def _onnx_bytes(self, recipe: Recipe, keras_model: Any) -> bytes:
         """ONNX recipes start from the float graph of the model they convert: the trained one
-        (float32, int8, dynamic; converted once) or a rewrite of it (int8-fixed)."""
+        (float32, int8, dynamic; converted once) or a rewrite of it (int8-fixed). Made once per
+        recipe: the .onnx and the .ort of a recipe share them."""
+        if recipe not in self._onnx_by_recipe:
+            self._onnx_by_recipe[recipe] = self._make_onnx_bytes(recipe, keras_model)
+        return self._onnx_by_recipe[recipe]
+
+    def _make_onnx_bytes(self, recipe: Recipe, keras_model: Any) -> bytes:
         import onnx
 
         if keras_model is self.base:
@@ -484,6 +518,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
            train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
            seed: int = 0, command: str | None = None, auto_fix: bool = False,
            keep_float: Sequence[str] = (), budget: MCUBudget = MCUBudget(),
+           ort_style: str = to_ort.DEFAULT_STYLE,
            log: Callable[[str], None] = print) -> ExportReport:
     """Export models to the given formats and recipes; see the module docstring.
 
@@ -497,6 +532,8 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     fmts = parse_formats(formats)
     recs = parse_recipes(recipes, fmts)
     budget.validate()
+    if ort_style not in to_ort.STYLES:
+        raise UsageError(f"--ort-style {ort_style}: choose from {', '.join(to_ort.STYLES)}")
     if budget and Format.C not in fmts:
         raise UsageError(f"{budget.flags()}: budgets apply to C arrays; add c to --format")
     chosen = _chosen_models(names, all_models, out)
@@ -537,11 +574,13 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
             f"{', '.join(r.value for r in recs)}")
         job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
-                           finetune, verify_samples, seed, command, log, keep_float, budget)
+                           finetune, verify_samples, seed, command, log, keep_float, budget,
+                           ort_style)
         records = job.run()
         if auto_fix:
             records += job.auto_fix(records)
         report.records.extend(records)
+        job.write_ort_config()
         job.store.flush()
     return report
 

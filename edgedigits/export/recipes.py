@@ -17,6 +17,7 @@ class Format(str, Enum):
     TFLITE = "tflite"  # LiteRT flatbuffer, labels and preprocessing embedded as metadata
     ONNX = "onnx"  # tf2onnx graph, checked with onnx.checker
     C = "c"  # the TFLite flatbuffer as an aligned C array, for TensorFlow Lite Micro
+    ORT = "ort"  # ONNX Runtime Mobile's flatbuffer of the ONNX graph (export/to_ort.py)
 
 
 class Recipe(str, Enum):
@@ -85,6 +86,7 @@ FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
     Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC, Recipe.INT8_FIXED,
                   Recipe.INT8_MIXED),
 }
+FORMAT_RECIPES[Format.ORT] = FORMAT_RECIPES[Format.ONNX]  # the ORT conversion of each .onnx
 # Made only when asked for by name, or by 'export --auto-fix' when int8 fails parity: without
 # the pitfall (or without --keep-float layers) they would duplicate int8.
 EXPLICIT_ONLY = (Recipe.INT8_FIXED, Recipe.INT8_MIXED)
@@ -135,7 +137,8 @@ def parse_recipes(values: str | list[str] | tuple[str, ...],
 
 
 def artifact_suffix(fmt: Format) -> str:
-    return {Format.TFLITE: ".tflite", Format.ONNX: ".onnx", Format.C: ".cc"}[fmt]
+    return {Format.TFLITE: ".tflite", Format.ONNX: ".onnx", Format.C: ".cc",
+            Format.ORT: ".ort"}[fmt]
 
 
 def artifact_name(model: str, fmt: Format, recipe: Recipe) -> str:

@@ -25,7 +25,7 @@ _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)
 
 class OnnxRuntimeRunner(Runner):
     name = "onnxruntime"
-    suffixes = (".onnx",)
+    suffixes = (".onnx", ".ort")  # .ort: ONNX Runtime Mobile's format, same session API
     provider_wanted = "CPUExecutionProvider"
     profile_note = "ONNX Runtime session profiling: kernel time per node"
 
