@@ -125,7 +125,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                     verify_samples=args.verify_samples, seed=args.seed, command=cli_command(),
                     auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float
                     else [], budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes),
-                    ort_style=args.ort_style)
+                    ort_style=args.ort_style, onnx_batch=args.onnx_batch)
     print(report.to_markdown(), end="")
     ok = sum(r.ok for r in report.records)
     print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")
@@ -467,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "exact in float) when the lint finds that pitfall, else int8-mixed "
                              "with the layer the doctor ranks worst kept in float")
     _add_budget_flags(export, "C arrays", "needs --format c")
+    export.add_argument("--onnx-batch", type=int, choices=(1,), default=None, metavar="1",
+                        help="ONNX and ORT files with a fixed batch of 1 (NNAPI and CoreML take "
+                             "no node with a dynamic shape); default: a dynamic batch")
     export.add_argument("--ort-style", choices=("fixed", "runtime"), default="fixed",
                         help="ONNX Runtime Mobile optimization style for --format ort: fixed "
                              "(optimized for the CPU provider before saving; default) or runtime "

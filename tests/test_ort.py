@@ -101,3 +101,46 @@ def test_runtime_style_is_recorded(folder):
                     calibration_samples=200, ort_style="runtime", **QUIET)
     (record,) = report.records
     assert record.ok and record.details["optimization_style"] == "runtime"
+
+
+def test_dynamic_batch_files_carry_onnx_runtimes_no_verdict(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    record = next(r for r in manifest["artifacts"] if r["file"] == f"{M}.float32.onnx")
+    assert record["details"]["batch"] == "dynamic"
+    for ep in ("nnapi", "coreml_neuralnetwork", "coreml_mlprogram"):
+        verdict = record["details"]["mobile_usability"][ep]
+        assert verdict["verdict"] == "no" and "lost to a dynamic shape" in verdict["reason"]
+
+
+def test_fixed_batch_files_refuse_batch_2_and_are_usable_by_nnapi(folder, tmp_path):
+    import shutil
+
+    import onnxruntime as ort
+
+    from edgedigits.benchmark import BenchOptions, bench
+    from edgedigits.benchmark.timing import TimingOptions
+
+    (tmp_path / M).mkdir()
+    shutil.copy(folder / f"{M}.keras", tmp_path / M)
+    shutil.copy(folder / "metrics.json", tmp_path / M)
+    report = export([M], formats="onnx,ort", recipes="float32,int8", out=tmp_path,
+                    calibration_samples=200, onnx_batch=1, **QUIET)
+    assert all(r.ok and r.parity["passed"] and r.parity["batch"] == 1 for r in report.records)
+    for record in report.records:
+        assert record.inputs[0]["shape"][0] == 1 and record.details["batch"] == 1
+        session = ort.InferenceSession(str(tmp_path / M / record.file))
+        session.run(None, {"input": np.zeros((1, 784), np.float32)})
+        with pytest.raises(Exception, match="Got: 2 Expected: 1"):
+            session.run(None, {"input": np.zeros((2, 784), np.float32)})
+    usability = {r.file: r.details["mobile_usability"] for r in report.records}
+    assert usability[f"{M}.float32.ort"]["nnapi"]["verdict"] == "yes"
+    assert usability[f"{M}.float32.onnx"]["coreml_mlprogram"]["verdict"] == "yes"
+    assert usability[f"{M}.int8.onnx"]["nnapi"]["verdict"] == "yes"
+
+    options = BenchOptions(runtimes=("onnxruntime",), batch_sizes=(1, 8), test_limit=200,
+                           timing=TimingOptions(rounds=2, min_seconds=0.01))
+    rows = bench([str(tmp_path / M / f"{M}.int8.ort")], options=options, **QUIET).results
+    by_batch = {r.batch: r for r in rows}
+    assert by_batch[1].status == "ok" and by_batch[1].parity_batch == 1
+    assert by_batch[8].status == "skipped"
+    assert by_batch[8].reason == "the file's input has a fixed batch of 1; only batch 1 is timed"

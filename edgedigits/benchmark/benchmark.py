@@ -336,8 +336,8 @@ class _Bench:
                 if batch not in self._batches(item.runner):
                     results.extend(r for r in self.rows(
                         item.artifact, item.runner.name, "skipped", provider=item.runner.provider,
-                        reason=f"{item.runner.name} runs one image per call, as on the device; "
-                               f"only batch 1 is timed") if r.batch == batch)
+                        reason=f"{item.runner.single_image_reason}; only batch 1 is timed")
+                        if r.batch == batch)
                     continue
                 if key not in stats:
                     failed = self.rows(item.artifact, item.runner.name, "failed",

@@ -106,7 +106,8 @@ class _ModelExport:
                  recipes: list[Recipe], calibration_samples: int, opset: int,
                  finetune: FinetuneOptions, verify_samples: int, seed: int, command: str,
                  log: Callable[[str], None], keep_float: Sequence[str] = (),
-                 budget: MCUBudget = MCUBudget(), ort_style: str = to_ort.DEFAULT_STYLE):
+                 budget: MCUBudget = MCUBudget(), ort_style: str = to_ort.DEFAULT_STYLE,
+                 onnx_batch: int | None = None):
         self.spec, self.out, self.dataset = spec, out, dataset
         self.budget = budget  # C arrays over it fail
         self.formats, self.recipes = formats, recipes
@@ -126,7 +127,9 @@ class _ModelExport:
         self._calibration: CalibrationSet | None = None
         self._onnx_float: Any = None
         self._onnx_by_recipe: dict[Recipe, bytes] = {}
+        self._usability: dict[Recipe, dict[str, Any]] = {}
         self.ort_style = ort_style
+        self.onnx_batch = onnx_batch  # None: dynamic batch; 1: fixed (NNAPI/CoreML need it)
         golden_reference = self._keras_outputs(self.base, self.golden_x)
         from edgedigits.doctor.lint import lint_model
 
@@ -181,6 +184,17 @@ class _ModelExport:
             if formats:
                 records.extend(self._export_recipe(recipe, formats))
         return records
+
+    def _mobile_usability(self, recipe: Recipe, onnx_bytes: bytes) -> dict[str, Any]:
+        """ONNX Runtime's NNAPI/CoreML verdicts for this recipe's graph (once per recipe)."""
+        if recipe not in self._usability:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="edgedigits-usability-") as tmp:
+                path = Path(tmp) / "model.onnx"
+                path.write_bytes(onnx_bytes)
+                self._usability[recipe] = to_ort.mobile_usability(path)
+        return self._usability[recipe]
 
     def write_ort_config(self) -> None:
         """``required_operators.config`` for every ``.ort`` with an ok record in the folder (what a
@@ -329,13 +343,15 @@ class _ModelExport:
         files: dict[str, bytes] = {}
         if fmt == Format.TFLITE:
             payload = tflite_bytes
-        elif fmt == Format.ONNX:
-            payload = self._onnx_bytes(recipe, keras_model)
-        elif fmt == Format.ORT:  # the ORT conversion of this recipe's ONNX bytes
+        elif fmt in (Format.ONNX, Format.ORT):
             onnx_bytes = self._onnx_bytes(recipe, keras_model)
-            payload = to_ort.convert(onnx_bytes, self.ort_style)
-            details.update(optimization_style=self.ort_style, onnx_sha256=hashlib.sha256(
-                onnx_bytes).hexdigest(), not_reproducible=to_ort.NOT_REPRODUCIBLE)
+            payload = onnx_bytes
+            details.update(batch=self.onnx_batch or "dynamic",
+                           mobile_usability=self._mobile_usability(recipe, onnx_bytes))
+            if fmt == Format.ORT:  # the ORT conversion of this recipe's ONNX bytes
+                payload = to_ort.convert(onnx_bytes, self.ort_style)
+                details.update(optimization_style=self.ort_style, onnx_sha256=hashlib.sha256(
+                    onnx_bytes).hexdigest(), not_reproducible=to_ort.NOT_REPRODUCIBLE)
         else:  # C: the verified TFLite bytes as a source/header pair
             header_name = name.removesuffix(".cc") + ".h"
             symbol = to_c.symbol_name(self.spec.name, recipe.value)
@@ -452,15 +468,17 @@ class _ModelExport:
         if keras_model is self.base:
             if self._onnx_float is None:
                 self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape,
-                                                         self.opset)
+                                                         self.opset, self.onnx_batch)
             source = self._onnx_float
         else:
-            source = to_onnx.keras_to_onnx(keras_model, self.spec.input_shape, self.opset)
+            source = to_onnx.keras_to_onnx(keras_model, self.spec.input_shape, self.opset,
+                                           self.onnx_batch)
         proto = onnx.ModelProto()
         proto.CopyFrom(source)
         if recipe != Recipe.FLOAT32:
             proto = to_onnx.quantize(proto, recipe, self.calibration,
-                                     self.keep_float if recipe == Recipe.INT8_MIXED else [])
+                                     self.keep_float if recipe == Recipe.INT8_MIXED else [],
+                                     self.onnx_batch)
         entries = {"edgedigits.labels": "\n".join(LABELS),
                    "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)),
                    "edgedigits.model": json.dumps(self.metadata(recipe))}
@@ -500,7 +518,8 @@ class _ModelExport:
         with runner_for(path) as runner:
             record.inputs = [t.to_json() for t in runner.inputs]
             record.outputs = [t.to_json() for t in runner.outputs]
-            deployed = infer_as_deployed(runner, self.verify_x)
+            deployed = infer_as_deployed(runner, self.verify_x,
+                                         **({"batch": 1} if runner.single_image else {}))
             outputs = self.spec.probabilities(deployed.outputs)
             # Golden vectors are what an app's test sees: one image per call, in this runtime.
             q = quantize(self.golden_x, runner.inputs[0])
@@ -518,7 +537,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
            train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
            seed: int = 0, command: str | None = None, auto_fix: bool = False,
            keep_float: Sequence[str] = (), budget: MCUBudget = MCUBudget(),
-           ort_style: str = to_ort.DEFAULT_STYLE,
+           ort_style: str = to_ort.DEFAULT_STYLE, onnx_batch: int | None = None,
            log: Callable[[str], None] = print) -> ExportReport:
     """Export models to the given formats and recipes; see the module docstring.
 
@@ -532,6 +551,9 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     fmts = parse_formats(formats)
     recs = parse_recipes(recipes, fmts)
     budget.validate()
+    if onnx_batch not in (None, 1):
+        raise UsageError(f"--onnx-batch {onnx_batch}: only 1 (a fixed batch of one image) is "
+                         "offered; leave it out for a dynamic batch")
     if ort_style not in to_ort.STYLES:
         raise UsageError(f"--ort-style {ort_style}: choose from {', '.join(to_ort.STYLES)}")
     if budget and Format.C not in fmts:
@@ -575,7 +597,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
             f"{', '.join(r.value for r in recs)}")
         job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
                            finetune, verify_samples, seed, command, log, keep_float, budget,
-                           ort_style)
+                           ort_style, onnx_batch)
         records = job.run()
         if auto_fix:
             records += job.auto_fix(records)

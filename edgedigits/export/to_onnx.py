@@ -30,8 +30,12 @@ OUTPUT_NAME = "output"
 BATCH_DIM = "batch"
 
 
-def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int) -> Any:
-    """The float32 ONNX graph of a tf_keras model, with stable names (byte-reproducible)."""
+def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int,
+                  batch: int | None = None) -> Any:
+    """The float32 ONNX graph of a tf_keras model, with stable names (byte-reproducible).
+
+    ``batch``: None for a dynamic ``batch`` dimension, or a fixed batch (``--onnx-batch 1``),
+    which NNAPI and CoreML need to take the graph's nodes."""
     import onnx
     import tf2onnx
 
@@ -39,7 +43,7 @@ def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int) -> Any:
     # tf2onnx numbers generated node names with a process-global counter; resetting it makes
     # exporting the same model twice produce byte-identical files.
     tf2onnx.utils.INTERNAL_NAME = 1
-    signature = [tf.TensorSpec((None, *input_shape), tf.float32, name=INPUT_NAME)]
+    signature = [tf.TensorSpec((batch, *input_shape), tf.float32, name=INPUT_NAME)]
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
     graph = proto.graph
     old_output = graph.output[0].name
@@ -47,7 +51,10 @@ def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int) -> Any:
         node.output[:] = [OUTPUT_NAME if o == old_output else o for o in node.output]
     graph.output[0].name = OUTPUT_NAME
     for value in (graph.input[0], graph.output[0]):
-        value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+        if batch is None:
+            value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM
+        else:
+            value.type.tensor_type.shape.dim[0].dim_value = batch
     renumber_generated_names(graph)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -107,7 +114,7 @@ class _Reader:
 
 
 def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | None,
-             keep_float: list[str] = ()) -> Any:
+             keep_float: list[str] = (), batch: int | None = None) -> Any:
     """int8 (static QDQ) or dynamic ONNX from the float32 graph; for int8-mixed, the nodes of the
     Keras layers in ``keep_float`` (tf2onnx keeps ``<model>/<layer>/...`` in node names) are
     excluded from quantization."""
@@ -132,7 +139,7 @@ def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | Non
                            if not any(k in layers_named(n, {k}) for n in exclude)]
                 if missing:
                     raise ValueError(f"no ONNX node found for layer(s) {missing}")
-            quantize_static(str(pre), str(out), _Reader(calibration),
+            quantize_static(str(pre), str(out), _Reader(calibration, batch or 50),
                             quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                             nodes_to_exclude=exclude)

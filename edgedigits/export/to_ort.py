@@ -101,3 +101,47 @@ def config_operators(text: str) -> dict[str, list[str]]:
             domain, opset, names = line.split(";", 2)
             ops[f"{domain};{opset}"] = names.split(",")
     return ops
+
+
+VERDICTS = {"YES": "yes", "MAYBE": "partial", "NO": "no"}
+
+
+def mobile_usability(onnx_path: Path) -> dict[str, dict]:
+    """ONNX Runtime's own mobile-usability check, per execution provider.
+
+    The analysis ``python -m onnxruntime.tools.check_onnx_model_mobile_usability`` logs, kept as
+    data: for NNAPI (Android) and CoreML (iOS; the NeuralNetwork and MLProgram formats), its
+    verdict on the file as it is (``yes``, ``partial`` for its MAYBE, ``no``) and the reason in
+    its own counts: nodes the provider can take, partitions, nodes lost to unsupported operators
+    or to dynamic shapes. Run on the ONNX graph after basic optimization, as the tool does.
+    """
+    import logging
+
+    from onnxruntime.tools.mobile_helpers import usability_checker as uc
+    from onnxruntime.tools.onnx_model_utils import ModelProtoWithShapeInfo, optimize_model
+
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+    checks = {
+        "nnapi": lambda m: uc.check_nnapi_partitions(m, True),
+        "coreml_neuralnetwork": lambda m: uc.check_coreml_partitions(
+            m, True, "coreml_supported_neuralnetwork_ops.md"),
+        "coreml_mlprogram": lambda m: uc.check_coreml_partitions(
+            m, True, "coreml_supported_mlprogram_ops.md"),
+    }
+    with tempfile.TemporaryDirectory(prefix="edgedigits-usability-") as tmp:
+        optimized = Path(tmp) / "model.onnx"
+        optimize_model(Path(onnx_path), optimized, use_external_initializers=True)
+        model = ModelProtoWithShapeInfo(optimized).model_with_shape_info
+        result = {}
+        for ep, check in checks.items():
+            info = check(model)
+            reasons = [f"{info.num_supported_nodes}/{info.num_nodes} nodes in "
+                       f"{info.num_partitions} partition(s)"]
+            if info.nodes_unsupported_due_to_dynamic_input:
+                reasons.append(f"{info.nodes_unsupported_due_to_dynamic_input} node(s) lost to "
+                               f"a dynamic shape (export with --onnx-batch 1)")
+            if info.unsupported_ops:
+                reasons.append(f"unsupported operators: {', '.join(sorted(info.unsupported_ops))}")
+            result[ep] = {"verdict": VERDICTS[info.suitability().name],
+                          "reason": "; ".join(reasons)}
+    return result

@@ -80,7 +80,8 @@ class Runner(abc.ABC):
     name: str = "runner"  # the runtime's registry name, e.g. "litert"
     suffixes: tuple[str, ...] = ()  # artifact file suffixes this runtime runs
     measures_memory: bool = False  # fills arena_bytes and flash_bytes at load (MCU budgets)
-    single_image: bool = False  # one image per call, as on the device: batch 1 is all it times
+    single_image: bool = False  # one image per call (a device runtime, or a fixed-batch file)
+    single_image_reason: str = ""  # why, for the rows of other batch sizes
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -74,6 +74,9 @@ class OnnxRuntimeRunner(Runner):
                         for o in self._session.get_outputs()]
         self._in_name = self.inputs[0].name
         self._out_names = [self.outputs[0].name]
+        if self.inputs[0].shape[0] == 1:  # exported with --onnx-batch 1: it takes nothing else
+            self.single_image = True
+            self.single_image_reason = "the file's input has a fixed batch of 1"
         active = self._session.get_providers()[0]
         if active != self.provider_wanted:
             # ONNX Runtime silently falls back to CPU when a provider fails to initialize.
@@ -126,6 +129,8 @@ class OnnxRuntimeRunner(Runner):
         return list(self._session.get_providers()) if self._session else []
 
     def infer_raw(self, x: np.ndarray) -> np.ndarray:
+        if self.single_image and len(x) != 1:  # a fixed-batch file, scored image by image
+            return np.concatenate([self.infer_raw(x[k:k + 1]) for k in range(len(x))])
         return self._session.run(self._out_names, {self._in_name: x})[0]
 
     def bind(self, x: np.ndarray):

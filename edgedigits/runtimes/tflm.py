@@ -47,6 +47,7 @@ class TFLMRunner(Runner):
     suffixes = (".tflite",)
     measures_memory = True
     single_image = True
+    single_image_reason = "tflm runs one image per call, as on the device"
     profile_note = "TFLM's Python API exposes no per-operator profiler"
 
     def __init__(self, path: str | Path, **_ignored):
