@@ -506,8 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--all", action="store_true", help="the whole zoo")
     pipe.add_argument("--out", default="exports", metavar="DIR", help="default exports/")
     _add_data_flag(pipe)
-    pipe.add_argument("--format", default="tflite,onnx", help="export formats (default "
-                                                              "tflite,onnx)")
+    pipe.add_argument("--format", default="tflite,onnx,ort", help="export formats (default "
+                                                              "tflite,onnx,ort)")
     pipe.add_argument("--quant", default="all", help="export recipes (default all)")
     pipe.add_argument("--epochs", type=_positive_int, help="override training epochs")
     pipe.add_argument("--report-dir", metavar="DIR", default=None,

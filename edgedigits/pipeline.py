@@ -35,7 +35,7 @@ class PipelineResult:
 
 def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
              out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-             formats: str = "tflite,onnx", recipes: str = "all", epochs: int | None = None,
+             formats: str = "tflite,onnx,ort", recipes: str = "all", epochs: int | None = None,
              finetune: FinetuneOptions | None = None, bench_options: BenchOptions | None = None,
              report_dir: str | Path | None = None, command: str | None = None,
              log: Callable[[str], None] = print) -> PipelineResult:
