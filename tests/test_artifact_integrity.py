@@ -21,6 +21,8 @@ from edgedigits.export import exporter as exporter_module
 from edgedigits.training import train
 from edgedigits.verify import verify
 
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+
 M = "seed004_mlp12"
 QUIET = dict(log=lambda _msg: None)
 FAST_BENCH = ["--runtimes", "litert,onnxruntime", "--rounds", "2", "--min-seconds", "0.01",

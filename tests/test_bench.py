@@ -17,11 +17,13 @@ from edgedigits.benchmark.gate import load_baseline
 from edgedigits.benchmark.parity import DEFAULT_TOLERANCES
 from edgedigits.cli import main
 from edgedigits.data import load_dataset
-from edgedigits.errors import UnknownNameError, UsageError
+from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
 from edgedigits.export import export
 from edgedigits.runtimes import RUNTIMES
 from edgedigits.training import train
 from edgedigits.zoo import get_spec
+
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
 
 QUIET = dict(log=lambda _msg: None)
 FAST = TimingOptions(warmup=1, rounds=4, min_runs=8, min_seconds=0.01)
@@ -588,7 +590,7 @@ def test_bad_arguments(out, tmp_path):
     (tmp_path / "model.tflite").write_bytes(b"x")
     with pytest.raises(UsageError, match=r"model\.tflite: cannot tell which zoo model"):
         bench([str(tmp_path / "model.tflite")], out=out, **QUIET)
-    with pytest.raises(Exception, match="trained model not found; run 'edgedigits train "
+    with pytest.raises(ModelFileError, match="trained model not found; run 'edgedigits train "
                                         "seed004_cnn"):
         bench(["seed004_cnn"], out=out, **QUIET)
 

@@ -23,6 +23,8 @@ from edgedigits.export import export
 from edgedigits.training import load_trained_model, model_path, save_model, train
 from edgedigits.zoo import get_spec
 
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+
 M = "seed003_ann64_relu"  # 784-64-64-10: dense, dense_1, dense_2
 QUIET = dict(log=lambda _msg: None)
 FACTOR = 40.0

@@ -23,6 +23,8 @@ from edgedigits.runtimes import runner_for
 from edgedigits.training import load_trained_model, model_path, train
 from edgedigits.zoo import get_spec
 
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+
 MODELS = ("seed003_ann64_relu", "edge_cnn_tiny")  # a small MLP and a small CNN
 FINETUNE = FinetuneOptions(epochs=1, samples=5000)
 QUIET = dict(log=lambda _msg: None)
@@ -104,11 +106,12 @@ def test_manifest_matches_files(exported):
             assert entry["size_bytes"] == len(data)
             assert entry["inputs"] and entry["outputs"]
             assert entry["inputs"][0]["shape"][1:] == list(get_spec(name).input_shape)
-            if entry["format"] in ("tflite", "onnx"):  # verified as an app runs it
-                dynamic_onnx = (entry["format"], entry["recipe"]) == ("onnx", "dynamic")
+            if entry["format"] in ("tflite", "onnx", "ort"):  # verified as an app runs it
+                dynamic_onnx = (entry["format"] in ("onnx", "ort")
+                                and entry["recipe"] == "dynamic")
                 assert entry["parity"]["batch"] == (1 if dynamic_onnx else 256), entry["file"]
             quantized_io = entry["recipe"] in ("int8", "qat", "int8-fixed") and \
-                entry["format"] != "onnx"
+                entry["format"] not in ("onnx", "ort")
             assert ("quantization" in entry["inputs"][0]) == quantized_io, entry["file"]
             if quantized_io:
                 assert entry["inputs"][0]["dtype"] == "int8"
@@ -117,17 +120,35 @@ def test_manifest_matches_files(exported):
 
 
 def test_tolerances_follow_the_product_contract():
-    """99% agreement for float recipes, 97% for integer ones; max abs diff judged for floats only."""
-    for recipe, info in RECIPE_INFO.items():
-        assert info.min_agreement == (0.97 if info.integer else 0.99), recipe
-        assert (info.max_abs_diff is None) == info.integer, recipe
+    """The contract as written in the README, independent of the table: 99% agreement for the
+    float recipes, 97% for the integer ones; max abs diff judged for the float ones only."""
+    contract = {"float32": 0.99, "float16": 0.99, "pruned": 0.99, "clustered": 0.99,
+                "dynamic": 0.97, "int8": 0.97, "int16x8": 0.97, "qat": 0.97,
+                "int8-fixed": 0.97, "int8-mixed": 0.97}
+    assert {r.value: info.min_agreement for r, info in RECIPE_INFO.items()} == contract
+    judged = {r.value for r, info in RECIPE_INFO.items() if info.max_abs_diff is not None}
+    assert judged == {"float32", "float16", "pruned", "clustered"}
 
 
 def test_int8_calibration_never_uses_test_images(exported):
+    """The recorded hash is of the images the converters were fed: they must be the training
+    images at the recorded indices, not the test images at the same positions."""
+    from edgedigits.data import load_dataset
+    from edgedigits.export.calibration import calibration_set
+
     out, _ = exported
-    manifest = json.loads((out / MODELS[0] / "manifest.json").read_text())
-    assert manifest["calibration"] == {**manifest["calibration"], "split": "train",
-                                       "samples": 200}
+    recorded = json.loads((out / MODELS[0] / "manifest.json").read_text())["calibration"]
+    spec, data = get_spec(MODELS[0]), load_dataset()
+    chosen = calibration_set(spec, data, recorded["samples"], recorded["seed"]).indices
+    assert hashlib.sha256(chosen.astype("<i8").tobytes()).hexdigest() == \
+        recorded["indices_sha256"]
+
+    def digest(images):
+        return hashlib.sha256(np.ascontiguousarray(spec.preprocess(images), "<f4").tobytes()
+                              ).hexdigest()
+
+    assert recorded["images_sha256"] == digest(data.train_images[chosen])
+    assert recorded["images_sha256"] != digest(data.test_images[chosen % data.num_test])
 
 
 def test_tflite_carries_labels_and_preprocessing(exported):
@@ -179,9 +200,10 @@ def test_pruning_zeros_survive_and_compress(exported):
 
 def test_clustering_limits_distinct_weights(exported):
     _, report = exported
-    for rec in report.records:
-        if rec.recipe == "clustered" and rec.format == "tflite":
-            assert rec.details["max_distinct_values_per_kernel"] <= 16
+    clustered = [r for r in report.records if r.recipe == "clustered" and r.format == "tflite"]
+    assert len(clustered) == len(MODELS)  # one per model: the check below is never vacuous
+    for rec in clustered:
+        assert rec.details["max_distinct_values_per_kernel"] <= 16
 
 
 def test_c_array_is_the_tflite_and_compiles(exported, tmp_path):
@@ -264,7 +286,12 @@ def test_export_twice_is_byte_identical(exported, tmp_path):
     second = export(["edge_cnn_tiny"], formats="all", recipes="all,int8-fixed", out=again,
                     finetune=FINETUNE, calibration_samples=200, **QUIET)
     first = {r.file: r.sha256 for r in report.records if r.model == "edge_cnn_tiny"}
-    assert {r.file: r.sha256 for r in second.records} == first
+    # Every format but ORT, whose serializer orders the same graph differently each time (its
+    # records say reproducible: false; tests/test_ort.py proves each .ort converts its .onnx).
+    assert {r.file: r.sha256 for r in second.records if r.reproducible} == {
+        f: h for f, h in first.items() if not f.endswith(".ort")}
+    assert {r.file for r in second.records if not r.reproducible} == {
+        f for f in first if f.endswith(".ort")}
 
 
 def test_failed_write_leaves_no_artifact_and_keeps_the_old_one(exported, tmp_path, monkeypatch):
@@ -328,7 +355,7 @@ def test_one_failing_recipe_does_not_stop_the_others(exported, tmp_path, monkeyp
 def test_bad_input_errors(exported, tmp_path):
     out, _ = exported
     with pytest.raises(UnknownNameError, match="--format tf: unknown format; choose from tflite, "
-                                               "onnx, c, all"):
+                                               "onnx, c, ort, all"):
         export(["edge_cnn_tiny"], formats="tf", out=out, **QUIET)
     with pytest.raises(UnknownNameError, match="--quant int4: unknown recipe; choose from "
                                                "float32, float16"):

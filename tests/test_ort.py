@@ -11,6 +11,8 @@ import pytest
 from edgedigits.export import export, to_ort
 from edgedigits.training import train
 
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+
 M = "seed003_ann64_relu"
 QUIET = dict(log=lambda _msg: None)
 
@@ -116,6 +118,7 @@ def test_fixed_batch_files_refuse_batch_2_and_are_usable_by_nnapi(folder, tmp_pa
     import shutil
 
     import onnxruntime as ort
+    from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
     from edgedigits.benchmark import BenchOptions, bench
     from edgedigits.benchmark.timing import TimingOptions
@@ -130,7 +133,7 @@ def test_fixed_batch_files_refuse_batch_2_and_are_usable_by_nnapi(folder, tmp_pa
         assert record.inputs[0]["shape"][0] == 1 and record.details["batch"] == 1
         session = ort.InferenceSession(str(tmp_path / M / record.file))
         session.run(None, {"input": np.zeros((1, 784), np.float32)})
-        with pytest.raises(Exception, match="Got: 2 Expected: 1"):
+        with pytest.raises(InvalidArgument, match="Got: 2 Expected: 1"):
             session.run(None, {"input": np.zeros((2, 784), np.float32)})
     usability = {r.file: r.details["mobile_usability"] for r in report.records}
     assert usability[f"{M}.float32.ort"]["nnapi"]["verdict"] == "yes"

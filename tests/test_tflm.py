@@ -10,6 +10,8 @@ import tempfile
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+
 pytest.importorskip("tflite_micro")
 
 from edgedigits.data import load_dataset  # noqa: E402

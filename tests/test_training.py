@@ -11,6 +11,8 @@ from edgedigits.errors import ModelFileError, UsageError, UnknownNameError
 from edgedigits.training import load_trained_model, model_path, train, train_model
 from edgedigits.data import load_dataset
 
+pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+
 LIMIT = 3000  # "a few thousand images": seconds per model on 2 cores
 QUIET = dict(verbose=0, log=lambda _msg: None)
 

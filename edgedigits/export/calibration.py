@@ -28,7 +28,10 @@ class CalibrationSet:
     def describe(self) -> dict:
         """For the manifest: enough to reproduce (and audit) the calibration data."""
         return {"split": "train", "samples": int(len(self.indices)), "seed": self.seed,
-                "indices_sha256": hashlib.sha256(self.indices.astype("<i8").tobytes()).hexdigest()}
+                "indices_sha256": hashlib.sha256(self.indices.astype("<i8").tobytes()).hexdigest(),
+                # of the very array the converters are fed: an audit can prove which images
+                "images_sha256": hashlib.sha256(np.ascontiguousarray(
+                    self.images, dtype="<f4").tobytes()).hexdigest()}
 
     def batches(self):
         """Single-image batches, as TFLite's ``representative_dataset`` expects."""

@@ -59,12 +59,15 @@ class TensorInfo:
 
 
 def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
-    """float -> integer with the tensor's affine parameters (round half away, then saturate)."""
+    """float -> integer with the tensor's affine parameters: round half away from zero (as
+    TFLite's QUANTIZE and C's ``lroundf`` do; NumPy's ``round`` would round half to even),
+    then saturate."""
     dtype = np.dtype(info.dtype)
     if info.scale is None or dtype.kind == "f":
         return x.astype(dtype)
     limits = np.iinfo(dtype)
-    q = np.round(x / info.scale) + info.zero_point
+    scaled = np.asarray(x, dtype=np.float64) / info.scale
+    q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + info.zero_point
     return np.clip(q, limits.min, limits.max).astype(dtype)
 
 

@@ -1,0 +1,87 @@
+"""The fast tier: the comparator, quantization arithmetic, the timing loop, the gate's ratios and
+atomic writes on tiny arrays, with no model and no runtime (Polygraphy tests its comparator the
+same way). ``pytest -m "not slow"`` runs these with the other model-free tests."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgedigits import atomic
+from edgedigits.benchmark.gate import growth_interval, round_ratios
+from edgedigits.benchmark.parity import Tolerance, compare
+from edgedigits.benchmark.timing import TimingOptions, measure
+from edgedigits.runtimes.base import TensorInfo, dequantize, quantize
+
+
+def _one_hot(classes: list[int]) -> np.ndarray:
+    return np.eye(10, dtype=np.float32)[classes]
+
+
+def test_compare_counts_disagreements_and_judges_each_bound():
+    labels = np.arange(100) % 10
+    reference = _one_hot(list(labels))
+    outputs = reference.copy()
+    outputs[[3, 7]] = _one_hot([0, 0])  # two images change class (3->0, 7->0): both now wrong
+    outputs[5, 5] = 0.7  # a probability moves without changing the class
+    loose = compare(outputs, reference, labels, Tolerance(0.98, 2.0, None))
+    assert loose.passed and loose.disagreements == 2 and loose.disagreement_indices == [3, 7]
+    assert loose.agreement == 0.98 and loose.accuracy == 98.0 and loose.accuracy_delta == -2.0
+    assert loose.max_abs_diff == 1.0
+    assert np.asarray(loose.confusion_delta).sum() == 0  # images move between cells, none vanish
+    strict = compare(outputs, reference, labels, Tolerance(0.99, 1.0, 0.5))
+    assert not strict.passed
+    assert strict.failures == ["agreement 98.00% < 99%", "accuracy drop 2.00 pts > 1",
+                               "max abs diff 1 > 0.5"]
+
+
+def test_quantize_rounds_half_away_from_zero_and_saturates():
+    info = TensorInfo("x", (None, 4), "int8", scale=0.5, zero_point=-3)
+    x = np.array([[0.25, -0.25, 0.75, 1000.0]], np.float32)  # /0.5: 0.5, -0.5, 1.5, 2000
+    np.testing.assert_array_equal(quantize(x, info), [[-2, -4, -1, 127]])
+    back = dequantize(quantize(np.array([[1.0, -2.0, 0.1]], np.float32), info), info)
+    np.testing.assert_allclose(back, [[1.0, -2.0, 0.0]])  # within half a step in range
+    assert quantize(x, TensorInfo("x", (None, 4), "float32")).dtype == np.float32
+
+
+def test_measure_times_exactly_the_calls_it_reports():
+    calls = []
+    options = TimingOptions(warmup=3, rounds=4, min_runs=8, min_seconds=1e-9)
+    stats = measure(calls.append, 1, options)
+    assert stats.runs == 8  # two timed calls per round
+    assert len(calls) == options.warmup + options.rounds + stats.runs  # + one re-warm per round
+    assert len(stats.round_p50) == options.rounds and stats.min <= stats.p50 <= stats.p99
+
+
+def test_gate_ratios_are_per_round_against_the_models_reference_row():
+    def row(recipe, fmt, runtime, rounds):
+        return {"model": "m", "artifact": f"m.{recipe}.{fmt}", "recipe": recipe, "format": fmt,
+                "runtime": runtime, "batch": 1, "status": "ok", "round_p50_us": rounds}
+
+    doc = {"results": [row("float32", "tflite", "litert", [10.0, 20.0, 10.0]),
+                       row("int8", "tflite", "litert", [5.0, 10.0, 6.0]),
+                       row("float32", "onnx", "onnxruntime", [20.0, 40.0])]}
+    ratios = round_ratios(doc)
+    np.testing.assert_allclose(ratios[("m", "m.int8.tflite", "litert", 1)], [0.5, 0.5, 0.6])
+    np.testing.assert_allclose(ratios[("m", "m.float32.onnx", "onnxruntime", 1)], [2.0, 2.0])
+    assert ("m", "m.float32.tflite", "litert", 1) not in ratios  # the reference itself
+    same = np.array([1.0, 1.1, 0.9, 1.0])
+    assert growth_interval(same, same) [0] == 1.0
+    point, low, high = growth_interval(same * 2, same)
+    assert point == 2.0 and low > 1.5 and high < 2.7
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "m.json"
+    atomic.write_json(target, {"v": 1})
+    with pytest.raises(TypeError):
+        atomic.write_json(target, {"v": object()})  # not JSON: fails before the rename
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left
+    with atomic.StagedFile(tmp_path / "a.bin") as staged:
+        staged.write_bytes(b"new")
+        assert not (tmp_path / "a.bin").exists()  # staged beside, not in place
+        staged.commit()
+    assert (tmp_path / "a.bin").read_bytes() == b"new"
