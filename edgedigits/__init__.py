@@ -17,7 +17,7 @@ _API = {
     "load_dataset": "edgedigits.data",
     "train": "edgedigits.training",
     "train_model": "edgedigits.training",
-    "load_trained_model": "edgedigits.training",
+    "load_trained_model": "edgedigits.model_files",
     "EdgeDigitsError": "edgedigits.errors",
 }
 

@@ -101,6 +101,13 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_command() -> str:
+    """The command line as typed, for the manifest (the library never reads ``sys.argv``)."""
+    import shlex
+
+    return "edgedigits " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from edgedigits.training import train
 
@@ -114,7 +121,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from edgedigits.export import FinetuneOptions, export
-    from edgedigits.export.exporter import cli_command
     from edgedigits.mcu_budget import MCUBudget
 
     finetune = FinetuneOptions(epochs=args.finetune_epochs, samples=args.finetune_samples,
@@ -244,7 +250,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from edgedigits.benchmark import report as reports
-    from edgedigits.export.exporter import cli_command
     from edgedigits.pipeline import pipeline
 
     baseline = _check_outputs(args)

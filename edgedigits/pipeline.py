@@ -20,8 +20,8 @@ from edgedigits.errors import UsageError
 from edgedigits.export.artifact_store import check_export_folders
 from edgedigits.export.recipes import parse_formats, parse_recipes
 from edgedigits.outputs import writable_dir
-from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, TrainResult, model_path,
-                                 resolve_names, train)
+from edgedigits.model_files import DEFAULT_MODELS, DEFAULT_OUT, model_path, resolve_names
+from edgedigits.training import TrainResult, train
 
 
 @dataclass

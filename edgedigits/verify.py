@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from edgedigits.errors import EdgeDigitsError, UsageError, first_line
-from edgedigits.training import DEFAULT_OUT, file_sha256
+from edgedigits.model_files import DEFAULT_OUT, file_sha256
 from edgedigits.zoo import list_models
 
 ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".ort", ".cc", ".h")

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.export.recipes import Recipe
-from edgedigits.training import model_path, resolve_names
+from edgedigits.model_files import model_path, resolve_names
 from edgedigits.zoo import list_models
 
 BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx", ".ort")
@@ -112,7 +112,7 @@ def integrity(artifact: Artifact) -> str | None:
 
     Parity alone does not catch tampering: one flipped weight byte can keep every prediction.
     """
-    from edgedigits.training import file_sha256
+    from edgedigits.model_files import file_sha256
 
     manifest_path = artifact.path.parent / "manifest.json"
     if not manifest_path.is_file():

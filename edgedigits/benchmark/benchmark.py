@@ -34,7 +34,7 @@ from edgedigits.mcu_budget import MCUBudget
 from edgedigits.runtimes import (DEFAULT_RUNTIMES, RUNTIMES, Runner, RuntimeUnavailable,
                                  parse_runtimes, quantize, runtimes_for)
 from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
-from edgedigits.training import DEFAULT_OUT
+from edgedigits.model_files import DEFAULT_OUT
 from edgedigits.zoo import get_spec
 
 PROFILE_RUNS = 50  # profiled inferences per artifact with --profile

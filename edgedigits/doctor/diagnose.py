@@ -23,7 +23,7 @@ import numpy as np
 from edgedigits.doctor import layers as layer_io
 from edgedigits.doctor.metrics import clipped_fraction, compare, int8_range
 from edgedigits.errors import ModelFileError, UsageError
-from edgedigits.training import DEFAULT_OUT
+from edgedigits.model_files import DEFAULT_OUT
 
 DIAGNOSABLE = ("float32", "float16", "dynamic", "int8", "int16x8", "int8-fixed", "int8-mixed")
 DEFAULT_IMAGES = 300
@@ -154,7 +154,7 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = 
     """Per-layer quantization error of ``name``'s ``recipe`` artifacts against its Keras model."""
     from edgedigits.data import load_dataset
     from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats
-    from edgedigits.training import load_trained_model, model_path
+    from edgedigits.model_files import load_trained_model, model_path
     from edgedigits.zoo import get_spec
 
     spec = get_spec(name)

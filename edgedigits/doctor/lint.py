@@ -152,7 +152,7 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
          ) -> list[LintFinding]:
     """``edgedigits doctor --lint``: the trained model's pitfalls (the registry's architecture
     when it is not trained yet), plus the I/O of any full-integer ``.tflite`` already exported."""
-    from edgedigits.training import load_trained_model, model_path
+    from edgedigits.model_files import load_trained_model, model_path
     from edgedigits.zoo import create_model, get_spec
 
     spec = get_spec(name)

@@ -33,7 +33,7 @@ MANIFEST, GOLDEN, METRICS = "manifest.json", "golden.json", "metrics.json"
 
 
 def sha256_of(path: Path) -> str:
-    from edgedigits.training import file_sha256
+    from edgedigits.model_files import file_sha256
 
     return file_sha256(path)
 
@@ -47,7 +47,7 @@ def check_model_folder(folder: Path) -> None:
 
 def check_export_folders(out: Path | str, names: Sequence[str]) -> Path:
     """Before any work: ``out`` and each ``out/<name>/`` writable, their records readable."""
-    from edgedigits.training import check_model_folders, ensure_writable_dir
+    from edgedigits.model_files import check_model_folders, ensure_writable_dir
 
     out = ensure_writable_dir(out)
     check_model_folders(out, names)

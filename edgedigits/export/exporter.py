@@ -15,8 +15,6 @@ import contextlib
 import gzip
 import hashlib
 import json
-import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +39,8 @@ from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Reci
 from edgedigits.runtimes import quantize, runner_for
 from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time,
                                           infer_raw_one_at_a_time)
-from edgedigits.training import (DEFAULT_MODELS, DEFAULT_OUT, check_seed, file_sha256,
-                                 load_trained_model, model_path, resolve_names, train)
+from edgedigits.model_files import (DEFAULT_MODELS, DEFAULT_OUT, check_seed, file_sha256,
+                                    load_trained_model, model_path, resolve_names)
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 DEFAULT_VERIFY_SAMPLES = 1000  # test images each artifact is checked on at export time
@@ -585,6 +583,8 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
             _check_keep_float(keep_float, load_trained_model(model_path(out, name),
                                                              get_spec(name)))
     if missing:
+        from edgedigits.training import train  # --train: the trainer, only when asked for
+
         train(missing, out=out, data=data, seed=seed, log=log)
         for name in missing:
             _check_keep_float(keep_float, load_trained_model(model_path(out, name)))
@@ -637,8 +637,3 @@ def _check_sample_counts(dataset: Dataset, calibration_samples: int, verify_samp
         if value is not None and value > available:
             raise UsageError(f"{flag} {value}: {dataset.source} has only {available} {split} "
                              f"images")
-
-
-def cli_command() -> str:
-    """The command line as typed, for the manifest."""
-    return "edgedigits " + " ".join(shlex.quote(a) for a in sys.argv[1:])

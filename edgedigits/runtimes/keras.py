@@ -30,7 +30,7 @@ class KerasRunner(Runner):
         return None
 
     def load(self) -> None:
-        from edgedigits.training import load_trained_model
+        from edgedigits.model_files import load_trained_model
 
         self.model = load_trained_model(self.path)
         shape = tuple(None if d is None else int(d) for d in self.model.input_shape)
