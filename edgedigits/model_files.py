@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from edgedigits._tf import tf_keras
-from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
@@ -83,7 +83,7 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
     try:
         model = tf_keras().models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - any load failure means a bad file
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc, 200)
         raise ModelFileError(f"{path}: not a loadable .keras model ({first})") from None
     if spec is not None:
         mismatch = architecture_mismatch(model, spec)

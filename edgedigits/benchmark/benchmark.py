@@ -29,7 +29,7 @@ from edgedigits.benchmark.artifacts import INTEGRITY_OK, Artifact, integrity, re
 from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, load_tolerances
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.data import load_dataset
-from edgedigits.errors import UsageError, first_line
+from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.mcu_budget import MCUBudget
 from edgedigits.runtimes import (DEFAULT_RUNTIMES, RUNTIMES, Runner, RuntimeUnavailable,
                                  parse_runtimes, quantize, runtimes_for)
@@ -255,8 +255,8 @@ class _Bench:
                                f"({first_line(exc, 160)}): parity not checked")
             self.log(f"    {reference_error}")
             reference = None
-        runner = runner_cls(artifact.path, threads=self.options.threads,
-                            xnnpack=self.options.xnnpack)
+        runner = runner_cls(artifact.path, **{
+            name: getattr(self.options, name) for name in runner_cls.bench_options})
         try:
             rss_before = current_rss_mb()
             started = time.perf_counter()
@@ -266,8 +266,8 @@ class _Bench:
             expected = tuple(spec.input_shape)
             got = tuple(runner.inputs[0].shape[1:])
             if got != expected:
-                raise UsageError(f"input shape {got} does not match the data's {expected} for "
-                                 f"{artifact.model}")
+                raise ModelFileError(f"input shape {got} does not match the data's {expected} "
+                                     f"for {artifact.model}")
             deployed = (infer_as_deployed(runner, x, batch=1) if runner.single_image
                         else infer_as_deployed(runner, x))
             outputs = spec.probabilities(deployed.outputs)

@@ -200,7 +200,7 @@ def load_keras(name: str) -> Dataset:
     try:
         (x_train, y_train), (x_test, y_test) = module.load_data()
     except Exception as exc:  # noqa: BLE001 - any download failure is the same user problem
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"--data keras:{name}: download failed ({first}); omit --data to use "
                         "the embedded MNIST, or pass a local IDX folder or .npz") from None
     return _validated({"train_images": x_train, "train_labels": y_train,

@@ -85,6 +85,9 @@ class Runner(abc.ABC):
     measures_memory: bool = False  # fills arena_bytes and flash_bytes at load (MCU budgets)
     single_image: bool = False  # one image per call (a device runtime, or a fixed-batch file)
     single_image_reason: str = ""  # why, for the rows of other batch sizes
+    # The BenchOptions fields this runtime's constructor takes. Constructors take explicit
+    # keyword options (as Polygraphy's runners do): a mistyped one is a TypeError, not ignored.
+    bench_options: tuple[str, ...] = ()
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.runtimes.base import Runner, TensorInfo
+from edgedigits.runtimes.base import Runner, RuntimeUnavailable, TensorInfo
 
 
 class KerasRunner(Runner):
@@ -20,7 +20,9 @@ class KerasRunner(Runner):
     suffixes = (".keras",)
     device = "/CPU:0"
 
-    def __init__(self, path: str | Path, *, threads: int = 1, **_ignored):
+    bench_options = ("threads",)
+
+    def __init__(self, path: str | Path, *, threads: int = 1):
         super().__init__(path)
         self.threads = threads
         self.model = None
@@ -95,4 +97,4 @@ class TensorFlowGPURunner(KerasRunner):
     def load(self) -> None:
         super().load()
         if "GPU" not in self.provider.upper():  # where the model's ops really ran
-            raise RuntimeError(f"TensorFlow placed the model on {self.provider}, not a GPU")
+            raise RuntimeUnavailable(f"TensorFlow placed the model on {self.provider}, not a GPU")

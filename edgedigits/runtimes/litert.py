@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import ModelFileError
+from edgedigits.errors import ModelFileError, first_line
 from edgedigits.runtimes.base import Runner, TensorInfo
 
 DELEGATE_OP = "DELEGATE"  # the node name LiteRT gives a delegate's kernel in the node list
@@ -62,8 +62,10 @@ class LiteRTRunner(Runner):
     name = "litert"
     suffixes = (".tflite",)
 
+    bench_options = ("threads", "xnnpack")
+
     def __init__(self, path: str | Path, *, threads: int = 1, xnnpack: bool = True,
-                 reference_kernels: bool = False, **_ignored):
+                 reference_kernels: bool = False):
         super().__init__(path)
         self.threads = threads
         self.reference_kernels = reference_kernels
@@ -91,7 +93,7 @@ class LiteRTRunner(Runner):
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{self.path}: LiteRT cannot load it "
-                                 f"({str(exc).splitlines()[0][:160]})") from None
+                                 f"({first_line(exc, 160)})") from None
         self.inputs = [_info(d) for d in self._interpreter.get_input_details()]
         self.outputs = [_info(d) for d in self._interpreter.get_output_details()]
         self._cache_indices()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import ModelFileError
+from edgedigits.errors import ModelFileError, first_line
 from edgedigits.runtimes.base import Runner, RuntimeUnavailable
 
 
@@ -89,7 +89,9 @@ class LiteRTCompiledRunner(Runner):
     suffixes = (".tflite",)
     accelerator = "CPU"
 
-    def __init__(self, path: str | Path, *, threads: int = 1, **_ignored):
+    bench_options = ("threads",)
+
+    def __init__(self, path: str | Path, *, threads: int = 1):
         super().__init__(path)
         self.threads = threads
         self._model = None
@@ -114,7 +116,7 @@ class LiteRTCompiledRunner(Runner):
                                                       environment=_environment())
                 error = None
             except RuntimeError as exc:
-                error = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+                error = first_line(exc)
         if error is not None:
             reason = _failure_reason(log.text, error)
             if self.accelerator != "CPU":

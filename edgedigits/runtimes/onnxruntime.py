@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import ModelFileError
-from edgedigits.runtimes.base import UNVERIFIED, OpTime, Runner, TensorInfo
+from edgedigits.errors import ModelFileError, first_line
+from edgedigits.runtimes.base import (UNVERIFIED, OpTime, Runner, RuntimeUnavailable,
+                                      TensorInfo)
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
               "tensor(float16)": "float16", "tensor(int64)": "int64"}
@@ -39,7 +40,9 @@ class OnnxRuntimeRunner(Runner):
                     "machine with CUDA")
         return None
 
-    def __init__(self, path: str | Path, *, threads: int = 1, **_ignored):
+    bench_options = ("threads",)
+
+    def __init__(self, path: str | Path, *, threads: int = 1):
         super().__init__(path)
         self.threads = threads
         self.providers = tuple(dict.fromkeys((self.provider_wanted, "CPUExecutionProvider")))
@@ -61,7 +64,7 @@ class OnnxRuntimeRunner(Runner):
                                         providers=list(self.providers))
         except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
             raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it "
-                                 f"({str(exc).splitlines()[0][:160]})") from None
+                                 f"({first_line(exc, 160)})") from None
 
     def load(self) -> None:
         self._session = self._new_session()
@@ -80,8 +83,8 @@ class OnnxRuntimeRunner(Runner):
         active = self._session.get_providers()[0]
         if active != self.provider_wanted:
             # ONNX Runtime silently falls back to CPU when a provider fails to initialize.
-            raise RuntimeError(f"asked for {self.provider_wanted} but ONNX Runtime runs on "
-                               f"{active} (silent fallback)")
+            raise RuntimeUnavailable(f"asked for {self.provider_wanted} but ONNX Runtime runs "
+                                     f"on {active} (silent fallback)")
         self.provider = self.placement()
 
     def _profiled_nodes(self, runs: int, x: np.ndarray | None = None) -> list[dict]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import ModelFileError
+from edgedigits.errors import ModelFileError, first_line
 from edgedigits.runtimes.base import Runner, TensorInfo
 
 HOST_ARENA_BYTES = 4 << 20  # handed to TFLM at load; the model's real need is measured
@@ -50,7 +50,7 @@ class TFLMRunner(Runner):
     single_image_reason = "tflm runs one image per call, as on the device"
     profile_note = "TFLM's Python API exposes no per-operator profiler"
 
-    def __init__(self, path: str | Path, **_ignored):
+    def __init__(self, path: str | Path):
         super().__init__(path)
         self._interpreter = None  # arena_bytes (the allocator's total) and flash_bytes: at load
 
@@ -73,7 +73,7 @@ class TFLMRunner(Runner):
                 self._interpreter = runtime.Interpreter.from_bytes(
                     data, arena_size=HOST_ARENA_BYTES)
             except Exception as exc:  # noqa: BLE001 - the reason is in TFLM's log
-                failure = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                failure = first_line(exc)
         if self._interpreter is None:
             reason = next((line.strip() for line in log.text.splitlines() if line.strip()),
                           failure)
