@@ -27,6 +27,7 @@ import numpy as np
 
 from edgedigits import atomic, plots
 from edgedigits.augmentation import augmented_batches, steps_per_epoch
+from edgedigits.comparator import confusion
 from edgedigits._tf import tensorflow, tf_keras
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import UsageError
@@ -153,12 +154,6 @@ def make_callbacks(spec: ModelSpec) -> list[Any]:
 def predict_classes(model: Any, x: np.ndarray) -> np.ndarray:
     """Argmax class per image (works for probabilities and logits alike)."""
     return np.argmax(model.predict(x, batch_size=EVAL_BATCH, verbose=0), axis=1)
-
-
-def confusion(true: np.ndarray, pred: np.ndarray, classes: int = 10) -> np.ndarray:
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (true.astype(np.int64), pred.astype(np.int64)), 1)
-    return matrix
 
 
 def save_model(model: Any, path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from edgedigits import atomic
+from edgedigits.comparator import Tolerance, compare
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.export import (model_optimization, tflite_flatbuffer, to_c, to_onnx, to_ort,
@@ -486,27 +487,24 @@ class _ModelExport:
                 ) -> dict[str, Any]:
         """The export-time parity record: top-1 agreement and max abs diff against the Keras
         reference on the verify images, judged by the recipe's tolerance."""
-        predicted = np.argmax(outputs, axis=1)
-        ref_pred = np.argmax(reference, axis=1)
-        agreement = float(np.mean(predicted == ref_pred))
-        max_abs = float(np.max(np.abs(outputs - reference)))
+        result = compare(outputs, reference, self.verify_y,
+                         Tolerance(info.min_agreement, max_accuracy_drop=100.0,  # not judged
+                                   max_abs_diff=info.max_abs_diff))
         parity = {
-            "images": int(len(predicted)),
+            "images": int(len(outputs)),
             "batch": batch,  # 1 when the file's outputs depend on the batch size
             "reference": "fine-tuned Keras model" if info.finetuned else "trained Keras model",
-            "agreement": round(agreement, 6),
-            "max_abs_diff": float(f"{max_abs:.6g}"),
-            "accuracy": round(100 * float(np.mean(predicted == self.verify_y)), 4),
-            "reference_accuracy": round(100 * float(np.mean(ref_pred == self.verify_y)), 4),
+            "agreement": result.agreement,
+            "max_abs_diff": result.max_abs_diff,
+            "accuracy": result.accuracy,
+            "reference_accuracy": result.reference_accuracy,
             "min_agreement": info.min_agreement,
             "max_abs_diff_allowed": info.max_abs_diff,
-            "passed": agreement >= info.min_agreement and (
-                info.max_abs_diff is None or max_abs <= info.max_abs_diff),
+            "passed": result.passed,
         }
         if info.finetuned:
-            base_pred = np.argmax(self.base_verify, axis=1)
-            parity["agreement_with_trained_model"] = round(
-                float(np.mean(predicted == base_pred)), 6)
+            parity["agreement_with_trained_model"] = round(float(np.mean(
+                np.argmax(outputs, axis=1) == np.argmax(self.base_verify, axis=1))), 6)
         return parity
 
     def _verify(self, record: ArtifactRecord, path: Path, recipe: Recipe,
