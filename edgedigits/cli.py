@@ -120,18 +120,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from edgedigits.export import FinetuneOptions, export
+    from edgedigits.export import ExportOptions, FinetuneOptions, export
     from edgedigits.mcu_budget import MCUBudget
 
-    finetune = FinetuneOptions(epochs=args.finetune_epochs, samples=args.finetune_samples,
-                               sparsity=args.sparsity, clusters=args.clusters, seed=args.seed)
-    report = export(args.names, all_models=args.all, formats=args.format, recipes=args.quant,
-                    out=args.out, data=args.data, calibration_samples=args.calibration_samples,
-                    opset=args.opset, finetune=finetune, train_missing=args.train,
-                    verify_samples=args.verify_samples, seed=args.seed, command=cli_command(),
-                    auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float
-                    else [], budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes),
-                    ort_style=args.ort_style, onnx_batch=args.onnx_batch)
+    options = ExportOptions(
+        formats=args.format, recipes=args.quant, calibration_samples=args.calibration_samples,
+        opset=args.opset, verify_samples=args.verify_samples, seed=args.seed,
+        finetune=FinetuneOptions(epochs=args.finetune_epochs, samples=args.finetune_samples,
+                                 sparsity=args.sparsity, clusters=args.clusters, seed=args.seed),
+        auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float else [],
+        budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes), ort_style=args.ort_style,
+        onnx_batch=args.onnx_batch, train_missing=args.train)
+    report = export(args.names, all_models=args.all, out=args.out, data=args.data,
+                    options=options, command=cli_command())
     print(report.to_markdown(), end="")
     ok = sum(r.ok for r in report.records)
     print(f"{ok} artifact(s) written under {args.out}/<model>/ with manifest.json and golden.json")

@@ -61,7 +61,7 @@ def _records_tell_the_truth(folder: Path) -> None:
 def test_a_fresh_export_verifies(work, capsys):
     assert main(["verify", "--out", str(work)]) == 0
     out = capsys.readouterr().out
-    assert "verify: passed; 3 artifact(s) verified in 1 model folder(s)" in out
+    assert "verify: passed; 4 artifact(s) verified in 1 model folder(s)" in out
 
 
 def test_an_export_killed_midway_leaves_true_records(work):

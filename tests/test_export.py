@@ -379,7 +379,7 @@ def test_bad_input_errors(exported, tmp_path):
 
 
 def test_train_flag_trains_missing_models(tmp_path, monkeypatch):
-    from edgedigits.export import exporter
+    from edgedigits import training
 
     calls = []
 
@@ -387,7 +387,7 @@ def test_train_flag_trains_missing_models(tmp_path, monkeypatch):
         calls.append(list(names))
         return train(names, **{**kwargs, "epochs": 1, "limit": 500, "verbose": 0})
 
-    monkeypatch.setattr(exporter, "train", short_train)
+    monkeypatch.setattr(training, "train", short_train)  # export imports it when --train asks
     report = export(["seed004_mlp12"], out=tmp_path, train_missing=True, **QUIET)
     assert calls == [["seed004_mlp12"]]
     assert [r.file for r in report.records if r.ok] == ["seed004_mlp12.float32.tflite"]

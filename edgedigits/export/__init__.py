@@ -10,7 +10,8 @@ Where things live: ``recipes.py`` (the format and recipe enums and per-recipe to
 from edgedigits.export.exporter import ExportReport, export
 from edgedigits.export.manifest import ArtifactRecord
 from edgedigits.export.model_optimization import FinetuneOptions
+from edgedigits.export.options import ExportOptions
 from edgedigits.export.recipes import FORMAT_RECIPES, RECIPE_INFO, Format, Recipe
 
-__all__ = ["ArtifactRecord", "ExportReport", "FORMAT_RECIPES", "FinetuneOptions", "Format",
+__all__ = ["ArtifactRecord", "ExportOptions", "ExportReport", "FORMAT_RECIPES", "FinetuneOptions", "Format",
            "RECIPE_INFO", "Recipe", "export"]

@@ -28,23 +28,22 @@ from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.export import (model_optimization, tflite_flatbuffer, to_c, to_onnx, to_ort,
                                to_tflite)
-from edgedigits.export.calibration import (DEFAULT_CALIBRATION_SAMPLES, CalibrationSet,
-                                           calibration_set)
+from edgedigits.export.calibration import CalibrationSet, calibration_set
 from edgedigits.export.artifact_store import ArtifactStore, check_export_folders, read_metrics
 from edgedigits.export.golden import golden_document, golden_entry, golden_indices
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
-from edgedigits.mcu_budget import MCUBudget, OverBudget
+from edgedigits.export.options import ExportOptions
 from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe, RecipeInfo,
-                                       artifact_name, parse_formats, parse_recipes)
+                                       artifact_name)
+from edgedigits.mcu_budget import OverBudget
 from edgedigits.runtimes import quantize, runner_for
 from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time,
                                           infer_raw_one_at_a_time)
-from edgedigits.model_files import (DEFAULT_MODELS, DEFAULT_OUT, check_seed, file_sha256,
-                                    load_trained_model, model_path, resolve_names)
+from edgedigits.model_files import (DEFAULT_MODELS, DEFAULT_OUT, file_sha256, load_trained_model,
+                                    model_path, resolve_names)
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
-DEFAULT_VERIFY_SAMPLES = 1000  # test images each artifact is checked on at export time
 
 
 @dataclass
@@ -101,18 +100,16 @@ class ExportReport:
 class _ModelExport:
     """Exports one model; holds what its recipes share (data, calibration, reference outputs)."""
 
-    def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, formats: list[Format],
-                 recipes: list[Recipe], calibration_samples: int, opset: int,
-                 finetune: FinetuneOptions, verify_samples: int, seed: int, command: str,
-                 log: Callable[[str], None], keep_float: Sequence[str] = (),
-                 budget: MCUBudget = MCUBudget(), ort_style: str = to_ort.DEFAULT_STYLE,
-                 onnx_batch: int | None = None):
-        self.spec, self.out, self.dataset = spec, out, dataset
-        self.budget = budget  # C arrays over it fail
-        self.formats, self.recipes = formats, recipes
-        self.calibration_samples, self.opset, self.finetune = calibration_samples, opset, finetune
-        self.seed, self.log = seed, log
-        self.keep_float = list(keep_float)  # layers int8-mixed leaves in float
+    def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, options: ExportOptions,
+                 command: str, log: Callable[[str], None]):
+        self.spec, self.out, self.dataset, self.log = spec, out, dataset, log
+        self.budget = options.budget  # C arrays over it fail
+        formats = self.formats = options.format_list
+        recipes = self.recipes = options.recipe_list
+        self.calibration_samples, self.opset = options.calibration_samples, options.opset
+        self.finetune, self.seed = options.finetune_options, options.seed
+        verify_samples = options.verify_samples
+        self.keep_float = options.keep_float_layers  # layers int8-mixed leaves in float
         self.keep_float_reason = "--keep-float"
         self.folder = out / spec.name
         self.source_path = model_path(out, spec.name)
@@ -127,8 +124,8 @@ class _ModelExport:
         self._onnx_float: Any = None
         self._onnx_by_recipe: dict[Recipe, bytes] = {}
         self._usability: dict[Recipe, dict[str, Any]] = {}
-        self.ort_style = ort_style
-        self.onnx_batch = onnx_batch  # None: dynamic batch; 1: fixed (NNAPI/CoreML need it)
+        self.ort_style = options.ort_style
+        self.onnx_batch = options.onnx_batch  # None: dynamic; 1: fixed (NNAPI/CoreML need it)
         golden_reference = self._keras_outputs(self.base, self.golden_x)
         from edgedigits.doctor.lint import lint_model
 
@@ -526,56 +523,47 @@ class _ModelExport:
         return golden_entry(golden, raw, record.sha256, info.golden_atol)
 
 def export(names: Sequence[str] = (), *, all_models: bool = False,
-           formats: str | Sequence[str] = "tflite", recipes: str | Sequence[str] = "float32",
            out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-           calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
-           opset: int = to_onnx.DEFAULT_OPSET, finetune: FinetuneOptions | None = None,
-           train_missing: bool = False, verify_samples: int = DEFAULT_VERIFY_SAMPLES,
-           seed: int = 0, command: str | None = None, auto_fix: bool = False,
-           keep_float: Sequence[str] = (), budget: MCUBudget = MCUBudget(),
-           ort_style: str = to_ort.DEFAULT_STYLE, onnx_batch: int | None = None,
-           log: Callable[[str], None] = print) -> ExportReport:
-    """Export models to the given formats and recipes; see the module docstring.
+           options: ExportOptions | None = None, command: str | None = None,
+           log: Callable[[str], None] = print, **settings: Any) -> ExportReport:
+    """Export trained zoo models; see the module docstring.
 
-    Without names (and without ``all_models``), every model already trained under ``out``.
-    Every argument, output folder, existing manifest and trained model is checked before the
+    Args:
+        names: zoo model names; with none (and not ``all_models``), every model already
+            trained under ``out``.
+        all_models: every zoo model.
+        out: the folder with the trained models; artifacts land in ``out/<model>/``.
+        data: the data source (default: the embedded MNIST).
+        options: what to export and how (``ExportOptions``); or pass its fields as keywords
+            (``formats="tflite", recipes="int8"``), not both.
+        command: the command line recorded in the manifests (the CLI passes its own).
+        log: where progress lines go.
+
+    Returns:
+        The ``ExportReport``: one ``ArtifactRecord`` per file attempted.
+
+    Every option, output folder, existing manifest and trained model is checked before the
     first conversion. Untrained models are an error naming the train command, unless
     ``train_missing`` trains them first with their recipe. With ``auto_fix``, an int8 file that
-    fails parity gets an ``int8-fixed`` sibling (see ``_ModelExport.auto_fix``). A C array whose
-    TFLite bytes (flash) or measured TFLM arena exceed ``budget`` is a failed record.
+    fails parity gets a repaired sibling (see ``_ModelExport.auto_fix``). A C array whose TFLite
+    bytes (flash) or measured TFLM arena exceed ``budget`` is a failed record.
     """
-    fmts = parse_formats(formats)
-    recs = parse_recipes(recipes, fmts)
-    budget.validate()
-    if onnx_batch not in (None, 1):
-        raise UsageError(f"--onnx-batch {onnx_batch}: only 1 (a fixed batch of one image) is "
-                         "offered; leave it out for a dynamic batch")
-    if ort_style not in to_ort.STYLES:
-        raise UsageError(f"--ort-style {ort_style}: choose from {', '.join(to_ort.STYLES)}")
-    if budget and Format.C not in fmts:
-        raise UsageError(f"{budget.flags()}: budgets apply to C arrays; add c to --format")
+    if options is not None and settings:
+        raise TypeError("export(): give options=ExportOptions(...) or its fields as keywords, "
+                        "not both")
+    options = options or ExportOptions(**settings)
+    options.validate()
+    fmts, recs, keep_float = options.format_list, options.recipe_list, options.keep_float_layers
     chosen = _chosen_models(names, all_models, out)
-    check_seed(seed)
-    finetune = finetune or FinetuneOptions(seed=seed)
-    finetune.validate()
-    if not to_onnx.MIN_OPSET <= opset <= to_onnx.MAX_OPSET:
-        raise UsageError(f"--opset {opset}: choose {to_onnx.MIN_OPSET}-{to_onnx.MAX_OPSET}")
-    if calibration_samples < 1:
-        raise UsageError(f"--calibration-samples {calibration_samples}: must be at least 1")
-    if verify_samples < 1:
-        raise UsageError(f"--verify-samples {verify_samples}: must be at least 1")
-    keep_float = [k for part in keep_float for k in str(part).split(",") if k.strip()]
-    if (Recipe.INT8_MIXED in recs) != bool(keep_float):
-        raise UsageError("--quant int8-mixed needs --keep-float LAYER[,LAYER], and --keep-float "
-                         "applies to --quant int8-mixed only")
     missing = [n for n in chosen if not model_path(out, n).is_file()]
-    if missing and not train_missing:
+    if missing and not options.train_missing:
         raise ModelFileError(
             f"not trained yet: {', '.join(missing)} (no {model_path(out, missing[0])}); run "
             f"'edgedigits train {' '.join(missing)} --out {out}' first, or add --train")
     out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
-    _check_sample_counts(dataset, calibration_samples, verify_samples, finetune)
+    _check_sample_counts(dataset, options.calibration_samples, options.verify_samples,
+                         options.finetune_options)
     for name in chosen:
         if name not in missing:  # the right architecture, and the layers --keep-float names
             _check_keep_float(keep_float, load_trained_model(model_path(out, name),
@@ -583,7 +571,7 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     if missing:
         from edgedigits.training import train  # --train: the trainer, only when asked for
 
-        train(missing, out=out, data=data, seed=seed, log=log)
+        train(missing, out=out, data=data, seed=options.seed, log=log)
         for name in missing:
             _check_keep_float(keep_float, load_trained_model(model_path(out, name)))
     command = command or "python: edgedigits.export(" + ", ".join(
@@ -593,11 +581,9 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     for k, name in enumerate(chosen, 1):
         log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
             f"{', '.join(r.value for r in recs)}")
-        job = _ModelExport(get_spec(name), out, dataset, fmts, recs, calibration_samples, opset,
-                           finetune, verify_samples, seed, command, log, keep_float, budget,
-                           ort_style, onnx_batch)
+        job = _ModelExport(get_spec(name), out, dataset, options, command, log)
         records = job.run()
-        if auto_fix:
+        if options.auto_fix:
             records += job.auto_fix(records)
         report.records.extend(records)
         job.write_ort_config()
