@@ -115,6 +115,7 @@ def summarize(doc: dict) -> str:
     if batch1:
         out.append(f"* Scored one image per call (outputs depend on the batch): {len(batch1)} "
                    f"artifact(s), all `{'`, `'.join(sorted({n.split('.', 1)[1] for n in batch1}))}`")
+    out += ort_lines(doc)
     placements: dict[str, set[str]] = defaultdict(set)
     for r in doc["results"]:
         if r["status"] == "ok" and r["runtime"] == "litert" and r["batch"] == 1:
@@ -125,6 +126,22 @@ def summarize(doc: dict) -> str:
             f"{recipe}: {', '.join(sorted(p))}" for recipe, p in sorted(placements.items())))
     out += quantization_lines(rows, doc)
     return "\n".join(out) + "\n"
+
+
+def ort_lines(doc: dict) -> list[str]:
+    """ONNX Runtime Mobile's .ort against the .onnx it was converted from, same runtime."""
+    rows = {Path(r["artifact"]).name: r for r in doc["results"] if r["status"] == "ok"
+            and r["batch"] == 1 and r["runtime"] == "onnxruntime"}
+    pairs = [(rows[n], rows[n[:-4] + ".onnx"]) for n in rows
+             if n.endswith(".ort") and n[:-4] + ".onnx" in rows]
+    if not pairs:
+        return []
+    load = [o["load_ms"] / x["load_ms"] for o, x in pairs]
+    lat = [_p50(o) / _p50(x) for o, x in pairs]
+    same = sum(o["accuracy"] == x["accuracy"] for o, x in pairs)
+    return [f"* ONNX Runtime Mobile .ort / its .onnx (same runtime, batch 1): load time "
+            f"{min(load):.2f}-{max(load):.2f}x, p50 latency {min(lat):.2f}-{max(lat):.2f}x, "
+            f"accuracy identical on {same} of {len(pairs)} files"]
 
 
 def quantization_lines(rows, doc: dict) -> list[str]:

@@ -96,6 +96,11 @@ def test_verify_and_bench_take_ort_files(folder, capsys):
     (row,) = result.results
     assert row.status == "ok" and row.format == "ort" and row.parity == "pass"
     assert np.isfinite(row.load_ms)
+    import jsonschema
+
+    from edgedigits.benchmark import report as reports
+
+    jsonschema.validate(reports.to_document(result), reports.schema())  # usable as a baseline
 
 
 def test_runtime_style_is_recorded(folder):
