@@ -335,40 +335,10 @@ class _ModelExport:
                           tflite_bytes: bytes | None, reference: np.ndarray,
                           details: dict[str, Any]) -> ArtifactRecord:
         """Stage the file(s) beside their final names, verify them there, then let the store
-        rename them into place with their records: a failure anywhere leaves the old file."""
-        files: dict[str, bytes] = {}
-        if fmt == Format.TFLITE:
-            payload = tflite_bytes
-        elif fmt in (Format.ONNX, Format.ORT):
-            onnx_bytes = self._onnx_bytes(recipe, keras_model)
-            payload = onnx_bytes
-            details.update(batch=self.onnx_batch or "dynamic",
-                           mobile_usability=self._mobile_usability(recipe, onnx_bytes))
-            if fmt == Format.ORT:  # the ORT conversion of this recipe's ONNX bytes
-                payload = to_ort.convert(onnx_bytes, self.ort_style)
-                details.update(optimization_style=self.ort_style, onnx_sha256=hashlib.sha256(
-                    onnx_bytes).hexdigest(), not_reproducible=to_ort.NOT_REPRODUCIBLE)
-        else:  # C: the verified TFLite bytes as a source/header pair
-            header_name = name.removesuffix(".cc") + ".h"
-            symbol = to_c.symbol_name(self.spec.name, recipe.value)
-            tflm = to_c.tflm_facts(tflite_bytes)  # the array must run where it is meant to
-            if not tflm["loads"]:
-                raise RuntimeError(f"TensorFlow Lite Micro cannot run it: {tflm['reason']}")
-            over = self.budget.failures(tflm["arena_bytes"], len(tflite_bytes))
-            if over:
-                raise OverBudget(f"does not fit the microcontroller budget: {'; '.join(over)}")
-            tflm["recommended_arena_bytes"] = to_c.recommended_arena(tflm["arena_bytes"])
-            details["tflm"] = tflm
-            header, source = to_c.c_source(
-                tflite_bytes, symbol, header_name,
-                f"{self.spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)",
-                tflm)
-            payload = source.encode()
-            files[header_name] = header.encode()
-            details.update(header=header_name, header_sha256=hashlib.sha256(
-                files[header_name]).hexdigest(), symbol=symbol, tflite_bytes=len(tflite_bytes),
-                tflite_sha256=hashlib.sha256(tflite_bytes).hexdigest())
-        files[name] = payload
+        rename them into place with their records: a failure anywhere leaves the old file.
+        What each format writes and how it is checked: the dispatch tables below."""
+        files = self._FILES[fmt](self, recipe, name, keras_model, tflite_bytes, details)
+        payload = files[name]
         record = ArtifactRecord(
             model=self.spec.name, file=name, format=fmt.value, recipe=recipe.value, status="ok",
             sha256=hashlib.sha256(payload).hexdigest(), size_bytes=len(payload),
@@ -378,29 +348,83 @@ class _ModelExport:
         with contextlib.ExitStack() as stack:
             staged = {n: stack.enter_context(atomic.StagedFile(self.folder / n)).write_bytes(b)
                       for n, b in files.items()}
-            if fmt == Format.C:
-                # The array must be the TFLite bytes; tensors as LiteRT reads them, parity and
-                # golden vectors in TFLM, where the array runs.
-                if to_c.parse_c_array(payload.decode()) != tflite_bytes:
-                    raise RuntimeError("C array does not round-trip to the TFLite bytes")
-                with atomic.StagedFile(self.folder / artifact_name(
-                        self.spec.name, Format.TFLITE, recipe)) as check:
-                    litert_entry = self._verify(record, check.write_bytes(tflite_bytes).path,
-                                                recipe, reference)  # tensors as declared
-                    record.parity, facts, golden = self._verify_in_tflm(
-                        name, check.path, recipe, reference, litert_entry)
-                details["tflm"].update(facts)
-            elif fmt == Format.ORT:
-                golden = self._verify(record, staged[name].path, recipe, reference)
-                with atomic.StagedFile(self.folder / artifact_name(
-                        self.spec.name, Format.ONNX, recipe)) as onnx_file:
-                    details["onnx_max_abs_diff"] = to_ort.check_conversion(
-                        staged[name].path, onnx_file.write_bytes(onnx_bytes).path,
-                        self.verify_x)
-            else:
-                golden = self._verify(record, staged[name].path, recipe, reference)
+            check = self._CHECKS.get(fmt, _ModelExport._check_in_its_runtime)
+            golden = check(self, record, staged[name].path, recipe, reference, keras_model,
+                           tflite_bytes)
             self.store.land(record, golden, list(staged.values()))
         return record
+
+    # -- what each format writes: {file name: bytes}, the artifact under its own name --
+
+    def _tflite_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
+        return {name: tflite_bytes}
+
+    def _onnx_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
+        onnx_bytes = self._onnx_bytes(recipe, keras_model)
+        details.update(batch=self.onnx_batch or "dynamic",
+                       mobile_usability=self._mobile_usability(recipe, onnx_bytes))
+        return {name: onnx_bytes}
+
+    def _ort_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
+        """The ORT conversion of this recipe's ONNX bytes."""
+        onnx_bytes = self._onnx_files(recipe, name, keras_model, tflite_bytes, details)[name]
+        details.update(optimization_style=self.ort_style, onnx_sha256=hashlib.sha256(
+            onnx_bytes).hexdigest(), not_reproducible=to_ort.NOT_REPRODUCIBLE)
+        return {name: to_ort.convert(onnx_bytes, self.ort_style)}
+
+    def _c_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
+        """The TFLite bytes as a source/header pair, for TFLM recipes that load there."""
+        header_name = name.removesuffix(".cc") + ".h"
+        symbol = to_c.symbol_name(self.spec.name, recipe.value)
+        tflm = to_c.tflm_facts(tflite_bytes)  # the array must run where it is meant to
+        if not tflm["loads"]:
+            raise RuntimeError(f"TensorFlow Lite Micro cannot run it: {tflm['reason']}")
+        over = self.budget.failures(tflm["arena_bytes"], len(tflite_bytes))
+        if over:
+            raise OverBudget(f"does not fit the microcontroller budget: {'; '.join(over)}")
+        tflm["recommended_arena_bytes"] = to_c.recommended_arena(tflm["arena_bytes"])
+        details["tflm"] = tflm
+        header, source = to_c.c_source(
+            tflite_bytes, symbol, header_name,
+            f"{self.spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)", tflm)
+        header_bytes = header.encode()
+        details.update(header=header_name, header_sha256=hashlib.sha256(header_bytes).hexdigest(),
+                       symbol=symbol, tflite_bytes=len(tflite_bytes),
+                       tflite_sha256=hashlib.sha256(tflite_bytes).hexdigest())
+        return {name: source.encode(), header_name: header_bytes}
+
+    # -- how each format is verified, staged; returns its golden entry --
+
+    def _check_in_its_runtime(self, record, path, recipe, reference, keras_model, tflite_bytes):
+        return self._verify(record, path, recipe, reference)
+
+    def _check_ort(self, record, path, recipe, reference, keras_model, tflite_bytes):
+        """Like every file, plus: the same outputs as the .onnx it was converted from."""
+        golden = self._verify(record, path, recipe, reference)
+        with atomic.StagedFile(self.folder / artifact_name(self.spec.name, Format.ONNX,
+                                                           recipe)) as onnx_file:
+            onnx_file.write_bytes(self._onnx_bytes(recipe, keras_model))
+            record.details["onnx_max_abs_diff"] = to_ort.check_conversion(
+                path, onnx_file.path, self.verify_x)
+        return golden
+
+    def _check_c(self, record, path, recipe, reference, keras_model, tflite_bytes):
+        """The array must be the TFLite bytes; tensors as LiteRT reads them, parity and golden
+        vectors in TFLM, where the array runs."""
+        if to_c.parse_c_array(path.read_text()) != tflite_bytes:
+            raise RuntimeError("C array does not round-trip to the TFLite bytes")
+        with atomic.StagedFile(self.folder / artifact_name(self.spec.name, Format.TFLITE,
+                                                           recipe)) as check:
+            litert_entry = self._verify(record, check.write_bytes(tflite_bytes).path, recipe,
+                                        reference)  # tensors as the flatbuffer declares them
+            record.parity, facts, golden = self._verify_in_tflm(
+                record.file, check.path, recipe, reference, litert_entry)
+        record.details["tflm"].update(facts)
+        return golden
+
+    _FILES = {Format.TFLITE: _tflite_files, Format.ONNX: _onnx_files, Format.ORT: _ort_files,
+              Format.C: _c_files}
+    _CHECKS = {Format.ORT: _check_ort, Format.C: _check_c}
 
     def _verify_in_tflm(self, name: str, path: Path, recipe: Recipe, reference: np.ndarray,
                         litert_entry: dict[str, Any]
