@@ -254,8 +254,11 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from edgedigits.pipeline import pipeline
 
     baseline = _check_outputs(args)
+    from edgedigits.export import ExportOptions
+
     result = pipeline(args.names, all_models=args.all, out=args.out, data=args.data,
-                      formats=args.format, recipes=args.quant, epochs=args.epochs,
+                      epochs=args.epochs, export_options=ExportOptions(
+                          formats=args.format, recipes=args.quant),
                       bench_options=_bench_options(args), report_dir=args.report_dir,
                       command=cli_command())
     print(reports.terminal_summary(result.document))

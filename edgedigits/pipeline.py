@@ -14,14 +14,16 @@ from typing import Any, Callable, Sequence
 
 from edgedigits.benchmark import BenchOptions, BenchReport, bench
 from edgedigits.benchmark import report as reports
-from edgedigits.export import ExportReport, FinetuneOptions, export
+from edgedigits.export import ExportOptions, ExportReport, export
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError
 from edgedigits.export.artifact_store import check_export_folders
-from edgedigits.export.recipes import parse_formats, parse_recipes
 from edgedigits.outputs import writable_dir
 from edgedigits.model_files import DEFAULT_MODELS, DEFAULT_OUT, model_path, resolve_names
 from edgedigits.training import TrainResult, train
+
+
+PIPELINE_EXPORT = {"formats": "tflite,onnx,ort", "recipes": "all"}  # every recipe, 3 formats
 
 
 @dataclass
@@ -35,24 +37,42 @@ class PipelineResult:
 
 def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
              out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-             formats: str = "tflite,onnx,ort", recipes: str = "all", epochs: int | None = None,
-             finetune: FinetuneOptions | None = None, bench_options: BenchOptions | None = None,
-             report_dir: str | Path | None = None, command: str | None = None,
-             log: Callable[[str], None] = print) -> PipelineResult:
+             epochs: int | None = None, export_options: ExportOptions | None = None,
+             bench_options: BenchOptions | None = None, report_dir: str | Path | None = None,
+             command: str | None = None, log: Callable[[str], None] = print) -> PipelineResult:
+    """Train what is not trained yet, export, bench, and write the report.
+
+    Args:
+        names: zoo model names (default: the default subset, ``DEFAULT_MODELS``).
+        all_models: the whole zoo.
+        out: the folder models and artifacts land in; the report goes to ``out/report``.
+        data: the data source (default: the embedded MNIST).
+        epochs: training epochs instead of each recipe's count.
+        export_options: what to export (default: ``PIPELINE_EXPORT``, every recipe in TFLite,
+            ONNX and ORT).
+        bench_options: how to bench (default: ``BenchOptions()``).
+        report_dir: where ``bench.json``, ``bench.md`` and the plots go.
+        command: the command line recorded in the manifests.
+        log: where progress lines go.
+
+    Returns:
+        A ``PipelineResult``: what was trained, exported and benched, the report document and
+        the files written. Every option and output folder is checked before any training.
+    """
     chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models)
     # Everything that can be wrong with the request fails here, before minutes of training.
-    parse_recipes(recipes, parse_formats(formats))
+    export_options = export_options or ExportOptions(**PIPELINE_EXPORT)
+    export_options.validate()
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
-    (finetune or FinetuneOptions()).validate()
     out = check_export_folders(out, chosen)
     report_dir = writable_dir(report_dir or out / "report",
                               f"--report-dir {report_dir}" if report_dir else f"--out {out}")
     (bench_options or BenchOptions()).validate(load_dataset(data).num_test)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     trained = train(missing, out=out, data=data, epochs=epochs, log=log) if missing else []
-    exported = export(chosen, formats=formats, recipes=recipes, out=out, data=data,
-                      finetune=finetune, command=command, log=log)
+    exported = export(chosen, out=out, data=data, options=export_options, command=command,
+                      log=log)
     options = bench_options or BenchOptions()
     if options.plots_dir is None:
         from dataclasses import replace
