@@ -85,3 +85,14 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         assert not (tmp_path / "a.bin").exists()  # staged beside, not in place
         staged.commit()
     assert (tmp_path / "a.bin").read_bytes() == b"new"
+
+
+def test_one_comma_list_parser_for_formats_recipes_and_runtimes():
+    from edgedigits.export.recipes import parse_formats
+    from edgedigits.names import split_names
+    from edgedigits.runtimes import parse_runtimes
+
+    assert split_names(" TFLite, onnx,,") == ["tflite", "onnx"]
+    assert split_names(["tflite", "onnx,c"]) == ["tflite", "onnx", "c"]
+    assert [f.value for f in parse_formats("TFLITE, ort")] == ["tflite", "ort"]
+    assert parse_runtimes(["litert,tflm", "litert"]) == ["litert", "tflm"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from edgedigits.errors import UnknownNameError
+from edgedigits.names import split_names
 
 
 class Format(str, Enum):
@@ -92,15 +93,9 @@ FORMAT_RECIPES[Format.ORT] = FORMAT_RECIPES[Format.ONNX]  # the ORT conversion o
 EXPLICIT_ONLY = (Recipe.INT8_FIXED, Recipe.INT8_MIXED)
 
 
-def _split(values: str | list[str] | tuple[str, ...]) -> list[str]:
-    items = values.split(",") if isinstance(values, str) else [
-        part for value in values for part in str(value).split(",")]
-    return [item.strip().lower() for item in items if item.strip()]
-
-
 def parse_formats(values: str | list[str] | tuple[str, ...]) -> list[Format]:
     """``"tflite,onnx"`` / ``["all"]`` -> formats; an unknown one lists the valid choices."""
-    names = _split(values)
+    names = split_names(values)
     if not names:
         raise UnknownNameError(f"--format: empty; choose from {', '.join(f.value for f in Format)}"
                                ", all")
@@ -119,7 +114,7 @@ def parse_formats(values: str | list[str] | tuple[str, ...]) -> list[Format]:
 def parse_recipes(values: str | list[str] | tuple[str, ...],
                   formats: list[Format]) -> list[Recipe]:
     """Recipes for ``--quant``: each must apply to at least one of the chosen formats."""
-    names = _split(values)
+    names = split_names(values)
     offered = [r for r in Recipe if any(r in FORMAT_RECIPES[f] for f in formats)]
     out = [r for r in offered if r not in EXPLICIT_ONLY] if not names or "all" in names else []
     for name in (n for n in names if n != "all"):

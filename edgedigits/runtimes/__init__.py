@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgedigits.errors import UnknownNameError
+from edgedigits.names import split_names
 from edgedigits.runtimes.base import (OpTime, Runner, RuntimeUnavailable, TensorInfo, dequantize,
                                       quantize)
 from edgedigits.runtimes.keras import KerasPredictRunner, KerasRunner, TensorFlowGPURunner
@@ -36,9 +37,7 @@ def parse_runtimes(values: str | list[str] | tuple[str, ...] | None) -> list[str
     """``"litert,onnxruntime"`` -> names; an unknown one lists the valid ones."""
     if not values:
         return list(DEFAULT_RUNTIMES)
-    items = values.split(",") if isinstance(values, str) else [
-        p for v in values for p in str(v).split(",")]
-    names = [i.strip() for i in items if i.strip()]
+    names = split_names(values)
     if "all" in names:
         return list(DEFAULT_RUNTIMES)
     for name in names:
