@@ -293,7 +293,23 @@ def train(names: Sequence[str] = (), *, all_models: bool = False, data: str | Pa
           out: str | Path = DEFAULT_OUT, epochs: int | None = None, limit: int | None = None,
           seed: int = 0, strategy: Any = None, verbose: int | None = None,
           log: Callable[[str], None] = print) -> list[TrainResult]:
-    """Train several zoo models; all arguments are checked before the first one trains."""
+    """Train several zoo models, each with its registered recipe.
+
+    Args:
+        names: zoo model names (see ``edgedigits zoo``).
+        all_models: every zoo model instead.
+        data: the data source (default: the embedded MNIST).
+        out: models land in ``out/<model>/<model>.keras`` with metrics and plots.
+        epochs: instead of each recipe's epoch count.
+        limit: train on the first ``limit`` training images only.
+        seed: weight initialization, shuffling and augmentation seed.
+        strategy: a ``tf.distribute`` strategy (default: mirrored over several GPUs, else none).
+        verbose: Keras' progress (default: a bar on a terminal, a line per epoch otherwise).
+        log: where progress lines go.
+
+    Returns:
+        One ``TrainResult`` per model. All arguments are checked before the first one trains.
+    """
     chosen = resolve_names(names, all_models)
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")

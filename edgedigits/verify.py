@@ -86,7 +86,17 @@ def _folders(targets: Sequence[str], out: Path) -> list[Path]:
 
 def verify(targets: Sequence[str] = (), *, out: str | Path = DEFAULT_OUT,
            log: Callable[[str], None] = lambda _line: None) -> VerifyReport:
-    """Check every manifest record under the targets; see the module docstring."""
+    """Check every manifest record under the targets; see the module docstring.
+
+    Args:
+        targets: model names or model folders (default: every model folder under ``out``).
+        out: the exports folder names are looked up in.
+        log: where one line per verified folder goes.
+
+    Returns:
+        A ``VerifyReport``: the files verified and one ``Problem`` per failed check (nothing is
+        rewritten).
+    """
     report = VerifyReport()
     for folder in _folders(list(targets), Path(out)):
         report.folders.append(str(folder))
