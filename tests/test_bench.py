@@ -309,6 +309,8 @@ def test_compute_is_the_runtimes_own_call(out):
 class _FakeRunner:
     """Outputs that depend on the other images in the batch when ``batch_dependent``."""
 
+    single_image = False  # as Runner: takes batches
+
     def __init__(self, batch_dependent):
         self.batch_dependent = batch_dependent
         self.calls = []

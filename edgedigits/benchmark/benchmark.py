@@ -268,8 +268,7 @@ class _Bench:
             if got != expected:
                 raise ModelFileError(f"input shape {got} does not match the data's {expected} "
                                      f"for {artifact.model}")
-            deployed = (infer_as_deployed(runner, x, batch=1) if runner.single_image
-                        else infer_as_deployed(runner, x))
+            deployed = infer_as_deployed(runner, x)
             outputs = spec.probabilities(deployed.outputs)
             parity, family = self._parity(artifact, outputs, reference)
             values = self._parity_values(parity, family, deployed)

@@ -444,18 +444,13 @@ class _ModelExport:
         from edgedigits.runtimes.litert import LiteRTRunner
         from edgedigits.runtimes.tflm import TFLMRunner
 
-        def golden_outputs(runner) -> tuple[np.ndarray, np.ndarray | None]:
-            raw = infer_raw_one_at_a_time(runner, quantize(self.golden_x, runner.inputs[0]))
-            quantized = runner.outputs[0].scale is not None
-            return infer_one_at_a_time(runner, self.golden_x), raw if quantized else None
-
         info = RECIPE_INFO[recipe]
         with TFLMRunner(path) as runner:
             outputs = self.spec.probabilities(runner.infer(self.verify_x))  # one per invoke()
-            got, got_raw = golden_outputs(runner)
+            got, got_raw = self._golden_outputs(runner)
         parity = {"runtime": "tflm", **self._parity(outputs, reference, info, batch=1)}
         with LiteRTRunner(path, reference_kernels=True) as runner:
-            want, want_raw = golden_outputs(runner)
+            want, want_raw = self._golden_outputs(runner)
         xnnpack = np.asarray(litert_entry["expected"])
         facts = {
             "golden_runtime": "tflm",
@@ -535,16 +530,18 @@ class _ModelExport:
         with runner_for(path) as runner:
             record.inputs = [t.to_json() for t in runner.inputs]
             record.outputs = [t.to_json() for t in runner.outputs]
-            deployed = infer_as_deployed(runner, self.verify_x,
-                                         **({"batch": 1} if runner.single_image else {}))
+            deployed = infer_as_deployed(runner, self.verify_x)
             outputs = self.spec.probabilities(deployed.outputs)
-            # Golden vectors are what an app's test sees: one image per call, in this runtime.
-            q = quantize(self.golden_x, runner.inputs[0])
-            raw_golden = infer_raw_one_at_a_time(runner, q)
-            golden = infer_one_at_a_time(runner, self.golden_x)
+            golden, raw = self._golden_outputs(runner)
         record.parity = self._parity(outputs, reference, info, deployed.batch)
-        raw = raw_golden if record.outputs[0].get("quantization") else None
         return golden_entry(golden, raw, record.sha256, info.golden_atol)
+
+    def _golden_outputs(self, runner: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Golden vectors are what an app's test sees: one image per call, in this runtime.
+        Returns the outputs and, for a quantized output tensor, its raw integers."""
+        raw = infer_raw_one_at_a_time(runner, quantize(self.golden_x, runner.inputs[0]))
+        quantized = runner.outputs[0].scale is not None
+        return infer_one_at_a_time(runner, self.golden_x), raw if quantized else None
 
 def export(names: Sequence[str] = (), *, all_models: bool = False,
            out: str | Path = DEFAULT_OUT, data: str | Path | None = None,

@@ -115,12 +115,9 @@ def mobile_usability(onnx_path: Path) -> dict[str, dict]:
     its own counts: nodes the provider can take, partitions, nodes lost to unsupported operators
     or to dynamic shapes. Run on the ONNX graph after basic optimization, as the tool does.
     """
-    import logging
-
     from onnxruntime.tools.mobile_helpers import usability_checker as uc
     from onnxruntime.tools.onnx_model_utils import ModelProtoWithShapeInfo, optimize_model
 
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
     checks = {
         "nnapi": lambda m: uc.check_nnapi_partitions(m, True),
         "coreml_neuralnetwork": lambda m: uc.check_coreml_partitions(

@@ -51,7 +51,12 @@ def infer_batched(runner: Runner, x: np.ndarray, batch: int = LARGE_BATCH) -> np
 
 def infer_as_deployed(runner: Runner, x: np.ndarray, probe: int = PROBE_IMAGES,
                       batch: int = LARGE_BATCH) -> DeployedOutputs:
-    """Outputs for every image of ``x`` as one-image-at-a-time calls would give them."""
+    """Outputs for every image of ``x`` as one-image-at-a-time calls would give them.
+
+    A runner that takes one image per call (``single_image``: TFLM, a fixed-batch file) is
+    scored at batch 1."""
+    if runner.single_image:
+        batch = 1
     probe_x = x[:probe]
     single = infer_one_at_a_time(runner, probe_x)
     together = runner.infer(probe_x)
