@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from edgedigits import __version__
 from edgedigits.errors import EdgeDigitsError
@@ -68,9 +68,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _command(sub: Any, func: Callable[[argparse.Namespace], int], name: str,
+             **parser_args: Any) -> argparse.ArgumentParser:
+    """One subcommand: its parser, bound to the function that runs it."""
+    parser = sub.add_parser(name, **parser_args)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def _add_data_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH", default=None,
                         help="data source (default: the embedded MNIST; see below)")
+
+
+def _add_model_selection(parser: argparse.ArgumentParser, *, names: str, all_models: str,
+                         out: str, dest: str = "names", metavar: str = "NAME") -> None:
+    """What every model-taking command shares: the names, --all, --out and --data."""
+    parser.add_argument(dest, nargs="*", metavar=metavar, help=names)
+    parser.add_argument("--all", action="store_true", help=all_models)
+    parser.add_argument("--out", default="exports", metavar="DIR", help=out)
+    _add_data_flag(parser)
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
@@ -405,53 +422,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgedigits {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    zoo = sub.add_parser("zoo", help="list the model zoo with provenance and parameter counts",
-                         description="List every zoo model: name, seed project, parameter "
-                                     "count, architecture and training recipe.")
+    zoo = _command(sub, cmd_zoo, "zoo",
+                   help="list the model zoo with provenance and parameter counts",
+                   description="List every zoo model: name, seed project, parameter count, "
+                               "architecture and training recipe.")
     fmt = zoo.add_mutually_exclusive_group()
     fmt.add_argument("--names", action="store_true", help="names only, one per line (fast)")
     fmt.add_argument("--json", action="store_true", help="full records as JSON")
     fmt.add_argument("--markdown", action="store_true", help="a Markdown table")
-    zoo.set_defaults(func=cmd_zoo)
 
-    train = sub.add_parser("train", help="train zoo models with their seed's recipe",
-                           description="Train zoo models with each seed project's recipe and "
-                                       "save the model, history, metrics and plots under "
-                                       "--out/<model>/.",
-                           epilog=EPILOG_DATA)
-    train.add_argument("names", nargs="*", metavar="NAME", help="zoo model names (see 'zoo')")
-    train.add_argument("--all", action="store_true", help="train every zoo model")
+    train = _command(sub, cmd_train, "train", help="train zoo models with their seed's recipe",
+                     description="Train zoo models with each seed project's recipe and save the "
+                                 "model, history, metrics and plots under --out/<model>/.",
+                     epilog=EPILOG_DATA)
+    _add_model_selection(train, names="zoo model names (see 'zoo')",
+                         all_models="train every zoo model", out="output folder (default: exports/)")
     train.add_argument("--epochs", type=_positive_int, help="override the recipe's epoch count")
     train.add_argument("--limit", type=_positive_int, metavar="N",
                        help="train on the first N training images only")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0); the same "
                                                            "seed gives the same weights")
-    _add_data_flag(train)
-    train.add_argument("--out", default="exports", metavar="DIR",
-                       help="output folder (default: exports/)")
-    train.set_defaults(func=cmd_train)
 
     from edgedigits.export.recipes import FORMAT_RECIPES  # light: enums only
 
     recipes_help = "; ".join(f"{fmt.value}: {', '.join(r.value for r in recs)}"
                              for fmt, recs in FORMAT_RECIPES.items())
-    export = sub.add_parser(
+    export = _command(sub, cmd_export,
         "export", help="export trained models to TFLite, ONNX and C, verified, with manifests",
         description="Export trained zoo models for the edge. Each artifact is run in its runtime "
                     "and compared with its Keras model; manifest.json and golden.json are "
                     "written beside the artifacts in --out/<model>/.",
         epilog=f"Recipes per format: {recipes_help}. {EPILOG_DATA}")
-    export.add_argument("names", nargs="*", metavar="NAME",
-                        help="zoo model names (default: every model trained under --out)")
-    export.add_argument("--all", action="store_true", help="export every zoo model")
+    _add_model_selection(export,
+                         names="zoo model names (default: every model trained under --out)",
+                         all_models="export every zoo model",
+                         out="folder with the trained models; artifacts land beside them "
+                             "(default: exports/)")
     export.add_argument("--format", default="tflite", metavar="FMT[,FMT]",
                         help="tflite, onnx, ort, c, or all (default: tflite)")
     export.add_argument("--quant", default="float32", metavar="RECIPE[,RECIPE]",
                         help="recipes, comma-separated, or all (default: float32)")
-    export.add_argument("--out", default="exports", metavar="DIR",
-                        help="folder with the trained models; artifacts land beside them "
-                             "(default: exports/)")
-    _add_data_flag(export)
     export.add_argument("--train", action="store_true",
                         help="train models that have no trained .keras yet")
     export.add_argument("--calibration-samples", type=_positive_int, default=500, metavar="N",
@@ -485,36 +495,30 @@ def build_parser() -> argparse.ArgumentParser:
                              "(optimizations replayed at load, for NNAPI/CoreML)")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
-    export.set_defaults(func=cmd_export)
 
-    bench = sub.add_parser(
+    bench = _command(sub, cmd_bench,
         "bench", help="accuracy parity and latency of every artifact in every runtime",
         description="Bench the artifacts 'export' wrote (by model name) or the files named: "
                     "accuracy parity with the Keras model on the test set and latency at batch 1 "
                     "and --batch, in every runtime that can run them.",
         epilog=EPILOG_DATA)
-    bench.add_argument("targets", nargs="*", metavar="NAME|ARTIFACT",
-                       help="zoo model names, or .tflite/.onnx/.keras files")
-    bench.add_argument("--all", action="store_true", help="every trained zoo model")
-    bench.add_argument("--out", default="exports", metavar="DIR",
-                       help="folder the models were trained and exported into (default exports/)")
-    _add_data_flag(bench)
+    _add_model_selection(bench, dest="targets", metavar="NAME|ARTIFACT",
+                         names="zoo model names, or .tflite/.onnx/.ort/.keras files",
+                         all_models="every trained zoo model",
+                         out="folder the models were trained and exported into (default exports/)")
     bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/2)")
     bench.add_argument("--markdown", metavar="PATH", help="write the Markdown report")
     bench.add_argument("--plots", metavar="DIR", help="write Pareto plots and pictures of "
                                                       "disagreeing images here")
     _add_bench_flags(bench)
-    bench.set_defaults(func=cmd_bench)
 
-    pipe = sub.add_parser(
+    pipe = _command(sub, cmd_pipeline,
         "pipeline", help="train what is missing, export, bench: the whole flow in one command",
         description="Train the models that are not trained yet, export them, bench everything, "
                     "and write the report to --report-dir. Without names, a small default subset "
                     "(a few minutes on 2 cores); --all for the whole zoo.", epilog=EPILOG_DATA)
-    pipe.add_argument("names", nargs="*", metavar="NAME", help="zoo model names")
-    pipe.add_argument("--all", action="store_true", help="the whole zoo")
-    pipe.add_argument("--out", default="exports", metavar="DIR", help="default exports/")
-    _add_data_flag(pipe)
+    _add_model_selection(pipe, names="zoo model names", all_models="the whole zoo",
+                         out="default exports/")
     pipe.add_argument("--format", default="tflite,onnx,ort", help="export formats (default "
                                                               "tflite,onnx,ort)")
     pipe.add_argument("--quant", default="all", help="export recipes (default all)")
@@ -522,9 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--report-dir", metavar="DIR", default=None,
                       help="where the report goes (default <out>/report)")
     _add_bench_flags(pipe)
-    pipe.set_defaults(func=cmd_pipeline)
 
-    doctor = sub.add_parser(
+    doctor = _command(sub, cmd_doctor,
         "doctor", help="which layer breaks a quantized artifact, in each format, and why",
         description="Compare every layer's output in the exported artifacts (TFLite and ONNX) "
                     "with the trained Keras model on test images, one image per call, and rank "
@@ -549,9 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", metavar="PATH", help="write the per-layer report as JSON")
     doctor.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
     doctor.add_argument("--plot", metavar="PATH", help="write the error-by-layer plot (PNG)")
-    doctor.set_defaults(func=cmd_doctor)
 
-    check = sub.add_parser(
+    check = _command(sub, cmd_verify,
         "verify", help="check exported artifacts against their manifests before shipping",
         description="What an app's CI runs before shipping: every manifest record is checked "
                     "against its file (size, SHA-256, tensor specs and quantization as the "
@@ -564,7 +566,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--out", default="exports", metavar="DIR",
                        help="where model names are looked up (default exports/)")
     check.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
-    check.set_defaults(func=cmd_verify)
     return parser
 
 

@@ -207,7 +207,8 @@ class _FolderCheck:
                 tflite.write_bytes(runnable)
                 self.check_in_runtime(record, tflite, None if _in_tflm(entry) else entry)
                 if _in_tflm(entry) or record.get("details", {}).get("tflm"):
-                    self.check_in_tflm(record, tflite, entry if _in_tflm(entry) else None)
+                    self.check_in_runtime(record, tflite, entry if _in_tflm(entry) else None,
+                                          tflm=True)
             return
         self.check_in_runtime(record, path, entry)
 
@@ -243,39 +244,41 @@ class _FolderCheck:
             return None
         return data
 
-    def check_in_runtime(self, record: dict[str, Any], path: Path,
-                         entry: dict[str, Any] | None) -> None:
-        from edgedigits.runtimes import runner_for
-
+    def check_in_runtime(self, record: dict[str, Any], path: Path, entry: dict[str, Any] | None,
+                         *, tflm: bool = False) -> None:
+        """The artifact loads in its runtime and has the record's tensors, or, with ``tflm``, runs
+        in TensorFlow Lite Micro with the arena its record states; then replays ``entry``."""
         name = record["file"]
+        if tflm:
+            from edgedigits.runtimes.tflm import TFLMRunner
+
+            kind, failure = "tflm", "does not run in TensorFlow Lite Micro"
+            open_runner, check = TFLMRunner, self._check_arena
+        else:
+            from edgedigits.runtimes import runner_for
+
+            kind, failure = "tensors", "does not load in its runtime"
+            open_runner, check = runner_for, self._check_tensors
         try:
-            with runner_for(path) as runner:
-                for kind, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs)):
-                    actual = [t.to_json() for t in tensors]
-                    if actual != record.get(kind):
-                        self.problem(name, "tensors", f"{kind} are {_tensors(actual)}, the "
-                                                      f"manifest says {_tensors(record.get(kind))}")
+            with open_runner(path) as runner:
+                check(name, record, runner)
                 if entry is not None:
                     self.replay(name, runner, entry)
         except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
-            self.problem(name, "tensors", f"does not load in its runtime ({first_line(exc)})")
+            self.problem(name, kind, f"{failure} ({first_line(exc)})")
 
-    def check_in_tflm(self, record: dict[str, Any], path: Path,
-                      entry: dict[str, Any] | None) -> None:
-        """A C array in TensorFlow Lite Micro: it loads, takes the arena its record states, and
-        replays the golden entry TFLM computed at export."""
-        from edgedigits.runtimes.tflm import TFLMRunner
+    def _check_tensors(self, name: str, record: dict[str, Any], runner: Any) -> None:
+        for kind, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs)):
+            actual = [t.to_json() for t in tensors]
+            if actual != record.get(kind):
+                self.problem(name, "tensors", f"{kind} are {_tensors(actual)}, the manifest "
+                                              f"says {_tensors(record.get(kind))}")
 
-        name, recorded = record["file"], record.get("details", {}).get("tflm") or {}
-        try:
-            with TFLMRunner(path) as runner:
-                if recorded.get("arena_bytes") not in (None, runner.arena_bytes):
-                    self.problem(name, "tflm", f"takes a {runner.arena_bytes}-byte arena, the "
-                                               f"manifest says {recorded['arena_bytes']}")
-                if entry is not None:
-                    self.replay(name, runner, entry)
-        except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
-            self.problem(name, "tflm", f"does not run in TensorFlow Lite Micro ({first_line(exc)})")
+    def _check_arena(self, name: str, record: dict[str, Any], runner: Any) -> None:
+        recorded = record.get("details", {}).get("tflm") or {}
+        if recorded.get("arena_bytes") not in (None, runner.arena_bytes):
+            self.problem(name, "tflm", f"takes a {runner.arena_bytes}-byte arena, the manifest "
+                                       f"says {recorded['arena_bytes']}")
 
     def replay(self, name: str, runner: Any, entry: dict[str, Any]) -> None:
         """Each golden image through the manifest's preprocessing, one image per call."""

@@ -45,3 +45,16 @@ def write_idx_folder(folder: Path, n_train: int = 50, n_test: int = 20, gz: bool
 def idx_folder(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     folder = tmp_path / "idx"
     return folder, write_idx_folder(folder)
+
+
+def train_and_export(out: Path, name: str, *, formats: str, recipes: str):
+    """Train ``name`` for one epoch on 3,000 images and export it quietly into ``out``: the small
+    real model the runtime tests need. Returns the export report and the model's folder."""
+    from edgedigits.export import export
+    from edgedigits.training import train
+
+    quiet = dict(log=lambda _msg: None)
+    train([name], out=out, epochs=1, limit=3000, verbose=0, **quiet)
+    report = export([name], formats=formats, recipes=recipes, out=out, calibration_samples=200,
+                    **quiet)
+    return report, out / name

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgedigits.export import export, to_ort
-from edgedigits.training import train
+from conftest import train_and_export
 
 pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
 
@@ -19,12 +19,10 @@ QUIET = dict(log=lambda _msg: None)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ort")
-    train([M], out=out, epochs=1, limit=3000, verbose=0, **QUIET)
-    report = export([M], formats="onnx,ort", recipes="float32,int8,dynamic", out=out,
-                    calibration_samples=200, **QUIET)
+    report, folder = train_and_export(tmp_path_factory.mktemp("ort"), M, formats="onnx,ort",
+                                      recipes="float32,int8,dynamic")
     assert all(r.ok and r.parity["passed"] for r in report.records)
-    return out / M
+    return folder
 
 
 def _ops_in(path) -> set[str]:

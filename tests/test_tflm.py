@@ -19,7 +19,7 @@ from edgedigits.errors import ModelFileError  # noqa: E402
 from edgedigits.export import export  # noqa: E402
 from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES, runner_for  # noqa: E402
 from edgedigits.runtimes.tflm import TFLMRunner  # noqa: E402
-from edgedigits.training import train  # noqa: E402
+from conftest import train_and_export  # noqa: E402
 from edgedigits.zoo import get_spec  # noqa: E402
 
 M = "seed003_ann64_relu"
@@ -28,11 +28,8 @@ QUIET = dict(log=lambda _msg: None)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tflm")
-    train([M], out=out, epochs=1, limit=3000, verbose=0, **QUIET)
-    export([M], formats="tflite", recipes="int8,float16,dynamic", out=out,
-           calibration_samples=200, **QUIET)
-    return out / M
+    return train_and_export(tmp_path_factory.mktemp("tflm"), M, formats="tflite",
+                            recipes="int8,float16,dynamic")[1]
 
 
 def _allocator_total(path) -> int:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -98,44 +99,73 @@ class ExportReport:
 
 
 class _ModelExport:
-    """Exports one model; holds what its recipes share (data, calibration, reference outputs)."""
+    """Exports one model; holds what its recipes share (data, calibration, reference outputs).
+
+    Making one is cheap: the trained model, its reference outputs, the lint and the artifact store
+    are computed on first use, once, and shared by every recipe."""
 
     def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, options: ExportOptions,
                  command: str, log: Callable[[str], None]):
-        self.spec, self.out, self.dataset, self.log = spec, out, dataset, log
-        self.budget = options.budget  # C arrays over it fail
-        formats = self.formats = options.format_list
-        recipes = self.recipes = options.recipe_list
-        self.calibration_samples, self.opset = options.calibration_samples, options.opset
-        self.finetune, self.seed = options.finetune_options, options.seed
-        verify_samples = options.verify_samples
-        self.keep_float = options.keep_float_layers  # layers int8-mixed leaves in float
-        self.keep_float_reason = "--keep-float"
+        self.spec, self.out, self.dataset, self.options = spec, out, dataset, options
+        self.command, self.log = command, log
         self.folder = out / spec.name
         self.source_path = model_path(out, spec.name)
-        self.base = load_trained_model(self.source_path, spec)
-        self.source_sha256 = file_sha256(self.source_path)
-        n = min(verify_samples, dataset.num_test)
-        self.verify_x = spec.preprocess(dataset.test_images[:n])
-        self.verify_y = dataset.test_labels[:n]
-        self.golden_x = spec.preprocess(dataset.test_images[golden_indices(dataset)])
-        self.base_verify = self._keras_outputs(self.base, self.verify_x)
-        self._calibration: CalibrationSet | None = None
+        # Layers int8-mixed leaves in float: the flag's, until --auto-fix picks its own.
+        self.keep_float, self.keep_float_reason = options.keep_float_layers, "--keep-float"
         self._onnx_float: Any = None
         self._onnx_by_recipe: dict[Recipe, bytes] = {}
         self._usability: dict[Recipe, dict[str, Any]] = {}
-        self.ort_style = options.ort_style
-        self.onnx_batch = options.onnx_batch  # None: dynamic; 1: fixed (NNAPI/CoreML need it)
-        golden_reference = self._keras_outputs(self.base, self.golden_x)
+
+    # -- shared inputs, computed once -----------------------------------------------------------
+    @cached_property
+    def base(self) -> Any:
+        """The trained Keras model (safe mode, architecture checked)."""
+        return load_trained_model(self.source_path, self.spec)
+
+    @cached_property
+    def source_sha256(self) -> str:
+        return file_sha256(self.source_path)
+
+    @cached_property
+    def verify_x(self) -> np.ndarray:
+        """The first ``verify_samples`` test images, preprocessed: what parity is judged on."""
+        return self.spec.preprocess(self.dataset.test_images[:self._verify_count])
+
+    @cached_property
+    def verify_y(self) -> np.ndarray:
+        return self.dataset.test_labels[:self._verify_count]
+
+    @property
+    def _verify_count(self) -> int:
+        return min(self.options.verify_samples, self.dataset.num_test)
+
+    @cached_property
+    def base_verify(self) -> np.ndarray:
+        """The trained model's outputs on ``verify_x``: the reference of float recipes."""
+        return self._keras_outputs(self.base, self.verify_x)
+
+    @cached_property
+    def golden_x(self) -> np.ndarray:
+        return self.spec.preprocess(self.dataset.test_images[golden_indices(self.dataset)])
+
+    @cached_property
+    def lint(self) -> list[Any]:
+        """The known pitfalls of this model for the requested recipes, logged once."""
         from edgedigits.doctor.lint import lint_model
 
-        self.lint = [f for f in lint_model(self.base, [r.value for r in recipes])  # before any
-                     if f.rule != "tflm-unsupported" or Format.C in formats]  # conversion
-        for finding in self.lint:
-            log(f"  lint: {finding.line()}")
-        self.store = ArtifactStore(
-            self.folder, spec, self._source(), self._extra(command),
-            lambda entries: golden_document(spec.name, dataset, golden_reference, entries), log)
+        findings = [f for f in lint_model(self.base, [r.value for r in self.options.recipe_list])
+                    if f.rule != "tflm-unsupported" or Format.C in self.options.format_list]
+        for finding in findings:
+            self.log(f"  lint: {finding.line()}")
+        return findings
+
+    @cached_property
+    def store(self) -> ArtifactStore:
+        golden_reference = self._keras_outputs(self.base, self.golden_x)
+        return ArtifactStore(
+            self.folder, self.spec, self._source(), self._extra(self.command),
+            lambda entries: golden_document(self.spec.name, self.dataset, golden_reference,
+                                            entries), self.log)
 
     def _source(self) -> dict[str, Any]:
         source = {"file": self.source_path.name, "sha256": self.source_sha256,
@@ -147,25 +177,23 @@ class _ModelExport:
 
     def _extra(self, command: str) -> dict[str, Any]:
         extra: dict[str, Any] = {"command": command}
-        if any(RECIPE_INFO[r].calibrated for r in self.recipes):
+        if any(RECIPE_INFO[r].calibrated for r in self.options.recipe_list):
             extra["calibration"] = self.calibration.describe()
-        extra["finetune"] = {"epochs": self.finetune.epochs, "samples": self.finetune.samples,
-                             "sparsity": self.finetune.sparsity,
-                             "clusters": self.finetune.clusters,
+        finetune = self.options.finetune_options
+        extra["finetune"] = {"epochs": finetune.epochs, "samples": finetune.samples,
+                             "sparsity": finetune.sparsity,
+                             "clusters": finetune.clusters,
                              "learning_rate_scale": model_optimization.FINETUNE_LR_SCALE}
-        extra["onnx_opset"] = self.opset
+        extra["onnx_opset"] = self.options.opset
         return extra
 
-    # -- shared inputs -------------------------------------------------------------------------
     def _keras_outputs(self, model: Any, x: np.ndarray) -> np.ndarray:
         return self.spec.probabilities(model.predict(x, batch_size=1024, verbose=0))
 
-    @property
+    @cached_property
     def calibration(self) -> CalibrationSet:
-        if self._calibration is None:
-            self._calibration = calibration_set(self.spec, self.dataset,
-                                                self.calibration_samples, self.seed)
-        return self._calibration
+        return calibration_set(self.spec, self.dataset, self.options.calibration_samples,
+                               self.options.seed)
 
     def metadata(self, recipe: Recipe) -> dict[str, Any]:
         return {"model": self.spec.name, "recipe": recipe.value,
@@ -174,9 +202,10 @@ class _ModelExport:
 
     # -- per recipe ----------------------------------------------------------------------------
     def run(self) -> list[ArtifactRecord]:
+        self.lint  # noqa: B018 - the pitfalls are logged before any conversion
         records = []
-        for recipe in self.recipes:
-            formats = [f for f in self.formats if recipe in FORMAT_RECIPES[f]]
+        for recipe in self.options.recipe_list:
+            formats = [f for f in self.options.format_list if recipe in FORMAT_RECIPES[f]]
             if formats:
                 records.extend(self._export_recipe(recipe, formats))
         return records
@@ -210,7 +239,7 @@ class _ModelExport:
         finds that pitfall, else ``int8-mixed`` with the layer the doctor ranks worst in float."""
         failing = [r for r in records if r.recipe == Recipe.INT8.value and r.ok and r.parity
                    and not r.parity["passed"]]
-        if not failing or {Recipe.INT8_FIXED, Recipe.INT8_MIXED} & set(self.recipes):
+        if not failing or {Recipe.INT8_FIXED, Recipe.INT8_MIXED} & set(self.options.recipe_list):
             return []
         before = {r.format: {"file": r.file, "agreement": r.parity["agreement"],
                              "accuracy": r.parity["accuracy"]} for r in failing}
@@ -258,7 +287,7 @@ class _ModelExport:
             return self.base, {}
         fresh = load_trained_model(self.source_path)  # tfmot would mutate self.base
         optimized = model_optimization.optimize(recipe, fresh, self.spec, self.dataset,
-                                                self.finetune)
+                                                self.options.finetune_options)
         return optimized.model, optimized.details
 
     def _lint_for(self, recipe: Recipe) -> list[str]:
@@ -361,16 +390,16 @@ class _ModelExport:
 
     def _onnx_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
         onnx_bytes = self._onnx_bytes(recipe, keras_model)
-        details.update(batch=self.onnx_batch or "dynamic",
+        details.update(batch=self.options.onnx_batch or "dynamic",
                        mobile_usability=self._mobile_usability(recipe, onnx_bytes))
         return {name: onnx_bytes}
 
     def _ort_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
         """The ORT conversion of this recipe's ONNX bytes."""
         onnx_bytes = self._onnx_files(recipe, name, keras_model, tflite_bytes, details)[name]
-        details.update(optimization_style=self.ort_style, onnx_sha256=hashlib.sha256(
+        details.update(optimization_style=self.options.ort_style, onnx_sha256=hashlib.sha256(
             onnx_bytes).hexdigest(), not_reproducible=to_ort.NOT_REPRODUCIBLE)
-        return {name: to_ort.convert(onnx_bytes, self.ort_style)}
+        return {name: to_ort.convert(onnx_bytes, self.options.ort_style)}
 
     def _c_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
         """The TFLite bytes as a source/header pair, for TFLM recipes that load there."""
@@ -379,7 +408,7 @@ class _ModelExport:
         tflm = to_c.tflm_facts(tflite_bytes)  # the array must run where it is meant to
         if not tflm["loads"]:
             raise RuntimeError(f"TensorFlow Lite Micro cannot run it: {tflm['reason']}")
-        over = self.budget.failures(tflm["arena_bytes"], len(tflite_bytes))
+        over = self.options.budget.failures(tflm["arena_bytes"], len(tflite_bytes))
         if over:
             raise OverBudget(f"does not fit the microcontroller budget: {'; '.join(over)}")
         tflm["recommended_arena_bytes"] = to_c.recommended_arena(tflm["arena_bytes"])
@@ -483,17 +512,17 @@ class _ModelExport:
         if keras_model is self.base:
             if self._onnx_float is None:
                 self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape,
-                                                         self.opset, self.onnx_batch)
+                                                         self.options.opset, self.options.onnx_batch)
             source = self._onnx_float
         else:
-            source = to_onnx.keras_to_onnx(keras_model, self.spec.input_shape, self.opset,
-                                           self.onnx_batch)
+            source = to_onnx.keras_to_onnx(keras_model, self.spec.input_shape, self.options.opset,
+                                           self.options.onnx_batch)
         proto = onnx.ModelProto()
         proto.CopyFrom(source)
         if recipe != Recipe.FLOAT32:
             proto = to_onnx.quantize(proto, recipe, self.calibration,
                                      self.keep_float if recipe == Recipe.INT8_MIXED else [],
-                                     self.onnx_batch)
+                                     self.options.onnx_batch)
         entries = {"edgedigits.labels": "\n".join(LABELS),
                    "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)),
                    "edgedigits.model": json.dumps(self.metadata(recipe))}

@@ -25,33 +25,25 @@ def _ann(width: int, activation: str):
     ])
 
 
-@register_model(source=SEED, architecture="784-16-16-10, sigmoid", family="mlp",
-                input_shape=(784,), recipe=RECIPE, choices=CHOICES,
-                reported=SeedFigure(94.79, "validation accuracy"))
-def seed003_ann16_sigmoid():
-    """Two hidden layers of 16 sigmoid units."""
-    return _ann(16, "sigmoid")
+# The study is one grid: width x activation, each with the validation accuracy the seed reports.
+STUDY = {
+    "seed003_ann16_sigmoid": (16, "sigmoid", 94.79),
+    "seed003_ann16_relu": (16, "relu", 95.14),
+    "seed003_ann64_sigmoid": (64, "sigmoid", 97.29),
+    "seed003_ann64_relu": (64, "relu", 97.47),
+}
 
 
-@register_model(source=SEED, architecture="784-16-16-10, relu", family="mlp",
-                input_shape=(784,), recipe=RECIPE, choices=CHOICES,
-                reported=SeedFigure(95.14, "validation accuracy"))
-def seed003_ann16_relu():
-    """Two hidden layers of 16 relu units."""
-    return _ann(16, "relu")
+def _register(name: str, width: int, activation: str, reported: float) -> None:
+    def build():
+        return _ann(width, activation)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"Two hidden layers of {width} {activation} units."
+    register_model(source=SEED, architecture=f"784-{width}-{width}-10, {activation}",
+                   family="mlp", input_shape=(784,), recipe=RECIPE, choices=CHOICES,
+                   reported=SeedFigure(reported, "validation accuracy"))(build)
 
 
-@register_model(source=SEED, architecture="784-64-64-10, sigmoid", family="mlp",
-                input_shape=(784,), recipe=RECIPE, choices=CHOICES,
-                reported=SeedFigure(97.29, "validation accuracy"))
-def seed003_ann64_sigmoid():
-    """Two hidden layers of 64 sigmoid units."""
-    return _ann(64, "sigmoid")
-
-
-@register_model(source=SEED, architecture="784-64-64-10, relu", family="mlp",
-                input_shape=(784,), recipe=RECIPE, choices=CHOICES,
-                reported=SeedFigure(97.47, "validation accuracy"))
-def seed003_ann64_relu():
-    """Two hidden layers of 64 relu units."""
-    return _ann(64, "relu")
+for _name, _row in STUDY.items():
+    _register(_name, *_row)
