@@ -115,7 +115,7 @@ def _splits_both_ways(n: int, split: float) -> bool:
 
 
 def encode_labels(labels: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Sparse integer labels, or one-hot float vectors for mean-squared-error recipes."""
+    """Sparse integer labels, or one-hot float vectors (mean squared error, label smoothing)."""
     if spec.recipe.one_hot_targets:
         return np.eye(10, dtype=np.float32)[labels]
     return labels.astype(np.int64)
@@ -139,7 +139,10 @@ def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0,
         rate = keras.optimizers.schedules.CosineDecay(
             0.0, total_steps - warmup, alpha=0.0, warmup_target=rate, warmup_steps=warmup)
     optimizer = optimizers[recipe.optimizer](learning_rate=rate)
-    if recipe.loss == "sparse_categorical_crossentropy":
+    if recipe.label_smoothing:  # one-hot targets (encode_labels)
+        loss = keras.losses.CategoricalCrossentropy(from_logits=recipe.from_logits,
+                                                    label_smoothing=recipe.label_smoothing)
+    elif recipe.loss == "sparse_categorical_crossentropy":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits)
     else:
         loss = keras.losses.get(recipe.loss)

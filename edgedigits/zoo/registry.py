@@ -72,15 +72,21 @@ class TrainingRecipe:
     augmentation: Augmentation | None = None  # in the input pipeline, never in the graph
     schedule: str = "constant"  # or "warmup-cosine": linear warmup to learning_rate, cosine to 0
     warmup_fraction: float = 0.15  # of all training steps, for "warmup-cosine"
+    label_smoothing: float = 0.0  # cross-entropy against (1 - e) one-hot + e / 10
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r}: choose from {', '.join(SCHEDULES)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing {self.label_smoothing}: must be in [0, 1)")
+        if self.label_smoothing and self.loss != "sparse_categorical_crossentropy":
+            raise ValueError("label_smoothing goes with sparse_categorical_crossentropy")
 
     @property
     def one_hot_targets(self) -> bool:
-        """Mean squared error compares probability vectors, so it needs one-hot labels."""
-        return self.loss == "mean_squared_error"
+        """Mean squared error compares probability vectors, so it needs one-hot labels; so does
+        label smoothing (tf_keras' sparse cross-entropy has no smoothing)."""
+        return self.loss == "mean_squared_error" or self.label_smoothing > 0
 
     def summary(self) -> str:
         """One line for the zoo table, e.g. 'adam 1e-3, sparse CE, 20 ep, bs 32, val .2, ES+RLR'."""
@@ -94,6 +100,8 @@ class TrainingRecipe:
             parts.append(f"val {self.validation_split:g}")
         if self.schedule != "constant":
             parts.append(self.schedule)
+        if self.label_smoothing:
+            parts.append(f"LS {self.label_smoothing:g}")
         if self.augmentation:
             parts.append(self.augmentation.summary())
         abbrev = {"EarlyStopping": "ES", "ReduceLROnPlateau": "RLR"}

@@ -1,0 +1,104 @@
+"""Benchmark: train each champion with three seeds on the full data, and commit mean and spread.
+
+    python bench/train_champions.py --out exports     # ~30 min on 2 CPU cores, one run at a time
+
+Seed 0 trains into ``--out`` (the model ``export`` and ``bench`` use); seeds 1 and 2 into
+``<out>/champion-seeds/seed<k>/``. Each run is ``edgedigits.train`` with the registered recipe,
+alone on the machine, so its ``train_seconds`` is the time a user waits. Writes
+``bench/results/champions_training.{md,json}``: per run and per model, test accuracy on the full
+10,000 test images (mean and sample standard deviation over the seeds) against the goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from edgedigits import atomic
+from edgedigits.benchmark.report import machine_info
+from edgedigits.training import train
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# The goals of the champions' issue: parameters, float test accuracy (mean over the seeds).
+GOALS = {"edge_cnn_small": {"params": 10_000, "accuracy": 99.5},
+         "edge_cnn_micro": {"params": 2_000, "accuracy": 99.0}}
+MAX_TRAIN_SECONDS = 600
+
+
+def seed_out(out: Path, seed: int) -> Path:
+    return out if seed == 0 else out / "champion-seeds" / f"seed{seed}"
+
+
+def summarize(runs: list[dict]) -> dict[str, dict]:
+    """Per model: accuracies and times over the seeds, mean, sample std, and each goal's verdict."""
+    summary = {}
+    for name, goal in GOALS.items():
+        mine = [r for r in runs if r["model"] == name]
+        if not mine:
+            continue
+        acc = [r["test_accuracy"] for r in mine]
+        secs = [r["train_seconds"] for r in mine]
+        mean = statistics.fmean(acc)
+        summary[name] = {
+            "params": mine[0]["params"], "seeds": [r["seed"] for r in mine],
+            "test_accuracy": acc, "mean": round(mean, 4),
+            "std": round(statistics.stdev(acc), 4) if len(acc) > 1 else None,
+            "train_seconds": secs, "max_train_seconds": max(secs),
+            "goals": {"params": mine[0]["params"] <= goal["params"],
+                      "accuracy": mean >= goal["accuracy"],
+                      "train_seconds": max(secs) <= MAX_TRAIN_SECONDS},
+            "goal_values": {**goal, "train_seconds": MAX_TRAIN_SECONDS},
+        }
+    return summary
+
+
+def table(summary: dict[str, dict], runs: list[dict], info: dict) -> str:
+    def mark(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    lines = ["| model | params | test accuracy %, per seed | mean ± std | goal | met | "
+             "train s (max) | <= 600 s |", "|---|---:|---|---:|---:|---|---:|---|"]
+    for name, s in summary.items():
+        per_seed = ", ".join(f"{a:.2f} (seed {k})" for a, k in zip(s["test_accuracy"], s["seeds"]))
+        std = f" ± {s['std']:.2f}" if s["std"] is not None else ""
+        lines.append(f"| {name} | {s['params']:,} (goal <= {s['goal_values']['params']:,}) | "
+                     f"{per_seed} | {s['mean']:.2f}{std} | {s['goal_values']['accuracy']:.1f} | "
+                     f"{mark(s['goals']['accuracy'])} | {s['max_train_seconds']:.0f} | "
+                     f"{mark(s['goals']['train_seconds'])} |")
+    cores = info["cores"]
+    note = (f"\nEach run: `edgedigits.train(name, seed=k)` with the registered recipe, full "
+            f"60,000/10,000 MNIST, one run at a time on {info['cpu']}, {cores} cores, TensorFlow "
+            f"{info['packages']['tensorflow']}. Accuracy: the trained float model on the full "
+            "test set after the last epoch (no checkpoint picked on the test set). std: sample "
+            "standard deviation over the seeds.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="exports")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="*", default=list(GOALS), choices=list(GOALS))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    runs = []
+    for seed in args.seeds:
+        for name in args.only:
+            (result,) = train([name], out=seed_out(out, seed), seed=seed, verbose=2)
+            runs.append(asdict(result))
+    summary = summarize(runs)
+    info = machine_info()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = "# Champions: three seeds each\n\n" + table(summary, runs, info)
+    atomic.write_text(RESULTS / "champions_training.md", text)
+    atomic.write_json(RESULTS / "champions_training.json",
+                      {"machine": info, "summary": summary, "runs": runs})
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
