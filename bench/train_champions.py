@@ -3,7 +3,8 @@
     python bench/train_champions.py --out exports     # ~30 min on 2 CPU cores, one run at a time
 
 Seed 0 trains into ``--out`` (the model ``export`` and ``bench`` use); seeds 1 and 2 into
-``<out>/champion-seeds/seed<k>/``. Each run is ``edgedigits.train`` with the registered recipe,
+``<out>/champion-seeds/seed<k>/``; the summary covers every champion run found there
+(``--summarize-only`` trains nothing). Each run is ``edgedigits.train`` with the registered recipe,
 alone on the machine, so its ``train_seconds`` is the time a user waits. Writes
 ``bench/results/champions_training.{md,json}``: per run and per model, test accuracy on the full
 10,000 test images (mean and sample standard deviation over the seeds) against the goals.
@@ -12,9 +13,9 @@ alone on the machine, so its ``train_seconds`` is the time a user waits. Writes
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from edgedigits import atomic
@@ -82,13 +83,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="exports")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--only", nargs="*", default=list(GOALS), choices=list(GOALS))
+    parser.add_argument("--summarize-only", action="store_true",
+                        help="train nothing: summarize the runs already under --out")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    runs = []
-    for seed in args.seeds:
-        for name in args.only:
-            (result,) = train([name], out=seed_out(out, seed), seed=seed, verbose=2)
-            runs.append(asdict(result))
+    if not args.summarize_only:
+        for seed in args.seeds:
+            for name in args.only:
+                train([name], out=seed_out(out, seed), seed=seed, verbose=2)
+    runs = [json.loads(path.read_text()) for seed in (0, 1, 2) for name in GOALS
+            if (path := seed_out(out, seed) / name / "metrics.json").is_file()]
     summary = summarize(runs)
     info = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)

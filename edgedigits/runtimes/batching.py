@@ -30,10 +30,6 @@ class DeployedOutputs:
     batch: int  # the batch size the outputs were computed at: 1 or LARGE_BATCH
     invariance_max_diff: float  # max |batch-1 output - batched output| on the probe
 
-    @property
-    def batch_invariant(self) -> bool:
-        return self.batch != 1
-
 
 def infer_one_at_a_time(runner: Runner, x: np.ndarray) -> np.ndarray:
     """Each image alone, as an app runs it."""

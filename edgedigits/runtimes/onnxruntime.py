@@ -126,11 +126,6 @@ class OnnxRuntimeRunner(Runner):
                for (op, provider), us in time_us.items()]
         return sorted(ops, key=lambda o: -o.us_per_run)
 
-    @property
-    def active_providers(self) -> list[str]:
-        """What ONNX Runtime actually uses: it silently falls back to CPU when a provider fails."""
-        return list(self._session.get_providers()) if self._session else []
-
     def infer_raw(self, x: np.ndarray) -> np.ndarray:
         if self.single_image and len(x) != 1:  # a fixed-batch file, scored image by image
             return np.concatenate([self.infer_raw(x[k:k + 1]) for k in range(len(x))])
