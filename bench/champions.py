@@ -26,8 +26,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")
 LATENCY_REFERENCE = "seed004_cnn"  # the issue: no slower than its int8 file in the same run
 # Deployment goals per champion (int8 accuracy is judged against the float model's).
-GOALS = {"edge_cnn_small": {"int8_drop_pts": 0.1, "int8_bytes": 16 * 1024, "arena_bytes": 12 * 1024},
-         "edge_cnn_micro": {"int8_drop_pts": 0.2, "int8_bytes": 8 * 1024, "arena_bytes": 6 * 1024}}
+GOALS = {
+    "edge_cnn_small": {"int8_drop_pts": 0.1, "int8_bytes": 16 * 1024, "arena_bytes": 12 * 1024},
+    "edge_cnn_micro": {"int8_drop_pts": 0.2, "int8_bytes": 8 * 1024, "arena_bytes": 6 * 1024},
+}
 
 
 def int8_rows(doc: dict) -> dict[str, dict]:
@@ -102,9 +104,9 @@ def markdown(result: dict) -> str:
         lines.append(f"| {bold}{name}{bold} | {r['float_accuracy']:.2f} | {r['accuracy']:.2f} | "
                      f"{r['size_bytes']:,} | {r['latency_us']:.1f} | {arena} | {r['parity']} |")
     for name, c in result["champions"].items():
-        lines += ["", f"## {name}", "",
-                  f"Dominates ({len(c['dominates'])} of {len(c['dominates']) + len(c['not_dominated'])}"
-                  f" seed models): {', '.join(c['dominates']) or 'none'}.", ""]
+        seeds = len(c["dominates"]) + len(c["not_dominated"])
+        lines += ["", f"## {name}", "", f"Dominates ({len(c['dominates'])} of {seeds} seed "
+                  f"models): {', '.join(c['dominates']) or 'none'}.", ""]
         if c["not_dominated"]:
             lines.append("Not dominated: " + "; ".join(f"{s} ({why})" for s, why in
                                                        c["not_dominated"].items()) + ".")
@@ -117,7 +119,8 @@ def markdown(result: dict) -> str:
     lines += ["", f"From one bench run ({result.get('bench_created')}; threads "
                   f"{settings.get('threads')}): every model's int8 .tflite in LiteRT at batch 1 "
                   "(accuracy on the full test set, latency p50) and in TFLM (arena). A champion "
-                  "dominates a seed model when it is at least as accurate, no larger and no slower."]
+                  "dominates a seed model when it is at least as accurate, no larger and no "
+                  "slower."]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +146,8 @@ def plots(result: dict, stem: Path) -> list[str]:
         ax.plot([points[i][0] for i in ordered], [points[i][1] for i in ordered], "k--", lw=1,
                 label="Pareto front")
         ax.scatter([], [], marker="*", color="tab:red", s=80, label="champions")
-        ax.scatter([], [], marker="o", color="tab:gray", s=20, label="seed models (int8)")
+        ax.scatter([], [], marker="o", color="tab:gray", s=20,
+                   label="other zoo models (black: on the front)")
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("int8 test accuracy (%)")

@@ -1,0 +1,61 @@
+"""bench/champions.py's verdicts on a hand-made bench report: who dominates whom, and each goal."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "champions.py"
+
+
+@pytest.fixture(scope="module")
+def champions():
+    spec = importlib.util.spec_from_file_location("bench_champions", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(model, runtime, accuracy=99.0, size=10_000, p50=5.0, reference=99.0, arena=None,
+         status="ok", recipe="int8", batch=1):
+    return {"model": model, "format": "tflite", "recipe": recipe, "runtime": runtime,
+            "batch": batch, "status": status, "reason": None if status == "ok" else "boom",
+            "accuracy": accuracy, "reference_accuracy": reference, "size_bytes": size,
+            "latency_us": {"p50": p50}, "parity": "pass", "arena_bytes": arena}
+
+
+def _doc(*rows):
+    return {"created": "t", "settings": {"threads": 1}, "results": list(rows)}
+
+
+def test_dominance_needs_all_three_axes_and_allows_ties(champions):
+    doc = _doc(
+        _row("edge_cnn_small", "litert", 99.3, 15_952, 4.0, reference=99.35),
+        _row("edge_cnn_small", "tflm", 99.3, 15_952, 90.0, arena=6_416),
+        _row("seed004_cnn", "litert", 96.8, 14_656, 7.0),   # smaller: not dominated
+        _row("seed003_ann64_relu", "litert", 97.6, 62_192, 2.3),  # faster: not dominated
+        _row("seed000_mlp256", "litert", 98.0, 206_000, 40.0),  # dominated
+        _row("seed001_basic_cnn", "litert", 99.3, 1_200_000, 400.0),  # tie on accuracy
+        _row("seed001_basic_cnn", "litert", 99.9, 1, 0.1, batch=32),  # another batch: ignored
+        _row("seed002_mlp_logits", "litert", 99.9, 1, 0.1, recipe="float32"),  # not int8
+    )
+    result = champions.compare(doc)
+    small = result["champions"]["edge_cnn_small"]
+    assert small["dominates"] == ["seed000_mlp256", "seed001_basic_cnn"]
+    assert small["not_dominated"] == {"seed004_cnn": "larger (15,952 > 14,656 bytes)",
+                                      "seed003_ann64_relu": "slower (4.0 > 2.3 µs)"}
+    assert small["goals"] == {"int8_within_float": True, "int8_bytes": True,
+                              "arena_bytes": True, "no_slower_than_seed004_cnn": True}
+    assert "seed002_mlp_logits" not in result["rows"]
+
+
+def test_goals_fail_when_missed_or_unmeasured(champions):
+    doc = _doc(_row("edge_cnn_micro", "litert", 98.0, 8_193, 8.0, reference=98.3),
+               _row("seed004_cnn", "litert", 96.8, 14_656, 7.0))
+    goals = champions.compare(doc)["champions"]["edge_cnn_micro"]["goals"]
+    assert goals == {"int8_within_float": False,  # 0.3 points > 0.2
+                     "int8_bytes": False,  # 8,193 > 8 KiB
+                     "arena_bytes": False,  # no TFLM row: not measured is not met
+                     "no_slower_than_seed004_cnn": False}
