@@ -56,7 +56,7 @@ def summarize(runs: list[dict]) -> dict[str, dict]:
     return summary
 
 
-def table(summary: dict[str, dict], runs: list[dict], info: dict) -> str:
+def table(summary: dict[str, dict], info: dict) -> str:
     def mark(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     summary = summarize(runs)
     info = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = "# Champions: three seeds each\n\n" + table(summary, runs, info)
+    text = "# Champions: three seeds each\n\n" + table(summary, info)
     atomic.write_text(RESULTS / "champions_training.md", text)
     atomic.write_json(RESULTS / "champions_training.json",
                       {"machine": info, "summary": summary, "runs": runs})

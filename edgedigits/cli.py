@@ -436,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "model, history, metrics and plots under --out/<model>/.",
                      epilog=EPILOG_DATA)
     _add_model_selection(train, names="zoo model names (see 'zoo')",
-                         all_models="train every zoo model", out="output folder (default: exports/)")
+                         all_models="train every zoo model",
+                         out="output folder (default: exports/)")
     train.add_argument("--epochs", type=_positive_int, help="override the recipe's epoch count")
     train.add_argument("--limit", type=_positive_int, metavar="N",
                        help="train on the first N training images only")

@@ -44,10 +44,10 @@ def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | N
     <model>/batch_normalization_1/FusedBatchNormV3;...``), and at 9k weights Keras' default
     names cost about 300 bytes of a 16 KB budget."""
     layers = tf_keras().layers
-    names = ({"conv": f"conv{name}", "bn": f"bn{name}", "relu": f"relu{name}"} if name
-             else {"conv": None, "bn": None, "relu": None})
-    return [layers.Conv2D(filters, kernel, strides=strides, use_bias=False, name=names["conv"]),
-            layers.BatchNormalization(name=names["bn"]), layers.ReLU(name=names["relu"])]
+    return [layers.Conv2D(filters, kernel, strides=strides, use_bias=False,
+                          name=name and f"conv{name}"),
+            layers.BatchNormalization(name=name and f"bn{name}"),
+            layers.ReLU(name=name and f"relu{name}")]
 
 
 # The champions train alike: small random rotations, shifts and zooms of the training digits (in
@@ -100,8 +100,8 @@ def edge_cnn_small():
                         "TFLite ops with an intermediate tensor, and at this size each op's "
                         "tensors and per-channel quantization cost more bytes of file and arena "
                         "than the weights it saves (a 1,918-parameter separable design was "
-                        "10.8 KB with a 7.2 KB arena). No label smoothing: it cost this "
-                        "capacity-bound model accuracy in our probes.")
+                        "10.8 KB with a 7.2 KB arena). No label smoothing: it cost a "
+                        "capacity-bound micro probe accuracy (97.62% against 98.50%).")
 def edge_cnn_micro():
     """Three 3x3 conv blocks (6/2, 8, max pool, 16 channels), global average pool, Dense 10."""
     layers = tf_keras().layers
