@@ -34,11 +34,18 @@ def augmenter(aug: Augmentation, seed: int) -> Any:
     return tf_keras().Sequential(steps)
 
 
-def augmented_batches(x: np.ndarray, y: np.ndarray, aug: Augmentation, batch_size: int,
+def augmented_batches(x: np.ndarray, y: np.ndarray, aug: Augmentation | None, batch_size: int,
                       seed: int, shuffle: bool = True) -> Any:
     """A repeatable-per-seed ``tf.data.Dataset`` of augmented ``(x, y)`` batches (one epoch;
-    ``fit`` re-iterates it each epoch, reshuffling and drawing new transforms)."""
+    ``fit`` re-iterates it each epoch, reshuffling and drawing new transforms). With ``aug``
+    None the batches are the images as they are, shuffled the same way (the clean epochs)."""
     tf = tensorflow()
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if aug is None:
+        return data.prefetch(tf.data.AUTOTUNE)
     shape = x.shape[1:]
     random_layers = augmenter(aug, seed)
 
@@ -47,11 +54,7 @@ def augmented_batches(x: np.ndarray, y: np.ndarray, aug: Augmentation, batch_siz
         images = random_layers(images, training=True)
         return tf.reshape(images, (-1, *shape)), labels
 
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return (data.batch(batch_size).map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+    return data.map(transform, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

@@ -197,18 +197,14 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
         f"{n_fit:,} images (+{n_val:,} validation) for {n_epochs} epochs")
 
     started = time.perf_counter()
-    if recipe.augmentation:  # Keras' validation_split rule, then augmented batches
-        fitted = model.fit(
-            augmented_batches(x_train[:n_fit], y_train[:n_fit], recipe.augmentation,
-                              recipe.batch_size, seed, recipe.shuffle),
-            epochs=n_epochs, validation_data=(x_train[n_fit:], y_train[n_fit:]) if n_val
-            else None, callbacks=make_callbacks(spec), verbose=verbose)
+    if recipe.augmentation:
+        history = _fit_augmented(model, spec, x_train, y_train, n_fit, n_epochs, seed, verbose)
     else:
-        fitted = model.fit(x_train, y_train, epochs=n_epochs, batch_size=recipe.batch_size,
-                           validation_split=recipe.validation_split, shuffle=recipe.shuffle,
-                           callbacks=make_callbacks(spec), verbose=verbose)
+        history = model.fit(x_train, y_train, epochs=n_epochs, batch_size=recipe.batch_size,
+                            validation_split=recipe.validation_split, shuffle=recipe.shuffle,
+                            callbacks=make_callbacks(spec), verbose=verbose).history
     train_seconds = time.perf_counter() - started
-    history = {k: [float(v) for v in vals] for k, vals in fitted.history.items()}
+    history = {k: [float(v) for v in vals] for k, vals in history.items()}
 
     test_loss = float(model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0,
                                      return_dict=True)["loss"])
@@ -237,6 +233,28 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
     _plot_model(folder, name, history, dataset, true, pred)
     log(f"  {name}: test accuracy {test_accuracy:.2f}% in {train_seconds:.1f}s -> {path}")
     return result
+
+
+def _fit_augmented(model: Any, spec: ModelSpec, x_train: np.ndarray, y_train: np.ndarray,
+                   n_fit: int, n_epochs: int, seed: int, verbose: int) -> dict[str, list]:
+    """Fit on augmented batches (Keras' validation_split rule: the last images validate), then
+    on the images as they are for the recipe's clean final epochs. The optimizer, and so the
+    learning-rate schedule, carries on across the two ``fit`` calls; the history is joined."""
+    recipe = spec.recipe
+    aug = recipe.augmentation
+    clean = aug.clean_epochs(n_epochs)
+    validation = (x_train[n_fit:], y_train[n_fit:]) if n_fit < len(x_train) else None
+    history: dict[str, list] = {}
+    callbacks = make_callbacks(spec)
+    for augment, first, last in ((aug, 0, n_epochs - clean), (None, n_epochs - clean, n_epochs)):
+        if last > first:
+            batches = augmented_batches(x_train[:n_fit], y_train[:n_fit], augment,
+                                        recipe.batch_size, seed, recipe.shuffle)
+            fitted = model.fit(batches, initial_epoch=first, epochs=last,
+                               validation_data=validation, callbacks=callbacks, verbose=verbose)
+            for key, values in fitted.history.items():
+                history.setdefault(key, []).extend(values)
+    return history
 
 
 def _plot_model(folder: Path, name: str, history: dict[str, list[float]], dataset: Dataset,

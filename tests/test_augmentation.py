@@ -77,3 +77,47 @@ def test_warmup_cosine_schedule_rises_then_decays_to_zero():
     assert 0.0 < values[3] < 0.01 and values[4] == pytest.approx(0.0, abs=1e-6)
     compile_model(model, spec, learning_rate_scale=0.1)  # fine-tuning: constant
     assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
+
+
+def test_clean_final_epochs_count_from_the_end_and_leave_one_augmented_epoch():
+    aug = Augmentation(shift_fraction=0.1, clean_final_epochs=4)
+    assert [aug.clean_epochs(n) for n in (40, 5, 3, 1)] == [4, 4, 2, 0]
+    assert Augmentation(shift_fraction=0.1).clean_epochs(40) == 0
+    assert "(last 4 ep clean)" in aug.summary()
+    with pytest.raises(ValueError, match="clean_final_epochs -1"):
+        Augmentation(clean_final_epochs=-1)
+
+
+def test_clean_batches_are_the_images_as_they_are(digits):
+    x, y = digits
+    got_x, got_y = _one_epoch(augmented_batches(x, y, None, 64, seed=0, shuffle=False))
+    np.testing.assert_array_equal(got_x, x)
+    np.testing.assert_array_equal(got_y, y)
+
+
+@pytest.mark.slow
+def test_training_switches_to_clean_batches_for_the_final_epochs(monkeypatch, tmp_path):
+    """The trainer fits the augmented epochs, then the clean ones, and joins the history."""
+    import edgedigits.training as training
+    from edgedigits.zoo import get_spec
+    from edgedigits.zoo.registry import ModelSpec
+
+    calls = []
+    real = training.augmented_batches
+
+    def recording(x, y, aug, *args, **kwargs):
+        calls.append((aug, len(x)))
+        return real(x, y, aug, *args, **kwargs)
+
+    base = get_spec("edge_cnn_tiny")
+    aug = Augmentation(shift_fraction=0.1, clean_final_epochs=2)
+    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=3,
+                            batch_size=64, schedule="warmup-cosine", augmentation=aug)
+    spec = ModelSpec(name="edge_cnn_tiny", source=base.source, architecture="", family="cnn",
+                     input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
+    monkeypatch.setattr(training, "get_spec", lambda name: spec)
+    monkeypatch.setattr(training, "augmented_batches", recording)
+    result = training.train_model("edge_cnn_tiny", dataset=load_dataset(), out=tmp_path,
+                                  limit=256, verbose=0, log=lambda line: None)
+    assert calls == [(aug, 256), (None, 256)]  # one augmented epoch, then two clean ones
+    assert result.epochs_run == 3

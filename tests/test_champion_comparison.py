@@ -59,3 +59,19 @@ def test_goals_fail_when_missed_or_unmeasured(champions):
                      "int8_bytes": False,  # 8,193 > 8 KiB
                      "arena_bytes": False,  # no TFLM row: not measured is not met
                      "no_slower_than_seed004_cnn": False}
+
+
+def test_probe_layouts_rebuild_the_registered_champions_and_reject_typos():
+    """bench/probe_recipe.py's layout strings: the registered layouts give the registered counts."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_probe_recipe", SCRIPT.with_name("probe_recipe.py"))
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    from edgedigits.zoo import get_spec
+
+    for name, layout in (("edge_cnn_small", "C8/2-C16-C20-MP-C24"),
+                         ("edge_cnn_micro", "C6/2-C8-MP-C16")):
+        model = probe.layout_builder(layout, (28, 28, 1))()
+        assert model.count_params() == get_spec(name).build().count_params()
+    with pytest.raises(SystemExit, match="'X8' is neither"):
+        probe.layout_builder("C8-X8", (28, 28, 1))

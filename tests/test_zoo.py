@@ -25,8 +25,8 @@ EXPECTED_PARAMS = {
     "seed004_cnn": 9940,  # stated by the seed
     "edge_cnn_tiny": 80 + 1168 + 400 * 10 + 10,  # 5,258
     # 3x3 convs without bias, 4 BatchNorm numbers per channel, GAP, Dense 10:
-    "edge_cnn_small": (9 * (1 * 8 + 8 * 16 + 16 * 22 + 22 * 20) + 4 * (8 + 16 + 22 + 20)
-                       + 20 * 10 + 10),  # 8,352 + 264 + 210 = 8,826
+    "edge_cnn_small": (9 * (1 * 8 + 8 * 16 + 16 * 20 + 20 * 24) + 4 * (8 + 16 + 20 + 24)
+                       + 24 * 10 + 10),  # 8,424 + 272 + 250 = 8,946
     "edge_cnn_micro": (9 * (1 * 6 + 6 * 8 + 8 * 16) + 4 * (6 + 8 + 16)  # 1,638 + 120
                        + 16 * 10 + 10),  # 1,928
 }
@@ -96,3 +96,15 @@ def test_probabilities_softmax_only_for_logit_models():
     assert probs[0, 0] / probs[0, 1] == pytest.approx(np.e, rel=1e-5)
     already = np.full((1, 10), 0.1, np.float32)
     assert np.array_equal(get_spec("seed004_cnn").probabilities(already), already)
+
+
+def test_readme_zoo_table_is_what_edgedigits_zoo_prints(capsys):
+    """The README's zoo table is a claim: it must be today's `edgedigits zoo --markdown`."""
+    from pathlib import Path
+
+    from edgedigits.cli import main
+
+    assert main(["zoo", "--markdown"]) == 0
+    table = capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert table in readme, "README.md's zoo table is stale: paste `edgedigits zoo --markdown`"

@@ -61,29 +61,33 @@ def _champion_recipe(epochs: int, augmentation: Augmentation,
                           augmentation=augmentation)
 
 
-@register_model(source=OURS, architecture="C8/2-C16-MP-C22-C20-GAP-10, BN", family="cnn",
+@register_model(source=OURS, architecture="C8/2-C16-C20-MP-C24-GAP-10, BN", family="cnn",
                 input_shape=(28, 28, 1),
-                recipe=_champion_recipe(40, Augmentation(rotation_degrees=8, shift_fraction=0.08,
-                                                         zoom_fraction=0.08), label_smoothing=0.1),
+                recipe=_champion_recipe(52, Augmentation(rotation_degrees=8, shift_fraction=0.08,
+                                                         zoom_fraction=0.08, clean_final_epochs=4),
+                                        label_smoothing=0.1),
                 choices="Sized for three limits at once: a 16 KB int8 file (about 7 KB of it is "
                         "tensor tables, per-channel quantization, names and metadata, so some "
                         "9k weights), a 12 KB TFLM arena and LiteRT int8 latency no worse than "
-                        "seed004_cnn's. The first conv downsamples (stride 2, 13x13x8) and a max "
-                        "pool follows the second: a full-resolution first conv "
-                        "(C8-C16/2-C16-C16-C20, 99.27% in a probe) ran 1.7x seed004_cnn's "
-                        "latency, this layout about 0.6x. Short layer names (conv1, bn1, relu1, "
-                        "...) because the converter writes them into the file. Global average "
-                        "pooling keeps the head at 210 weights. BatchNormalization folds into "
-                        "each convolution at export. Label smoothing 0.1 was worth about +0.1 "
-                        "point in our probes.")
+                        "seed004_cnn's. The first conv downsamples (stride 2, 13x13x8): a "
+                        "full-resolution first conv (C8-C16/2-C16-C16-C20, 99.27% in a probe) "
+                        "ran 1.7x seed004_cnn's latency. Two convs at 11x11 and 9x9 before the "
+                        "max pool spend the latency left (about 0.9x seed004_cnn's) where it "
+                        "buys accuracy: the earlier C8/2-C16-MP-C22-C20 (0.6x) ended at 99.07% "
+                        "on seed 2 with this recipe, this one at 99.35%. Short layer names "
+                        "(conv1, bn1, relu1, ...) because the converter writes them into the "
+                        "file. Global average pooling keeps the head at 250 weights. "
+                        "BatchNormalization folds into each convolution at export. Label "
+                        "smoothing 0.1 was worth about +0.1 point in our probes; the last 4 "
+                        "epochs train on clean digits (see Augmentation).")
 def edge_cnn_small():
-    """Four 3x3 conv blocks (8/2, 16, max pool, 22, 20 channels), global average pool, Dense 10."""
+    """Four 3x3 conv blocks (8/2, 16, 20, max pool, 24 channels), global average pool, Dense 10."""
     layers = tf_keras().layers
     return tf_keras().Sequential([
         layers.Input(shape=(28, 28, 1)),
         *_conv_bn_relu(8, strides=2, name="1"), *_conv_bn_relu(16, name="2"),
-        layers.MaxPooling2D(2, name="pool"),
-        *_conv_bn_relu(22, name="3"), *_conv_bn_relu(20, name="4"),
+        *_conv_bn_relu(20, name="3"), layers.MaxPooling2D(2, name="pool"),
+        *_conv_bn_relu(24, name="4"),
         layers.GlobalAveragePooling2D(name="gap"),
         layers.Dense(10, activation="softmax", name="fc"),
     ])
@@ -91,8 +95,8 @@ def edge_cnn_small():
 
 @register_model(source=OURS, architecture="C6/2-C8-MP-C16-GAP-10, BN", family="cnn",
                 input_shape=(28, 28, 1),
-                recipe=_champion_recipe(40, Augmentation(rotation_degrees=6, shift_fraction=0.06,
-                                                         zoom_fraction=0.05)),
+                recipe=_champion_recipe(52, Augmentation(rotation_degrees=6, shift_fraction=0.06,
+                                                         zoom_fraction=0.05, clean_final_epochs=4)),
                 choices="Sized for a 6 KB TFLM arena and an 8 KB int8 file. The first conv "
                         "downsamples at once (stride 2: 13x13x6) because a full-resolution map "
                         "(26x26x8, 5.4 KB) alone would overflow the arena. Three plain "

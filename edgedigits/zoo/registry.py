@@ -41,15 +41,34 @@ class Augmentation:
     them (``edgedigits/augmentation.py`` builds the pipeline). Ranges are each way: a rotation
     of up to +-``rotation_degrees``, shifts of up to +-``shift_fraction`` of the image size,
     zoom of up to +-``zoom_fraction``; uncovered pixels are background (0).
+
+    ``clean_final_epochs``: the last epochs train on the digits as they are. A model trained only
+    on moved digits has BatchNorm statistics and last-layer weights fitted to them, not to the
+    centred digits it is tested and deployed on; a few clean epochs at the end of the schedule
+    re-fit both (4 of 40 were worth +0.15 and +0.25 points on two seeds of an earlier
+    ``edge_cnn_small`` layout: ``bench/results/champion_probes.md``).
     """
 
     rotation_degrees: float = 0.0
     shift_fraction: float = 0.0
     zoom_fraction: float = 0.0
+    clean_final_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.clean_final_epochs < 0:
+            raise ValueError(f"clean_final_epochs {self.clean_final_epochs}: must be >= 0")
+
+    def clean_epochs(self, epochs: int) -> int:
+        """How many of ``epochs`` train without augmentation: ``clean_final_epochs``, but always
+        leaving at least one augmented epoch (a 1-epoch test run is all augmented)."""
+        return max(0, min(self.clean_final_epochs, epochs - 1))
 
     def summary(self) -> str:
-        return (f"aug rot {self.rotation_degrees:g}deg shift {self.shift_fraction:g} "
+        text = (f"aug rot {self.rotation_degrees:g}deg shift {self.shift_fraction:g} "
                 f"zoom {self.zoom_fraction:g}")
+        if self.clean_final_epochs:
+            text += f" (last {self.clean_final_epochs} ep clean)"
+        return text
 
 
 SCHEDULES = ("constant", "warmup-cosine")

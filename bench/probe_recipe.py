@@ -1,0 +1,115 @@
+"""Benchmark helper: train one champion with a changed recipe or layout, and record the result.
+
+    python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe --clean-epochs 0
+    python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe \\
+        --layout C8/2-C16-MP-C22-C20 --epochs 40                  # the earlier small layout
+
+How the champions' recipes were chosen, kept reproducible: each probe is
+``edgedigits.training.train_model`` with the registered recipe, only the overridden fields
+changed, on the full data, so its accuracy is comparable with ``bench/train_champions.py``'s
+runs of the same seed. ``--layout`` rebuilds the model from a layout string: 3x3 conv blocks
+(``C<filters>`` or ``C<filters>/<stride>``, each conv + BatchNorm + ReLU) and ``MP`` (2x2 max
+pool), then global average pooling and Dense 10. Each run appends a row to
+``bench/results/champion_probes.json`` and rewrites ``champion_probes.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from edgedigits import atomic, training
+from edgedigits._tf import tf_keras
+from edgedigits.data import load_dataset
+from edgedigits.zoo import get_spec
+from edgedigits.zoo.edgedigits_own import _conv_bn_relu
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")
+
+
+def layout_builder(layout: str, input_shape: tuple[int, ...]):
+    """A build function for ``C8/2-C16-MP-C24``-style layouts (see the module docstring)."""
+    blocks = []
+    for token in layout.split("-"):
+        if token == "MP":
+            blocks.append(("pool",))
+        elif token.startswith("C"):
+            filters, _, stride = token[1:].partition("/")
+            blocks.append(("conv", int(filters), int(stride or 1)))
+        else:
+            raise SystemExit(f"--layout {layout}: {token!r} is neither C<filters>[/<stride>] "
+                             "nor MP")
+
+    def build():
+        layers = tf_keras().layers
+        stack = [layers.Input(shape=input_shape)]
+        for block in blocks:
+            stack += ([layers.MaxPooling2D(2)] if block[0] == "pool"
+                      else _conv_bn_relu(block[1], strides=block[2]))
+        stack += [layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")]
+        return tf_keras().Sequential(stack)
+    return build
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["# Champion recipe probes", "",
+             "Each row: `python bench/probe_recipe.py MODEL --seed K --out DIR [overrides]` "
+             "(`edgedigits.training.train_model`, registered recipe with the overrides shown, "
+             "full data; test accuracy of the float model after the last epoch). Rows noted "
+             "'scratch' ran through this script's uncommitted predecessor (the same trainer and "
+             "overrides); 'registered' and 'edgedigits train' ones trained the recipe registered "
+             "at the time (`bench/train_champions.py`, `edgedigits train`).", "",
+             "| model | layout | recipe | seed | params | test % | train s | how it ran |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['layout']} | {r['recipe']} | {r['seed']} | "
+                     f"{r['params']:,} | {r['test_accuracy']:.2f} | {r['train_seconds']:.0f} | "
+                     f"{r['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=CHAMPIONS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="where the probe's model is written")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--clean-epochs", type=int, help="Augmentation.clean_final_epochs")
+    parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--layout", help="e.g. C8/2-C16-MP-C22-C20 (default: the registered one)")
+    parser.add_argument("--note", default="alone", help="e.g. 'two runs at a time'")
+    args = parser.parse_args(argv)
+
+    spec = get_spec(args.model)
+    recipe, aug = spec.recipe, spec.recipe.augmentation
+    if args.clean_epochs is not None:
+        aug = dataclasses.replace(aug, clean_final_epochs=args.clean_epochs)
+    recipe = dataclasses.replace(
+        recipe, augmentation=aug, epochs=args.epochs or recipe.epochs,
+        label_smoothing=(recipe.label_smoothing if args.label_smoothing is None
+                         else args.label_smoothing))
+    build_fn = (layout_builder(args.layout, spec.input_shape) if args.layout
+                else spec.build_fn)
+    probe = dataclasses.replace(spec, recipe=recipe, build_fn=build_fn)
+    training.get_spec = lambda name: probe  # train_model looks the recipe up by name
+    result = training.train_model(args.model, dataset=load_dataset(), out=args.out,
+                                  seed=args.seed, verbose=0)
+
+    path = RESULTS / "champion_probes.json"
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    rows.append({"model": args.model, "layout": args.layout or spec.architecture,
+                 "recipe": recipe.summary(), "seed": args.seed, "params": result.params,
+                 "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
+                 "note": args.note})
+    atomic.write_json(path, rows)
+    atomic.write_text(RESULTS / "champion_probes.md", markdown(rows))
+    print(markdown(rows[-1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
