@@ -239,7 +239,9 @@ def _fit_augmented(model: Any, spec: ModelSpec, x_train: np.ndarray, y_train: np
                    n_fit: int, n_epochs: int, seed: int, verbose: int) -> dict[str, list]:
     """Fit on augmented batches (Keras' validation_split rule: the last images validate), then
     on the images as they are for the recipe's clean final epochs. The optimizer, and so the
-    learning-rate schedule, carries on across the two ``fit`` calls; the history is joined."""
+    learning-rate schedule, carries on across the two ``fit`` calls; the history is joined.
+    (A callback's state would restart with the second call, so a recipe with clean epochs has
+    no callbacks: ``TrainingRecipe`` refuses both.)"""
     recipe = spec.recipe
     aug = recipe.augmentation
     clean = aug.clean_epochs(n_epochs)

@@ -86,6 +86,10 @@ def test_clean_final_epochs_count_from_the_end_and_leave_one_augmented_epoch():
     assert "(last 4 ep clean)" in aug.summary()
     with pytest.raises(ValueError, match="clean_final_epochs -1"):
         Augmentation(clean_final_epochs=-1)
+    from edgedigits.zoo.registry import CallbackSpec
+    with pytest.raises(ValueError, match="restart the callbacks' state"):
+        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=5,
+                       augmentation=aug, callbacks=(CallbackSpec("EarlyStopping"),))
 
 
 def test_clean_batches_are_the_images_as_they_are(digits):

@@ -100,6 +100,9 @@ class TrainingRecipe:
             raise ValueError(f"label_smoothing {self.label_smoothing}: must be in [0, 1)")
         if self.label_smoothing and self.loss != "sparse_categorical_crossentropy":
             raise ValueError("label_smoothing goes with sparse_categorical_crossentropy")
+        if self.callbacks and self.augmentation and self.augmentation.clean_final_epochs:
+            raise ValueError("clean_final_epochs trains in two fit() calls, which would restart "
+                             "the callbacks' state: use one or the other")
 
     @property
     def one_hot_targets(self) -> bool:
