@@ -1,7 +1,7 @@
 """Benchmark: train each champion with three seeds on the full data, and commit mean and spread.
 
-    python bench/train_champions.py --out exports            # ~35 min on 2 CPU cores, one run at a time
-    python bench/train_champions.py --out exports --jobs 2   # ~25 min, two runs at a time
+    python bench/train_champions.py --out exports            # ~40 min on 2 cores, one at a time
+    python bench/train_champions.py --out exports --jobs 2   # ~26 min, two runs at a time
 
 Seed 0 trains into ``--out`` (the model ``export`` and ``bench`` use); seeds 1 and 2 into
 ``<out>/champion-seeds/seed<k>/``; the summary covers every champion run found there
