@@ -95,9 +95,8 @@ def main(argv=None) -> int:
     build_fn = (layout_builder(args.layout, spec.input_shape) if args.layout
                 else spec.build_fn)
     probe = dataclasses.replace(spec, recipe=recipe, build_fn=build_fn)
-    training.get_spec = lambda name: probe  # train_model looks the recipe up by name
     result = training.train_model(args.model, dataset=load_dataset(), out=args.out,
-                                  seed=args.seed, verbose=0)
+                                  seed=args.seed, verbose=0, spec=probe)
 
     path = RESULTS / "champion_probes.json"
     rows = json.loads(path.read_text()) if path.is_file() else []

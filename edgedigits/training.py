@@ -168,9 +168,12 @@ def save_model(model: Any, path: Path) -> None:
 def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
                 epochs: int | None = None, limit: int | None = None, seed: int = 0,
                 strategy: Any = None, verbose: int | None = None,
-                log: Callable[[str], None] = print) -> TrainResult:
-    """Train one zoo model with its seed's recipe (``epochs`` overrides the recipe's count)."""
-    spec = get_spec(name)
+                log: Callable[[str], None] = print, spec: ModelSpec | None = None) -> TrainResult:
+    """Train one zoo model with its seed's recipe (``epochs`` overrides the recipe's count).
+
+    ``spec`` replaces the registered spec of ``name`` (a recipe probe: the same model name and
+    folder, a changed recipe or layout)."""
+    spec = spec or get_spec(name)
     recipe = spec.recipe
     n_images = check_limit(limit, spec, dataset)
     if epochs is not None and epochs < 1:

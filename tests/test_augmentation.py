@@ -119,9 +119,8 @@ def test_training_switches_to_clean_batches_for_the_final_epochs(monkeypatch, tm
                             batch_size=64, schedule="warmup-cosine", augmentation=aug)
     spec = ModelSpec(name="edge_cnn_tiny", source=base.source, architecture="", family="cnn",
                      input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
-    monkeypatch.setattr(training, "get_spec", lambda name: spec)
     monkeypatch.setattr(training, "augmented_batches", recording)
     result = training.train_model("edge_cnn_tiny", dataset=load_dataset(), out=tmp_path,
-                                  limit=256, verbose=0, log=lambda line: None)
+                                  limit=256, verbose=0, log=lambda line: None, spec=spec)
     assert calls == [(aug, 256), (None, 256)]  # one augmented epoch, then two clean ones
     assert result.epochs_run == 3
