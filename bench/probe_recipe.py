@@ -3,6 +3,8 @@
     python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe --clean-epochs 0
     python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe \\
         --layout C8/2-C16-MP-C22-C20 --epochs 40                  # the earlier small layout
+    python bench/probe_recipe.py edge_cnn_micro --seed 0 --out /tmp/probe --clean-epochs 24 \
+        --rotation 6 --shift 0.06 --zoom 0.05 --learning-rate 0.01 --label-smoothing 0
 
 How the champions' recipes were chosen, kept reproducible: each probe is
 ``edgedigits.training.train_model`` with the registered recipe, only the overridden fields
@@ -25,6 +27,7 @@ from edgedigits import atomic, training
 from edgedigits._tf import tf_keras
 from edgedigits.data import load_dataset
 from edgedigits.zoo import get_spec
+from edgedigits.zoo.registry import ModelSpec
 from edgedigits.zoo.edgedigits_own import _conv_bn_relu
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,6 +58,21 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
     return build
 
 
+def probe_spec(spec: ModelSpec, layout: str | None = None, epochs: int | None = None,
+               learning_rate: float | None = None, label_smoothing: float | None = None,
+               **augmentation) -> ModelSpec:
+    """``spec`` with only the given recipe fields (and ``Augmentation`` fields, by their names)
+    replaced; ``None`` keeps the registered value."""
+    aug = dataclasses.replace(spec.recipe.augmentation,
+                              **{k: v for k, v in augmentation.items() if v is not None})
+    fields = {"epochs": epochs, "learning_rate": learning_rate,
+              "label_smoothing": label_smoothing}
+    recipe = dataclasses.replace(spec.recipe, augmentation=aug,
+                                 **{k: v for k, v in fields.items() if v is not None})
+    build_fn = layout_builder(layout, spec.input_shape) if layout else spec.build_fn
+    return dataclasses.replace(spec, recipe=recipe, build_fn=build_fn)
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["# Champion recipe probes", "",
              "Each row: `python bench/probe_recipe.py MODEL --seed K --out DIR [overrides]` "
@@ -80,27 +98,27 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--clean-epochs", type=int, help="Augmentation.clean_final_epochs")
     parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--rotation", type=float, help="Augmentation.rotation_degrees")
+    parser.add_argument("--shift", type=float, help="Augmentation.shift_fraction")
+    parser.add_argument("--zoom", type=float, help="Augmentation.zoom_fraction")
+    parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--layout", help="e.g. C8/2-C16-MP-C22-C20 (default: the registered one)")
     parser.add_argument("--note", default="alone", help="e.g. 'two runs at a time'")
     args = parser.parse_args(argv)
 
     spec = get_spec(args.model)
-    recipe, aug = spec.recipe, spec.recipe.augmentation
-    if args.clean_epochs is not None:
-        aug = dataclasses.replace(aug, clean_final_epochs=args.clean_epochs)
-    recipe = dataclasses.replace(
-        recipe, augmentation=aug, epochs=args.epochs or recipe.epochs,
-        label_smoothing=(recipe.label_smoothing if args.label_smoothing is None
-                         else args.label_smoothing))
-    build_fn = (layout_builder(args.layout, spec.input_shape) if args.layout
-                else spec.build_fn)
-    probe = dataclasses.replace(spec, recipe=recipe, build_fn=build_fn)
+    probe = probe_spec(spec, layout=args.layout, epochs=args.epochs,
+                       learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
+                       clean_final_epochs=args.clean_epochs, rotation_degrees=args.rotation,
+                       shift_fraction=args.shift, zoom_fraction=args.zoom)
+    recipe = probe.recipe
     result = training.train_model(args.model, dataset=load_dataset(), out=args.out,
                                   seed=args.seed, verbose=0, spec=probe)
 
     path = RESULTS / "champion_probes.json"
     rows = json.loads(path.read_text()) if path.is_file() else []
-    rows.append({"model": args.model, "layout": args.layout or spec.architecture,
+    rows.append({"model": args.model,
+                 "layout": args.layout or spec.architecture.split("-GAP")[0],
                  "recipe": recipe.summary(), "seed": args.seed, "params": result.params,
                  "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
                  "note": args.note})

@@ -61,17 +61,38 @@ def test_goals_fail_when_missed_or_unmeasured(champions):
                      "no_slower_than_seed004_cnn": False}
 
 
-def test_probe_layouts_rebuild_the_registered_champions_and_reject_typos():
-    """bench/probe_recipe.py's layout strings: the registered layouts give the registered counts."""
+def _probe_module():
     spec = importlib.util.spec_from_file_location(
         "bench_probe_recipe", SCRIPT.with_name("probe_recipe.py"))
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
+    return probe
+
+
+def test_probe_layouts_rebuild_the_registered_champions_and_reject_typos():
+    """bench/probe_recipe.py's layout strings: the registered layouts give the registered counts."""
+    probe = _probe_module()
     from edgedigits.zoo import get_spec
 
     for name, layout in (("edge_cnn_small", "C8/2-C16-C20-MP-C24"),
-                         ("edge_cnn_micro", "C6/2-C8-MP-C16")):
+                         ("edge_cnn_micro", "C6/2-C8-C8-MP-C9")):
         model = probe.layout_builder(layout, (28, 28, 1))()
         assert model.count_params() == get_spec(name).build().count_params()
     with pytest.raises(SystemExit, match="'X8' is neither"):
         probe.layout_builder("C8-X8", (28, 28, 1))
+
+
+def test_probe_overrides_only_the_fields_given():
+    """A probe's recipe is the registered one with the given fields replaced, nothing else."""
+    from edgedigits.zoo import get_spec
+    registered = get_spec("edge_cnn_micro")
+    spec = _probe_module().probe_spec(registered, epochs=7, clean_final_epochs=3, zoom_fraction=0.0,
+                                      rotation_degrees=None, learning_rate=None)
+    recipe, aug = spec.recipe, spec.recipe.augmentation
+    assert (recipe.epochs, aug.clean_final_epochs, aug.zoom_fraction) == (7, 3, 0.0)
+    kept = registered.recipe
+    assert (recipe.learning_rate, recipe.label_smoothing, recipe.batch_size, recipe.schedule) == (
+        kept.learning_rate, kept.label_smoothing, kept.batch_size, kept.schedule)
+    assert (aug.rotation_degrees, aug.shift_fraction) == (kept.augmentation.rotation_degrees,
+                                                          kept.augmentation.shift_fraction)
+    assert spec.build_fn is registered.build_fn and registered.recipe.epochs != 7

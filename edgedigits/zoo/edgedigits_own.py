@@ -95,29 +95,37 @@ def edge_cnn_small():
     ])
 
 
-@register_model(source=OURS, architecture="C6/2-C8-MP-C16-GAP-10, BN", family="cnn",
+@register_model(source=OURS, architecture="C6/2-C8-C8-MP-C9-GAP-10, BN", family="cnn",
                 input_shape=(28, 28, 1),
                 recipe=_champion_recipe(52, Augmentation(rotation_degrees=6, shift_fraction=0.06,
-                                                         zoom_fraction=0.05, clean_final_epochs=4)),
+                                                         zoom_fraction=0.05,
+                                                         clean_final_epochs=24)),
                 choices="Sized for a 6 KB TFLM arena and an 8 KB int8 file. The first conv "
                         "downsamples at once (stride 2: 13x13x6) because a full-resolution map "
-                        "(26x26x8, 5.4 KB) alone would overflow the arena. Three plain "
-                        "convolutions, not depthwise-separable ones: a separable block is two "
+                        "(26x26x8, 5.4 KB) alone would overflow the arena. The model is "
+                        "capacity-bound (its training accuracy is its test accuracy), so the "
+                        "weights go where each is used most: two convs at 11x11 and 9x9 before "
+                        "the max pool and a narrow last conv (9 channels at 2x2) instead of "
+                        "C6/2-C8-MP-C16's 16 channels at 3x3: 98.96% against 98.70% on seed 0 "
+                        "with this recipe (C8/2-C8-MP-C14: 98.81%). Three plain convolutions "
+                        "after the first, not depthwise-separable ones: a separable block is two "
                         "TFLite ops with an intermediate tensor, and at this size each op's "
                         "tensors and per-channel quantization cost more bytes of file and arena "
                         "than the weights it saves (a 1,918-parameter separable design was "
                         "10.8 KB with a 7.2 KB arena). No label smoothing: it cost a "
                         "capacity-bound micro probe accuracy (97.62% against 98.50%). 52 epochs, "
-                        "the last 4 on clean digits (Augmentation.clean_final_epochs): 98.55% "
-                        "mean over 3 seeds against 98.22% for 40 augmented ones "
-                        "(bench/results/champion_probes.md, champions_training.md).")
+                        "the last 24 on clean digits (Augmentation.clean_final_epochs): a model "
+                        "this small gains from fitting the digits as they are; on seed 2 the "
+                        "earlier layout ended at 98.32, 98.60, 98.78 and 98.69% with 4, 12, 24 "
+                        "and 40 clean epochs (bench/results/champion_probes.md).")
 def edge_cnn_micro():
-    """Three 3x3 conv blocks (6/2, 8, max pool, 16 channels), global average pool, Dense 10."""
+    """Four 3x3 conv blocks (6/2, 8, 8, max pool, 9 channels), global average pool, Dense 10."""
     layers = tf_keras().layers
     return tf_keras().Sequential([
         layers.Input(shape=(28, 28, 1)),
-        *_conv_bn_relu(6, strides=2), *_conv_bn_relu(8), layers.MaxPooling2D(2),
-        *_conv_bn_relu(16),
-        layers.GlobalAveragePooling2D(),
-        layers.Dense(10, activation="softmax"),
+        *_conv_bn_relu(6, strides=2, name="1"), *_conv_bn_relu(8, name="2"),
+        *_conv_bn_relu(8, name="3"), layers.MaxPooling2D(2, name="pool"),
+        *_conv_bn_relu(9, name="4"),
+        layers.GlobalAveragePooling2D(name="gap"),
+        layers.Dense(10, activation="softmax", name="fc"),
     ])
