@@ -50,9 +50,7 @@ def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | N
             layers.BatchNormalization(name=bn), layers.ReLU(name=relu)]
 
 
-# The micro's layers are c1, n1, r1, ..., p, g, f: its fourth conv brought the int8 file to 8,208
-# bytes with conv1/bn1/relu1-style names, 16 over its 8 KB budget (the converter writes the fused
-# layers' names into ~1 KB of tensor names).
+# Layer-name prefixes for a model whose int8 file has no bytes to spare (edge_cnn_micro's choices).
 ONE_LETTER = ("c", "n", "r")
 
 
@@ -109,7 +107,8 @@ def edge_cnn_small():
                 choices="Sized for a 6 KB TFLM arena and an 8 KB int8 file. The first conv "
                         "downsamples at once (stride 2: 13x13x6) because a full-resolution map "
                         "(26x26x8, 5.4 KB) alone would overflow the arena. The model is "
-                        "capacity-bound (its training accuracy is its test accuracy), so the "
+                        "capacity-bound (its training accuracy is no higher than its test "
+                        "accuracy), so the "
                         "weights go where each is used most: two convs at 11x11 and 9x9 before "
                         "the max pool and a narrow last conv (9 channels at 2x2) instead of "
                         "C6/2-C8-MP-C16's 16 channels at 3x3: 98.96% against 98.70% on seed 0 "
