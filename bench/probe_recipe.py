@@ -10,8 +10,9 @@ How the champions' recipes were chosen, kept reproducible: each probe is
 ``edgedigits.training.train_model`` with the registered recipe, only the overridden fields
 changed, on the full data, so its accuracy is comparable with ``bench/train_champions.py``'s
 runs of the same seed. ``--layout`` rebuilds the model from a layout string: 3x3 conv blocks
-(``C<filters>`` or ``C<filters>/<stride>``, each conv + BatchNorm + ReLU) and ``MP`` (2x2 max
-pool), then global average pooling and Dense 10. Each run appends a row to
+(``C<filters>`` or ``C<filters>/<stride>``, each conv + BatchNorm + ReLU; a trailing ``s`` pads
+the conv to keep its input's size) and ``MP`` (2x2 max pool), then global average pooling, or a
+flatten where the layout ends in ``-F``, and Dense 10. Each run appends a row to
 ``bench/results/champion_probes.json`` and rewrites ``champion_probes.md``.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -37,14 +39,17 @@ CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")
 def layout_builder(layout: str, input_shape: tuple[int, ...]):
     """A build function for ``C8/2-C16-MP-C24``-style layouts (see the module docstring)."""
     blocks = []
-    for token in layout.split("-"):
+    tokens = layout.split("-")
+    flatten = tokens[-1] == "F"
+    for token in tokens[:-1] if flatten else tokens:
         if token == "MP":
             blocks.append(("pool",))
-        elif token.startswith("C"):
-            filters, _, stride = token[1:].partition("/")
-            blocks.append(("conv", int(filters), int(stride or 1)))
+        elif re.fullmatch(r"C\d+(/\d+)?s?", token):
+            filters, _, stride = token[1:].rstrip("s").partition("/")
+            padding = "same" if token.endswith("s") else "valid"
+            blocks.append(("conv", int(filters), int(stride or 1), padding))
         else:
-            raise SystemExit(f"--layout {layout}: {token!r} is neither C<filters>[/<stride>] "
+            raise SystemExit(f"--layout {layout}: {token!r} is neither C<filters>[/<stride>][s] "
                              "nor MP")
 
     def build():
@@ -52,21 +57,22 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
         stack = [layers.Input(shape=input_shape)]
         for block in blocks:
             stack += ([layers.MaxPooling2D(2)] if block[0] == "pool"
-                      else _conv_bn_relu(block[1], strides=block[2]))
-        stack += [layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")]
+                      else _conv_bn_relu(block[1], strides=block[2], padding=block[3]))
+        stack += [layers.Flatten() if flatten else layers.GlobalAveragePooling2D(),
+                  layers.Dense(10, activation="softmax")]
         return tf_keras().Sequential(stack)
     return build
 
 
 def probe_spec(spec: ModelSpec, layout: str | None = None, epochs: int | None = None,
                learning_rate: float | None = None, label_smoothing: float | None = None,
-               **augmentation) -> ModelSpec:
+               batch_size: int | None = None, **augmentation) -> ModelSpec:
     """``spec`` with only the given recipe fields (and ``Augmentation`` fields, by their names)
     replaced; ``None`` keeps the registered value."""
     aug = dataclasses.replace(spec.recipe.augmentation,
                               **{k: v for k, v in augmentation.items() if v is not None})
     fields = {"epochs": epochs, "learning_rate": learning_rate,
-              "label_smoothing": label_smoothing}
+              "label_smoothing": label_smoothing, "batch_size": batch_size}
     recipe = dataclasses.replace(spec.recipe, augmentation=aug,
                                  **{k: v for k, v in fields.items() if v is not None})
     build_fn = layout_builder(layout, spec.input_shape) if layout else spec.build_fn
@@ -102,6 +108,7 @@ def main(argv=None) -> int:
     parser.add_argument("--shift", type=float, help="Augmentation.shift_fraction")
     parser.add_argument("--zoom", type=float, help="Augmentation.zoom_fraction")
     parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--batch-size", type=int)
     parser.add_argument("--layout", help="e.g. C8/2-C16-MP-C22-C20 (default: the registered one)")
     parser.add_argument("--note", default="alone", help="e.g. 'two runs at a time'")
     args = parser.parse_args(argv)
@@ -109,8 +116,9 @@ def main(argv=None) -> int:
     spec = get_spec(args.model)
     probe = probe_spec(spec, layout=args.layout, epochs=args.epochs,
                        learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-                       clean_final_epochs=args.clean_epochs, rotation_degrees=args.rotation,
-                       shift_fraction=args.shift, zoom_fraction=args.zoom)
+                       batch_size=args.batch_size, clean_final_epochs=args.clean_epochs,
+                       rotation_degrees=args.rotation, shift_fraction=args.shift,
+                       zoom_fraction=args.zoom)
     recipe = probe.recipe
     result = training.train_model(args.model, dataset=load_dataset(), out=args.out,
                                   seed=args.seed, verbose=0, spec=probe)

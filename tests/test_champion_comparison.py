@@ -80,6 +80,17 @@ def test_probe_layouts_rebuild_the_registered_champions_and_reject_typos():
         assert model.count_params() == get_spec(name).build().count_params()
     with pytest.raises(SystemExit, match="'X8' is neither"):
         probe.layout_builder("C8-X8", (28, 28, 1))
+    with pytest.raises(SystemExit, match="'C8/2x' is neither"):
+        probe.layout_builder("C8/2x-MP", (28, 28, 1))
+
+
+def test_probe_layouts_pad_with_s_and_flatten_with_f():
+    """'s' pads a conv to keep its size (28 -> 14 at stride 2); a final F flattens instead of
+    global average pooling, so the head sees every position (14, 12, 10, 5, 3: 3x3x20 -> 180)."""
+    model = _probe_module().layout_builder("C8/2s-C16-C20-MP-C20-F", (28, 28, 1))()
+    shapes = [tuple(layer.output.shape[1:]) for layer in model.layers]
+    assert shapes[0] == (14, 14, 8) and (3, 3, 20) in shapes and shapes[-2] == (3 * 3 * 20,)
+    assert model.layers[-1].count_params() == 180 * 10 + 10
 
 
 def test_probe_overrides_only_the_fields_given():
@@ -87,12 +98,13 @@ def test_probe_overrides_only_the_fields_given():
     from edgedigits.zoo import get_spec
     registered = get_spec("edge_cnn_micro")
     spec = _probe_module().probe_spec(registered, epochs=7, clean_final_epochs=3, zoom_fraction=0.0,
-                                      rotation_degrees=None, learning_rate=None)
+                                      rotation_degrees=None, learning_rate=None, batch_size=64)
     recipe, aug = spec.recipe, spec.recipe.augmentation
-    assert (recipe.epochs, aug.clean_final_epochs, aug.zoom_fraction) == (7, 3, 0.0)
+    assert (recipe.epochs, recipe.batch_size, aug.clean_final_epochs, aug.zoom_fraction) == (
+        7, 64, 3, 0.0)
     kept = registered.recipe
-    assert (recipe.learning_rate, recipe.label_smoothing, recipe.batch_size, recipe.schedule) == (
-        kept.learning_rate, kept.label_smoothing, kept.batch_size, kept.schedule)
+    assert (recipe.learning_rate, recipe.label_smoothing, recipe.schedule) == (
+        kept.learning_rate, kept.label_smoothing, kept.schedule)
     assert (aug.rotation_degrees, aug.shift_fraction) == (kept.augmentation.rotation_degrees,
                                                           kept.augmentation.shift_fraction)
     assert spec.build_fn is registered.build_fn and registered.recipe.epochs != 7

@@ -36,7 +36,7 @@ def edge_cnn_tiny():
 
 
 def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | None = None,
-                  prefixes: tuple[str, str, str] = ("conv", "bn", "relu")) -> list:
+                  padding: str = "valid", prefixes: tuple[str, str, str] = ("conv", "bn", "relu")) -> list:
     """Conv (no bias: the BatchNormalization after it has one) + BN + ReLU: the converters fold
     the BN into the convolution and fuse the ReLU, so each block is one int8 CONV_2D.
 
@@ -46,7 +46,8 @@ def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | N
     weights Keras' default names cost about 300 bytes of a 16 KB budget."""
     layers = tf_keras().layers
     conv, bn, relu = (f"{prefix}{name}" if name else None for prefix in prefixes)
-    return [layers.Conv2D(filters, kernel, strides=strides, use_bias=False, name=conv),
+    return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
+                          name=conv),
             layers.BatchNormalization(name=bn), layers.ReLU(name=relu)]
 
 
