@@ -50,7 +50,7 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
             blocks.append(("conv", int(filters), int(stride or 1), padding))
         else:
             raise SystemExit(f"--layout {layout}: {token!r} is neither C<filters>[/<stride>][s] "
-                             "nor MP")
+                             "nor MP (and F only ends a layout)")
 
     def build():
         layers = tf_keras().layers

@@ -82,6 +82,8 @@ def test_probe_layouts_rebuild_the_registered_champions_and_reject_typos():
         probe.layout_builder("C8-X8", (28, 28, 1))
     with pytest.raises(SystemExit, match="'C8/2x' is neither"):
         probe.layout_builder("C8/2x-MP", (28, 28, 1))
+    with pytest.raises(SystemExit, match="F only ends a layout"):
+        probe.layout_builder("C8-F-C8", (28, 28, 1))
 
 
 def test_probe_layouts_pad_with_s_and_flatten_with_f():

@@ -36,7 +36,8 @@ def edge_cnn_tiny():
 
 
 def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | None = None,
-                  padding: str = "valid", prefixes: tuple[str, str, str] = ("conv", "bn", "relu")) -> list:
+                  padding: str = "valid",
+                  prefixes: tuple[str, str, str] = ("conv", "bn", "relu")) -> list:
     """Conv (no bias: the BatchNormalization after it has one) + BN + ReLU: the converters fold
     the BN into the convolution and fuse the ReLU, so each block is one int8 CONV_2D.
 
