@@ -44,7 +44,8 @@ def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | N
     With ``name`` the layers are ``conv<name>``, ``bn<name>``, ``relu<name>`` (or ``prefixes``):
     the converter writes every fused layer's name into the tensor names of the file
     (``<model>/re_lu_1/Relu;<model>/batch_normalization_1/FusedBatchNormV3;...``), and at 9k
-    weights Keras' default names cost about 300 bytes of a 16 KB budget."""
+    weights Keras' default names cost about 300 bytes of a 16 KB budget. ``padding`` is Conv2D's
+    (the champions use ``valid``; recipe probes also try ``same``)."""
     layers = tf_keras().layers
     conv, bn, relu = (f"{prefix}{name}" if name else None for prefix in prefixes)
     return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
@@ -110,8 +111,8 @@ def edge_cnn_small():
                         "downsamples at once (stride 2: 13x13x6) because a full-resolution map "
                         "(26x26x8, 5.4 KB) alone would overflow the arena. The model is "
                         "capacity-bound (its training accuracy is no higher than its test "
-                        "accuracy), so the "
-                        "weights go where each is used most: two convs at 11x11 and 9x9 before "
+                        "accuracy), so the weights go where each is used most: two convs at "
+                        "11x11 and 9x9 before "
                         "the max pool and a narrow last conv (9 channels at 2x2) instead of "
                         "C6/2-C8-MP-C16's 16 channels at 3x3: 98.96% against 98.70% on seed 0 "
                         "with this recipe (C8/2-C8-MP-C14: 98.81%). Three plain convolutions "
