@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rotation", type=float, help="Augmentation.rotation_degrees")
     parser.add_argument("--shift", type=float, help="Augmentation.shift_fraction")
     parser.add_argument("--zoom", type=float, help="Augmentation.zoom_fraction")
+    parser.add_argument("--elastic-alpha", type=float, help="Augmentation.elastic_alpha")
+    parser.add_argument("--elastic-sigma", type=float, help="Augmentation.elastic_sigma")
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--layout", help="e.g. C8/2-C16-MP-C22-C20 (default: the registered one)")
@@ -118,7 +120,8 @@ def main(argv=None) -> int:
                        learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
                        batch_size=args.batch_size, clean_final_epochs=args.clean_epochs,
                        rotation_degrees=args.rotation, shift_fraction=args.shift,
-                       zoom_fraction=args.zoom)
+                       zoom_fraction=args.zoom, elastic_alpha=args.elastic_alpha,
+                       elastic_sigma=args.elastic_sigma)
     recipe = probe.recipe
     result = training.train_model(args.model, dataset=load_dataset(), out=args.out,
                                   seed=args.seed, verbose=0, spec=probe)

@@ -1,4 +1,4 @@
-"""The augmented training input pipeline: random rotations, shifts and zooms per batch.
+"""The augmented training input pipeline: random rotations, shifts, zooms and elastic warps.
 
 A recipe's ``Augmentation`` lives here, in a ``tf.data`` pipeline that feeds ``fit()``, and never
 in the model: the exported graph has no random layers to strip, and what an app feeds it (a real,
@@ -31,7 +31,75 @@ def augmenter(aug: Augmentation, seed: int) -> Any:
                                               fill_mode="constant", seed=seed + 1))
     if aug.zoom_fraction:
         steps.append(layers.RandomZoom(aug.zoom_fraction, fill_mode="constant", seed=seed + 2))
+    if aug.elastic_alpha:
+        steps.append(random_elastic(aug.elastic_alpha, aug.elastic_sigma, seed=seed + 3))
     return tf_keras().Sequential(steps)
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """A normalized 1-D Gaussian, 3 sigma each way (scipy.ndimage.gaussian_filter's truncation
+    is 4 sigma; at 3 the tails left out weigh under 0.3%)."""
+    radius = max(1, math.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def random_elastic(alpha: float, sigma: float, seed: int) -> Any:
+    """A tf_keras layer that warps a batch of ``(B, H, W, 1)`` images by Simard et al.'s elastic
+    distortion: per image, a displacement field uniform in [-1, 1] per pixel and axis, smoothed by
+    a Gaussian of ``sigma`` pixels (zero beyond the border) and scaled by ``alpha``; each output
+    pixel is the input bilinearly sampled at its displaced position, background (0) outside.
+    Only with ``training=True``; otherwise the identity, like tf_keras' random layers."""
+    tf = tensorflow()
+    kernel = gaussian_kernel(sigma)
+    # Separable smoothing of the 2 displacement channels: a column pass, then a row pass.
+    rows = tf.constant(np.tile(kernel[:, None, None, None], (1, 1, 2, 1)))
+    cols = tf.constant(np.tile(kernel[None, :, None, None], (1, 1, 2, 1)))
+
+    class RandomElastic(tf_keras().layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.generator = tf.random.Generator.from_seed(seed)
+
+        def call(self, images, training=None):
+            if not training:
+                return images
+            shape = tf.shape(images)
+            batch, height, width = shape[0], shape[1], shape[2]
+            field = self.generator.uniform((batch, height, width, 2), -1.0, 1.0)
+            field = tf.nn.depthwise_conv2d(field, rows, (1, 1, 1, 1), "SAME")
+            field = alpha * tf.nn.depthwise_conv2d(field, cols, (1, 1, 1, 1), "SAME")
+            y, x = tf.meshgrid(tf.range(height, dtype=tf.float32),
+                               tf.range(width, dtype=tf.float32), indexing="ij")
+            return bilinear_sample(images, y[None] + field[..., 0], x[None] + field[..., 1])
+
+    return RandomElastic(name="random_elastic")
+
+
+def bilinear_sample(images: Any, y: Any, x: Any) -> Any:
+    """``images`` (B, H, W, 1) read at float positions ``y``, ``x`` (B, H, W) by bilinear
+    interpolation, with zeros beyond the border (the image is padded by one pixel of 0)."""
+    tf = tensorflow()
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
+    padded = tf.pad(images[..., 0], ((0, 0), (1, 1), (1, 1)))
+    flat = tf.reshape(padded, (shape[0], -1))
+    # Positions in the padded image, clipped into its zero border (rows 0 and height + 1).
+    y = tf.clip_by_value(y + 1.0, 0.0, tf.cast(height + 1, tf.float32))
+    x = tf.clip_by_value(x + 1.0, 0.0, tf.cast(width + 1, tf.float32))
+    y0 = tf.minimum(tf.floor(y), tf.cast(height, tf.float32))
+    x0 = tf.minimum(tf.floor(x), tf.cast(width, tf.float32))
+    wy, wx = y - y0, x - x0
+    y0, x0 = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+    stride = width + 2
+
+    def at(dy, dx):
+        index = tf.reshape((y0 + dy) * stride + x0 + dx, (shape[0], -1))
+        return tf.reshape(tf.gather(flat, index, batch_dims=1), tf.shape(y))
+
+    top = at(0, 0) * (1 - wx) + at(0, 1) * wx
+    bottom = at(1, 0) * (1 - wx) + at(1, 1) * wx
+    return (top * (1 - wy) + bottom * wy)[..., None]
 
 
 def augmented_batches(x: np.ndarray, y: np.ndarray, aug: Augmentation | None, batch_size: int,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgedigits.augmentation import augmented_batches
+from edgedigits.augmentation import (augmented_batches, bilinear_sample, gaussian_kernel,
+                                     random_elastic)
 from edgedigits.data import load_dataset
 from edgedigits.zoo import Augmentation, TrainingRecipe
 
@@ -24,8 +25,8 @@ def _one_epoch(data) -> tuple[np.ndarray, np.ndarray]:
 def test_augmented_batches_move_pixels_and_keep_labels(digits):
     x, y = digits
     got_x, got_y = _one_epoch(augmented_batches(
-        x, y, Augmentation(rotation_degrees=10, shift_fraction=0.1, zoom_fraction=0.1),
-        batch_size=64, seed=0, shuffle=False))
+        x, y, Augmentation(rotation_degrees=10, shift_fraction=0.1, zoom_fraction=0.1,
+                           elastic_alpha=20.0), batch_size=64, seed=0, shuffle=False))
     assert got_x.shape == x.shape and got_x.dtype == np.float32
     np.testing.assert_array_equal(got_y, y)  # unshuffled: same order, labels untouched
     assert 0.0 <= got_x.min() and got_x.max() <= 1.0 + 1e-6
@@ -42,6 +43,50 @@ def test_no_augmentation_is_the_identity_and_flat_inputs_keep_their_shape(digits
     got_x, _ = _one_epoch(augmented_batches(flat, y, Augmentation(shift_fraction=0.1), 64,
                                             seed=0, shuffle=False))
     assert got_x.shape == (len(x), 784) and not np.array_equal(got_x, flat)
+
+
+def _grid(n: int, dy: float = 0.0, dx: float = 0.0):
+    y, x = np.meshgrid(np.arange(28.0), np.arange(28.0), indexing="ij")
+    return (np.broadcast_to(y + dy, (n, 28, 28)).astype(np.float32),
+            np.broadcast_to(x + dx, (n, 28, 28)).astype(np.float32))
+
+
+def test_bilinear_sample_reads_pixels_between_and_zeros_beyond_the_border(digits):
+    x = digits[0][:4]
+    np.testing.assert_array_equal(bilinear_sample(x, *_grid(4)).numpy(), x)
+    down = bilinear_sample(x, *_grid(4, dy=1.0)).numpy()
+    np.testing.assert_array_equal(down[:, :-1], x[:, 1:])  # row r reads row r + 1
+    assert not down[:, -1].any()  # the last row reads beyond the border: background
+    half = bilinear_sample(x, *_grid(4, dx=0.5)).numpy()
+    np.testing.assert_allclose(half[:, :, :-1], (x[:, :, :-1] + x[:, :, 1:]) / 2, atol=1e-6)
+    assert not bilinear_sample(x, *_grid(4, dy=40.0, dx=-40.0)).numpy().any()
+
+
+def test_gaussian_kernel_is_normalized_and_3_sigma_wide():
+    taps = gaussian_kernel(4.0)
+    assert len(taps) == 25 and taps.sum() == pytest.approx(1.0) and taps.argmax() == 12
+
+
+def test_elastic_warp_moves_strokes_keeps_ink_and_repeats_per_seed(digits):
+    x = digits[0][:64]
+    warped = random_elastic(34.0, 4.0, seed=0)(x, training=True).numpy()
+    again = random_elastic(34.0, 4.0, seed=0)(x, training=True).numpy()
+    other = random_elastic(34.0, 4.0, seed=1)(x, training=True).numpy()
+    np.testing.assert_array_equal(warped, again)
+    assert not np.array_equal(warped, other)
+    assert (np.abs(warped - x).reshape(64, -1).max(axis=1) > 0.3).all()  # every digit moved
+    assert warped.sum() == pytest.approx(x.sum(), rel=0.05)  # a warp, not an erasure
+    assert 0.0 <= warped.min() and warped.max() <= 1.0 + 1e-6
+    np.testing.assert_array_equal(random_elastic(34.0, 4.0, seed=0)(x).numpy(), x)  # inference
+
+
+def test_elastic_augmentation_validates_and_summarizes():
+    with pytest.raises(ValueError, match="elastic alpha -1"):
+        Augmentation(elastic_alpha=-1.0)
+    with pytest.raises(ValueError, match="sigma 0"):
+        Augmentation(elastic_alpha=34.0, elastic_sigma=0.0)
+    assert "elastic 34/4" in Augmentation(rotation_degrees=8, elastic_alpha=34.0).summary()
+    assert "elastic" not in Augmentation(rotation_degrees=8).summary()
 
 
 def test_recipe_rejects_an_unknown_schedule_and_summarizes_its_choices():

@@ -40,7 +40,11 @@ class Augmentation:
     They never enter the model, so the exported graph sees real digits exactly as an app feeds
     them (``edgedigits/augmentation.py`` builds the pipeline). Ranges are each way: a rotation
     of up to +-``rotation_degrees``, shifts of up to +-``shift_fraction`` of the image size,
-    zoom of up to +-``zoom_fraction``; uncovered pixels are background (0).
+    zoom of up to +-``zoom_fraction``; uncovered pixels are background (0). ``elastic_alpha``
+    and ``elastic_sigma`` add Simard et al.'s elastic distortion (ICDAR 2003): a random
+    displacement field, uniform in [-1, 1] per pixel, smoothed by a Gaussian of ``elastic_sigma``
+    pixels and scaled by ``elastic_alpha``, warps each digit the way a hand's wobble does, which
+    affine changes cannot (0 alpha: none).
 
     ``clean_final_epochs``: the last epochs train on the digits as they are. A model trained only
     on moved digits has BatchNorm statistics and last-layer weights fitted to them, not to the
@@ -53,10 +57,15 @@ class Augmentation:
     shift_fraction: float = 0.0
     zoom_fraction: float = 0.0
     clean_final_epochs: int = 0
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
 
     def __post_init__(self) -> None:
         if self.clean_final_epochs < 0:
             raise ValueError(f"clean_final_epochs {self.clean_final_epochs}: must be >= 0")
+        if self.elastic_alpha < 0 or self.elastic_sigma <= 0:
+            raise ValueError(f"elastic alpha {self.elastic_alpha} sigma {self.elastic_sigma}: "
+                             "alpha must be >= 0 and sigma > 0")
 
     def clean_epochs(self, epochs: int) -> int:
         """How many of ``epochs`` train without augmentation: ``clean_final_epochs``, but always
@@ -66,6 +75,8 @@ class Augmentation:
     def summary(self) -> str:
         text = (f"aug rot {self.rotation_degrees:g}deg shift {self.shift_fraction:g} "
                 f"zoom {self.zoom_fraction:g}")
+        if self.elastic_alpha:
+            text += f" elastic {self.elastic_alpha:g}/{self.elastic_sigma:g}"
         if self.clean_final_epochs:
             text += f" (last {self.clean_final_epochs} ep clean)"
         return text
