@@ -66,13 +66,16 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
 
 def probe_spec(spec: ModelSpec, layout: str | None = None, epochs: int | None = None,
                learning_rate: float | None = None, label_smoothing: float | None = None,
-               batch_size: int | None = None, **augmentation) -> ModelSpec:
+               batch_size: int | None = None, optimizer: str | None = None,
+               weight_decay: float | None = None, momentum: float | None = None,
+               **augmentation) -> ModelSpec:
     """``spec`` with only the given recipe fields (and ``Augmentation`` fields, by their names)
     replaced; ``None`` keeps the registered value."""
     aug = dataclasses.replace(spec.recipe.augmentation,
                               **{k: v for k, v in augmentation.items() if v is not None})
     fields = {"epochs": epochs, "learning_rate": learning_rate,
-              "label_smoothing": label_smoothing, "batch_size": batch_size}
+              "label_smoothing": label_smoothing, "batch_size": batch_size,
+              "optimizer": optimizer, "weight_decay": weight_decay, "momentum": momentum}
     recipe = dataclasses.replace(spec.recipe, augmentation=aug,
                                  **{k: v for k, v in fields.items() if v is not None})
     build_fn = layout_builder(layout, spec.input_shape) if layout else spec.build_fn
@@ -111,6 +114,9 @@ def main(argv=None) -> int:
     parser.add_argument("--elastic-sigma", type=float, help="Augmentation.elastic_sigma")
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"))
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--momentum", type=float, help="SGD's (Nesterov)")
     parser.add_argument("--layout", help="e.g. C8/2-C16-MP-C22-C20 (default: the registered one)")
     parser.add_argument("--note", default="alone", help="e.g. 'two runs at a time'")
     args = parser.parse_args(argv)
@@ -118,7 +124,9 @@ def main(argv=None) -> int:
     spec = get_spec(args.model)
     probe = probe_spec(spec, layout=args.layout, epochs=args.epochs,
                        learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-                       batch_size=args.batch_size, clean_final_epochs=args.clean_epochs,
+                       batch_size=args.batch_size, optimizer=args.optimizer,
+                       weight_decay=args.weight_decay, momentum=args.momentum,
+                       clean_final_epochs=args.clean_epochs,
                        rotation_degrees=args.rotation, shift_fraction=args.shift,
                        zoom_fraction=args.zoom, elastic_alpha=args.elastic_alpha,
                        elastic_sigma=args.elastic_sigma)

@@ -138,7 +138,10 @@ def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0,
         warmup = int(total_steps * recipe.warmup_fraction)
         rate = keras.optimizers.schedules.CosineDecay(
             0.0, total_steps - warmup, alpha=0.0, warmup_target=rate, warmup_steps=warmup)
-    optimizer = optimizers[recipe.optimizer](learning_rate=rate)
+    extra: dict[str, Any] = {"weight_decay": recipe.weight_decay} if recipe.weight_decay else {}
+    if recipe.momentum:
+        extra.update(momentum=recipe.momentum, nesterov=True)
+    optimizer = optimizers[recipe.optimizer](learning_rate=rate, **extra)
     if recipe.label_smoothing:  # one-hot targets (encode_labels)
         loss = keras.losses.CategoricalCrossentropy(from_logits=recipe.from_logits,
                                                     label_smoothing=recipe.label_smoothing)

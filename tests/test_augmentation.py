@@ -99,6 +99,30 @@ def test_recipe_rejects_an_unknown_schedule_and_summarizes_its_choices():
     assert "warmup-cosine" in recipe.summary() and "rot 10deg shift 0.1" in recipe.summary()
 
 
+def test_recipe_weight_decay_and_momentum_validate_summarize_and_reach_the_optimizer():
+    from edgedigits.training import compile_model
+    from edgedigits.zoo import get_spec
+    from edgedigits.zoo.registry import ModelSpec
+
+    with pytest.raises(ValueError, match="momentum 0.9: only for sgd"):
+        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
+                       momentum=0.9)
+    with pytest.raises(ValueError, match="weight_decay -0.1"):
+        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
+                       weight_decay=-0.1)
+    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="sgd", epochs=1,
+                            learning_rate=0.1, momentum=0.9, weight_decay=0.005)
+    assert "sgd 0.1" in recipe.summary() and "nesterov 0.9, wd 0.005" in recipe.summary()
+    base = get_spec("edge_cnn_tiny")
+    spec = ModelSpec(name="x", source=base.source, architecture="", family="cnn",
+                     input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
+    model = spec.build()
+    compile_model(model, spec)
+    config = model.optimizer.get_config()
+    assert (config["momentum"], config["nesterov"], config["weight_decay"]) == pytest.approx(
+        (0.9, True, 0.005))
+
+
 def test_warmup_cosine_schedule_rises_then_decays_to_zero():
     from edgedigits.training import compile_model
     from edgedigits.zoo import get_spec

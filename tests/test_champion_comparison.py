@@ -110,3 +110,7 @@ def test_probe_overrides_only_the_fields_given():
     assert (aug.rotation_degrees, aug.shift_fraction) == (kept.augmentation.rotation_degrees,
                                                           kept.augmentation.shift_fraction)
     assert spec.build_fn is registered.build_fn and registered.recipe.epochs != 7
+    sgd = _probe_module().probe_spec(registered, optimizer="sgd", momentum=0.9,
+                                     weight_decay=0.005, elastic_alpha=16.0).recipe
+    assert (sgd.optimizer, sgd.momentum, sgd.weight_decay, sgd.augmentation.elastic_alpha,
+            sgd.epochs) == ("sgd", 0.9, 0.005, 16.0, kept.epochs)

@@ -103,6 +103,10 @@ class TrainingRecipe:
     schedule: str = "constant"  # or "warmup-cosine": linear warmup to learning_rate, cosine to 0
     warmup_fraction: float = 0.15  # of all training steps, for "warmup-cosine"
     label_smoothing: float = 0.0  # cross-entropy against (1 - e) one-hot + e / 10
+    # Decoupled weight decay (Loshchilov & Hutter): each step shrinks every weight by
+    # weight_decay * learning rate, whatever the optimizer (tf_keras' optimizers do it natively).
+    weight_decay: float = 0.0
+    momentum: float = 0.0  # SGD only, Nesterov's form when > 0
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -111,6 +115,10 @@ class TrainingRecipe:
             raise ValueError(f"label_smoothing {self.label_smoothing}: must be in [0, 1)")
         if self.label_smoothing and self.loss != "sparse_categorical_crossentropy":
             raise ValueError("label_smoothing goes with sparse_categorical_crossentropy")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay {self.weight_decay}: must be >= 0")
+        if self.momentum and (self.optimizer != "sgd" or not 0.0 < self.momentum < 1.0):
+            raise ValueError(f"momentum {self.momentum}: only for sgd, in (0, 1)")
         if self.callbacks and self.augmentation and self.augmentation.clean_final_epochs:
             raise ValueError("clean_final_epochs trains in two fit() calls, which would restart "
                              "the callbacks' state: use one or the other")
@@ -135,6 +143,10 @@ class TrainingRecipe:
             parts.append(self.schedule)
         if self.label_smoothing:
             parts.append(f"LS {self.label_smoothing:g}")
+        if self.momentum:
+            parts.append(f"nesterov {self.momentum:g}")
+        if self.weight_decay:
+            parts.append(f"wd {self.weight_decay:g}")
         if self.augmentation:
             parts.append(self.augmentation.summary())
         abbrev = {"EarlyStopping": "ES", "ReduceLROnPlateau": "RLR"}
