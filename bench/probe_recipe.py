@@ -5,6 +5,8 @@
         --layout C8/2-C16-MP-C22-C20 --epochs 40                  # the earlier small layout
     python bench/probe_recipe.py edge_cnn_micro --seed 0 --out /tmp/probe --clean-epochs 24 \\
         --rotation 6 --shift 0.06 --zoom 0.05 --learning-rate 0.01 --label-smoothing 0
+    python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe --optimizer sgd \
+        --learning-rate 0.1 --momentum 0.9 --weight-decay 0.005 --elastic-alpha 16
 
 How the champions' recipes were chosen, kept reproducible: each probe is
 ``edgedigits.training.train_model`` with the registered recipe, only the overridden fields
