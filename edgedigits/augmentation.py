@@ -52,9 +52,9 @@ def random_elastic(alpha: float, sigma: float, seed: int) -> Any:
     Only with ``training=True``; otherwise the identity, like tf_keras' random layers."""
     tf = tensorflow()
     kernel = gaussian_kernel(sigma)
-    # Separable smoothing of the 2 displacement channels: a column pass, then a row pass.
-    rows = tf.constant(np.tile(kernel[:, None, None, None], (1, 1, 2, 1)))
-    cols = tf.constant(np.tile(kernel[None, :, None, None], (1, 1, 2, 1)))
+    # Separable smoothing of the 2 displacement channels: down each column, then along each row.
+    down_columns = tf.constant(np.tile(kernel[:, None, None, None], (1, 1, 2, 1)))
+    along_rows = tf.constant(np.tile(kernel[None, :, None, None], (1, 1, 2, 1)))
 
     class RandomElastic(tf_keras().layers.Layer):
         def __init__(self, **kwargs):
@@ -67,8 +67,8 @@ def random_elastic(alpha: float, sigma: float, seed: int) -> Any:
             shape = tf.shape(images)
             batch, height, width = shape[0], shape[1], shape[2]
             field = self.generator.uniform((batch, height, width, 2), -1.0, 1.0)
-            field = tf.nn.depthwise_conv2d(field, rows, (1, 1, 1, 1), "SAME")
-            field = alpha * tf.nn.depthwise_conv2d(field, cols, (1, 1, 1, 1), "SAME")
+            field = tf.nn.depthwise_conv2d(field, down_columns, (1, 1, 1, 1), "SAME")
+            field = alpha * tf.nn.depthwise_conv2d(field, along_rows, (1, 1, 1, 1), "SAME")
             y, x = tf.meshgrid(tf.range(height, dtype=tf.float32),
                                tf.range(width, dtype=tf.float32), indexing="ij")
             return bilinear_sample(images, y[None] + field[..., 0], x[None] + field[..., 1])
