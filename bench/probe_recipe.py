@@ -5,7 +5,7 @@
         --layout C8/2-C16-MP-C22-C20 --epochs 40                  # the earlier small layout
     python bench/probe_recipe.py edge_cnn_micro --seed 0 --out /tmp/probe --clean-epochs 24 \\
         --rotation 6 --shift 0.06 --zoom 0.05 --learning-rate 0.01 --label-smoothing 0
-    python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe --optimizer sgd \
+    python bench/probe_recipe.py edge_cnn_small --seed 2 --out /tmp/probe --optimizer sgd \\
         --learning-rate 0.1 --momentum 0.9 --weight-decay 0.005 --elastic-alpha 16
 
 How the champions' recipes were chosen, kept reproducible: each probe is
@@ -31,7 +31,7 @@ from edgedigits import atomic, training
 from edgedigits._tf import tf_keras
 from edgedigits.data import load_dataset
 from edgedigits.zoo import get_spec
-from edgedigits.zoo.registry import ModelSpec
+from edgedigits.zoo.registry import OPTIMIZERS, ModelSpec
 from edgedigits.zoo.edgedigits_own import _conv_bn_relu
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--elastic-sigma", type=float, help="Augmentation.elastic_sigma")
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--optimizer", choices=("adam", "sgd", "rmsprop"))
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--momentum", type=float, help="SGD's (Nesterov)")
     parser.add_argument("--layout", help="e.g. C8/2-C16-MP-C22-C20 (default: the registered one)")

@@ -83,6 +83,7 @@ class Augmentation:
 
 
 SCHEDULES = ("constant", "warmup-cosine")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")  # training.compile_model builds each
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class TrainingRecipe:
     """How the seed project trains the model. Defaults are Keras' own, which seeds rely on."""
 
     loss: str  # "sparse_categorical_crossentropy" or "mean_squared_error" (one-hot targets)
-    optimizer: str  # "adam" | "sgd" | "rmsprop"
+    optimizer: str  # one of OPTIMIZERS
     epochs: int
     learning_rate: float = 1e-3  # Adam's Keras default; SGD's is 0.01
     batch_size: int = 32  # Keras' fit() default
