@@ -11,9 +11,10 @@
 How the champions' recipes were chosen, kept reproducible: each probe is
 ``edgedigits.training.train_model`` with the registered recipe, only the overridden fields
 changed, on the full data, so its accuracy is comparable with ``bench/train_champions.py``'s
-runs of the same seed. ``--layout`` rebuilds the model from a layout string: 3x3 conv blocks
-(``C<filters>`` or ``C<filters>/<stride>``, each conv + BatchNorm + ReLU; a trailing ``s`` pads
-the conv to keep its input's size) and ``MP`` (2x2 max pool), then global average pooling, or a
+runs of the same seed. ``--layout`` rebuilds the model from a layout string: conv blocks
+(``C<filters>`` or ``C<filters>/<stride>``, each conv + BatchNorm + ReLU, 3x3 unless
+``k<size>`` follows the filters, as in ``C8k5/2``; a trailing ``s`` pads the conv to keep its
+input's size) and ``MP`` (2x2 max pool), then global average pooling, or a
 flatten where the layout ends in ``-F``, and Dense 10. Each run appends a row to
 ``bench/results/champion_probes.json`` and rewrites ``champion_probes.md``.
 """
@@ -46,20 +47,22 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
     for token in tokens[:-1] if flatten else tokens:
         if token == "MP":
             blocks.append(("pool",))
-        elif re.fullmatch(r"C\d+(/\d+)?s?", token):
-            filters, _, stride = token[1:].rstrip("s").partition("/")
-            padding = "same" if token.endswith("s") else "valid"
-            blocks.append(("conv", int(filters), int(stride or 1), padding))
+        elif match := re.fullmatch(r"C(\d+)(?:k(\d+))?(?:/(\d+))?(s?)", token):
+            filters, kernel, stride, same = match.groups()
+            blocks.append(("conv", int(filters), int(kernel or 3), int(stride or 1),
+                           "same" if same else "valid"))
         else:
-            raise SystemExit(f"--layout {layout}: {token!r} is neither C<filters>[/<stride>][s] "
-                             "nor MP (and F only ends a layout)")
+            raise SystemExit(f"--layout {layout}: {token!r} is neither "
+                             "C<filters>[k<kernel>][/<stride>][s] nor MP "
+                             "(and F only ends a layout)")
 
     def build():
         layers = tf_keras().layers
         stack = [layers.Input(shape=input_shape)]
         for block in blocks:
             stack += ([layers.MaxPooling2D(2)] if block[0] == "pool"
-                      else _conv_bn_relu(block[1], strides=block[2], padding=block[3]))
+                      else _conv_bn_relu(block[1], kernel=block[2], strides=block[3],
+                                         padding=block[4]))
         stack += [layers.Flatten() if flatten else layers.GlobalAveragePooling2D(),
                   layers.Dense(10, activation="softmax")]
         return tf_keras().Sequential(stack)

@@ -5,9 +5,10 @@
 
 Seed 0 trains into ``--out`` (the model ``export`` and ``bench`` use); seeds 1 and 2 into
 ``<out>/champion-seeds/seed<k>/``; the summary covers every champion run found there
-(``--summarize-only`` trains nothing). Each run is ``edgedigits.train`` with the registered recipe,
-alone on the machine, so its ``train_seconds`` is the time a user waits (with ``--jobs 2`` two
-runs share the cores, so each time is an upper bound on a run alone). Writes
+(``--summarize-only`` trains nothing; ``--how`` says how its runs were made when they differ).
+Each run is ``edgedigits.train`` with the registered recipe, alone on the machine, so its
+``train_seconds`` is the time a user waits (with ``--jobs 2`` two runs share the cores, so each
+time is an upper bound on a run alone). Writes
 ``bench/results/champions_training.{md,json}``: per run and per model, test accuracy on the full
 10,000 test images (mean and sample standard deviation over the seeds) against the goals.
 """
@@ -60,7 +61,7 @@ def summarize(runs: list[dict]) -> dict[str, dict]:
     return summary
 
 
-def table(summary: dict[str, dict], info: dict, jobs: int = 1) -> str:
+def table(summary: dict[str, dict], info: dict, jobs: int = 1, how: str | None = None) -> str:
     def mark(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
@@ -75,10 +76,10 @@ def table(summary: dict[str, dict], info: dict, jobs: int = 1) -> str:
                      f"{mark(s['goals']['train_seconds'])} |")
     cores = info["cores"]
     note = (f"\nEach run: `edgedigits.train(name, seed=k)` with the registered recipe, full "
-            f"60,000/10,000 MNIST, {at_a_time(jobs)} on {info['cpu']}, {cores} cores, TensorFlow "
-            f"{info['packages']['tensorflow']}. Accuracy: the trained float model on the full "
-            "test set after the last epoch (no checkpoint picked on the test set). std: sample "
-            "standard deviation over the seeds.\n")
+            f"60,000/10,000 MNIST, {how or at_a_time(jobs)} on {info['cpu']}, {cores} cores, "
+            f"TensorFlow {info['packages']['tensorflow']}. Accuracy: the trained float model on "
+            "the full test set after the last epoch (no checkpoint picked on the test set). std: "
+            "sample standard deviation over the seeds.\n")
     return "\n".join(lines) + "\n" + note
 
 
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs at a time, each in its own process (with --summarize-only: "
                              "how the runs were made, for the table's note)")
+    parser.add_argument("--how", help="with --summarize-only, how the runs were made when they "
+                                      "differ (replaces --jobs' wording in the table's note)")
     parser.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -128,11 +131,11 @@ def main(argv=None) -> int:
     summary = summarize(runs)
     info = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = "# Champions: three seeds each\n\n" + table(summary, info, args.jobs)
+    text = "# Champions: three seeds each\n\n" + table(summary, info, args.jobs, args.how)
     atomic.write_text(RESULTS / "champions_training.md", text)
     atomic.write_json(RESULTS / "champions_training.json",
-                      {"machine": info, "runs_at_a_time": args.jobs, "summary": summary,
-                       "runs": runs})
+                      {"machine": info, "runs_at_a_time": args.jobs, "how": args.how,
+                       "summary": summary, "runs": runs})
     print(text)
     return 0
 

@@ -77,6 +77,11 @@ def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray,
     agreement = 1.0 - len(disagree) / len(labels)
     delta = accuracy - reference_accuracy
     failures = []
+    for what, values in (("outputs", outputs), ("reference outputs", reference)):
+        # NaN rows all argmax to class 0, so two broken models would otherwise "agree".
+        broken = int(np.count_nonzero(~np.isfinite(values).all(axis=1)))
+        if broken:
+            failures.append(f"{what}: {broken} of {len(values)} rows not finite (NaN or inf)")
     if agreement < tolerance.min_agreement:
         failures.append(f"agreement {100 * agreement:.2f}% < {100 * tolerance.min_agreement:g}%")
     if -delta > tolerance.max_accuracy_drop:

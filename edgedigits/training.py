@@ -121,9 +121,9 @@ def encode_labels(labels: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0,
-                  total_steps: int | None = None) -> None:
-    """Compile with the recipe's optimizer and loss (fine-tuning passes a smaller rate scale).
+def compile_model(model: Any, spec: ModelSpec, total_steps: int | None = None) -> None:
+    """Compile with the recipe's optimizer and loss (fine-tuning passes the spec
+    ``export.model_optimization.finetuning_spec`` makes: its rate, no momentum).
 
     With ``total_steps`` (training from scratch) a ``warmup-cosine`` recipe gets its schedule:
     linear warmup to ``learning_rate`` over ``warmup_fraction`` of the steps, then cosine decay
@@ -133,7 +133,7 @@ def compile_model(model: Any, spec: ModelSpec, learning_rate_scale: float = 1.0,
     recipe = spec.recipe
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                   "rmsprop": keras.optimizers.RMSprop}
-    rate: Any = recipe.learning_rate * learning_rate_scale
+    rate: Any = recipe.learning_rate
     if total_steps and recipe.schedule == "warmup-cosine":
         warmup = int(total_steps * recipe.warmup_fraction)
         rate = keras.optimizers.schedules.CosineDecay(

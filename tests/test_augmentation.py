@@ -144,7 +144,9 @@ def test_warmup_cosine_schedule_rises_then_decays_to_zero():
     assert values[1] == pytest.approx(0.005, rel=1e-3)  # halfway up the warmup
     assert values[2] == pytest.approx(0.01, rel=1e-3)  # peak at the end of the warmup
     assert 0.0 < values[3] < 0.01 and values[4] == pytest.approx(0.0, abs=1e-6)
-    compile_model(model, spec, learning_rate_scale=0.1)  # fine-tuning: constant
+    from edgedigits.export.model_optimization import finetuning_spec
+
+    compile_model(model, finetuning_spec(spec))  # fine-tuning: constant, 0.1x
     assert float(model.optimizer.learning_rate) == pytest.approx(0.001)
 
 

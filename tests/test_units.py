@@ -37,6 +37,40 @@ def test_compare_counts_disagreements_and_judges_each_bound():
                                "max abs diff 1 > 0.5"]
 
 
+def test_compare_fails_non_finite_outputs_even_where_their_argmax_agrees():
+    """A NaN row argmaxes to class 0 in both models: parity must not call that agreement (a
+    clustering fine-tune that diverged once passed the export-time check this way)."""
+    labels = np.zeros(4, dtype=np.int64)
+    broken = np.full((4, 10), np.nan, np.float32)
+    result = compare(broken, broken.copy(), labels, Tolerance(0.98, 2.0, None))
+    assert result.agreement == 1.0 and not result.passed
+    assert result.failures == ["outputs: 4 of 4 rows not finite (NaN or inf)",
+                               "reference outputs: 4 of 4 rows not finite (NaN or inf)"]
+    one_inf = _one_hot([0, 0, 0, 0])
+    one_inf[2, 3] = np.inf
+    assert compare(one_inf, _one_hot([0, 0, 0, 0]), labels,
+                   Tolerance(0.5, 100.0, None)).failures == [
+        "outputs: 1 of 4 rows not finite (NaN or inf)"]
+
+
+def test_finetuning_drops_momentum_and_keeps_the_rest_of_the_recipe():
+    """Fine-tuning runs at the recipe's finetune_learning_rate, else 0.1x its rate, without
+    momentum (which made tfmot's clustering diverge on edge_cnn_small)."""
+    from edgedigits.export.model_optimization import finetuning_spec
+    from edgedigits.zoo import get_spec
+
+    small = get_spec("edge_cnn_small")
+    assert small.recipe.momentum == 0.9
+    tuned = finetuning_spec(small).recipe
+    assert tuned.momentum == 0.0 and tuned.optimizer == "sgd"
+    assert tuned.weight_decay == small.recipe.weight_decay
+    assert tuned.learning_rate == small.recipe.finetune_learning_rate == 1e-3
+    micro = get_spec("edge_cnn_micro")
+    assert micro.recipe.finetune_learning_rate is None
+    assert finetuning_spec(micro).recipe.learning_rate == pytest.approx(0.1 * 1e-2)
+    assert finetuning_spec(micro).recipe.optimizer == "adam"
+
+
 def test_quantize_rounds_half_away_from_zero_and_saturates():
     info = TensorInfo("x", (None, 4), "int8", scale=0.5, zero_point=-3)
     x = np.array([[0.25, -0.25, 0.75, 1000.0]], np.float32)  # /0.5: 0.5, -0.5, 1.5, 2000

@@ -183,7 +183,9 @@ class _ModelExport:
         extra["finetune"] = {"epochs": finetune.epochs, "samples": finetune.samples,
                              "sparsity": finetune.sparsity,
                              "clusters": finetune.clusters,
-                             "learning_rate_scale": model_optimization.FINETUNE_LR_SCALE}
+                             "learning_rate_scale": model_optimization.FINETUNE_LR_SCALE,
+                             "learning_rate": model_optimization.finetuning_spec(
+                                 self.spec).recipe.learning_rate}
         extra["onnx_opset"] = self.options.opset
         return extra
 

@@ -108,6 +108,9 @@ class TrainingRecipe:
     # weight_decay * learning rate, whatever the optimizer (tf_keras' optimizers do it natively).
     weight_decay: float = 0.0
     momentum: float = 0.0  # SGD only, Nesterov's form when > 0
+    # The constant rate export's fine-tuning (QAT, pruning, clustering) uses, always without
+    # momentum; None: 0.1 x learning_rate (edgedigits.export.model_optimization).
+    finetune_learning_rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -120,6 +123,8 @@ class TrainingRecipe:
             raise ValueError(f"weight_decay {self.weight_decay}: must be >= 0")
         if self.momentum and (self.optimizer != "sgd" or not 0.0 < self.momentum < 1.0):
             raise ValueError(f"momentum {self.momentum}: only for sgd, in (0, 1)")
+        if self.finetune_learning_rate is not None and not self.finetune_learning_rate > 0:
+            raise ValueError(f"finetune_learning_rate {self.finetune_learning_rate}: must be > 0")
         if self.callbacks and self.augmentation and self.augmentation.clean_final_epochs:
             raise ValueError("clean_final_epochs trains in two fit() calls, which would restart "
                              "the callbacks' state: use one or the other")
@@ -148,6 +153,8 @@ class TrainingRecipe:
             parts.append(f"nesterov {self.momentum:g}")
         if self.weight_decay:
             parts.append(f"wd {self.weight_decay:g}")
+        if self.finetune_learning_rate:
+            parts.append(f"fine-tune {self.finetune_learning_rate:g}")
         if self.augmentation:
             parts.append(self.augmentation.summary())
         abbrev = {"EarlyStopping": "ES", "ReduceLROnPlateau": "RLR"}
