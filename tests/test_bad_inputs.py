@@ -291,6 +291,8 @@ CASES = [
      "argument --max-slowdown"),
     ("bench-max-slowdown-nan", NOTHING, BENCH + ["--max-slowdown", "nan"], 2,
      "argument --max-slowdown"),
+    ("bench-gate-retries-negative", NOTHING, BENCH + ["--gate-retries", "-1"], 2,
+     "argument --gate-retries: -1 must be at least 0"),
     ("baseline-missing", NOTHING, BENCH + ["--check", "--baseline", "b.json"], 1,
      "--baseline b.json: file not found"),
     ("baseline-not-json", _write("base.json", "nope"), BENCH + ["--check", "--baseline",

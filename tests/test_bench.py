@@ -502,7 +502,10 @@ def test_gate_bad_baselines(doc, tmp_path):
     rejected(zero, r"needs 'round_p50_us', a list of positive latencies")
 
 
-def test_cli_check_exit_codes(out, doc, tmp_path, capsys):
+def test_cli_check_exit_codes(out, doc, tmp_path, capsys, monkeypatch):
+    from edgedigits.benchmark import gate
+
+    monkeypatch.setattr(gate, "RETRY_PAUSE_S", 0.0)
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(_scaled(doc, 1.0)))
     args = ["bench", str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite"),
@@ -517,7 +520,14 @@ def test_cli_check_exit_codes(out, doc, tmp_path, capsys):
                      "edge_cnn_tiny.int8.tflite")  # the baseline was 500x faster: a regression
     baseline.write_text(json.dumps(slowed))
     assert main(args + ["--baseline", str(baseline), "--check"]) == 1
-    assert "gate failed: latency: edge_cnn_tiny.int8.tflite on litert" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "gate failed: latency: edge_cnn_tiny.int8.tflite on litert" in printed.err
+    # the alarm was benched again, for real, twice (the default), and held both times
+    assert printed.out.count("gate: edge_cnn_tiny: re-timed, alarm confirmed") == 2
+    assert "(attempt 2 of 2)" in printed.out
+    assert "| edge_cnn_tiny | 2 |" in (tmp_path / "gate.md").read_text()
+    assert main(args + ["--baseline", str(baseline), "--check", "--gate-retries", "0"]) == 1
+    assert "re-timed" not in capsys.readouterr().out
     assert main(args + ["--baseline", str(tmp_path / "nope.json"), "--check"]) == 1
     assert "nope.json: file not found" in capsys.readouterr().err
 

@@ -23,19 +23,38 @@ from edgedigits.benchmark.gate import SCHEMA
 PROFILE_TOP = 5  # operators listed per artifact in the Markdown profile section
 
 
+KERNEL_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+                "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_int8", "amx_bf16")
+# the ISA features that pick XNNPACK's and ONNX Runtime's CPU kernels: two machines that differ
+# here can rank runtimes differently, so the gate notes it (gate._different_cpu)
+
+
 def machine_info() -> dict[str, Any]:
+    """The machine, as /proc/cpuinfo names it. A hypervisor may mask the model name ("AMD
+    EPYC"), so ``cpu_id`` adds vendor, family, model and stepping, and ``cpu_flags`` the
+    kernel-relevant ISA flags."""
     from edgedigits.export.manifest import tool_versions
 
     cpu = platform.processor() or platform.machine()
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if not key:
+                break  # the first processor's block is enough
+            info.setdefault(key, value.strip())
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(),
-            "python": platform.python_version(), "packages": tool_versions()}
+    cpu = info.get("model name", cpu)
+    doc: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(),
+                           "python": platform.python_version(), "packages": tool_versions()}
+    if "cpu family" in info:
+        doc["cpu_id"] = (f"{info.get('vendor_id', '?')} family {info['cpu family']} model "
+                         f"{info.get('model', '?')} stepping {info.get('stepping', '?')}")
+        flags = set(info.get("flags", "").split())
+        doc["cpu_flags"] = [f for f in KERNEL_FLAGS if f in flags]
+    return doc
 
 
 def to_document(report: BenchReport) -> dict[str, Any]:
