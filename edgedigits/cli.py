@@ -188,9 +188,9 @@ def _bench_options(args: argparse.Namespace):
         max_flash_bytes=args.max_flash_bytes)
 
 
-def _check_outputs(args: argparse.Namespace) -> dict | None:
-    """Before any work: every output path on the command line is writable, and the baseline
-    (if any) is a valid bench report. Returns the baseline document."""
+def _check_outputs(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """Before any work: every output path on the command line is writable, and every baseline
+    is a valid bench report. Returns the baselines as (path, document) pairs."""
     from edgedigits.outputs import writable_dir, writable_file
 
     for flag in ("json", "markdown", "gate_markdown"):
@@ -202,10 +202,10 @@ def _check_outputs(args: argparse.Namespace) -> dict | None:
         if value:
             writable_dir(value, f"--{flag.replace('_', '-')} {value}")
     if not args.baseline:
-        return None
+        return []
     from edgedigits.benchmark import gate
 
-    return gate.load_baseline(args.baseline)
+    return [(path, gate.load_baseline(path)) for path in args.baseline]
 
 
 def _retimer(args: argparse.Namespace, doc: dict):
@@ -230,12 +230,17 @@ def _retimer(args: argparse.Namespace, doc: dict):
     return retime
 
 
-def _gate(args: argparse.Namespace, doc: dict, baseline: dict | None) -> int:
+def _gate(args: argparse.Namespace, doc: dict, baselines: list[tuple[str, dict]]) -> int:
     """Apply --baseline/--check to a bench document; print the verdict; return the exit code."""
     from edgedigits.benchmark import gate
 
     if not args.check:
         return 0
+    chosen = gate.select_baseline(doc, baselines)
+    baseline = None if chosen is None else chosen[1]
+    if len(baselines) > 1:
+        print(f"gate: baseline: {chosen[0]} (of {len(baselines)}, chosen by this run's CPU: "
+              f"{doc['machine'].get('cpu_id') or doc['machine']['cpu']})")
     result = gate.check_and_retime(doc, baseline, _retimer(args, doc), args.max_slowdown,
                                    args.gate_references, retries=args.gate_retries,
                                    pause_s=gate.RETRY_PAUSE_S)
@@ -263,7 +268,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from edgedigits.benchmark import bench
     from edgedigits.benchmark import report as reports
 
-    baseline = _check_outputs(args)
+    baselines = _check_outputs(args)
     if args.baseline and not args.check:
         print("note: --baseline without --check only validates the baseline file")
     result = bench(args.targets, all_models=args.all, out=args.out, data=args.data,
@@ -286,7 +291,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if row.batch == 1:
             print(f"edgedigits bench: over budget: {row.artifact} on {row.runtime}: "
                   f"{'; '.join(row.budget_failures)}", file=sys.stderr)
-    code = _gate(args, doc, baseline)
+    code = _gate(args, doc, baselines)
     return 1 if ((result.failed or result.over_budget) and not code) else code
 
 
@@ -294,7 +299,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from edgedigits.benchmark import report as reports
     from edgedigits.pipeline import pipeline
 
-    baseline = _check_outputs(args)
+    baselines = _check_outputs(args)
     from edgedigits.export import ExportOptions
 
     result = pipeline(args.names, all_models=args.all, out=args.out, data=args.data,
@@ -308,7 +313,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     failed = result.exported.failed + result.benched.failed
     for row in result.exported.failed:
         print(f"edgedigits pipeline: export failed: {row.file}: {row.reason}", file=sys.stderr)
-    code = _gate(args, result.document, baseline)
+    code = _gate(args, result.document, baselines)
     return 1 if (failed and not code) else code
 
 
@@ -422,8 +427,10 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
                         help="override the top-1 agreement floor for every family (0-1)")
     parser.add_argument("--max-accuracy-drop", type=_number_in(0.0, 100.0), default=None,
                         help="override the allowed accuracy drop (points) for every family")
-    parser.add_argument("--baseline", metavar="FILE", default=None,
-                        help="a committed bench JSON to compare with (see --check)")
+    parser.add_argument("--baseline", metavar="FILE", action="append", default=[],
+                        help="a committed bench JSON to compare with (see --check); repeat it "
+                             "to give one per machine: the gate takes the one from this "
+                             "run's CPU, else one that names no CPU")
     parser.add_argument("--check", action="store_true",
                         help="exit non-zero on a parity failure, a newly failing row, or a "
                              "latency regression against --baseline")

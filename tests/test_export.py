@@ -176,6 +176,10 @@ def test_onnx_is_checked_named_and_batch_dynamic(exported):
                                                      "edgedigits.preprocessing"}
     int8 = onnx.load(str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.onnx"))
     assert any(n.op_type == "QuantizeLinear" for n in int8.graph.node)  # QDQ format
+    weights = [onnx.numpy_helper.to_array(t) for t in int8.graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and t.dims]
+    assert weights and all(-64 <= w.min() and w.max() <= 64 for w in weights)  # 7-bit: no
+    # saturation in ONNX Runtime's AVX2 (non-VNNI) kernels
 
 
 def test_pruning_zeros_survive_and_compress(exported):

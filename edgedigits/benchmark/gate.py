@@ -26,6 +26,13 @@ machine). Such an alarm is in the machine, not in the artifact, and it does not 
 measurement; a real regression does. So a model whose latency alarms is benched again after a
 pause, up to ``retries`` times, and fails only if every measurement fails.
 
+Why the baseline is chosen by CPU (``select_baseline``). Relative latencies also move with the
+machine's kernels, persistently: on one CPU the int8 XNNPACK rows ran twice as slow relative to
+float32 as on the committed baseline's, idle, in every measurement. Bench reports record the
+CPU (``machine.cpu_id``, ``machine.cpu_flags``); the gate takes a baseline from the run's CPU,
+else one that names no CPU, and against a baseline from another CPU it reports latency without
+judging it. Parity, integrity, budgets and newly failing rows are judged on any machine.
+
 The trained model's own runtimes (``keras``, ``keras-predict``, ``tensorflow-gpu``) are context,
 not deployment targets: their latency is judged only with ``include_references``.
 """
@@ -292,8 +299,14 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
                 f"limit {max_slowdown:g}x)")
     _check_references(result, current)
     cpu_note = _different_cpu(current, baseline)
-    if cpu_note:
+    if cpu_note:  # ratios measured on two CPUs: reported, not judged
         result.notes.append(cpu_note)
+        if result.latency:
+            alarms = sum(map(len, result.latency.values()))
+            result.notes.append(f"latency not judged: {alarms} row(s) beyond "
+                                f"{max_slowdown:g}x against this baseline from another CPU "
+                                f"(largest: {_worst(result.comparisons)})")
+            result.latency = {}
     missing = set(rel_before) - set(rel_now)
     if missing:
         result.notes.append(f"{len(missing)} baseline row(s) not in this run were not compared")
@@ -303,19 +316,40 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
     return result
 
 
+def _machine_key(doc: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+    machine = doc.get("machine") or {}
+    if not machine.get("cpu_id"):
+        return None  # a report older than cpu_id
+    return machine["cpu_id"], tuple(machine.get("cpu_flags") or ())
+
+
 def _different_cpu(current: dict[str, Any], baseline: dict[str, Any]) -> str | None:
-    """Ratios between runtimes depend on which kernels the CPU gets (AVX-512, VNNI...): say so
-    when the baseline came from another CPU. Reports older than ``cpu_id`` are not compared."""
-    now, before = current.get("machine", {}), baseline.get("machine", {})
-    if not now.get("cpu_id") or not before.get("cpu_id"):
+    """Ratios between runtimes and recipes depend on the machine, not only on its speed: on one
+    2-core "AMD EPYC" (family 25 model 1, AVX2) int8 XNNPACK rows ran 2.3x their float32
+    reference at batch 32 where the committed baseline's machine ran them at 1.1x. So a
+    baseline from another CPU is reported but not judged. Reports older than ``cpu_id`` are
+    assumed comparable."""
+    now, before = _machine_key(current), _machine_key(baseline)
+    if now is None or before is None or now == before:
         return None
-    if (now["cpu_id"], now.get("cpu_flags")) == (before["cpu_id"], before.get("cpu_flags")):
-        return None
-    flags = set(now.get("cpu_flags") or ()) ^ set(before.get("cpu_flags") or ())
+    flags = set(now[1]) ^ set(before[1])
     differ = f"; ISA flags that differ: {', '.join(sorted(flags))}" if flags else ""
-    return (f"the baseline was measured on another CPU ({before['cpu_id']}) than this run "
-            f"({now['cpu_id']}){differ}: relative latencies across runtimes may move with the "
-            "CPU's kernels; refresh the baseline on the CI machine's CPU")
+    return (f"the baseline was measured on another CPU ({before[0]}) than this run "
+            f"({now[0]}){differ}: relative latencies move with the CPU's kernels, so latency "
+            "is reported, not judged; give --baseline a report from this CPU too")
+
+
+def select_baseline(current: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]]
+                    ) -> tuple[str, dict[str, Any]] | None:
+    """The baseline to gate ``current`` against, from (path, document) pairs: the first from the
+    same CPU (``cpu_id`` and kernel flags), else the first that names no CPU (an older report,
+    taken as comparable), else the first (reported, not judged: ``_different_cpu``)."""
+    if not baselines:
+        return None
+    here = _machine_key(current)
+    same = [b for b in baselines if here is not None and _machine_key(b[1]) == here]
+    unnamed = [b for b in baselines if _machine_key(b[1]) is None]
+    return (same or unnamed or baselines)[0]
 
 
 def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: str

@@ -1,5 +1,6 @@
-"""The gate's re-timing of a latency alarm, and its machine notes, on small hand-made reports
-(fast tier: no model is trained). The gate itself is pinned on real bench runs in test_bench.py.
+"""The gate's re-timing of a latency alarm and its choice of baseline by CPU, on small hand-made
+reports (fast tier: no model is trained). The gate itself is pinned on real bench runs in
+test_bench.py.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ import copy
 
 import pytest
 
-from edgedigits.benchmark.gate import check, check_and_retime, reference_speed
+from edgedigits.benchmark.gate import (check, check_and_retime, reference_speed,
+                                       select_baseline)
 
 
 def _row(model, recipe, fmt, runtime, rounds, batch=1):
@@ -102,14 +104,34 @@ def test_reference_speed_is_the_absolute_reference_latency_against_the_baseline(
     assert reference_speed(_doc(), _doc(), "nobody") is None
 
 
-def test_the_gate_notes_a_baseline_from_another_cpu():
-    here = {"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD family 25 model 1 stepping 1",
-            "cpu_flags": ["avx2", "fma"]}
-    there = dict(here, cpu_id="AuthenticAMD family 25 model 17 stepping 1",
-                 cpu_flags=["avx2", "avx512_vnni", "avx512f", "fma"])
-    notes = check(_doc(machine=here), _doc(machine=there)).notes
+HERE = {"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD family 25 model 1 stepping 1",
+        "cpu_flags": ["avx2", "fma"]}
+THERE = dict(HERE, cpu_id="AuthenticAMD family 25 model 17 stepping 1",
+             cpu_flags=["avx2", "avx512_vnni", "avx512f", "fma"])
+UNNAMED = {"cpu": "AMD EPYC"}  # a report older than cpu_id
+
+
+def test_a_baseline_from_another_cpu_is_reported_not_judged():
+    result = check(_doc(int8_factor=2.3, machine=HERE), _doc(machine=THERE))
+    assert result.passed and result.comparisons  # compared, shown, not judged
     assert any("another CPU (AuthenticAMD family 25 model 17 stepping 1)" in n
-               and "avx512_vnni, avx512f" in n for n in notes), notes
-    for same in (here, {"cpu": "AMD EPYC"}):  # the same CPU, or a report older than cpu_id
-        assert not any("another CPU" in n
-                       for n in check(_doc(machine=here), _doc(machine=same)).notes)
+               and "avx512_vnni, avx512f" in n for n in result.notes), result.notes
+    assert any(n.startswith("latency not judged: 1 row(s) beyond 1.3x") and
+               "a.int8.onnx on onnxruntime (batch 1) 2.30x" in n for n in result.notes)
+    bad = _doc(int8_factor=2.3, machine=HERE)
+    bad["results"][2].update(parity="fail", parity_failures=["agreement 90.00% < 98%"])
+    assert not check(bad, _doc(machine=THERE)).passed  # parity is judged on any machine
+    for same in (HERE, UNNAMED):  # the same CPU, or an older report: judged
+        judged = check(_doc(int8_factor=2.3, machine=HERE), _doc(machine=same))
+        assert not judged.passed and not any("another CPU" in n for n in judged.notes)
+
+
+def test_the_baseline_is_chosen_by_the_runs_cpu():
+    run = _doc(machine=HERE)
+    there, unnamed, here = (("there.json", _doc(machine=THERE)),
+                            ("old.json", _doc(machine=UNNAMED)), ("here.json", _doc(machine=HERE)))
+    assert select_baseline(run, [there, unnamed, here])[0] == "here.json"
+    assert select_baseline(run, [there, unnamed])[0] == "old.json"
+    assert select_baseline(run, [there])[0] == "there.json"  # then reported, not judged
+    assert select_baseline(_doc(machine=UNNAMED), [here, unnamed])[0] == "old.json"
+    assert select_baseline(run, []) is None
