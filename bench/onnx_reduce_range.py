@@ -1,13 +1,13 @@
-"""Benchmark: static int8 ONNX accuracy with 8-bit and with 7-bit (``reduce_range``) weights.
+"""Benchmark: int8 and dynamic ONNX accuracy with 8-bit and with 7-bit (``reduce_range``) weights.
 
     python bench/onnx_reduce_range.py --out exports [MODEL ...]   # default: the default pipeline
 
-Needs each model's exported ``float32.onnx`` under ``--out``. Quantizes it twice the way
-``edgedigits export`` does (static QDQ, per-channel, int8 activations and weights, 500
-calibration images), once with full 8-bit weights and once with ``reduce_range`` (7-bit), and
-scores both and the float32 file on the full 10,000-image test set in ONNX Runtime's CPU
-provider. On an x86 CPU without VNNI (see ``cpu_flags`` in the report), ONNX Runtime's u8s8
-kernels saturate int16 pair sums with 8-bit weights; with VNNI they do not. Writes
+Needs each model's exported ``float32.onnx`` under ``--out``. Quantizes it four times the way
+``edgedigits export`` does (int8: static QDQ, per-channel, int8 activations and weights, 500
+calibration images; dynamic: int8 MatMul/Gemm weights), once with full 8-bit weights and once
+with ``reduce_range`` (7-bit), and scores them and the float32 file on the full 10,000-image
+test set in ONNX Runtime's CPU provider. On an x86 CPU without VNNI (see ``cpu_flags`` in the
+report), ONNX Runtime's u8s8 kernels saturate int16 pair sums with 8-bit weights. Writes
 ``bench/results/onnx_reduce_range.{md,json}``.
 """
 
@@ -28,7 +28,7 @@ CALIBRATION_IMAGES = 500
 def accuracies(model: str, out: Path) -> dict[str, float]:
     import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
+                                          quantize_dynamic, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from edgedigits.data import load_dataset
@@ -67,6 +67,12 @@ def accuracies(model: str, out: Path) -> dict[str, float]:
                             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                             reduce_range=reduce_range)
             result[label] = accuracy(path)
+        for label, reduce_range in (("dynamic, 8-bit weights", False),
+                                    ("dynamic, 7-bit weights", True)):
+            path = f"{tmp}/dynamic{reduce_range}.onnx"
+            quantize_dynamic(pre, path, weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul", "Gemm"], reduce_range=reduce_range)
+            result[label] = accuracy(path)
     return result
 
 
@@ -82,15 +88,15 @@ def main(argv=None) -> int:
     info = machine_info()
     command = "python bench/onnx_reduce_range.py --out DIR" + (
         "" if args.models == list(DEFAULT_MODELS) else " " + " ".join(args.models))
-    lines = ["# Static int8 ONNX: 8-bit against 7-bit (reduce_range) weights", "",
+    columns = list(next(iter(rows.values())))
+    lines = ["# ONNX int8 and dynamic: 8-bit against 7-bit (reduce_range) weights", "",
              f"`{command}` on {info['cpu']} ({info.get('cpu_id', '?')}; ISA flags "
              f"{', '.join(info.get('cpu_flags', []))}), ONNX Runtime "
              f"{info['packages'].get('onnxruntime')}, CPU provider, full test set. Accuracy %:",
-             "", "| model | float32 | int8, 8-bit weights | int8, 7-bit weights |",
-             "|---|---:|---:|---:|"]
+             "", "| model | " + " | ".join(columns) + " |",
+             "|---|" + "---:|" * len(columns)]
     for model, r in rows.items():
-        lines.append(f"| {model} | {r['float32']:.2f} | {r['int8, 8-bit weights']:.2f} | "
-                     f"{r['int8, 7-bit weights']:.2f} |")
+        lines.append(f"| {model} | " + " | ".join(f"{r[c]:.2f}" for c in columns) + " |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "onnx_reduce_range.json").write_text(json.dumps(
         {"machine": info, "command": command, "accuracy": rows}, indent=1) + "\n")

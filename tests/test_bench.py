@@ -55,6 +55,18 @@ def doc(report):
     return reports.to_document(report)
 
 
+@pytest.fixture(scope="module")
+def gate_doc(doc):
+    """``doc`` with every parity verdict a pass: the gate's latency tests judge real timings, and
+    a 1-epoch toy model's int8 agreement sits near the 98% floor and moves with the CPU's
+    kernels (97.7% on one AVX2 machine). Parity gating has its own test below."""
+    clean = copy.deepcopy(doc)
+    for row in clean["results"]:
+        if row.get("parity") == "fail":
+            row["parity"], row["parity_failures"] = "pass", []
+    return clean
+
+
 def _row(doc_or_report, artifact, runtime, batch=1):
     rows = doc_or_report["results"] if isinstance(doc_or_report, dict) else [
         r.to_json() for r in doc_or_report.results]
@@ -398,17 +410,17 @@ def _steady(doc):
     return new
 
 
-def test_gate_passes_against_itself_and_on_a_uniformly_slower_machine(doc):
-    assert check(doc, doc).passed
-    slower = _scaled(doc, 3.0)  # every row 3x slower: a slower CI machine
-    result = check(slower, doc)
+def test_gate_passes_against_itself_and_on_a_uniformly_slower_machine(gate_doc):
+    assert check(gate_doc, gate_doc).passed
+    slower = _scaled(gate_doc, 3.0)  # every row 3x slower: a slower CI machine
+    result = check(slower, gate_doc)
     assert result.passed and result.compared > 0
     assert all(c.growth == pytest.approx(1.0) for c in result.comparisons)
 
 
-def test_gate_fails_on_an_injected_slowdown_with_its_interval(doc):
+def test_gate_fails_on_an_injected_slowdown_with_its_interval(gate_doc):
     target = "edge_cnn_tiny.int8.onnx"
-    steady = _steady(doc)  # rounds without noise: the interval is the point, testably
+    steady = _steady(gate_doc)  # rounds without noise: the interval is the point, testably
     result = check(_scaled(steady, 2.0, only=_named(target)), steady)
     assert not result.passed
     assert any(f.startswith(f"latency: {target} on onnxruntime (batch 1)") and
@@ -418,11 +430,11 @@ def test_gate_fails_on_an_injected_slowdown_with_its_interval(doc):
     assert "REGRESSED" in result.to_markdown() and "95% interval" in result.to_markdown()
 
 
-def test_gate_judges_the_interval_not_the_point(doc):
+def test_gate_judges_the_interval_not_the_point(gate_doc):
     """A 1.4x median growth whose rounds scatter widely has an interval reaching below the
     limit and passes; the same growth measured in steady rounds fails."""
     target = "edge_cnn_tiny.int8.tflite"
-    baseline = _steady(doc)
+    baseline = _steady(gate_doc)
     noisy = copy.deepcopy(baseline)
     for row in noisy["results"]:
         if Path(row["artifact"]).name == target and row["status"] == "ok":
@@ -439,46 +451,46 @@ def test_gate_judges_the_interval_not_the_point(doc):
     assert hit.ci_low == pytest.approx(1.4) and hit.regressed
 
 
-def test_gate_catches_a_slower_reference_by_its_model_getting_faster(doc):
+def test_gate_catches_a_slower_reference_by_its_model_getting_faster(gate_doc):
     """The float32 LiteRT row is what every ratio divides by: its own slowdown makes every other
     row of the model look faster, and the gate names the reference."""
     reference = "edge_cnn_tiny.float32.tflite"
-    result = check(_scaled(_steady(doc), 1.5, only=lambda r: _named(reference)(r) and
-                           r["runtime"] == "litert"), _steady(doc))
+    result = check(_scaled(_steady(gate_doc), 1.5, only=lambda r: _named(reference)(r) and
+                           r["runtime"] == "litert"), _steady(gate_doc))
     assert not result.passed
     assert any(f.startswith(f"latency: {reference} on litert (batch 1), the reference, looks "
                             "1.50x slower") for f in result.failures), result.failures
     assert not any("seed003_ann16_relu" in f for f in result.failures)
 
 
-def test_gate_leaves_reference_runtimes_out_unless_asked(doc):
-    slow_keras = _scaled(doc, 5.0, only=lambda r: r["runtime"] in ("keras", "keras-predict"))
-    result = check(slow_keras, doc)
+def test_gate_leaves_reference_runtimes_out_unless_asked(gate_doc):
+    slow_keras = _scaled(gate_doc, 5.0, only=lambda r: r["runtime"] in ("keras", "keras-predict"))
+    result = check(slow_keras, gate_doc)
     assert result.passed
     assert not any(c.runtime.startswith("keras") for c in result.comparisons)
     assert any("not gated" in n for n in result.notes)
-    gated = check(slow_keras, doc, include_references=True)
+    gated = check(slow_keras, gate_doc, include_references=True)
     assert any(f.startswith("latency: edge_cnn_tiny.keras on keras") for f in gated.failures)
 
 
-def test_gate_fails_when_the_baseline_covers_nothing(doc):
-    other = copy.deepcopy(doc)
+def test_gate_fails_when_the_baseline_covers_nothing(gate_doc):
+    other = copy.deepcopy(gate_doc)
     for row in other["results"]:
         row["model"] = "somebody_else"
-    result = check(doc, other)
+    result = check(gate_doc, other)
     assert not result.passed and result.compared == 0
     assert "the baseline shares no row with this run" in result.failures[0]
 
 
-def test_gate_fails_on_parity_failure_and_on_newly_failing_rows(doc):
-    bad = copy.deepcopy(doc)
+def test_gate_fails_on_parity_failure_and_on_newly_failing_rows(gate_doc):
+    bad = copy.deepcopy(gate_doc)
     row = next(r for r in bad["results"] if r["parity"] == "pass")
     row["parity"], row["parity_failures"] = "fail", ["agreement 90.00% < 98%"]
     assert any("parity: " in f and "agreement 90.00%" in f for f in check(bad, None).failures)
-    broken = copy.deepcopy(doc)
+    broken = copy.deepcopy(gate_doc)
     row = next(r for r in broken["results"] if r["status"] == "ok")
     row["status"], row["reason"] = "failed", "LiteRT cannot load it"
-    assert any(f.startswith("now failing: ") for f in check(broken, doc).failures)
+    assert any(f.startswith("now failing: ") for f in check(broken, gate_doc).failures)
 
 
 def test_gate_bad_baselines(doc, tmp_path):

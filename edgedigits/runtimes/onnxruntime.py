@@ -42,9 +42,11 @@ class OnnxRuntimeRunner(Runner):
 
     bench_options = ("threads",)
 
-    def __init__(self, path: str | Path, *, threads: int = 1):
+    def __init__(self, path: str | Path, *, threads: int = 1,
+                 disabled_optimizers: tuple[str, ...] = ()):
         super().__init__(path)
         self.threads = threads
+        self.disabled_optimizers = tuple(disabled_optimizers)  # graph optimizers to leave out
         self.providers = tuple(dict.fromkeys((self.provider_wanted, "CPUExecutionProvider")))
         self._session = None
 
@@ -61,7 +63,8 @@ class OnnxRuntimeRunner(Runner):
             options.profile_file_prefix = profile_prefix
         try:
             return ort.InferenceSession(str(self.path), sess_options=options,
-                                        providers=list(self.providers))
+                                        providers=list(self.providers),
+                                        disabled_optimizers=list(self.disabled_optimizers))
         except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
             raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it "
                                  f"({first_line(exc, 160)})") from None
