@@ -46,7 +46,7 @@ def worker(out: str, json_path: str, inject: str | None) -> int:
 
     if inject:
         for name, cls in list(registry.items()):
-            registry[name] = slowed_runner(cls, inject, SLOWDOWN)
+            registry[name] = _slowed(cls, inject, SLOWDOWN)
     runtimes = tuple(name for name in registry if name != "keras-predict")
     options = BenchOptions(runtimes=runtimes, test_limit=1000)  # default timing, as CI
     result = bench(list(MODELS), out=out, options=options, log=lambda _m: None)
@@ -54,7 +54,7 @@ def worker(out: str, json_path: str, inject: str | None) -> int:
     return 0
 
 
-def slowed_runner(cls, target: str, factor: float):
+def _slowed(cls, target: str, factor: float):
     """``cls`` whose app call on the file named ``target`` takes ``factor`` times as long."""
     clock = time.perf_counter_ns
 
