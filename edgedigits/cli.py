@@ -251,9 +251,7 @@ def _gate(args: argparse.Namespace, doc: dict, baselines: list[tuple[str, dict]]
     for note in result.notes:
         print(f"gate: note: {note}")
     if result.comparisons:
-        worst = max(result.comparisons, key=lambda c: c.ci_low)
-        print(f"gate: largest growth interval: {worst.artifact} on {worst.runtime} (batch "
-              f"{worst.batch}) {worst.growth:.2f}x ({worst.ci_low:.2f}-{worst.ci_high:.2f}); "
+        print(f"gate: largest growth interval: {gate.largest_growth(result.comparisons)}; "
               f"limit {result.max_slowdown:g}x")
     if result.passed:
         print(f"gate: passed ({result.compared} relative latencies compared"

@@ -305,7 +305,7 @@ def check(current: dict[str, Any], baseline: dict[str, Any] | None,
             alarms = sum(map(len, result.latency.values()))
             result.notes.append(f"latency not judged: {alarms} row(s) beyond "
                                 f"{max_slowdown:g}x against this baseline from another CPU "
-                                f"(largest: {_worst(result.comparisons)})")
+                                f"(largest: {largest_growth(result.comparisons)})")
             result.latency = {}
     missing = set(rel_before) - set(rel_now)
     if missing:
@@ -368,7 +368,8 @@ def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: st
     return float(np.median([now[b] / before[b] for b in shared])) if shared else None
 
 
-def _worst(comparisons: list[Comparison]) -> str:
+def largest_growth(comparisons: list[Comparison]) -> str:
+    """The comparison with the highest interval lower bound, in words (logs, notes)."""
     if not comparisons:
         return "nothing compared"
     c = max(comparisons, key=lambda c: c.ci_low)
@@ -415,8 +416,8 @@ def check_and_retime(current: dict[str, Any], baseline: dict[str, Any] | None,
                 result.latency[model] = again.latency[model]
             else:
                 del result.latency[model]
-            result.retimings.append(Retiming(attempt, model, confirmed, _worst(fresh),
+            result.retimings.append(Retiming(attempt, model, confirmed, largest_growth(fresh),
                                              speeds[model]))
             log(f"gate: {model}: re-timed, alarm {'confirmed' if confirmed else 'gone'}; "
-                f"largest growth {_worst(fresh)}")
+                f"largest growth {largest_growth(fresh)}")
     return result
