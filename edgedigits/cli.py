@@ -136,6 +136,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from edgedigits.model_import import import_model
+
+    record = import_model(args.file, name=args.name, out=args.out, data=args.data,
+                          preprocessing=args.preprocessing)
+    print(f"{record.name}: ready; 'edgedigits export {record.name} --out {args.out} "
+          "--format all --quant all' exports it")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from edgedigits.export import ExportOptions, FinetuneOptions, export
     from edgedigits.mcu_budget import MCUBudget
@@ -342,6 +352,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for flag in ("json", "markdown", "plot"):
         if getattr(args, flag):
             writable_file(getattr(args, flag), f"--{flag}")
+    if args.name and not args.name.startswith("-"):
+        from edgedigits.model_import import import_files  # a .keras/.h5: import it first
+
+        args.name = import_files([args.name], out=args.out, data=args.data)[0]
     if args.lint:
         return _lint(args)
     report = diagnose(args.name, recipe=args.quant or "int8", formats=args.format, out=args.out,
@@ -479,6 +493,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0); the same "
                                                            "seed gives the same weights")
 
+    imp = _command(sub, cmd_import,
+        "import", help="bring in your own .keras/.h5 digit classifier (Keras 3 or Keras 2)",
+        description="Read a model file a notebook saved (Keras 3 or tf_keras; .keras or .h5) as "
+                    "data: its architecture through an allowlist of built-in layers (nothing "
+                    "in the file is imported or run), its weights checked against it. The "
+                    "model is rebuilt in tf_keras, its input scaling inferred on the test set, "
+                    "and proven equivalent to the file in the Keras that wrote it (in a "
+                    "subprocess). It lands in --out/NAME/ like a trained zoo model, and every "
+                    "command then takes NAME.", epilog=EPILOG_DATA)
+    imp.add_argument("file", metavar="FILE", help="the .keras or .h5 file model.save() wrote")
+    imp.add_argument("--name", default=None,
+                     help="the model's name under --out (default: from the file name)")
+    imp.add_argument("--out", default="exports", metavar="DIR",
+                     help="output folder (default: exports/)")
+    imp.add_argument("--preprocessing", default=None, metavar="NAME",
+                     help="the input scaling the model was trained with: unit (x/255), raw "
+                          "(0-255), mnist-normalized ((x/255-0.1307)/0.3081); default: "
+                          "inferred, the one that scores best on the test set")
+    _add_data_flag(imp)
+
     from edgedigits.export.recipes import FORMAT_RECIPES  # light: enums only
 
     recipes_help = "; ".join(f"{fmt.value}: {', '.join(r.value for r in recs)}"
@@ -490,7 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "written beside the artifacts in --out/<model>/.",
         epilog=f"Recipes per format: {recipes_help}. {EPILOG_DATA}")
     _add_model_selection(export,
-                         names="zoo model names (default: every model trained under --out)",
+                         names="zoo or imported model names, or .keras/.h5 files to import (default: "
+                               "every model trained or imported under --out)",
                          all_models="export every zoo model",
                          out="folder with the trained models; artifacts land beside them "
                              "(default: exports/)")
@@ -539,7 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and --batch, in every runtime that can run them.",
         epilog=EPILOG_DATA)
     _add_model_selection(bench, dest="targets", metavar="NAME|ARTIFACT",
-                         names="zoo model names, or .tflite/.onnx/.ort/.keras files",
+                         names="zoo or imported model names, .tflite/.onnx/.ort files, or a "
+                               ".keras/.h5 file to import",
                          all_models="every trained zoo model",
                          out="folder the models were trained and exported into (default exports/)")
     bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/2)")
@@ -553,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the models that are not trained yet, export them, bench everything, "
                     "and write the report to --report-dir. Without names, a small default subset "
                     "(a few minutes on 2 cores); --all for the whole zoo.", epilog=EPILOG_DATA)
-    _add_model_selection(pipe, names="zoo model names", all_models="the whole zoo",
+    _add_model_selection(pipe, names="zoo or imported model names, or .keras/.h5 files", all_models="the whole zoo",
                          out="default exports/")
     pipe.add_argument("--format", default="tflite,onnx,ort", help="export formats (default "
                                                               "tflite,onnx,ort)")
@@ -570,7 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "the layers by the quantization noise they add, with the reason read off "
                     "the numbers (clipped range, outliers, unfolded BatchNormalization).",
         epilog=EPILOG_DATA)
-    doctor.add_argument("name", metavar="NAME", help="a zoo model exported under --out")
+    doctor.add_argument("name", metavar="NAME", help="a zoo or imported model exported under "
+                                                      "--out, or a .keras/.h5 file to import")
     doctor.add_argument("--lint", action="store_true",
                         help="only list the known pitfalls of the model for each recipe (no "
                              "conversion, no artifacts needed; --quant all for every recipe)")

@@ -59,7 +59,11 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
         A ``PipelineResult``: what was trained, exported and benched, the report document and
         the files written. Every option and output folder is checked before any training.
     """
-    chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models)
+    from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
+
+    names = import_files(names, out=out, data=data, log=log)
+    chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models,
+                           out)
     # Everything that can be wrong with the request fails here, before minutes of training.
     export_options = export_options or ExportOptions(**PIPELINE_EXPORT)
     export_options.validate()

@@ -218,7 +218,7 @@ CASES = [
      "not trained yet: seed004_cnn"),
     ("export-out-is-a-file", _write("afile", "x"), ["export", M, "--out", "afile"], 1, "afile"),
     ("export-corrupt-keras", _write(f"ex/{M}/{M}.keras", "not a zip"), EXPORT, 1,
-     f"{M}.keras: not a loadable .keras model"),
+     f"{M}.keras: not a loadable model file"),
     ("export-wrong-architecture", _copy_model_as("seed003_ann64_relu"),
      ["export", "seed003_ann64_relu", "--out", "ex"], 1,
      "not the architecture of zoo model seed003_ann64_relu"),

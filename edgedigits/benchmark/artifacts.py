@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.export.recipes import Recipe
 from edgedigits.model_files import model_path, resolve_names
+from edgedigits.model_import import load_imported
 from edgedigits.zoo import list_models
 
 BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx", ".ort")
@@ -51,7 +52,10 @@ def parse_artifact_name(path: Path) -> tuple[str, str, str]:
         model, recipe = stem, "keras"
     else:
         model, _, recipe = stem.rpartition(".")
-    if model not in list_models() or recipe not in RECIPE_ORDER:
+    known = model in list_models() or (
+        (path.parent / "import.json").is_file() and path.parent.name == model
+        and load_imported(path.parent.parent, model) is not None)
+    if not known or recipe not in RECIPE_ORDER:
         raise UsageError(f"{path}: cannot tell which zoo model and recipe it is; bench expects "
                          "files named <model>.<recipe>.tflite|onnx|ort or <model>.keras, as "
                          "'edgedigits export' writes them")
@@ -89,7 +93,7 @@ def resolve_artifacts(targets: Sequence[str], all_models: bool, out: str | Path)
     names = [t for t in targets if not _looks_like_file(t)]
     artifacts: list[Artifact] = []
     if names or all_models or not files:
-        for name in resolve_names(names, all_models):
+        for name in resolve_names(names, all_models, out):
             artifacts.extend(artifacts_for_model(name, out))
     artifacts.extend(artifact_from_file(Path(f)) for f in files)
     return list({a.path.resolve(): a for a in artifacts}.values())

@@ -428,7 +428,10 @@ def bench(targets: Sequence[str] = (), *, all_models: bool = False,
     """
     options = options or BenchOptions()
     options.validate()
-    artifacts = resolve_artifacts(list(targets), all_models, out)
+    from edgedigits.model_import import import_files  # a user's .keras/.h5: import it first
+
+    artifacts = resolve_artifacts(import_files(list(targets), out=out, data=data, log=log),
+                                  all_models, out)
     from edgedigits.export.manifest import read_manifest
 
     for folder in dict.fromkeys(a.path.parent for a in artifacts):

@@ -157,7 +157,9 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = 
     from edgedigits.model_files import load_trained_model, model_path
     from edgedigits.zoo import get_spec
 
-    spec = get_spec(name)
+    from edgedigits.model_files import resolve_names
+
+    spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out
     if recipe not in DIAGNOSABLE:
         raise UsageError(f"--quant {recipe}: the doctor diagnoses post-training recipes "
                          f"({', '.join(DIAGNOSABLE)}); fine-tuned ones come from a model that "

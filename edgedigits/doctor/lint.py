@@ -155,7 +155,9 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
     from edgedigits.model_files import load_trained_model, model_path
     from edgedigits.zoo import create_model, get_spec
 
-    spec = get_spec(name)
+    from edgedigits.model_files import resolve_names
+
+    spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out
     path = model_path(out, name)
     model = load_trained_model(path, spec) if path.is_file() else create_model(name)
     findings = lint_model(model, recipes)

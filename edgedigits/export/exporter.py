@@ -280,14 +280,14 @@ class _ModelExport:
         if recipe == Recipe.INT8_FIXED:
             from edgedigits.doctor.fixes import assert_equivalent, fold_batchnorm
 
-            rewrite = fold_batchnorm(load_trained_model(self.source_path))
+            rewrite = fold_batchnorm(load_trained_model(self.source_path, self.spec))
             diff = assert_equivalent(self.base, rewrite.model, self.verify_x[:500])
             return rewrite.model, {
                 "fixes": rewrite.changes or ["none needed: no BatchNormalization to fold"],
                 "rewrite_max_abs_diff": float(f"{diff:.3g}")}
         if not RECIPE_INFO[recipe].finetuned:
             return self.base, {}
-        fresh = load_trained_model(self.source_path)  # tfmot would mutate self.base
+        fresh = load_trained_model(self.source_path, self.spec)  # tfmot would mutate self.base
         optimized = model_optimization.optimize(recipe, fresh, self.spec, self.dataset,
                                                 self.options.finetune_options)
         return optimized.model, optimized.details
@@ -606,6 +606,9 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     options = options or ExportOptions(**settings)
     options.validate()
     fmts, recs, keep_float = options.format_list, options.recipe_list, options.keep_float_layers
+    from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
+
+    names = import_files(names, out=out, data=data, log=log)
     chosen = _chosen_models(names, all_models, out)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     if missing and not options.train_missing:
@@ -625,7 +628,8 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
 
         train(missing, out=out, data=data, seed=options.seed, log=log)
         for name in missing:
-            _check_keep_float(keep_float, load_trained_model(model_path(out, name)))
+            _check_keep_float(keep_float, load_trained_model(model_path(out, name),
+                                                             get_spec(name)))
     command = command or "python: edgedigits.export(" + ", ".join(
         [repr(list(chosen)), f"formats={[f.value for f in fmts]}",
          f"recipes={[r.value for r in recs]}"]) + ")"
@@ -652,10 +656,15 @@ def _check_keep_float(keep_float: list[str], model: Any) -> None:
 
 
 def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> list[str]:
-    """The named models; or, with no names, every model already trained under ``out``."""
+    """The named models; or, with no names, every model already trained (or imported) under
+    ``out``."""
+    from edgedigits.model_import import imported_names
+
     if names or all_models:
-        return resolve_names(names, all_models)
+        return resolve_names(names, all_models, out)
     trained = [n for n in list_models() if model_path(out, n).is_file()]
+    imported = [n for n in imported_names(out) if model_path(out, n).is_file()]
+    trained += resolve_names(imported, out=out) if imported else []
     if not trained:
         raise ModelFileError(
             f"--out {out}: no trained models there to export; train the default ones first: "

@@ -70,9 +70,10 @@ def preprocessing(spec: ModelSpec) -> dict[str, Any]:
     return {
         "pixels": "28x28 grayscale, uint8 0-255, light digit on dark background (MNIST: "
                   "0 = background)",
-        "formula": "x = pixel / 255",
-        "scale": 1.0 / 255.0,
-        "offset": 0.0,
+        "formula": ("x = pixel / 255" if (spec.input_scale, spec.input_offset) == (1 / 255, 0.0)
+                    else "x = pixel * scale + offset"),
+        "scale": spec.input_scale,
+        "offset": spec.input_offset,
         "layout": spec.input_layout,
         "input_shape": [None, *spec.input_shape],
         "integer_inputs": "for an int8 input tensor: q = round(x / scale) + zero_point, clamped "

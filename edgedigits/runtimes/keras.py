@@ -33,8 +33,9 @@ class KerasRunner(Runner):
 
     def load(self) -> None:
         from edgedigits.model_files import load_trained_model
+        from edgedigits.model_import import spec_for_file
 
-        self.model = load_trained_model(self.path)
+        self.model = load_trained_model(self.path, spec_for_file(Path(self.path)))
         shape = tuple(None if d is None else int(d) for d in self.model.input_shape)
         self.inputs = [TensorInfo("input", shape, "float32")]
         self.outputs = [TensorInfo("output", tuple(self.model.output_shape), "float32")]

@@ -184,6 +184,10 @@ class ModelSpec:
     build_fn: Callable[[], Any] = field(repr=False)
     reported: SeedFigure | None = None
     choices: str = ""  # where the seed is vague: what we chose and why
+    # The input contract x = pixel * input_scale + input_offset. The zoo's is pixel / 255; an
+    # imported model's was inferred (or given) at import (edgedigits.model_import).
+    input_scale: float = 1.0 / 255.0
+    input_offset: float = 0.0
 
     def build(self) -> Any:
         """A fresh, uncompiled tf_keras model with newly initialized weights."""
@@ -192,12 +196,22 @@ class ModelSpec:
         return model
 
     def preprocess(self, images: np.ndarray) -> np.ndarray:
-        """uint8 ``(N, 28, 28)`` pixels -> float32 in [0, 1] in this model's input layout.
+        """uint8 ``(N, 28, 28)`` pixels -> float32 in this model's input layout.
 
-        This is the whole preprocessing contract an app must reproduce: divide by 255, reshape.
+        This is the whole preprocessing contract an app must reproduce: ``pixel * input_scale +
+        input_offset`` (the zoo's: divide by 255), reshape.
         """
-        x = np.asarray(images, dtype=np.float32) / np.float32(255.0)
+        x = np.asarray(images, dtype=np.float32)
+        if self.input_scale == 1.0 / 255.0 and self.input_offset == 0.0:
+            x = x / np.float32(255.0)  # the zoo's contract, computed as it always was
+        else:
+            x = x * np.float32(self.input_scale) + np.float32(self.input_offset)
         return x.reshape((x.shape[0], *self.input_shape))
+
+    @property
+    def imported(self) -> bool:
+        """A user's model brought in by ``edgedigits import``, not a registry entry."""
+        return self.source.id == IMPORTED.id
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs -> class probabilities (softmax for models that emit logits).
@@ -216,6 +230,21 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+# Models imported from users' files (edgedigits.model_import), found under an --out folder and
+# registered for this process so every command takes their names; never listed as the zoo.
+_IMPORTED: dict[str, ModelSpec] = {}
+IMPORTED = SeedProject("import", "a user's model file, imported with 'edgedigits import'")
+
+
+def register_imported(spec: ModelSpec) -> None:
+    """Make an imported model's name known to ``get_spec`` in this process."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"{spec.name!r} is a zoo model name")
+    _IMPORTED[spec.name] = spec
+
+
+def is_zoo_model(name: str) -> bool:
+    return name in _REGISTRY
 
 
 def register_model(*, source: SeedProject, architecture: str, family: str,
@@ -245,6 +274,8 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 def get_spec(name: str) -> ModelSpec:
     """The spec for ``name``; an unknown name raises an error listing the valid ones."""
+    if name in _IMPORTED:
+        return _IMPORTED[name]
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -253,7 +284,8 @@ def get_spec(name: str) -> ModelSpec:
             name, _REGISTRY, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UnknownNameError(f"unknown model {name!r}{hint}; valid models: "
-                               f"{', '.join(_REGISTRY)}") from None
+                               f"{', '.join(_REGISTRY)} (or a model imported under --out with "
+                               "'edgedigits import', or a .keras/.h5 file)") from None
 
 
 def create_model(name: str) -> Any:

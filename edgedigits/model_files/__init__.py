@@ -13,7 +13,6 @@ import hashlib
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from edgedigits._tf import tf_keras
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
@@ -34,8 +33,12 @@ def model_path(out: str | Path, name: str) -> Path:
     return model_dir(out, name) / f"{name}{MODEL_SUFFIX}"
 
 
-def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
-    """Validate model names up front, so a typo fails before an hour of training."""
+def resolve_names(names: Iterable[str], all_models: bool = False,
+                  out: str | Path | None = None) -> list[str]:
+    """Validate model names up front, so a typo fails before an hour of training.
+
+    With ``out``, a name may also be a model imported there (``edgedigits import``): its record
+    is read, checked and registered, so ``get_spec`` knows it from then on."""
     names = list(names)
     if all_models:
         if names:
@@ -43,6 +46,11 @@ def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
         return list_models()
     if not names:
         raise UsageError(f"name at least one model, or --all; models: {', '.join(list_models())}")
+    if out is not None:
+        from edgedigits.model_import import load_imported
+
+        for name in names:
+            load_imported(out, name)
     return [get_spec(n).name for n in dict.fromkeys(names)]
 
 
@@ -72,26 +80,44 @@ def file_sha256(path: str | Path) -> str:
 
 
 def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
-    """Load a ``.keras`` file we trained, in Keras' safe mode (no lambda/code deserialization).
+    """A trained model under ``--out``, read as data: ``spec.build()`` plus the file's weights.
 
-    With ``spec``, the file must also hold that registry entry's architecture (same layer types
-    and weight shapes): a ``.keras`` copied under another model's name fails here, with the file
-    named, instead of deep inside a conversion.
+    The file's ``config.json`` is never handed to Keras (Keras imports the modules a config
+    names; see ``keras_json``): a zoo or imported model is built by its own code (the registry,
+    or the checked architecture in ``import.json``) and only the weight arrays are read, each
+    checked against the built layer's shape. So a ``.keras`` copied under another model's name
+    fails here, with the file named, instead of deep inside a conversion.
+
+    Without ``spec`` (a ``.keras`` named directly), the architecture is read from the file
+    through the allowlist (``keras_json.parse_keras_config``) and rebuilt.
     """
+    from edgedigits.model_files.keras_json import parse_keras_config
+    from edgedigits.model_files.rebuild import build_model, set_weights
+    from edgedigits.model_files.weights import open_model_file, read_weights
+
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: trained model not found")
-    try:
-        model = tf_keras().models.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - any load failure means a bad file
-        first = first_line(exc, 200)
-        raise ModelFileError(f"{path}: not a loadable .keras model ({first})") from None
-    if spec is not None:
-        mismatch = architecture_mismatch(model, spec)
-        if mismatch:
-            raise ModelFileError(f"{path}: not the architecture of zoo model {spec.name} "
-                                 f"({mismatch}); retrain it with 'edgedigits train {spec.name}'")
-    return model
+    with open_model_file(path) as held:
+        if spec is not None:
+            model = spec.build()
+        else:
+            model = build_model(parse_keras_config(held.config_text, str(path)))
+        layers = [(type(layer).__name__, layer.name) for layer in model.layers]
+        shapes = {layer.name: [tuple(int(d) for d in w.shape) for w in layer.weights]
+                  for layer in model.layers}
+        try:
+            arrays = read_weights(held, layers, shapes, path)
+        except ModelFileError as exc:
+            if spec is None:
+                raise
+            detail = str(exc).removeprefix(f"{path}: ")
+            fix = ("import the model again" if spec.imported
+                   else f"retrain it with 'edgedigits train {spec.name}'")
+            kind = "imported model" if spec.imported else "zoo model"
+            raise ModelFileError(f"{path}: not the architecture of {kind} {spec.name} "
+                                 f"({detail}); {fix}") from None
+    return set_weights(model, arrays)
 
 
 def _layer_signature(model: Any) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:
