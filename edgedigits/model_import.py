@@ -239,13 +239,13 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
     if preprocessing is not None and preprocessing not in PREPROCESSING:
         raise UsageError(f"--preprocessing {preprocessing}: choose from "
                          f"{', '.join(PREPROCESSING)}")
-    out = ensure_writable_dir(out)
-    check_model_folders(out, [name])
     dataset = load_dataset(data)
     with open_model_file(source) as held:
         sha = file_sha256(held.path)
         size = held.path.stat().st_size
-        arch, model = rebuild(held, str(source))
+        arch, model = rebuild(held, str(source))  # a hostile or broken file stops here
+        out = ensure_writable_dir(out)  # only now: a refused file leaves no folder behind
+        check_model_folders(out, [name])
         classes = int(dataset.test_labels.max()) + 1
         if arch.num_classes != classes:
             raise ModelFileError(f"{source}: the model scores {arch.num_classes} classes, the "

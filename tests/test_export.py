@@ -376,8 +376,8 @@ def test_bad_input_errors(exported, tmp_path):
     corrupt = tmp_path / "edge_cnn_tiny"
     corrupt.mkdir()
     (corrupt / "edge_cnn_tiny.keras").write_bytes(b"PK\x03\x04truncated")
-    with pytest.raises(ModelFileError, match=r"edge_cnn_tiny\.keras: not a loadable \.keras "
-                                             "model"):
+    with pytest.raises(ModelFileError, match=r"edge_cnn_tiny\.keras: not a readable \.keras "
+                                             "zip"):
         export(["edge_cnn_tiny"], out=tmp_path, **QUIET)
     assert sorted(p.name for p in corrupt.iterdir()) == ["edge_cnn_tiny.keras"]
 

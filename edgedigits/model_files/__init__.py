@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from edgedigits._tf import tf_keras
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
@@ -100,7 +101,9 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
         raise ModelFileError(f"{path}: trained model not found")
     with open_model_file(path) as held:
         if spec is not None:
+            tf_keras().backend.reset_uids()  # auto names as in training (dense, dense_1, ...)
             model = spec.build()
+            _restore_layer_names(model, held.config_text)
         else:
             model = build_model(parse_keras_config(held.config_text, str(path)))
         layers = [(type(layer).__name__, layer.name) for layer in model.layers]
@@ -118,6 +121,28 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
             raise ModelFileError(f"{path}: not the architecture of {kind} {spec.name} "
                                  f"({detail}); {fix}") from None
     return set_weights(model, arrays)
+
+
+def _restore_layer_names(model: Any, config_text: str) -> None:
+    """Give ``model``'s layers the names the file recorded (plain strings read from its JSON,
+    matched by position and class), as Keras' own loading did: the exported files' tensor
+    names, and the doctor's layer matching, come from them. Anything that does not match
+    leaves the built names alone (the weights check decides whether the file fits)."""
+    from edgedigits.model_files.keras_json import load_json, valid_name
+
+    try:
+        items = load_json(config_text, "config.json")["config"]["layers"]
+        saved = [(item["class_name"], item["config"]["name"]) for item in items
+                 if item["class_name"] != "InputLayer"]
+    except (ModelFileError, KeyError, TypeError):
+        return
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if len(saved) != len(layers) or any(
+            cls != type(layer).__name__ or not valid_name(name)
+            for (cls, name), layer in zip(saved, layers)):
+        return
+    for (_, name), layer in zip(saved, layers):
+        layer._name = name  # noqa: SLF001 - tf_keras has no public setter for a layer's name
 
 
 def _layer_signature(model: Any) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:

@@ -314,6 +314,11 @@ def snake_case(name: str) -> str:
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 
 
+def valid_name(name: Any) -> bool:
+    """A layer or model name we accept from a file: short, plain characters."""
+    return isinstance(name, str) and bool(_NAME.match(name))
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer: its class, name, the tf_keras constructor arguments, and what feeds it."""
@@ -490,7 +495,6 @@ def _layer_item(item: Any, k: int) -> tuple[str, str, dict[str, Any]]:
         raise Refused(f"layer {k} has no usable name ({name!r})")
     class_name = item.get("class_name")
     what = f"layer {name!r}"
-    _check_object_header(item, what)
     if not isinstance(class_name, str):
         raise Refused(f"{what} has no class name")
     if class_name not in LAYERS and class_name != "InputLayer":
@@ -498,6 +502,7 @@ def _layer_item(item: Any, k: int) -> tuple[str, str, dict[str, Any]]:
                 "Lambda" else "")
         raise Refused(f"{what} is a {class_name}, which edgedigits does not import{hint}; "
                       f"supported: InputLayer, {', '.join(LAYERS)}")
+    _check_object_header(item, what)
     return class_name, name, config
 
 
