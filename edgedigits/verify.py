@@ -69,8 +69,8 @@ def _folders(targets: Sequence[str], out: Path) -> list[Path]:
         targets = [str(out)]
     folders: list[Path] = []
     for target in targets:
-        path = out / target if target in list_models() and not Path(target).exists() else Path(
-            target)
+        named = target in list_models() or (out / target / "import.json").is_file()
+        path = out / target if named and not Path(target).exists() else Path(target)
         if not path.is_dir():
             raise UsageError(f"{target}: not a model name or a folder")
         if (path / "manifest.json").is_file():

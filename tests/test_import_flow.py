@@ -12,16 +12,24 @@ import numpy as np
 import pytest
 
 from edgedigits.cli import main
+from edgedigits.export import FinetuneOptions
 from notebook_models import NOTEBOOKS, save_notebook_model
 
 pytestmark = pytest.mark.slow  # trains (briefly) and exports models: the full tier only
 
 QUIET = dict(log=lambda _msg: None)
-SMALL_EXPORT = dict(calibration_samples=200, verify_samples=500, finetune_samples=3000)
+SMALL_EXPORT = dict(calibration_samples=200, verify_samples=500,
+                    finetune=FinetuneOptions(samples=3000))
 # What a recipe cannot do for a model, by design of the library that does it: recorded as a
 # failed artifact with the reason, the model's other recipes still exported.
 EXPECTED_FAILURES = {
     ("functional_separable", "qat"): "SeparableConv2D",
+    ("rescaling_raw", "qat"): "tfmot cannot quantize a Rescaling layer",
+}
+# Full-integer files of a model whose BatchNormalization follows an Add (nothing to fold it
+# into): int8 loses agreement, as the lint warns at export; the parity check must catch it.
+EXPECTED_PARITY_FAILURES = {
+    ("functional_separable", "int8"): "BatchNormalization",
 }
 
 
@@ -76,6 +84,10 @@ def test_every_format_and_recipe_exports_with_parity(imported, out, kind):
             assert not record.ok and expected in record.reason, (record.file, record.reason)
             continue
         assert record.ok, (record.file, record.reason)
+        warned = EXPECTED_PARITY_FAILURES.get((kind, record.recipe))
+        if warned:
+            assert not record.parity_passed and warned in json.dumps(record.details), record.file
+            continue
         assert record.parity_passed, (record.file, record.parity)
     manifest = json.loads((out / kind / "manifest.json").read_text())
     scale, offset = imported[kind]["preprocessing"]["scale"], imported[kind]["preprocessing"][
@@ -83,8 +95,10 @@ def test_every_format_and_recipe_exports_with_parity(imported, out, kind):
     assert manifest["preprocessing"]["scale"] == scale
     assert manifest["preprocessing"]["offset"] == offset
     assert manifest["output"] == imported[kind]["output_kind"]
-    result = verify([kind], out=out)
-    assert result.passed, [p.line() for p in result.problems]
+    result = verify([kind], out=out)  # every file matches its record and golden vectors
+    flagged = {Path(p.file).name for p in result.problems}
+    assert all(p.check == "parity" for p in result.problems), [p.line() for p in result.problems]
+    assert flagged == {r.file for r in report.records if r.ok and not r.parity_passed}
 
 
 @pytest.mark.parametrize("kind", list(NOTEBOOKS))

@@ -104,7 +104,7 @@ def test_interrupted_save_keeps_the_previous_model(tmp_path, mnist, monkeypatch)
 def test_corrupt_model_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "m.keras"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ModelFileError, match=r"m\.keras: not a loadable \.keras model"):
+    with pytest.raises(ModelFileError, match=r"m\.keras: not a loadable model file"):
         load_trained_model(bad)
     with pytest.raises(ModelFileError, match=r"gone\.keras: trained model not found"):
         load_trained_model(tmp_path / "gone.keras")

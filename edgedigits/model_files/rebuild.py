@@ -43,9 +43,25 @@ def make_layer(layer: LayerSpec) -> Any:
     return getattr(keras.layers, layer.class_name)(name=layer.name, **kwargs)
 
 
+def is_chain(arch: Architecture) -> bool:
+    """Each layer takes the one before it: a Sequential model."""
+    previous = arch.input_name
+    for layer in arch.layers:
+        if layer.inbound != (previous,):
+            return False
+        previous = layer.name
+    return previous == arch.output
+
+
 def build_model(arch: Architecture, name: str | None = None) -> Any:
-    """A fresh tf_keras Functional model of ``arch`` (uncompiled, newly initialized)."""
+    """A fresh tf_keras model of ``arch`` (uncompiled, newly initialized): Sequential for a
+    chain of layers, as the zoo's models are (the BatchNormalization rewrites of QAT and
+    int8-fixed take Sequential models), Functional otherwise."""
     keras = tf_keras()
+    if is_chain(arch):
+        return keras.Sequential([keras.Input(shape=arch.input_shape, name=arch.input_name),
+                                 *(make_layer(layer) for layer in arch.layers)],
+                                name=name or arch.name)
     tensors = {arch.input_name: keras.Input(shape=arch.input_shape, name=arch.input_name)}
     for layer in arch.layers:
         inputs = [tensors[n] for n in layer.inbound]
