@@ -58,6 +58,8 @@ TIE_POINTS = 1.0
 EQUIVALENCE_IMAGES = 256
 EQUIVALENCE_MAX_ABS_DIFF = 1e-5
 REFERENCE_TIMEOUT_S = 600
+# Run as a script in a subprocess, never imported here (see its docstring).
+REFERENCE_SCRIPT = Path(__file__).with_name("model_files") / "keras_reference.py"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
@@ -184,7 +186,7 @@ def _scaled(images: np.ndarray, scale: float, offset: float,
 
 def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence:
     """The file in the Keras that wrote it (a subprocess) against the rebuilt model on ``x``."""
-    script = Path(__file__).with_name("model_files") / "keras_reference.py"
+    script = REFERENCE_SCRIPT
     with tempfile.TemporaryDirectory(prefix="edgedigits-reference-") as tmp:
         x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
         np.save(x_path, x, allow_pickle=False)
@@ -244,8 +246,6 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
         sha = file_sha256(held.path)
         size = held.path.stat().st_size
         arch, model = rebuild(held, str(source))  # a hostile or broken file stops here
-        out = ensure_writable_dir(out)  # only now: a refused file leaves no folder behind
-        check_model_folders(out, [name])
         classes = int(dataset.test_labels.max()) + 1
         if arch.num_classes != classes:
             raise ModelFileError(f"{source}: the model scores {arch.num_classes} classes, the "
@@ -269,6 +269,9 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
                                  f"{'identical' if equivalence.classes_identical else 'differ'})"
                                  "; not imported")
         writer, version, file_format = held.writer, held.keras_version, held.format
+    # Only now, seconds in: a refused file leaves no folder behind.
+    out = ensure_writable_dir(out)
+    check_model_folders(out, [name])
     log(f"{source}: {equivalence.line()}")
     model._name = name  # noqa: SLF001 - tf_keras has no public setter for the name
     target = model_path(out, name)

@@ -164,3 +164,40 @@ def test_a_changed_record_is_refused(imported, out, tmp_path):
     record["architecture"]["layers"][0]["class_name"] = "Lambda"
     (work / "cnn_mse" / "import.json").write_text(json.dumps(record))
     assert main(["export", "cnn_mse", "--out", str(work)]) == 1
+
+
+def _fake_reference(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "fake_reference.py"
+    script.write_text("import sys\nimport numpy as np\nwriter, model, x, y = sys.argv[1:5]\n"
+                      + body)
+    return script
+
+
+def test_equivalence_not_checked_without_the_writing_keras(notebook_files, tmp_path,
+                                                           monkeypatch):
+    """Where the Keras that wrote the file is missing (the reference exits 3), the import goes
+    on and says so, in the record and in one line."""
+    from edgedigits import model_import
+
+    monkeypatch.setattr(model_import, "REFERENCE_SCRIPT",
+                        _fake_reference(tmp_path, "sys.exit(3)\n"))
+    lines: list[str] = []
+    record = model_import.import_model(notebook_files[("cnn_mse", "keras")][".keras"],
+                                       out=tmp_path / "out", log=lines.append)
+    assert record.equivalence["checked"] is False and not record.equivalence["passed"]
+    assert "not installed" in record.equivalence["reason"]
+    assert any("equivalence: not checked (the file was written by keras 3." in l for l in lines)
+
+
+def test_a_rebuilt_model_that_differs_is_refused(notebook_files, tmp_path, monkeypatch, capsys):
+    """The check can fail: a reference that disagrees stops the import, nothing written."""
+    from edgedigits import model_import
+
+    monkeypatch.setattr(model_import, "REFERENCE_SCRIPT", _fake_reference(
+        tmp_path, "n = len(np.load(x))\nnp.save(y, np.full((n, 10), 0.1, np.float32))\n"
+                  "print('3.15.1')\n"))
+    path = notebook_files[("cnn_mse", "keras")][".keras"]
+    assert main(["import", str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the rebuilt model differs from the file" in err[0], err
+    assert not (tmp_path / "out").exists()
