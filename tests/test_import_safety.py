@@ -358,3 +358,53 @@ def test_zoo_folder_config_is_never_read(tmp_path):
     os.replace(edited, path)
     loaded = load_trained_model(path, spec)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded.get_weights()))
+
+
+@pytest.mark.parametrize("writer", ["keras", "tf_keras"])
+def test_every_allowlisted_layer_rebuilds_with_keras_shapes(tmp_path, writer):
+    """One untrained model with every allowlisted layer: the shapes inferred from the JSON equal
+    the shapes Keras built, and the rebuilt tf_keras model computes what the original does."""
+    from edgedigits.model_files import load_trained_model
+    from edgedigits.model_files.keras_json import LAYERS, parse_keras_config
+    from edgedigits.model_files.weights import open_model_file
+
+    k = keras_module(writer)
+    k.utils.set_random_seed(1)
+    L = k.layers
+    inputs = k.Input((28, 28))
+    x = L.Reshape((28, 28, 1))(inputs)
+    x = L.Rescaling(0.5, offset=0.1)(x)
+    x = L.ZeroPadding2D(((1, 0), (0, 1)))(x)
+    x = L.Conv2D(6, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.BatchNormalization()(x)
+    a = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    b = L.SeparableConv2D(12, (3, 3), padding="same", use_bias=False)(x)
+    x = L.Add()([a, b])
+    x = L.ReLU(max_value=6.0)(x)
+    x = L.SpatialDropout2D(0.1)(x)
+    y = L.MaxPooling2D(2)(x)
+    z = L.AveragePooling2D(2, strides=1, padding="same")(y)
+    x = L.Concatenate()([y, z])
+    g = L.GlobalAveragePooling2D()(x)
+    h = L.GlobalMaxPooling2D()(x)
+    x = L.Concatenate(axis=-1)([g, h, L.Flatten()(y)])
+    x = L.Dropout(0.2)(x)
+    x = L.Dense(10, kernel_regularizer=k.regularizers.L2(1e-4))(x)
+    x = L.Activation("tanh")(x)
+    outputs = L.Softmax()(x)
+    model = k.Model(inputs, outputs)
+    path = tmp_path / "all.keras"
+    model.save(path)
+    with open_model_file(path) as held:
+        arch = parse_keras_config(held.config_text, str(path))
+    assert {l.class_name for l in arch.layers} == set(LAYERS)
+    for layer in model.layers:
+        if layer.name == arch.input_name:
+            continue
+        assert tuple(layer.output.shape[1:]) == arch.shapes[layer.name], layer.name
+        assert [tuple(w.shape) for w in layer.weights] == arch.weight_shapes[layer.name]
+    rebuilt = load_trained_model(path)
+    x = np.random.default_rng(0).random((8, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    assert not arch.emits_logits

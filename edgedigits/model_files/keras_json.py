@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from edgedigits.errors import ModelFileError
+from edgedigits.model_files.shapes import ShapeError, infer
 
 # Limits, each with its reason. A file may claim anything; these bound what we build from it.
 MAX_CONFIG_BYTES = 4 << 20  # a 100-layer config is ~100 KB; 4 MiB is generous
@@ -601,7 +602,9 @@ def _inbound(name: str, nodes: Any) -> tuple[str, ...]:
         args, kwargs = node.get("args"), node.get("kwargs") or {}
         if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict):
             raise _fail(name, "has a call with other than one argument")
-        if set(kwargs) - {"training", "mask"} or any(v is not None for v in kwargs.values()):
+        # Keras 3 records a Dropout's call as training=False/None: inference ignores it anyway.
+        if set(kwargs) - {"training", "mask"} or kwargs.get("mask") is not None or (
+                kwargs.get("training") not in (None, True, False)):
             raise _fail(name, f"is called with keyword arguments {sorted(kwargs)}")
         first = args[0]
         tensors = first if isinstance(first, list) else [first]
@@ -660,7 +663,10 @@ def _assemble(model_name: Any, input_name: Any, input_shape: Any,
     total = 0
     for layer in ordered:
         ins = [shapes[n] for n in layer.inbound]
-        shapes[layer.name], weights[layer.name] = _infer(layer, ins)
+        try:
+            shapes[layer.name], weights[layer.name] = infer(layer.class_name, layer.args, ins)
+        except ShapeError as exc:
+            raise _fail(layer.name, str(exc)) from None
         total += sum(math.prod(s) for s in weights[layer.name])
         if total > MAX_PARAMS:
             raise Refused(f"layer {layer.name!r}: more than {MAX_PARAMS:,} weights in all, over "
@@ -739,95 +745,3 @@ def _topological(specs: dict[str, LayerSpec], input_name: str, output: str) -> l
         raise Refused(f"layers {', '.join(unused)} do not lead to the output; only one-output "
                       "models are supported")
     return order
-
-
-# -- shape inference: output shape and weight shapes from the arguments ------------------------
-
-def _conv_length(n: int, k: int, s: int, d: int, padding: str) -> int:
-    if padding == "same":
-        return -(-n // s)
-    return (n - d * (k - 1) - 1) // s + 1
-
-
-def _spatial(layer: LayerSpec, shape: tuple[int, ...], kernel: list[int], strides: list[int],
-             dilation: list[int], padding: str) -> tuple[int, int]:
-    if len(shape) != 3:
-        raise _fail(layer.name, f"{layer.class_name} needs (height, width, channels) input, got "
-                                f"{shape}")
-    h, w = (_conv_length(n, k, s, d, padding)
-            for n, k, s, d in zip(shape[:2], kernel, strides, dilation))
-    if h < 1 or w < 1:
-        raise _fail(layer.name, f"{layer.class_name} leaves no output from a {shape} input")
-    return h, w
-
-
-def _infer(layer: LayerSpec, ins: list[tuple[int, ...]]) -> tuple[tuple[int, ...],
-                                                                     list[tuple[int, ...]]]:
-    a, kind = layer.args, layer.class_name
-    shape = ins[0]
-    bias = (lambda n: [(n,)] if a.get("use_bias", True) else [])
-    if kind == "Dense":
-        return (*shape[:-1], a["units"]), [(shape[-1], a["units"]), *bias(a["units"])]
-    if kind in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):
-        kernel, strides = a["kernel_size"], a.get("strides", [1, 1])
-        dilation = a.get("dilation_rate", [1, 1])
-        if dilation != [1, 1] and strides != [1, 1]:
-            raise _fail(layer.name, "strides and dilation above 1 together are not supported")
-        h, w = _spatial(layer, shape, kernel, strides, dilation, a.get("padding", "valid"))
-        channels = shape[2]
-        if kind == "Conv2D":
-            groups = a.get("groups", 1)
-            if channels % groups or a["filters"] % groups:
-                raise _fail(layer.name, f"groups {groups} does not divide the channels")
-            return (h, w, a["filters"]), [(*kernel, channels // groups, a["filters"]),
-                                          *bias(a["filters"])]
-        multiplier = a.get("depth_multiplier", 1)
-        depthwise = (*kernel, channels, multiplier)
-        if kind == "DepthwiseConv2D":
-            return (h, w, channels * multiplier), [depthwise, *bias(channels * multiplier)]
-        return (h, w, a["filters"]), [depthwise, (1, 1, channels * multiplier, a["filters"]),
-                                      *bias(a["filters"])]
-    if kind in ("MaxPooling2D", "AveragePooling2D"):
-        pool = a["pool_size"]
-        h, w = _spatial(layer, shape, pool, a.get("strides") or pool, [1, 1],
-                        a.get("padding", "valid"))
-        return (h, w, shape[2]), []
-    if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-        if len(shape) != 3:
-            raise _fail(layer.name, f"{kind} needs (height, width, channels) input, got {shape}")
-        return ((1, 1, shape[2]) if a.get("keepdims") else (shape[2],)), []
-    if kind == "Flatten":
-        return (math.prod(shape),), []
-    if kind == "Reshape":
-        target = list(a["target_shape"])
-        known = math.prod(d for d in target if d != -1)
-        if -1 in target:
-            if math.prod(shape) % known:
-                raise _fail(layer.name, f"cannot reshape {shape} to {tuple(target)}")
-            target[target.index(-1)] = math.prod(shape) // known
-        if math.prod(target) != math.prod(shape):
-            raise _fail(layer.name, f"cannot reshape {shape} to {tuple(target)}")
-        return tuple(target), []
-    if kind == "BatchNormalization":
-        if a["axis"] not in (-1, len(shape)):
-            raise _fail(layer.name, f"axis {a['axis']}: only the last (channel) axis is "
-                                    "supported")
-        c = shape[-1]
-        return shape, [(c,)] * (int(a.get("scale", True)) + int(a.get("center", True)) + 2)
-    if kind == "ZeroPadding2D":
-        (top, bottom), (left, right) = a["padding"]
-        if len(shape) != 3:
-            raise _fail(layer.name, f"ZeroPadding2D needs (height, width, channels) input")
-        return (shape[0] + top + bottom, shape[1] + left + right, shape[2]), []
-    if kind == "Add":
-        if any(s != shape for s in ins):
-            raise _fail(layer.name, f"adds tensors of different shapes {ins}")
-        return shape, []
-    if kind == "Concatenate":
-        axis = a["axis"] % (len(shape) + 1) - 1 if a["axis"] < 0 else a["axis"] - 1
-        if axis < 0 or any(len(s) != len(shape) or [d for k, d in enumerate(s) if k != axis]
-                           != [d for k, d in enumerate(shape) if k != axis] for s in ins):
-            raise _fail(layer.name, f"cannot concatenate {ins} on axis {a['axis']}")
-        return tuple(sum(s[axis] for s in ins) if k == axis else d
-                     for k, d in enumerate(shape)), []
-    return shape, []  # Dropout, SpatialDropout2D, Activation, ReLU, Softmax, Rescaling
