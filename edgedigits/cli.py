@@ -100,18 +100,19 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = ("name", "source", "params", "architecture", "recipe")
-    table = [header] + [(r["name"], r["source"], f"{r['params']:,}", r["architecture"],
-                         r["recipe"]) for r in rows]
+    header = ("name", "source", "params", "shipped %", "architecture", "recipe")
+    table = [header] + [(r["name"], r["source"], f"{r['params']:,}",
+                         f"{r['pretrained']['test_accuracy']:.2f}" if r["pretrained"] else "-",
+                         r["architecture"], r["recipe"]) for r in rows]
     if args.markdown:
         print("| " + " | ".join(header) + " |")
-        print("|---|---|---:|---|---|")
+        print("|---|---|---:|---:|---|---|")
         for row in table[1:]:
             print("| " + " | ".join(row) + " |")
         return 0
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for k, row in enumerate(table):
-        print("  ".join(cell.rjust(w) if i == 2 else cell.ljust(w)
+        print("  ".join(cell.rjust(w) if i in (2, 3) else cell.ljust(w)
                         for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
         if k == 0:
             print("  ".join("-" * w for w in widths))
@@ -314,7 +315,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                       epochs=args.epochs, export_options=ExportOptions(
                           formats=args.format, recipes=args.quant),
                       bench_options=_bench_options(args), report_dir=args.report_dir,
-                      command=cli_command())
+                      command=cli_command(), train_missing=args.train)
     print(reports.terminal_summary(result.document))
     for path in result.files:
         print(f"report: {path}")
@@ -524,8 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "written beside the artifacts in --out/<model>/.",
         epilog=f"Recipes per format: {recipes_help}. {EPILOG_DATA}")
     _add_model_selection(export,
-                         names="zoo or imported model names, or .keras/.h5 files to import (default: "
-                               "every model trained or imported under --out)",
+                         names="zoo or imported model names, or .keras/.h5 files to import "
+                               "(default: "
+                               "every model trained or imported under --out; none there: the "
+                               "default models, from their shipped weights)",
                          all_models="export every zoo model",
                          out="folder with the trained models; artifacts land beside them "
                              "(default: exports/)")
@@ -534,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--quant", default="float32", metavar="RECIPE[,RECIPE]",
                         help="recipes, comma-separated, or all (default: float32)")
     export.add_argument("--train", action="store_true",
-                        help="train models that have no trained .keras yet")
+                        help="train models that have no trained .keras yet (default: start "
+                             "them from the weights that ship with edgedigits)")
     export.add_argument("--calibration-samples", type=_positive_int, default=500, metavar="N",
                         help="training images for int8 calibration (default 500)")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset, 13-18 (default 17)")
@@ -585,16 +589,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_flags(bench)
 
     pipe = _command(sub, cmd_pipeline,
-        "pipeline", help="train what is missing, export, bench: the whole flow in one command",
-        description="Train the models that are not trained yet, export them, bench everything, "
-                    "and write the report to --report-dir. Without names, a small default subset "
-                    "(a few minutes on 2 cores); --all for the whole zoo.", epilog=EPILOG_DATA)
-    _add_model_selection(pipe, names="zoo or imported model names, or .keras/.h5 files", all_models="the whole zoo",
+        "pipeline", help="export and bench (training only with --train): the whole flow",
+        description="Start every model not trained under --out from the weights that ship with "
+                    "edgedigits (or train it: --train), export it, bench everything, and write "
+                    "the report to --report-dir. Without names, a small default subset; --all "
+                    "for the whole zoo.", epilog=EPILOG_DATA)
+    _add_model_selection(pipe, names="zoo or imported model names, or .keras/.h5 files",
+                         all_models="the whole zoo",
                          out="default exports/")
     pipe.add_argument("--format", default="tflite,onnx,ort", help="export formats (default "
                                                               "tflite,onnx,ort)")
     pipe.add_argument("--quant", default="all", help="export recipes (default all)")
-    pipe.add_argument("--epochs", type=_positive_int, help="override training epochs")
+    pipe.add_argument("--train", action="store_true",
+                      help="train models not trained under --out with their recipes, instead "
+                           "of starting from the weights that ship with edgedigits")
+    pipe.add_argument("--epochs", type=_positive_int, help="override training epochs (implies "
+                                                          "--train)")
     pipe.add_argument("--report-dir", metavar="DIR", default=None,
                       help="where the report goes (default <out>/report)")
     _add_bench_flags(pipe)

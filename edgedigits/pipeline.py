@@ -1,9 +1,9 @@
 """One command from nothing to a verified, benchmarked set of edge artifacts.
 
-``pipeline()`` trains the models that have no trained ``.keras`` yet (with their seed's recipe),
-exports them (TFLite and ONNX, every recipe by default), benches everything, and writes the
-report (JSON, Markdown, plots) to ``<out>/report/``. The default subset finishes in a few
-minutes on 2 CPU cores; ``all_models=True`` runs the whole zoo.
+``pipeline()`` starts each model that has no trained ``.keras`` yet from the weights that ship
+with the package (``train_missing``: trains it with its seed's recipe instead), exports them
+(TFLite, ONNX and ORT, every recipe by default), benches everything, and writes the report
+(JSON, Markdown, plots) to ``<out>/report/``. ``all_models=True`` runs the whole zoo.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from edgedigits.export.artifact_store import check_export_folders
 from edgedigits.outputs import writable_dir
 from edgedigits.model_files import DEFAULT_MODELS, DEFAULT_OUT, model_path, resolve_names
 from edgedigits.training import TrainResult, train
+from edgedigits.zoo.pretrained import pretrained
 
 
 PIPELINE_EXPORT = {"formats": "tflite,onnx,ort", "recipes": "all"}  # every recipe, 3 formats
@@ -39,8 +40,9 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
              out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
              epochs: int | None = None, export_options: ExportOptions | None = None,
              bench_options: BenchOptions | None = None, report_dir: str | Path | None = None,
-             command: str | None = None, log: Callable[[str], None] = print) -> PipelineResult:
-    """Train what is not trained yet, export, bench, and write the report.
+             command: str | None = None, train_missing: bool = False,
+             log: Callable[[str], None] = print) -> PipelineResult:
+    """Start from the shipped weights (or train, when asked), export, bench, write the report.
 
     Args:
         names: zoo model names (default: the default subset, ``DEFAULT_MODELS``).
@@ -53,6 +55,9 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
         bench_options: how to bench (default: ``BenchOptions()``).
         report_dir: where ``bench.json``, ``bench.md`` and the plots go.
         command: the command line recorded in the manifests.
+        train_missing: train the models not yet trained under ``out`` with their recipes,
+            instead of starting from the weights that ship with the package (``epochs``
+            implies it; a model without shipped weights is always trained).
         log: where progress lines go.
 
     Returns:
@@ -74,6 +79,8 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
                               f"--report-dir {report_dir}" if report_dir else f"--out {out}")
     (bench_options or BenchOptions()).validate(load_dataset(data).num_test)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
+    if not (train_missing or epochs is not None):  # the rest start from the shipped weights
+        missing = [n for n in missing if pretrained(n) is None]
     trained = train(missing, out=out, data=data, epochs=epochs, log=log) if missing else []
     exported = export(chosen, out=out, data=data, options=export_options, command=command,
                       log=log)

@@ -67,6 +67,11 @@ class TrainResult:
     model_path: str
     model_sha256: str
     tensorflow_version: str
+    # "trained" by this run, or "pretrained": written from the package's shipped weights
+    # (edgedigits.zoo.pretrained), whose SHA-256 and training machine are then recorded too.
+    weights: str = "trained"
+    weights_sha256: str | None = None
+    trained_on: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

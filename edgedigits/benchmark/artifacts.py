@@ -74,7 +74,11 @@ def artifact_from_file(path: Path) -> Artifact:
 
 
 def artifacts_for_model(name: str, out: Path) -> list[Artifact]:
+    from edgedigits.zoo.pretrained import materialize, pretrained
+
     keras_path = model_path(out, name)
+    if not keras_path.is_file() and pretrained(name) is not None:
+        materialize(out, name)  # not trained there: the shipped weights, saying so
     if not keras_path.is_file():
         raise ModelFileError(f"{keras_path}: trained model not found; run 'edgedigits train "
                              f"{name} --out {out}' (or 'edgedigits pipeline {name}')")

@@ -150,8 +150,8 @@ def _tflm_check(path: Path, recipe: str) -> list[LintFinding]:
 
 def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "exports"
          ) -> list[LintFinding]:
-    """``edgedigits doctor --lint``: the trained model's pitfalls (the registry's architecture
-    when it is not trained yet), plus the I/O of any full-integer ``.tflite`` already exported."""
+    """``edgedigits doctor --lint``: the trained model's pitfalls (its shipped weights, or the
+    registry's architecture, when it is not trained under ``out``), plus the I/O of any full-integer ``.tflite`` already exported."""
     from edgedigits.model_files import load_trained_model, model_path
     from edgedigits.zoo import create_model, get_spec
 
@@ -159,7 +159,12 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out
     path = model_path(out, name)
-    model = load_trained_model(path, spec) if path.is_file() else create_model(name)
+    if path.is_file():
+        model = load_trained_model(path, spec)
+    else:  # not trained there: the shipped weights, else the architecture alone
+        from edgedigits.zoo.pretrained import load_pretrained, pretrained
+
+        model = load_pretrained(name) if pretrained(name) else create_model(name)
     findings = lint_model(model, recipes)
     for artifact in sorted((Path(out) / name).glob(f"{name}.*.tflite")):
         recipe = artifact.name[len(name) + 1:-len(".tflite")]

@@ -44,6 +44,7 @@ from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time
 from edgedigits.model_files import (DEFAULT_MODELS, DEFAULT_OUT, file_sha256, load_trained_model,
                                     model_path, resolve_names)
 from edgedigits.zoo import ModelSpec, get_spec, list_models
+from edgedigits.zoo.pretrained import materialize, pretrained
 
 
 
@@ -173,6 +174,11 @@ class _ModelExport:
         metrics = read_metrics(self.folder / "metrics.json")  # validated before any work
         if metrics and metrics.get("test_accuracy") is not None:
             source["test_accuracy"] = metrics["test_accuracy"]
+        # Where the weights came from, so no report passes shipped weights off as trained ones
+        # (or an imported file as either).
+        source["weights"] = (metrics or {}).get("weights", "trained")
+        if (metrics or {}).get("weights_sha256"):
+            source["weights_sha256"] = metrics["weights_sha256"]
         return source
 
     def _extra(self, command: str) -> dict[str, Any]:
@@ -611,10 +617,12 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     names = import_files(names, out=out, data=data, log=log)
     chosen = _chosen_models(names, all_models, out)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
-    if missing and not options.train_missing:
+    unshipped = [n for n in missing if pretrained(n) is None]
+    if unshipped and not options.train_missing:
         raise ModelFileError(
-            f"not trained yet: {', '.join(missing)} (no {model_path(out, missing[0])}); run "
-            f"'edgedigits train {' '.join(missing)} --out {out}' first, or add --train")
+            f"not trained yet: {', '.join(unshipped)} (no {model_path(out, unshipped[0])}, and no "
+            f"shipped weights); run 'edgedigits train {' '.join(unshipped)} --out {out}' first, "
+            "or add --train")
     out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
     _check_sample_counts(dataset, options.calibration_samples, options.verify_samples,
@@ -623,10 +631,14 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         if name not in missing:  # the right architecture, and the layers --keep-float names
             _check_keep_float(keep_float, load_trained_model(model_path(out, name),
                                                              get_spec(name)))
-    if missing:
+    if missing and options.train_missing:
         from edgedigits.training import train  # --train: the trainer, only when asked for
 
         train(missing, out=out, data=data, seed=options.seed, log=log)
+    elif missing:  # the shipped weights, saying so (metrics.json records weights: pretrained)
+        for name in missing:
+            materialize(out, name, log)
+    if missing:
         for name in missing:
             _check_keep_float(keep_float, load_trained_model(model_path(out, name),
                                                              get_spec(name)))
@@ -665,6 +677,8 @@ def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> l
     trained = [n for n in list_models() if model_path(out, n).is_file()]
     imported = [n for n in imported_names(out) if model_path(out, n).is_file()]
     trained += resolve_names(imported, out=out) if imported else []
+    if not trained and all(pretrained(n) for n in DEFAULT_MODELS):
+        return list(DEFAULT_MODELS)  # nothing trained there: the default models, pretrained
     if not trained:
         raise ModelFileError(
             f"--out {out}: no trained models there to export; train the default ones first: "

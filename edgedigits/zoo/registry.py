@@ -295,6 +295,8 @@ def create_model(name: str) -> Any:
 
 def describe_models(names: list[str] | None = None) -> list[dict[str, Any]]:
     """One plain-data row per model for ``edgedigits zoo``: builds each model to count params."""
+    from edgedigits.zoo.pretrained import describe as describe_pretrained
+
     rows = []
     for name in names or list_models():
         spec = get_spec(name)
@@ -310,5 +312,6 @@ def describe_models(names: list[str] | None = None) -> list[dict[str, Any]]:
             "reported": (f"{spec.reported.percent:g}% {spec.reported.metric}"
                          if spec.reported else None),
             "choices": spec.choices or None,
+            "pretrained": describe_pretrained(spec.name),  # the shipped weights, or None
         })
     return rows
