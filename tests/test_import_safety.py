@@ -9,7 +9,6 @@ working folder holds ``evil.py`` (tf_keras imports a module a config names from 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from edgedigits._tf import tf_keras
-from edgedigits.errors import ModelFileError, UsageError, first_line
+from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
