@@ -39,7 +39,7 @@ from edgedigits.model_files import (DEFAULT_OUT, check_model_folders, ensure_wri
 from edgedigits.model_files.keras_json import Architecture, parse_keras_config
 from edgedigits.model_files.weights import KERAS_SUFFIXES, ModelFile, open_model_file, read_weights
 from edgedigits.zoo.registry import (IMPORTED, ModelSpec, TrainingRecipe, is_zoo_model,
-                                     register_imported)
+                                     register_imported, scale_pixels)
 
 SCHEMA = "edgedigits.import/1"
 RECORD = "import.json"
@@ -157,7 +157,7 @@ def infer_preprocessing(model: Any, input_shape: tuple[int, ...], images: np.nda
     """Test accuracy (percent) and mean cross-entropy of ``model`` under each candidate."""
     scores = {}
     for name, (scale, offset) in PREPROCESSING.items():
-        x = _scaled(images, scale, offset, input_shape)
+        x = scale_pixels(images, scale, offset, input_shape)
         outputs = model.predict(x, batch_size=1024, verbose=0).astype(np.float64)
         if logits:
             outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
@@ -174,14 +174,6 @@ def best_preprocessing(scores: dict[str, dict[str, float]]) -> str:
     top = max(s["accuracy"] for s in scores.values())
     tied = [k for k, s in scores.items() if s["accuracy"] >= top - TIE_POINTS]
     return min(tied, key=lambda k: scores[k]["cross_entropy"])
-
-
-def _scaled(images: np.ndarray, scale: float, offset: float,
-            input_shape: tuple[int, ...]) -> np.ndarray:
-    x = np.asarray(images, dtype=np.float32)
-    x = x / np.float32(255.0) if (scale, offset) == PREPROCESSING["unit"] else (
-        x * np.float32(scale) + np.float32(offset))
-    return x.reshape((x.shape[0], *input_shape))
 
 
 def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence:
@@ -259,7 +251,8 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
                                  f"{dataset.source} ({shown}); is it a digit classifier of "
                                  "28x28 images? --preprocessing chooses one anyway")
         scale, offset = PREPROCESSING[chosen]
-        x = _scaled(dataset.test_images[:EQUIVALENCE_IMAGES], scale, offset, arch.input_shape)
+        x = scale_pixels(dataset.test_images[:EQUIVALENCE_IMAGES], scale, offset,
+                         arch.input_shape)
         equivalence = check_equivalence(held, model, x)
         if equivalence.checked and not equivalence.passed:
             raise ModelFileError(f"{source}: the rebuilt model differs from the file as "

@@ -32,6 +32,7 @@ import numpy as np
 
 from edgedigits.errors import EdgeDigitsError, UsageError, first_line
 from edgedigits.model_files import DEFAULT_OUT, file_sha256
+from edgedigits.model_import import RECORD
 from edgedigits.zoo import list_models
 
 ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".ort", ".cc", ".h")
@@ -69,7 +70,7 @@ def _folders(targets: Sequence[str], out: Path) -> list[Path]:
         targets = [str(out)]
     folders: list[Path] = []
     for target in targets:
-        named = target in list_models() or (out / target / "import.json").is_file()
+        named = target in list_models() or (out / target / RECORD).is_file()
         path = out / target if named and not Path(target).exists() else Path(target)
         if not path.is_dir():
             raise UsageError(f"{target}: not a model name or a folder")

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.export.recipes import Recipe
 from edgedigits.model_files import model_path, resolve_names
-from edgedigits.model_import import load_imported
+from edgedigits.model_import import RECORD, load_imported
 from edgedigits.zoo import list_models
 
 BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx", ".ort")
@@ -53,7 +53,7 @@ def parse_artifact_name(path: Path) -> tuple[str, str, str]:
     else:
         model, _, recipe = stem.rpartition(".")
     known = model in list_models() or (
-        (path.parent / "import.json").is_file() and path.parent.name == model
+        (path.parent / RECORD).is_file() and path.parent.name == model
         and load_imported(path.parent.parent, model) is not None)
     if not known or recipe not in RECIPE_ORDER:
         raise UsageError(f"{path}: cannot tell which zoo model and recipe it is; bench expects "

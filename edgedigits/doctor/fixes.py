@@ -44,7 +44,12 @@ def _affine(bn: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _clone(layer: Any) -> Any:
-    return type(layer).from_config(layer.get_config())
+    """A fresh layer with ``layer``'s settings, made through the import allowlist
+    (``keras_json.layer_spec``), never Keras' ``from_config``: one way to build layers."""
+    from edgedigits.model_files.keras_json import layer_spec
+    from edgedigits.model_files.rebuild import make_layer
+
+    return make_layer(layer_spec(type(layer).__name__, layer.get_config()))
 
 
 def _foldable_after(layer: Any) -> bool:

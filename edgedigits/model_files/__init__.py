@@ -93,8 +93,8 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
     through the allowlist (``keras_json.parse_keras_config``) and rebuilt.
     """
     from edgedigits.model_files.keras_json import parse_keras_config
-    from edgedigits.model_files.rebuild import build_model, set_weights
-    from edgedigits.model_files.weights import open_model_file, read_weights
+    from edgedigits.model_files.rebuild import build_model
+    from edgedigits.model_files.weights import open_model_file
 
     path = Path(path)
     if not path.is_file():
@@ -106,11 +106,8 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
             _restore_layer_names(model, held.config_text)
         else:
             model = build_model(parse_keras_config(held.config_text, str(path)))
-        layers = [(type(layer).__name__, layer.name) for layer in model.layers]
-        shapes = {layer.name: [tuple(int(d) for d in w.shape) for w in layer.weights]
-                  for layer in model.layers}
         try:
-            arrays = read_weights(held, layers, shapes, path)
+            return fill_weights(model, held, path)
         except ModelFileError as exc:
             if spec is None:
                 raise
@@ -120,7 +117,19 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
             kind = "imported model" if spec.imported else "zoo model"
             raise ModelFileError(f"{path}: not the architecture of {kind} {spec.name} "
                                  f"({detail}); {fix}") from None
-    return set_weights(model, arrays)
+
+
+def fill_weights(model: Any, source: Any, where: str | Path, file_format: str | None = None
+                 ) -> Any:
+    """Put the arrays of ``source`` (a held model file, or a weights-only ``.weights.h5``) into
+    the built ``model``, each checked against its layer's shape before it is read."""
+    from edgedigits.model_files.rebuild import set_weights
+    from edgedigits.model_files.weights import read_weights
+
+    layers = [(type(layer).__name__, layer.name) for layer in model.layers]
+    shapes = {layer.name: [tuple(int(d) for d in w.shape) for w in layer.weights]
+              for layer in model.layers}
+    return set_weights(model, read_weights(source, layers, shapes, where, file_format))
 
 
 def _restore_layer_names(model: Any, config_text: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -73,11 +74,19 @@ def _fail(layer: str, what: str) -> Refused:
     return Refused(f"layer {layer!r}: {what}")
 
 
+def _plain(value: Any) -> Any:
+    """A live layer's ``get_config()`` (fixes.py copies layers) may hold NumPy scalars or 0-d
+    arrays where a file's JSON holds numbers."""
+    return value.item() if getattr(value, "ndim", None) == 0 and hasattr(value, "item") else value
+
+
 def _int(low: int, high: int) -> Check:
     def check(layer: str, key: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        value = _plain(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
+                low <= value <= high):
             raise _fail(layer, f"{key} {value!r}: expected a whole number {low}-{high}")
-        return value
+        return int(value)
     return check
 
 
@@ -85,7 +94,8 @@ def _number(low: float, high: float, *, none: bool = False) -> Check:
     def check(layer: str, key: str, value: Any) -> float | None:
         if value is None and none:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        value = _plain(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
                 low <= value <= high):
             raise _fail(layer, f"{key} {value!r}: expected a number {low:g} to {high:g}")
         return float(value)
@@ -678,6 +688,15 @@ def _assemble(model_name: Any, input_name: Any, input_shape: Any,
         raise Refused(f"the output {output!r} has shape {shapes[output]}; expected one score "
                       "per class (C,), C >= 2")
     return Architecture(model_name, input_name, shape, tuple(ordered), output, shapes, weights)
+
+
+def layer_spec(class_name: str, config: dict[str, Any]) -> LayerSpec:
+    """One layer's Keras config (a built layer's ``get_config()``) as a checked spec, for code
+    that copies a layer: the allowlist instead of Keras' ``from_config``."""
+    name = config.get("name")
+    if class_name not in LAYERS or not valid_name(name):
+        raise Refused(f"layer {name!r}: a {class_name} cannot be copied (not allowlisted)")
+    return LayerSpec(class_name, name, _layer_args(class_name, name, config, from_keras=True), ())
 
 
 def _layer_args(class_name: str, name: str, config: dict[str, Any],

@@ -82,9 +82,8 @@ def pretrained(name: str) -> PretrainedWeights | None:
 
 def load_pretrained(name: str) -> Any:
     """The zoo model ``name`` with its shipped weights (hash checked first, arrays checked)."""
-    from edgedigits.model_files import file_sha256
-    from edgedigits.model_files.rebuild import set_weights
-    from edgedigits.model_files.weights import checked_regular_file, read_weights
+    from edgedigits.model_files import file_sha256, fill_weights
+    from edgedigits.model_files.weights import checked_regular_file
     from edgedigits.zoo.registry import get_spec
 
     entry = pretrained(name)
@@ -100,11 +99,7 @@ def load_pretrained(name: str) -> Any:
     from edgedigits._tf import tf_keras
 
     tf_keras().backend.reset_uids()  # the layer names training gave (dense, dense_1, ...)
-    model = get_spec(name).build()
-    layers = [(type(layer).__name__, layer.name) for layer in model.layers]
-    shapes = {layer.name: [tuple(int(d) for d in w.shape) for w in layer.weights]
-              for layer in model.layers}
-    return set_weights(model, read_weights(path, layers, shapes, path, file_format="keras"))
+    return fill_weights(get_spec(name).build(), path, path, file_format="keras")
 
 
 def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) -> Path:

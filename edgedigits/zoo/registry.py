@@ -201,12 +201,7 @@ class ModelSpec:
         This is the whole preprocessing contract an app must reproduce: ``pixel * input_scale +
         input_offset`` (the zoo's: divide by 255), reshape.
         """
-        x = np.asarray(images, dtype=np.float32)
-        if self.input_scale == 1.0 / 255.0 and self.input_offset == 0.0:
-            x = x / np.float32(255.0)  # the zoo's contract, computed as it always was
-        else:
-            x = x * np.float32(self.input_scale) + np.float32(self.input_offset)
-        return x.reshape((x.shape[0], *self.input_shape))
+        return scale_pixels(images, self.input_scale, self.input_offset, self.input_shape)
 
     @property
     def imported(self) -> bool:
@@ -227,6 +222,17 @@ class ModelSpec:
     @property
     def input_layout(self) -> str:
         return {1: "flat", 2: "HW", 3: "HWC"}[len(self.input_shape)]
+
+
+def scale_pixels(images: np.ndarray, scale: float, offset: float,
+                 input_shape: tuple[int, ...]) -> np.ndarray:
+    """uint8 ``(N, 28, 28)`` pixels -> float32 ``pixel * scale + offset`` in ``input_shape``."""
+    x = np.asarray(images, dtype=np.float32)
+    if scale == 1.0 / 255.0 and offset == 0.0:
+        x = x / np.float32(255.0)  # the zoo's contract, computed as it always was
+    else:
+        x = x * np.float32(scale) + np.float32(offset)
+    return x.reshape((x.shape[0], *input_shape))
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
