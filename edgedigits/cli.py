@@ -158,7 +158,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                                  sparsity=args.sparsity, clusters=args.clusters, seed=args.seed),
         auto_fix=args.auto_fix, keep_float=[args.keep_float] if args.keep_float else [],
         budget=MCUBudget(args.max_arena_bytes, args.max_flash_bytes), ort_style=args.ort_style,
-        onnx_batch=args.onnx_batch, train_missing=args.train)
+        onnx_batch=args.onnx_batch, train_missing=args.train, jobs=args.jobs)
     report = export(args.names, all_models=args.all, out=args.out, data=args.data,
                     options=options, command=cli_command())
     print(report.to_markdown(), end="")
@@ -313,7 +313,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
     result = pipeline(args.names, all_models=args.all, out=args.out, data=args.data,
                       epochs=args.epochs, export_options=ExportOptions(
-                          formats=args.format, recipes=args.quant),
+                          formats=args.format, recipes=args.quant, jobs=args.jobs),
                       bench_options=_bench_options(args), report_dir=args.report_dir,
                       command=cli_command(), train_missing=args.train)
     print(reports.terminal_summary(result.document))
@@ -568,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX Runtime Mobile optimization style for --format ort: fixed "
                              "(optimized for the CPU provider before saving; default) or runtime "
                              "(optimizations replayed at load, for NNAPI/CoreML)")
+    export.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                        help="models exported at once, each in its own process (default: one per CPU "
+                             "core when several models are fine-tuned, else 1)")
     export.add_argument("--seed", type=_seed, default=0, help="seed for calibration sampling and "
                                                             "fine-tuning (default 0)")
 
@@ -605,6 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "of starting from the weights that ship with edgedigits")
     pipe.add_argument("--epochs", type=_positive_int, help="override training epochs (implies "
                                                           "--train)")
+    pipe.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                      help="models exported at once, each in its own process (default: one per CPU "
+                           "core when several models are fine-tuned, else 1)")
     pipe.add_argument("--report-dir", metavar="DIR", default=None,
                       help="where the report goes (default <out>/report)")
     _add_bench_flags(pipe)

@@ -445,3 +445,23 @@ def test_batchnorm_models_get_qat_and_a_repaired_int8(tmp_path, monkeypatch):
     assert fixed.details["auto_fix_of"]["tflite"]["file"] == f"{name}.int8.tflite"
     manifest = json.loads((tmp_path / name / "manifest.json").read_text())
     assert {a["recipe"] for a in manifest["artifacts"]} == {"int8", "qat", "int8-fixed"}
+
+
+def test_models_exported_in_processes_match_in_process(tmp_path):
+    """--jobs 2: each model in its own spawned process, with the same files and golden outputs
+    as one process, and the workers' log lines streamed back."""
+    lines, names = [], ("seed003_ann64_relu", "seed004_cnn")  # shipped weights: no training
+    options = dict(formats="tflite,onnx", recipes="float32,int8", calibration_samples=100)
+    export(names, out=tmp_path / "one", jobs=1, **options, **QUIET)
+    report = export(names, out=tmp_path / "two", jobs=2, log=lines.append, **options)
+    assert all(r.ok for r in report.records) and len(report.records) == 8
+    assert [r.model for r in report.records] == [n for n in names for _ in range(4)]
+    assert any("in 2 processes" in line for line in lines)
+    assert {line.split("(process")[0] for line in lines if "(process" in line} == {
+        "[1/2] exporting seed003_ann64_relu ", "[2/2] exporting seed004_cnn "}
+    assert any("seed004_cnn int8:" in line for line in lines)  # a worker's progress line
+    for name in names:
+        one = json.loads((tmp_path / "one" / name / "golden.json").read_text())["artifacts"]
+        two = json.loads((tmp_path / "two" / name / "golden.json").read_text())["artifacts"]
+        assert set(one) == set(two) and len(one) == 4
+        assert all(one[f]["expected"] == two[f]["expected"] for f in one)

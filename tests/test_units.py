@@ -130,3 +130,23 @@ def test_one_comma_list_parser_for_formats_recipes_and_runtimes():
     assert split_names(["tflite", "onnx,c"]) == ["tflite", "onnx", "c"]
     assert [f.value for f in parse_formats("TFLITE, ort")] == ["tflite", "ort"]
     assert parse_runtimes(["litert,tflm", "litert"]) == ["litert", "tflm"]
+
+
+def test_export_workers_follow_the_work_and_the_flag():
+    """One process per core only when several models are fine-tuned; --jobs overrides, capped
+    at the number of models; a bad --jobs is one line."""
+    import os
+
+    from edgedigits.errors import UsageError
+    from edgedigits.export import ExportOptions
+    from edgedigits.export.exporter import export_workers
+
+    cores = os.cpu_count() or 1
+    assert export_workers(ExportOptions(recipes="float32,int8"), 5) == 1
+    assert export_workers(ExportOptions(recipes="qat"), 1) == 1
+    assert export_workers(ExportOptions(recipes="qat"), 5) == min(cores, 5)
+    assert export_workers(ExportOptions(recipes="float32", jobs=3), 2) == 2
+    assert export_workers(ExportOptions(recipes="pruned", jobs=1), 5) == 1
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(UsageError, match="--jobs"):
+            ExportOptions(jobs=bad).validate()

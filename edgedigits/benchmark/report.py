@@ -108,7 +108,8 @@ def to_markdown(doc: dict[str, Any]) -> str:
              f"threads {s['threads']}, XNNPACK {'on' if s['xnnpack'] else 'off'}, "
              f"{s['test_images']} test images; latency from {s['rounds']} interleaved rounds.",
              "", "*latency* is the call an app makes (set input, run, read output; bindings "
-             "cached at load); *compute* is the runtime's work alone on an input already bound; "
+             "cached at load); *compute* is the runtime's work alone on an input already bound "
+             "(batch 1); "
              "*executed* is what the runtime reports it ran. *par. batch*: the batch the test set "
              "was scored at (1 when an artifact's outputs depend on the batch).", ""]
     costs = binding_costs(doc)

@@ -15,6 +15,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -646,17 +647,87 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         [repr(list(chosen)), f"formats={[f.value for f in fmts]}",
          f"recipes={[r.value for r in recs]}"]) + ")"
     report = ExportReport()
-    for k, name in enumerate(chosen, 1):
-        log(f"[{k}/{len(chosen)}] exporting {name}: {', '.join(f.value for f in fmts)} x "
-            f"{', '.join(r.value for r in recs)}")
-        job = _ModelExport(get_spec(name), out, dataset, options, command, log)
-        records = job.run()
-        if options.auto_fix:
-            records += job.auto_fix(records)
+    workers = export_workers(options, len(chosen))
+    heading = f"{', '.join(f.value for f in fmts)} x {', '.join(r.value for r in recs)}"
+    if workers == 1:
+        for k, name in enumerate(chosen, 1):
+            log(f"[{k}/{len(chosen)}] exporting {name}: {heading}")
+            report.records.extend(_export_model(name, out, dataset, options, command, log))
+        return report
+    log(f"exporting {len(chosen)} models in {workers} processes (one model each; --jobs 1 for "
+        f"one): {heading}")
+    for records in _in_processes(chosen, workers, out, data, options, command, log):
         report.records.extend(records)
-        job.write_ort_config()
-        job.store.flush()
     return report
+
+
+def export_workers(options: ExportOptions, models: int) -> int:
+    """How many models to export at once: ``options.jobs``, or by default one process per CPU
+    core when several models need fine-tuning. tf_keras' fine-tuning of these small models keeps
+    ~1.2 of 2 cores busy (measured: 86 s of CPU in 73 s for six fine-tunes), so two models at
+    once nearly halve the wall time; conversions and checks are short and stay in-process."""
+    if options.jobs is not None:
+        return max(1, min(options.jobs, models))
+    if models < 2 or not any(RECIPE_INFO[r].finetuned for r in options.recipe_list):
+        return 1
+    return max(1, min(os.cpu_count() or 1, models))
+
+
+def _export_model(name: str, out: Path, dataset: Dataset, options: ExportOptions, command: str,
+                  log: Callable[[str], None]) -> list[ArtifactRecord]:
+    job = _ModelExport(get_spec(name), out, dataset, options, command, log)
+    records = job.run()
+    if options.auto_fix:
+        records += job.auto_fix(records)
+    job.write_ort_config()
+    job.store.flush()
+    return records
+
+
+def _in_processes(chosen: list[str], workers: int, out: Path, data: str | Path | None,
+                  options: ExportOptions, command: str, log: Callable[[str], None]):
+    """Export each model in a worker process (spawned: TensorFlow does not survive a fork);
+    their log lines stream back through a queue as they are written. Yields each model's
+    records in ``chosen`` order. Each model folder is written by one process only, with the
+    same atomic steps as in-process, so a killed worker leaves its folder as consistent."""
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    lines = context.Queue()
+    printer = threading.Thread(target=lambda: [log(line) for line in iter(lines.get, None)],
+                               daemon=True)
+    printer.start()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                                 initargs=(lines,)) as pool:
+            futures = [pool.submit(_worker_export, name, k, len(chosen), str(out), data, options,
+                                   command) for k, name in enumerate(chosen, 1)]
+            for future in futures:
+                yield future.result()
+    finally:
+        lines.put(None)
+        printer.join(timeout=10)
+
+
+_WORKER_LOG: Any = None  # in a worker process: the queue its log lines go to
+
+
+def _worker_start(lines: Any) -> None:
+    global _WORKER_LOG
+    _WORKER_LOG = lines
+
+
+def _worker_export(name: str, k: int, total: int, out: str, data: str | Path | None,
+                   options: ExportOptions, command: str) -> list[ArtifactRecord]:
+    from edgedigits.model_import import load_imported
+
+    if name not in list_models():
+        load_imported(out, name)  # registers it in this process, as import_files did in the parent
+    log = _WORKER_LOG.put
+    log(f"[{k}/{total}] exporting {name} (process {os.getpid()})")
+    return _export_model(name, Path(out), load_dataset(data), options, command, log)
 
 
 def _check_keep_float(keep_float: list[str], model: Any) -> None:

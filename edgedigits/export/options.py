@@ -41,6 +41,8 @@ class ExportOptions:
         ort_style: ONNX Runtime Mobile optimization style, ``fixed`` or ``runtime``.
         onnx_batch: None (dynamic batch) or 1 (fixed batch, for NNAPI and CoreML).
         train_missing: train models that are not trained yet instead of failing.
+        jobs: models exported at once, each in its own process (None: one per CPU core when
+            several models need fine-tuning, else 1; see ``exporter.export_workers``).
     """
 
     formats: str | Sequence[str] = "tflite"
@@ -56,6 +58,7 @@ class ExportOptions:
     ort_style: str = to_ort.DEFAULT_STYLE
     onnx_batch: int | None = None
     train_missing: bool = False
+    jobs: int | None = None  # models exported at once (None: one per core when fine-tuning)
 
     @property
     def format_list(self) -> list[Format]:
@@ -88,6 +91,9 @@ class ExportOptions:
             raise UsageError(f"{self.budget.flags()}: budgets apply to C arrays; add c to "
                              "--format")
         check_seed(self.seed)
+        if self.jobs is not None and (isinstance(self.jobs, bool) or not isinstance(
+                self.jobs, int) or self.jobs < 1):
+            raise UsageError(f"--jobs {self.jobs}: must be a whole number, at least 1")
         self.finetune_options.validate()
         if not to_onnx.MIN_OPSET <= self.opset <= to_onnx.MAX_OPSET:
             raise UsageError(f"--opset {self.opset}: choose {to_onnx.MIN_OPSET}-"

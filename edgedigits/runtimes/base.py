@@ -142,6 +142,12 @@ class Runner(abc.ABC):
         raw = self.infer_raw(quantize(np.asarray(x, dtype=np.float32), self.inputs[0]))
         return dequantize(raw, self.outputs[0])
 
+    def infer_in_batches(self, x: np.ndarray, batch: int) -> np.ndarray:
+        """``infer`` over ``x`` in chunks of ``batch`` images (scoring a test set). A runtime
+        whose own API takes a whole array and batches it (``model.predict``) overrides this,
+        so the scoring is the call an app makes rather than one call per chunk."""
+        return np.concatenate([self.infer(x[k:k + batch]) for k in range(0, len(x), batch)])
+
     def __enter__(self) -> "Runner":
         self.load()
         return self
