@@ -152,7 +152,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from edgedigits.mcu_budget import MCUBudget
 
     options = ExportOptions(
-        formats=args.format, recipes=args.quant, calibration_samples=args.calibration_samples,
+        formats=args.format, recipes=args.quant, targets=args.target or (), io=args.io,
+        batch=args.batch, calibration_samples=args.calibration_samples,
         opset=args.opset, verify_samples=args.verify_samples, seed=args.seed,
         finetune=FinetuneOptions(epochs=args.finetune_epochs, samples=args.finetune_samples,
                                  sparsity=args.sparsity, clusters=args.clusters, seed=args.seed),
@@ -313,7 +314,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
     result = pipeline(args.names, all_models=args.all, out=args.out, data=args.data,
                       epochs=args.epochs, export_options=ExportOptions(
-                          formats=args.format, recipes=args.quant, jobs=args.jobs),
+                          formats=args.format, recipes=args.quant, targets=args.target,
+                          jobs=args.jobs),
                       bench_options=_bench_options(args), report_dir=args.report_dir,
                       command=cli_command(), train_missing=args.train)
     print(reports.terminal_summary(result.document))
@@ -532,10 +534,24 @@ def build_parser() -> argparse.ArgumentParser:
                          all_models="export every zoo model",
                          out="folder with the trained models; artifacts land beside them "
                              "(default: exports/)")
-    export.add_argument("--format", default="tflite", metavar="FMT[,FMT]",
-                        help="tflite, onnx, ort, c, or all (default: tflite)")
-    export.add_argument("--quant", default="float32", metavar="RECIPE[,RECIPE]",
-                        help="recipes, comma-separated, or all (default: float32)")
+    export.add_argument("--target", default=None, metavar="TARGET[,TARGET]",
+                        help="web, mobile, mcu, server, or all: the formats, recipes and tensor "
+                             "conventions the app runtimes of each accept (web: .tflite for "
+                             "LiteRT.js with batch 1 and float32 I/O, .onnx for ONNX Runtime "
+                             "Web; mobile: .tflite and .ort; mcu: int8 C arrays; server: .onnx "
+                             "with a dynamic batch); --format and --quant then filter them")
+    export.add_argument("--format", default=None, metavar="FMT[,FMT]",
+                        help="tflite, onnx, ort, c, or all (default: tflite, or the targets')")
+    export.add_argument("--quant", default=None, metavar="RECIPE[,RECIPE]",
+                        help="recipes, comma-separated, or all (default: float32, or the "
+                             "targets')")
+    export.add_argument("--io", choices=("int8", "uint8", "float32"), default=None,
+                        help="input/output type of full-integer TFLite files and C arrays (int8, "
+                             "qat, int8-fixed, int8-mixed): default int8, or the target's "
+                             "(float32 for web and mobile)")
+    export.add_argument("--batch", default=None, metavar="N|dynamic",
+                        help="batch dimension of .tflite files: a number, or dynamic (default 1;"
+                             " LiteRT.js and TFLM take no dynamic batch)")
     export.add_argument("--train", action="store_true",
                         help="train models that have no trained .keras yet (default: start "
                              "them from the weights that ship with edgedigits)")
@@ -600,9 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_selection(pipe, names="zoo or imported model names, or .keras/.h5 files",
                          all_models="the whole zoo",
                          out="default exports/")
-    pipe.add_argument("--format", default="tflite,onnx,ort", help="export formats (default "
-                                                              "tflite,onnx,ort)")
-    pipe.add_argument("--quant", default="all", help="export recipes (default all)")
+    pipe.add_argument("--target", default="all", metavar="TARGET[,TARGET]",
+                      help="web, mobile, mcu, server, or all (default all: every format and "
+                           "recipe an app runtime takes, as 'export --target' picks them)")
+    pipe.add_argument("--format", default=None, help="only these export formats")
+    pipe.add_argument("--quant", default=None, help="only these export recipes")
     pipe.add_argument("--train", action="store_true",
                       help="train models not trained under --out with their recipes, instead "
                            "of starting from the weights that ship with edgedigits")

@@ -2,8 +2,8 @@
 
 ``pipeline()`` starts each model that has no trained ``.keras`` yet from the weights that ship
 with the package (``train_missing``: trains it with its seed's recipe instead), exports them
-(TFLite, ONNX and ORT, every recipe by default), benches everything, and writes the report
-(JSON, Markdown, plots) to ``<out>/report/``. ``all_models=True`` runs the whole zoo.
+(every target by default: web, mobile, microcontroller and server files), benches everything,
+and writes the report (JSON, Markdown, plots) to ``<out>/report/``. ``all_models=True`` runs the whole zoo.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from edgedigits.training import TrainResult, train
 from edgedigits.zoo.pretrained import pretrained
 
 
-PIPELINE_EXPORT = {"formats": "tflite,onnx,ort", "recipes": "all"}  # every recipe, 3 formats
+PIPELINE_EXPORT = {"targets": "all"}  # every file an app runtime takes (export/targets.py)
 
 
 @dataclass
@@ -50,8 +50,8 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
         out: the folder models and artifacts land in; the report goes to ``out/report``.
         data: the data source (default: the embedded MNIST).
         epochs: training epochs instead of each recipe's count.
-        export_options: what to export (default: ``PIPELINE_EXPORT``, every recipe in TFLite,
-            ONNX and ORT).
+        export_options: what to export (default: ``PIPELINE_EXPORT``, every target: web,
+            mobile, microcontroller and server files).
         bench_options: how to bench (default: ``BenchOptions()``).
         report_dir: where ``bench.json``, ``bench.md`` and the plots go.
         command: the command line recorded in the manifests.

@@ -17,6 +17,7 @@ pytest.importorskip("tflite_micro")
 from edgedigits.data import load_dataset  # noqa: E402
 from edgedigits.errors import ModelFileError  # noqa: E402
 from edgedigits.export import export  # noqa: E402
+from edgedigits.export.tflm_ops import resolver_method  # noqa: E402
 from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES, runner_for  # noqa: E402
 from edgedigits.runtimes.tflm import TFLMRunner  # noqa: E402
 from conftest import train_and_export  # noqa: E402
@@ -125,11 +126,11 @@ def test_c_header_carries_measured_arena_and_the_exact_operators(folder):
         OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
     ops = list(dict.fromkeys(op["op_name"] for op in interpreter._get_ops_details()))
     methods = re.findall(r"resolver\.(Add\w+)\(\);", header)
-    assert methods == [to_c.resolver_method(op) for op in ops] and len(methods) == len(ops)
+    assert methods == [resolver_method(op) for op in ops] and len(methods) == len(ops)
     assert f"MicroMutableOpResolver<{len(ops)}>" in header
     measured = _allocator_total(folder / f"{M}.int8.tflite")
     assert f"arena used: {measured} bytes" in header
-    assert f"_arena_bytes = {to_c.recommended_arena(measured)};" in header
+    assert f"_ARENA_BYTES {to_c.recommended_arena(measured)}u" in header
     import json
 
     record = next(a for a in json.loads((folder / "manifest.json").read_text())["artifacts"]

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.export.recipes import Recipe
+from edgedigits.export.targets import is_variant_tag
 from edgedigits.model_files import model_path, resolve_names
 from edgedigits.model_import import RECORD, load_imported
 from edgedigits.zoo import list_models
@@ -48,17 +49,21 @@ def parse_artifact_name(path: Path) -> tuple[str, str, str]:
     """``seed004_cnn.int8.tflite`` -> (model, recipe, format); ``seed004_cnn.keras`` too."""
     suffix = path.suffix.lower()
     stem = path.name[: -len(suffix)]
+    tags: list[str] = []
     if suffix == ".keras":
         model, recipe = stem, "keras"
-    else:
-        model, _, recipe = stem.rpartition(".")
+    else:  # <model>.<recipe>[.<variant tag>...]: export's artifact_name
+        parts = stem.split(".")
+        while len(parts) > 2 and is_variant_tag(parts[-1]):
+            tags.insert(0, parts.pop())
+        model, _, recipe = ".".join(parts).rpartition(".")
     known = model in list_models() or (
         (path.parent / RECORD).is_file() and path.parent.name == model
         and load_imported(path.parent.parent, model) is not None)
     if not known or recipe not in RECIPE_ORDER:
         raise UsageError(f"{path}: cannot tell which zoo model and recipe it is; bench expects "
-                         "files named <model>.<recipe>.tflite|onnx|ort or <model>.keras, as "
-                         "'edgedigits export' writes them")
+                         "files named <model>.<recipe>[.io-...][.batch-...].tflite|onnx|ort or "
+                         "<model>.keras, as 'edgedigits export' writes them")
     return model, recipe, suffix.lstrip(".")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits import atomic
+from edgedigits.benchmark import shipping
 from edgedigits.benchmark.benchmark import BenchReport
 from edgedigits.benchmark.gate import SCHEMA
 
@@ -75,6 +76,7 @@ def to_document(report: BenchReport) -> dict[str, Any]:
             "max_flash_bytes": options.max_flash_bytes,
         },
         "results": [r.to_json() for r in report.results],
+        "shipping": shipping.which_file_to_ship([r.to_json() for r in report.results]),
     }
 
 
@@ -112,6 +114,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
              "(batch 1); "
              "*executed* is what the runtime reports it ran. *par. batch*: the batch the test set "
              "was scored at (1 when an artifact's outputs depend on the batch).", ""]
+    lines[2:2] = shipping.markdown(doc.get("shipping") or [])  # the first answer a user wants
     costs = binding_costs(doc)
     if costs:
         lines += ["Binding cost per call at batch 1 (median latency - compute, µs): " + ", ".join(

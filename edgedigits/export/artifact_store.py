@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from edgedigits import atomic
 from edgedigits.export.golden import read_golden
+from edgedigits.export.manifest import SCHEMA as MANIFEST_SCHEMA
 from edgedigits.export.manifest import ArtifactRecord, manifest_document, read_manifest
 from edgedigits.errors import ModelFileError
 from edgedigits.zoo import ModelSpec
@@ -84,7 +85,8 @@ class ArtifactStore:
         self.golden: dict[str, dict[str, Any]] = {}
         previous = read_manifest(folder / MANIFEST) or {}
         golden = read_golden(folder / GOLDEN) or {}
-        same_source = previous.get("source_model", {}).get("sha256") == source["sha256"]
+        same_source = previous.get("source_model", {}).get("sha256") == source["sha256"] \
+            and previous.get("schema") == MANIFEST_SCHEMA  # an older layout: export afresh
         dropped = []
         for entry in previous.get("artifacts", []):
             if entry["status"] != "ok":
@@ -100,7 +102,8 @@ class ArtifactStore:
             else:
                 dropped.append(entry["file"])
         if dropped:
-            why = "the model was retrained" if not same_source else "changed or missing"
+            why = ("written by an older edgedigits" if previous.get("schema") != MANIFEST_SCHEMA
+                   else "the model was retrained" if not same_source else "changed or missing")
             log(f"  {folder / MANIFEST}: dropping {len(dropped)} stale record(s) ({why}): "
                 f"{', '.join(dropped)}")
         self._dirty = bool(dropped) or bool(previous) and not same_source

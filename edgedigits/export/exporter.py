@@ -28,16 +28,17 @@ from edgedigits import atomic
 from edgedigits.comparator import Tolerance, compare
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
-from edgedigits.export import (model_optimization, tflite_flatbuffer, to_c, to_onnx, to_ort,
-                               to_tflite)
+from edgedigits.export import (app_contract, model_optimization, tflite_flatbuffer, to_c,
+                               to_onnx, to_ort, to_tflite)
 from edgedigits.export.calibration import CalibrationSet, calibration_set
 from edgedigits.export.artifact_store import ArtifactStore, check_export_folders, read_metrics
 from edgedigits.export.golden import golden_document, golden_entry, golden_indices
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
-from edgedigits.export.options import ExportOptions
+from edgedigits.export.options import SHAPED_FORMATS, ExportOptions, Job
 from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe, RecipeInfo,
                                        artifact_name)
+from edgedigits.export.targets import IO, Variant, targets_for
 from edgedigits.mcu_budget import OverBudget
 from edgedigits.runtimes import quantize, runner_for
 from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time,
@@ -155,8 +156,9 @@ class _ModelExport:
         """The known pitfalls of this model for the requested recipes, logged once."""
         from edgedigits.doctor.lint import lint_model
 
+        c_recipes = {j.recipe.value for j in self.options.plan if j.format == Format.C}
         findings = [f for f in lint_model(self.base, [r.value for r in self.options.recipe_list])
-                    if f.rule != "tflm-unsupported" or Format.C in self.options.format_list]
+                    if f.rule != "tflm-unsupported" or c_recipes & set(f.recipes)]
         for finding in findings:
             self.log(f"  lint: {finding.line()}")
         return findings
@@ -213,10 +215,9 @@ class _ModelExport:
     def run(self) -> list[ArtifactRecord]:
         self.lint  # noqa: B018 - the pitfalls are logged before any conversion
         records = []
+        plan = self.options.plan
         for recipe in self.options.recipe_list:
-            formats = [f for f in self.options.format_list if recipe in FORMAT_RECIPES[f]]
-            if formats:
-                records.extend(self._export_recipe(recipe, formats))
+            records.extend(self._export_recipe(recipe, [j for j in plan if j.recipe == recipe]))
         return records
 
     def _mobile_usability(self, recipe: Recipe, onnx_bytes: bytes) -> dict[str, Any]:
@@ -252,6 +253,8 @@ class _ModelExport:
             return []
         before = {r.format: {"file": r.file, "agreement": r.parity["agreement"],
                              "accuracy": r.parity["accuracy"]} for r in failing}
+        if len(before) < len(failing):  # one repair per format: the first failing file's
+            failing = [next(r for r in failing if r.format == f) for f in before]
         formats = [Format(f) for f in before]
         if any(f.rule == "bn-not-foldable" for f in self.lint):
             recipe = Recipe.INT8_FIXED  # the lint's diagnosis; exact in float
@@ -275,7 +278,8 @@ class _ModelExport:
                 f"({worst.finding})" + (f"; {consumer}, which consumes its output, is kept "
                                         "float so that output is never int8" if consumer else ""))
             recipe = Recipe.INT8_MIXED
-        fixed = self._export_recipe(recipe, formats, {"auto_fix_of": before})
+        jobs = [Job(Format(r.format), recipe, record_variant(r)) for r in failing]
+        fixed = self._export_recipe(recipe, jobs, {"auto_fix_of": before})
         for r in fixed:
             if r.ok and r.parity:
                 was = before[r.format]
@@ -303,7 +307,7 @@ class _ModelExport:
         return [f"{f.severity}: {f.layer}: {f.message}" for f in self.lint
                 if recipe.value in f.recipes]
 
-    def _export_recipe(self, recipe: Recipe, formats: list[Format],
+    def _export_recipe(self, recipe: Recipe, jobs: list[Job],
                        extra: dict[str, Any] | None = None) -> list[ArtifactRecord]:
         started = time.perf_counter()
         try:
@@ -324,44 +328,52 @@ class _ModelExport:
             if errors:
                 reason += f" (lint: {errors[0].removeprefix('error: ')})"
             self.log(f"  {self.spec.name} {recipe.value}: FAILED ({reason})")
-            return [self._failed(f, recipe, reason) for f in formats]
+            return [self._failed(j, reason) for j in jobs]
         records = []
-        tflite_bytes: bytes | None = None
-        for fmt in formats:
-            name = artifact_name(self.spec.name, fmt, recipe)
+        tflite_by_variant: dict[Variant, bytes] = {}  # a .tflite and its C array share bytes
+        for job in jobs:
+            fmt, name = job.format, artifact_name(self.spec.name, job.format, recipe, job.variant)
+            tflite_bytes = None
             try:
-                if fmt in (Format.TFLITE, Format.C) and tflite_bytes is None:
-                    tflite_bytes = self._tflite_bytes(keras_model, recipe)
+                if fmt in SHAPED_FORMATS:
+                    if job.variant not in tflite_by_variant:
+                        tflite_by_variant[job.variant] = self._tflite_bytes(keras_model, recipe,
+                                                                            job.variant)
+                    tflite_bytes = tflite_by_variant[job.variant]
                     if recipe == Recipe.PRUNED:
                         details["tflite_weight_sparsity"] = round(
                             tflite_flatbuffer.weight_sparsity(tflite_bytes), 4)
-                record = self._write_and_verify(fmt, recipe, name, keras_model, tflite_bytes,
+                record = self._write_and_verify(job, name, keras_model, tflite_bytes,
                                                 reference, dict(details))
             except Exception as exc:  # noqa: BLE001
                 reason = (first_line(exc) if isinstance(exc, OverBudget)  # a correct file that
                           else f"{type(exc).__name__}: {first_line(exc)}")  # does not fit
                 self.log(f"  {name}: FAILED ({reason})")
-                record = self._failed(fmt, recipe, reason)
+                record = self._failed(job, reason)
             records.append(record)
         self.log(f"  {self.spec.name} {recipe.value}: {', '.join(r.file for r in records if r.ok)}"
                  f" ({time.perf_counter() - started:.1f}s)")
         return records
 
-    def _failed(self, fmt: Format, recipe: Recipe, reason: str) -> ArtifactRecord:
+    def _failed(self, job: Job, reason: str) -> ArtifactRecord:
         """A failed attempt: recorded, unless a good earlier file and record exist (kept as is)."""
         record = ArtifactRecord(model=self.spec.name,
-                                file=artifact_name(self.spec.name, fmt, recipe), format=fmt.value,
-                                recipe=recipe.value, status="failed", reason=reason)
+                                file=artifact_name(self.spec.name, job.format, job.recipe,
+                                                   job.variant),
+                                format=job.format.value, recipe=job.recipe.value,
+                                status="failed", reason=reason)
         if self.store.fail(record):
             record.reason = f"{reason} (the earlier {record.file} and its record are kept)"
         return record
 
-    def _tflite_bytes(self, keras_model: Any, recipe: Recipe) -> bytes:
+    def _tflite_bytes(self, keras_model: Any, recipe: Recipe, variant: Variant) -> bytes:
         calibration = self.calibration if RECIPE_INFO[recipe].calibrated else None
+        output = output_kind(self.spec)  # the signature's output name: what it holds
         if recipe == Recipe.INT8_MIXED:
-            raw = to_tflite.convert_keeping_float(keras_model, calibration, self.keep_float)
+            raw = to_tflite.convert_keeping_float(keras_model, calibration, self.keep_float,
+                                                  variant, output)
         else:
-            raw = to_tflite.convert(keras_model, recipe, calibration)
+            raw = to_tflite.convert(keras_model, recipe, calibration, variant, output)
         entries = {
             "edgedigits.labels": "\n".join(LABELS).encode(),
             "edgedigits.preprocessing": json.dumps(preprocessing(self.spec)).encode(),
@@ -369,25 +381,30 @@ class _ModelExport:
         }
         return tflite_flatbuffer.embed(raw, entries)
 
-    def _write_and_verify(self, fmt: Format, recipe: Recipe, name: str, keras_model: Any,
+    def _write_and_verify(self, job: Job, name: str, keras_model: Any,
                           tflite_bytes: bytes | None, reference: np.ndarray,
                           details: dict[str, Any]) -> ArtifactRecord:
         """Stage the file(s) beside their final names, verify them there, then let the store
         rename them into place with their records: a failure anywhere leaves the old file.
         What each format writes and how it is checked: the dispatch tables below."""
+        fmt, recipe = job.format, job.recipe
         files = self._FILES[fmt](self, recipe, name, keras_model, tflite_bytes, details)
         payload = files[name]
+        batch = (job.variant.batch if fmt in SHAPED_FORMATS else self.options.onnx_batch)
         record = ArtifactRecord(
             model=self.spec.name, file=name, format=fmt.value, recipe=recipe.value, status="ok",
             sha256=hashlib.sha256(payload).hexdigest(), size_bytes=len(payload),
             gzip_size_bytes=len(gzip.compress(payload, compresslevel=9, mtime=0)),
             output_kind=output_kind(self.spec), details=details,
-            reproducible=fmt != Format.ORT)
+            reproducible=fmt != Format.ORT,
+            io=job.variant.io.value if fmt in SHAPED_FORMATS else IO.FLOAT32.value,
+            batch="dynamic" if batch is None else batch,
+            targets=[t.value for t in targets_for(fmt, job.variant)])
         with contextlib.ExitStack() as stack:
             staged = {n: stack.enter_context(atomic.StagedFile(self.folder / n)).write_bytes(b)
                       for n, b in files.items()}
             check = self._CHECKS.get(fmt, _ModelExport._check_in_its_runtime)
-            golden = check(self, record, staged[name].path, recipe, reference, keras_model,
+            golden = check(self, record, staged[name].path, job, reference, keras_model,
                            tflite_bytes)
             self.store.land(record, golden, list(staged.values()))
         return record
@@ -413,7 +430,7 @@ class _ModelExport:
     def _c_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
         """The TFLite bytes as a source/header pair, for TFLM recipes that load there."""
         header_name = name.removesuffix(".cc") + ".h"
-        symbol = to_c.symbol_name(self.spec.name, recipe.value)
+        symbol = to_c.symbol_name(name.removesuffix(".cc"))
         tflm = to_c.tflm_facts(tflite_bytes)  # the array must run where it is meant to
         if not tflm["loads"]:
             raise RuntimeError(f"TensorFlow Lite Micro cannot run it: {tflm['reason']}")
@@ -424,7 +441,8 @@ class _ModelExport:
         details["tflm"] = tflm
         header, source = to_c.c_source(
             tflite_bytes, symbol, header_name,
-            f"{self.spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)", tflm)
+            f"{self.spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)", tflm,
+            (float(self.spec.input_scale), float(self.spec.input_offset)))
         header_bytes = header.encode()
         details.update(header=header_name, header_sha256=hashlib.sha256(header_bytes).hexdigest(),
                        symbol=symbol, tflite_bytes=len(tflite_bytes),
@@ -433,12 +451,19 @@ class _ModelExport:
 
     # -- how each format is verified, staged; returns its golden entry --
 
-    def _check_in_its_runtime(self, record, path, recipe, reference, keras_model, tflite_bytes):
-        return self._verify(record, path, recipe, reference)
+    def _check_in_its_runtime(self, record, path, job, reference, keras_model, tflite_bytes):
+        golden = self._verify(record, path, job.recipe, reference)
+        record.interface = app_contract.interface(record.format, path, record.inputs,
+                                                  record.outputs, self.spec)
+        return golden
 
-    def _check_ort(self, record, path, recipe, reference, keras_model, tflite_bytes):
+    def _check_ort(self, record, path, job, reference, keras_model, tflite_bytes):
         """Like every file, plus: the same outputs as the .onnx it was converted from."""
+        recipe = job.recipe
         golden = self._verify(record, path, recipe, reference)
+        record.interface = app_contract.interface(
+            record.format, path, record.inputs, record.outputs, self.spec,
+            onnx_bytes=self._onnx_bytes(recipe, keras_model))
         with atomic.StagedFile(self.folder / artifact_name(self.spec.name, Format.ONNX,
                                                            recipe)) as onnx_file:
             onnx_file.write_bytes(self._onnx_bytes(recipe, keras_model))
@@ -446,18 +471,22 @@ class _ModelExport:
                 path, onnx_file.path, self.verify_x)
         return golden
 
-    def _check_c(self, record, path, recipe, reference, keras_model, tflite_bytes):
+    def _check_c(self, record, path, job, reference, keras_model, tflite_bytes):
         """The array must be the TFLite bytes; tensors as LiteRT reads them, parity and golden
         vectors in TFLM, where the array runs."""
+        recipe = job.recipe
         if to_c.parse_c_array(path.read_text()) != tflite_bytes:
             raise RuntimeError("C array does not round-trip to the TFLite bytes")
         with atomic.StagedFile(self.folder / artifact_name(self.spec.name, Format.TFLITE,
-                                                           recipe)) as check:
+                                                           recipe, job.variant)) as check:
             litert_entry = self._verify(record, check.write_bytes(tflite_bytes).path, recipe,
                                         reference)  # tensors as the flatbuffer declares them
             record.parity, facts, golden = self._verify_in_tflm(
                 record.file, check.path, recipe, reference, litert_entry)
         record.details["tflm"].update(facts)
+        record.interface = app_contract.interface(record.format, path, record.inputs,
+                                                  record.outputs, self.spec,
+                                                  tflite_bytes=tflite_bytes)
         return golden
 
     _FILES = {Format.TFLITE: _tflite_files, Format.ONNX: _onnx_files, Format.ORT: _ort_files,
@@ -659,6 +688,14 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     for records in _in_processes(chosen, workers, out, data, options, command, log):
         report.records.extend(records)
     return report
+
+
+def record_variant(record: ArtifactRecord) -> Variant:
+    """The I/O and batch a record says its file has (ONNX/ORT: the defaults)."""
+    if record.format not in (f.value for f in SHAPED_FORMATS):
+        return Variant().for_recipe(Recipe(record.recipe))
+    batch = None if record.batch == "dynamic" else record.batch
+    return Variant(IO(record.io or IO.INT8.value), batch)
 
 
 def export_workers(options: ExportOptions, models: int) -> int:

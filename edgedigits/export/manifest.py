@@ -20,7 +20,8 @@ from edgedigits.errors import ModelFileError, first_line
 from edgedigits.jsonfile import list_of_objects
 from edgedigits.zoo import ModelSpec
 
-SCHEMA = "edgedigits.manifest/1"
+SCHEMA = "edgedigits.manifest/2"
+OLDER_SCHEMAS = ("edgedigits.manifest/1",)  # read, their records dropped as stale on export
 LABELS = [str(d) for d in range(10)]
 TOOL_PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
                  "onnxruntime", "ai-edge-litert", "tflite-micro", "numpy")
@@ -45,6 +46,10 @@ class ArtifactRecord:
     parity: dict[str, Any] | None = None  # export-time check against the Keras reference
     details: dict[str, Any] = field(default_factory=dict)  # recipe facts, companion files
     reproducible: bool | None = None  # same inputs -> byte-identical file (tested)
+    io: str | None = None  # input/output tensor type: int8, uint8 or float32
+    batch: int | str | None = None  # the file's batch dimension: a number or "dynamic"
+    targets: list[str] = field(default_factory=list)  # app runtimes that load it (targets.py)
+    interface: dict[str, Any] | None = None  # names, numbers, oldest runtime (app_contract.py)
 
     @property
     def ok(self) -> bool:
@@ -76,9 +81,19 @@ def preprocessing(spec: ModelSpec) -> dict[str, Any]:
         "offset": spec.input_offset,
         "layout": spec.input_layout,
         "input_shape": [None, *spec.input_shape],
-        "integer_inputs": "for an int8 input tensor: q = round(x / scale) + zero_point, clamped "
-                          "to [-128, 127], with the tensor's quantization below",
+        "integer_inputs": "for an integer input tensor: q = clamp(round_half_away_from_zero("
+                          "x / scale) + zero_point, min, max) with the tensor's quantization "
+                          "(each artifact's interface.input.quantize has the numbers)",
     }
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema every manifest this version writes satisfies (``manifest.schema.json``,
+    shipped in the package: an app's CI can validate against it)."""
+    from importlib import resources
+
+    return json.loads((resources.files("edgedigits.export") / "manifest.schema.json")
+                      .read_text(encoding="utf-8"))
 
 
 def output_kind(spec: ModelSpec) -> str:
@@ -104,7 +119,7 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         raise _invalid(path, f"unreadable JSON: {first_line(exc, 120)}") from None
     if not isinstance(data, dict):
         raise _invalid(path, "not a JSON object")
-    if data.get("schema") != SCHEMA:
+    if data.get("schema") != SCHEMA and data.get("schema") not in OLDER_SCHEMAS:
         raise _invalid(path, f"schema {data.get('schema')!r}, expected {SCHEMA!r}")
     source = data.get("source_model")
     if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from edgedigits.errors import UnknownNameError
 from edgedigits.names import split_names
@@ -136,6 +137,10 @@ def artifact_suffix(fmt: Format) -> str:
             Format.ORT: ".ort"}[fmt]
 
 
-def artifact_name(model: str, fmt: Format, recipe: Recipe) -> str:
-    """``seed004_cnn.int8.tflite``: model, recipe, format, so ``ls`` explains each file."""
-    return f"{model}.{recipe.value}{artifact_suffix(fmt)}"
+def artifact_name(model: str, fmt: Format, recipe: Recipe, variant: Any = None) -> str:
+    """``seed004_cnn.int8.tflite``: model, recipe, format, so ``ls`` explains each file. A
+    TFLite file or C array that is not its recipe's default variant (``targets.Variant``) says
+    how it differs: ``seed004_cnn.int8.io-float32.tflite``, ``...float32.batch-dynamic.tflite``."""
+    tags = variant.tags(recipe) if variant is not None and fmt in (Format.TFLITE, Format.C) \
+        else []
+    return ".".join([model, recipe.value, *tags]) + artifact_suffix(fmt)

@@ -146,3 +146,40 @@ def weight_sparsity(tflite_bytes: bytes) -> float:
             zeros += int(np.sum(values == 0))
             total += values.size
     return zeros / total if total else 0.0
+
+
+def runtime_requirements(tflite_bytes: bytes) -> dict[str, Any]:
+    """What the oldest runtime that loads the file must have: the converter's
+    ``min_runtime_version`` metadata (the TensorFlow Lite release whose kernels cover every
+    operator version in the file) and each builtin operator with its highest version."""
+    schema = _schema()
+    model = schema.Model.GetRootAsModel(bytearray(tflite_bytes), 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops: dict[str, int] = {}
+    for k in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(k)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = names.get(builtin, f"BUILTIN_{builtin}")
+        ops[name] = max(ops.get(name, 0), int(code.Version()))
+    version = read(tflite_bytes).get("min_runtime_version", b"").split(b"\0", 1)[0].decode()
+    return {"min_runtime_version": version or None, "operators": dict(sorted(ops.items()))}
+
+
+def signatures(tflite_bytes: bytes) -> list[dict[str, Any]]:
+    """The signature defs an app's signature runner exposes: key, and its input and output
+    names mapped to the tensor names the interpreter reports."""
+    schema = _schema()
+    model = schema.Model.GetRootAsModel(bytearray(tflite_bytes), 0)
+    out = []
+    for k in range(model.SignatureDefsLength()):
+        sig = model.SignatureDefs(k)
+        graph = model.Subgraphs(sig.SubgraphIndex())
+
+        def names(count, get):
+            return {_name(get(i).Name()): _name(graph.Tensors(get(i).TensorIndex()).Name())
+                    for i in range(count)}
+
+        out.append({"key": _name(sig.SignatureKey()),
+                    "inputs": names(sig.InputsLength(), sig.Inputs),
+                    "outputs": names(sig.OutputsLength(), sig.Outputs)})
+    return out

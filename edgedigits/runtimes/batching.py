@@ -53,8 +53,9 @@ def infer_as_deployed(runner: Runner, x: np.ndarray, probe: int = PROBE_IMAGES,
 
     A runner that takes one image per call (``single_image``: TFLM, a fixed-batch file) is
     scored at batch 1."""
-    if runner.single_image:
-        batch = 1
+    if runner.single_image:  # nothing to probe: it takes no other batch
+        return DeployedOutputs(infer_one_at_a_time(runner, x) if len(x) else
+                               np.zeros((0,), np.float32), 1, 0.0)
     probe_x = x[:probe]
     single = infer_one_at_a_time(runner, probe_x)
     together = runner.infer(probe_x)

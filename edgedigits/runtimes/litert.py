@@ -31,6 +31,14 @@ def _info(detail: dict) -> TensorInfo:
                       zero_point=int(zero_point) if quantized else None)
 
 
+def mark_fixed_batch(runner: Runner) -> None:
+    """A file exported with a fixed batch of 1 (the default) is called one image at a time, as
+    the app it is for does: LiteRT's Python API could resize it, LiteRT.js and TFLM cannot."""
+    if runner.inputs and runner.inputs[0].shape[:1] == (1,):
+        runner.single_image = True
+        runner.single_image_reason = "the file's input has a fixed batch of 1"
+
+
 def delegated_nodes(ops: list[dict]) -> tuple[int, int]:
     """(nodes a delegate took, model nodes) from the interpreter's node list after delegation.
 
@@ -96,6 +104,7 @@ class LiteRTRunner(Runner):
                                  f"({first_line(exc, 160)})") from None
         self.inputs = [_info(d) for d in self._interpreter.get_input_details()]
         self.outputs = [_info(d) for d in self._interpreter.get_output_details()]
+        mark_fixed_batch(self)
         self._cache_indices()
         self.provider = self.placement()
 

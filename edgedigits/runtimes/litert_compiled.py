@@ -104,10 +104,11 @@ class LiteRTCompiledRunner(Runner):
         from ai_edge_litert.options import CpuOptions, Options
 
         from edgedigits._tf import native_stderr_captured
-        from edgedigits.runtimes.litert import LiteRTRunner
+        from edgedigits.runtimes.litert import LiteRTRunner, mark_fixed_batch
 
         with LiteRTRunner(self.path, xnnpack=False) as spec:  # tensor specs; raises if corrupt
             self.inputs, self.outputs = spec.inputs, spec.outputs
+        mark_fixed_batch(self)
         options = Options(hardware_accelerators=getattr(HardwareAccelerator, self.accelerator),
                           cpu_options=CpuOptions(num_threads=self.threads))
         with native_stderr_captured() as log:
