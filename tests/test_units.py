@@ -150,3 +150,90 @@ def test_export_workers_follow_the_work_and_the_flag():
     for bad in (0, -1, True, 1.5):
         with pytest.raises(UsageError, match="--jobs"):
             ExportOptions(jobs=bad).validate()
+
+
+def test_targets_plan_the_files_each_app_runtime_takes():
+    """--target picks formats, recipes, I/O and batch; two targets that take one file share it."""
+    from edgedigits.export import ExportOptions
+    from edgedigits.export.recipes import artifact_name
+
+    def names(**kw):
+        options = ExportOptions(**kw)
+        options.validate()
+        return [artifact_name("m", j.format, j.recipe, j.variant) for j in options.plan]
+
+    assert names() == ["m.float32.tflite"]
+    assert names(targets="mcu") == ["m.int8.cc", "m.qat.cc"]
+    web = names(targets="web")
+    assert "m.int8.io-float32.tflite" in web and "m.int8.tflite" not in web
+    assert {n.rsplit(".", 1)[1] for n in web} == {"tflite", "onnx"}
+    assert names(targets="server") == ["m.float32.onnx", "m.dynamic.onnx", "m.int8.onnx"]
+    both = names(targets="web,mobile")
+    assert len(both) == len(set(both)) and "m.float32.ort" in both
+    assert names(targets="all", formats="c") == ["m.int8.cc", "m.qat.cc"]
+    assert names(formats="tflite", recipes="int8", io="uint8") == ["m.int8.io-uint8.tflite"]
+    assert names(formats="tflite", recipes="float32", batch="dynamic") == [
+        "m.float32.batch-dynamic.tflite"]
+    assert names(formats="tflite", recipes="float32", batch="8") == ["m.float32.batch-8.tflite"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(targets="nope"), "--target nope: unknown target; choose from web, mobile, mcu, server"),
+    (dict(formats="tflite", recipes="float32", io="float32"), "--io float32: applies to"),
+    (dict(formats="tflite", recipes="int8", io="int4"), "--io int4: choose from"),
+    (dict(formats="tflite", batch="0"), "--batch 0: must be at least 1"),
+    (dict(formats="tflite", batch="many"), "--batch many: a whole number"),
+    (dict(formats="onnx", batch="1"), "--batch 1: shapes TFLite files"),
+    (dict(formats="tflite,c", recipes="int8", batch="dynamic"), "C arrays are batch 1"),
+    (dict(targets="mcu", formats="onnx"), "--target mcu: no file left after --format/--quant"),
+])
+def test_target_io_and_batch_mistakes_are_one_line(options, message):
+    from edgedigits.errors import EdgeDigitsError
+    from edgedigits.export import ExportOptions
+
+    with pytest.raises(EdgeDigitsError) as info:
+        ExportOptions(**options).validate()
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_artifact_names_with_variants_parse_back():
+    """bench reads model and recipe back from a variant's name."""
+    from pathlib import Path
+
+    from edgedigits.benchmark.artifacts import parse_artifact_name
+
+    for name, want in [("seed004_cnn.int8.io-float32.tflite", ("seed004_cnn", "int8", "tflite")),
+                       ("seed004_cnn.float32.batch-dynamic.tflite",
+                        ("seed004_cnn", "float32", "tflite")),
+                       ("seed004_cnn.qat.io-uint8.batch-8.tflite", ("seed004_cnn", "qat", "tflite")),
+                       ("seed004_cnn.int8.onnx", ("seed004_cnn", "int8", "onnx"))]:
+        assert parse_artifact_name(Path("/nowhere") / name) == want
+
+
+def test_which_file_to_ship_prefers_the_smallest_that_keeps_accuracy(tmp_path):
+    import json
+
+    from edgedigits.benchmark.shipping import which_file_to_ship
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+
+    def entry(file, fmt, recipe, size, targets):
+        return {"file": file, "format": fmt, "recipe": recipe, "status": "ok", "io": "float32",
+                "size_bytes": size, "targets": targets, "parity": {"passed": True,
+                                                                 "accuracy": 90.0}}
+    (folder / "manifest.json").write_text(json.dumps({"artifacts": [
+        entry("m.float32.tflite", "tflite", "float32", 4000, ["web", "mobile"]),
+        entry("m.int8.io-float32.tflite", "tflite", "int8", 1200, ["web", "mobile"]),
+        entry("m.dynamic.tflite", "tflite", "dynamic", 1000, ["web", "mobile"])]}))
+
+    def row(file, accuracy, p50):
+        return {"model": "m", "artifact": str(folder / file), "runtime": "litert", "batch": 1,
+                "status": "ok", "accuracy": accuracy, "latency_us": {"p50": p50}}
+    choices = which_file_to_ship([row("m.float32.tflite", 98.0, 10.0),
+                                  row("m.int8.io-float32.tflite", 97.8, 6.0),
+                                  row("m.dynamic.tflite", 97.0, 8.0)])  # 1.0 point lost: no
+    assert [(c["target"], c["file"]) for c in choices] == [
+        ("web", "m.int8.io-float32.tflite"), ("mobile", "m.int8.io-float32.tflite")]
+    assert choices[0]["command"] == ("edgedigits export m --target web --format tflite "
+                                     "--quant int8")

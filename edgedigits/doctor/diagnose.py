@@ -140,7 +140,16 @@ def _db(value: float) -> str:
 
 
 def _artifact(out: Path, model: str, recipe: str, fmt: str) -> Path:
+    """The recipe's file in that format: the default variant, else another one on disk (a
+    pipeline writes int8 .tflite files with float32 I/O for the web and phones)."""
+    from edgedigits.export.targets import is_variant_tag
+
     path = out / model / f"{model}.{recipe}.{fmt}"
+    if not path.is_file():
+        variants = [p for p in sorted((out / model).glob(f"{model}.{recipe}.*.{fmt}"))
+                    if all(is_variant_tag(t) for t in
+                           p.name[len(f"{model}.{recipe}."):-len(f".{fmt}")].split("."))]
+        path = variants[0] if variants else path
     if not path.is_file():
         raise ModelFileError(f"{path}: not exported; run 'edgedigits export {model} --format "
                              f"{fmt} --quant {recipe} --out {out}' first")

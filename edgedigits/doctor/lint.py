@@ -166,8 +166,11 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
 
         model = load_pretrained(name) if pretrained(name) else create_model(name)
     findings = lint_model(model, recipes)
+    from edgedigits.export.targets import is_variant_tag
+
     for artifact in sorted((Path(out) / name).glob(f"{name}.*.tflite")):
-        recipe = artifact.name[len(name) + 1:-len(".tflite")]
+        parts = artifact.name[len(name) + 1:-len(".tflite")].split(".")
+        recipe = parts[0] if all(is_variant_tag(t) for t in parts[1:]) else ".".join(parts)
         if recipes is None or recipe in set(recipes):
             findings += lint_artifact(artifact, recipe)
     return findings
