@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             entry = next(a for a in manifest["artifacts"] if a["file"] == row["file"])
             fmt = entry["format"]
             tflite = row["file"].removesuffix(".cc") + ".tflite" if fmt == "c" else row["file"]
+            size = entry["details"].get("tflite_bytes") if fmt == "c" else None
             row.update(model=manifest["model"], format=fmt, recipe=entry["recipe"],
-                       size_bytes=entry["size_bytes"], native_runtime=NATIVE[fmt],
+                       size_bytes=size or entry["size_bytes"], native_runtime=NATIVE[fmt],
                        native_us_p50=native.get((tflite, NATIVE[fmt])))
             print(json.dumps(row), flush=True)
         rows += model_rows
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
              "*app µs/call*: measured in that runtime (web: in the page, blocks of 100 calls; "
              "mcu: the host build of examples/mcu, reference kernels). *native µs*: the "
              "pipeline's batch-1 latency p50 in LiteRT (.tflite; a C array's .tflite bytes when "
-             "benched) or ONNX Runtime (.onnx/.ort), 1 thread.", ""]
+             "benched) or ONNX Runtime (.onnx/.ort), 1 thread. *size*: the file; for a C array "
+             "the flash it takes (its .tflite bytes).", ""]
     for target in ("web", "mobile", "mcu", "server"):
         mine = [r for r in rows if r["target"] == target]
         if not mine:
