@@ -1,26 +1,91 @@
-"""Reading a JSON file a user names on a flag (``--baseline``, ``--tolerances``).
+"""Reading JSON the toolkit is handed: a file a user names on a flag (``--baseline``,
+``--tolerances``) or a record in a model folder (``manifest.json``, ``golden.json``,
+``metrics.json``).
 
-Plain JSON only: never pickle or anything that executes code. Errors are one line naming the flag
-and the file.
+Plain JSON only: never pickle or anything that executes code. Each read is bounded before it
+starts: the path must be a regular file (a named pipe would block the read forever, a device
+never ends), no larger than the stated limit (checked on the open file, before reading), and no
+deeper than ``MAX_DEPTH`` levels (Python's parser would raise RecursionError). Errors are one
+line naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
 from edgedigits.errors import UsageError
 
+MAX_DEPTH = 64  # our documents nest ~6 deep; a bench report or manifest never needs more
+FLAG_FILE_BYTES = 64 << 20  # a --baseline: the whole zoo's bench report is ~3 MB
+RECORD_BYTES = 32 << 20  # manifest/golden/metrics of one model folder: ~0.1-0.5 MB
 
-def read_json(path: str | Path, flag: str) -> Any:
+
+def read_bounded(path: str | Path, fail: Callable[[str], Exception],
+                 max_bytes: int = RECORD_BYTES) -> Any:
+    """The JSON document at ``path``; ``fail(reason)`` makes the error for every refusal.
+    A missing file raises FileNotFoundError (callers decide whether that is an error)."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise fail(f"cannot be read ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("not a regular file (a pipe, device or folder)")
+        if info.st_size > max_bytes:
+            raise fail(f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:  # it grew while we read
+        raise fail(f"over the {max_bytes:,}-byte limit")
+    return parse_bounded(data, fail)
+
+
+def parse_bounded(text: str | bytes, fail: Callable[[str], Exception]) -> Any:
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise fail("JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise fail(f"not valid JSON ({str(exc)[:120]})") from None
+    if depth(doc) > MAX_DEPTH:
+        raise fail(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return doc
+
+
+def depth(doc: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep ``doc`` nests, counting up to just past ``limit`` (iterative: no recursion)."""
+    deepest, stack = 0, [(doc, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            level += 1
+            deepest = max(deepest, level)
+            if level > limit:
+                return level
+            stack.extend((v, level) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def read_json(path: str | Path, flag: str) -> Any:
+    """A JSON file named on ``flag``; one-line UsageError naming the flag and the file."""
+    path = Path(path)
+
+    def fail(reason: str) -> UsageError:
+        return UsageError(f"{flag} {path}: {reason}")
+    try:
+        return read_bounded(path, fail, FLAG_FILE_BYTES)
     except FileNotFoundError:
         raise UsageError(f"{flag} {path}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{flag} {path}: not valid JSON ({exc})") from None
 
 
 def list_of_objects(doc: dict[str, Any], key: str, noun: str,

@@ -18,7 +18,6 @@ written as a ``failed`` record only when there is no good one to keep.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,6 +27,7 @@ from edgedigits.export.golden import read_golden
 from edgedigits.export.manifest import SCHEMA as MANIFEST_SCHEMA
 from edgedigits.export.manifest import ArtifactRecord, manifest_document, read_manifest
 from edgedigits.errors import ModelFileError
+from edgedigits.jsonfile import read_bounded
 from edgedigits.zoo import ModelSpec
 
 MANIFEST, GOLDEN, METRICS = "manifest.json", "golden.json", "metrics.json"
@@ -61,10 +61,11 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
     """``metrics.json`` (written by ``train``), None when absent; a damaged one is an error."""
     if not path.exists():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = None
+    try:  # a regular file, bounded in size and depth (jsonfile.py)
+        data = read_bounded(path, lambda why: ModelFileError(
+            f"{path}: not a training metrics file ({why}); retrain the model or remove the file"))
+    except FileNotFoundError:
+        return None
     accuracy = data.get("test_accuracy") if isinstance(data, dict) else None
     if not isinstance(data, dict) or (accuracy is not None and (
             isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)))):

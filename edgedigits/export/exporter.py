@@ -36,7 +36,7 @@ from edgedigits.export.golden import golden_document, golden_entry, golden_indic
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import SHAPED_FORMATS, ExportOptions, Job
-from edgedigits.export.recipes import (FORMAT_RECIPES, RECIPE_INFO, Format, Recipe, RecipeInfo,
+from edgedigits.export.recipes import (RECIPE_INFO, Format, Recipe, RecipeInfo,
                                        artifact_name)
 from edgedigits.export.targets import IO, Variant, targets_for
 from edgedigits.mcu_budget import OverBudget

@@ -9,14 +9,14 @@ One image per digit (the first of each class in the MNIST test split), stored as
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgedigits.data import Dataset
-from edgedigits.errors import ModelFileError, first_line
+from edgedigits.errors import ModelFileError
+from edgedigits.jsonfile import read_bounded
 
 SCHEMA = "edgedigits.golden/1"
 
@@ -52,10 +52,12 @@ def read_golden(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     why = None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        data, why = None, f"unreadable JSON: {first_line(exc, 120)}"
+    try:  # a regular file, bounded in size and depth (jsonfile.py)
+        data = read_bounded(path, lambda reason: ModelFileError(
+            f"{path}: not valid golden vectors ({reason}); restore it, or move it aside and "
+            "re-export to rebuild it"))
+    except FileNotFoundError:
+        return None
     if why is None:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             why = f"not an {SCHEMA} document"

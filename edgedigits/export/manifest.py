@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from edgedigits import __version__
-from edgedigits.errors import ModelFileError, first_line
-from edgedigits.jsonfile import list_of_objects
+from edgedigits.errors import ModelFileError
+from edgedigits.jsonfile import list_of_objects, read_bounded
 from edgedigits.zoo import ModelSpec
 
 SCHEMA = "edgedigits.manifest/2"
@@ -113,10 +113,10 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     """
     if not path.exists():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _invalid(path, f"unreadable JSON: {first_line(exc, 120)}") from None
+    try:  # a regular file, bounded in size and depth (jsonfile.py)
+        data = read_bounded(path, lambda why: _invalid(path, why))
+    except FileNotFoundError:
+        return None
     if not isinstance(data, dict):
         raise _invalid(path, "not a JSON object")
     if data.get("schema") != SCHEMA and data.get("schema") not in OLDER_SCHEMAS:
