@@ -335,7 +335,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from edgedigits.outputs import writable_file
 
         writable_file(args.json, "--json")
-    report = verify(args.targets, out=args.out)
+    report = verify(args.targets, out=args.out, manifest_sha256=args.manifest_sha256 or ())
     if args.json:
         from edgedigits import atomic
 
@@ -343,6 +343,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"edgedigits verify: {problem.line()}", file=sys.stderr)
     verdict = "passed" if report.passed else f"FAILED: {len(report.problems)} problem(s)"
+    for folder, digest in report.manifests.items():
+        print(f"manifest sha256 {digest}  {folder}/manifest.json")  # what an app's CI pins
     print(f"verify: {verdict}; {len(report.verified)} artifact(s) verified in "
           f"{len(report.folders)} model folder(s)")
     return 0 if report.passed else 1
@@ -673,6 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--out", default="exports", metavar="DIR",
                        help="where model names are looked up (default exports/)")
     check.add_argument("--json", metavar="PATH", help="also write the result as JSON here")
+    check.add_argument("--manifest-sha256", action="append", metavar="HASH",
+                       help="pin the manifest: each folder's manifest.json must have this "
+                            "SHA-256 (repeat for several folders). Without it, verify proves "
+                            "the folder agrees with its manifest, not that the manifest is the "
+                            "one you shipped; verify prints each manifest's hash to pin")
     return parser
 
 

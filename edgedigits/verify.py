@@ -16,13 +16,21 @@ against its file and its runtime, as an app would meet them:
 * **ORT operator config**: ``required_operators.config`` matches its recorded hash and lists
   exactly the operators of the folder's ``.ort`` files (regenerated and compared);
 * **coverage**: every artifact file in the folder has a record, every record its golden entry,
-  and the export-time parity check passed.
+  and the export-time parity check passed;
+* **tolerance contract**: no golden entry allows more than its recipe promises
+  (``RECIPE_INFO[recipe].golden_atol``; one raw step for integer outputs): a ``golden.json``
+  whose tolerances were loosened to pass a changed file fails here;
+* **pinned manifest** (``manifest_sha256``): each folder's ``manifest.json`` hashes to one of the
+  pinned SHA-256s. The checks above prove the folder is consistent with its manifest; only a hash
+  pinned outside the folder (an app's CI, a signed release note) proves the manifest is the one
+  that was meant. The report lists each manifest's hash so it can be pinned.
 
 Nothing is fixed or rewritten; each problem is one line naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +59,7 @@ class Problem:
 @dataclass
 class VerifyReport:
     folders: list[str] = field(default_factory=list)
+    manifests: dict[str, str] = field(default_factory=dict)  # folder -> manifest.json SHA-256
     verified: list[str] = field(default_factory=list)  # artifact files that passed every check
     problems: list[Problem] = field(default_factory=list)
 
@@ -60,7 +69,7 @@ class VerifyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": "edgedigits.verify/1", "passed": self.passed, "folders": self.folders,
-                "verified": self.verified, "problems": [asdict(p) for p in self.problems]}
+                "manifest_sha256": self.manifests, "verified": self.verified, "problems": [asdict(p) for p in self.problems]}
 
 
 def _folders(targets: Sequence[str], out: Path) -> list[Path]:
@@ -86,30 +95,39 @@ def _folders(targets: Sequence[str], out: Path) -> list[Path]:
 
 
 def verify(targets: Sequence[str] = (), *, out: str | Path = DEFAULT_OUT,
+           manifest_sha256: Sequence[str] = (),
            log: Callable[[str], None] = lambda _line: None) -> VerifyReport:
     """Check every manifest record under the targets; see the module docstring.
 
     Args:
         targets: model names or model folders (default: every model folder under ``out``).
         out: the exports folder names are looked up in.
+        manifest_sha256: pinned SHA-256s; each folder's manifest.json must hash to one of them.
         log: where one line per verified folder goes.
 
     Returns:
         A ``VerifyReport``: the files verified and one ``Problem`` per failed check (nothing is
         rewritten).
     """
+    pinned = {h.strip().lower() for h in manifest_sha256}
+    bad = sorted(h for h in pinned if not _SHA256.fullmatch(h))
+    if bad:
+        raise UsageError(f"--manifest-sha256 {bad[0]}: not a SHA-256 (64 hexadecimal digits)")
     report = VerifyReport()
     for folder in _folders(list(targets), Path(out)):
         report.folders.append(str(folder))
         before = len(report.problems)
-        _FolderCheck(folder, report).run()
+        _FolderCheck(folder, report, pinned).run()
         log(f"{folder}: {len(report.problems) - before or 'no'} problem(s)")
     return report
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 class _FolderCheck:
-    def __init__(self, folder: Path, report: VerifyReport):
-        self.folder, self.report = folder, report
+    def __init__(self, folder: Path, report: VerifyReport, pinned: set[str] | None = None):
+        self.folder, self.report, self.pinned = folder, report, pinned or set()
         self.golden: dict[str, Any] = {}
         self.manifest: dict[str, Any] = {}
 
@@ -126,6 +144,11 @@ class _FolderCheck:
             self.report.problems.append(Problem(str(self.folder / "manifest.json"), "manifest",
                                                 str(exc).split(": ", 1)[-1]))
             return
+        digest = file_sha256(self.folder / "manifest.json")
+        self.report.manifests[str(self.folder)] = digest
+        if self.pinned and digest not in self.pinned:
+            self.problem("manifest.json", "manifest", f"SHA-256 {digest} is not the pinned "
+                                                      f"{' or '.join(sorted(self.pinned))}")
         try:
             self.golden = read_golden(self.folder / "golden.json") or {}
         except EdgeDigitsError as exc:
@@ -263,7 +286,7 @@ class _FolderCheck:
         try:
             with open_runner(path) as runner:
                 check(name, record, runner)
-                if entry is not None:
+                if entry is not None and self.check_tolerance(name, record, entry):
                     self.replay(name, runner, entry)
         except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
             self.problem(name, kind, f"{failure} ({first_line(exc)})")
@@ -280,6 +303,29 @@ class _FolderCheck:
         if recorded.get("arena_bytes") not in (None, runner.arena_bytes):
             self.problem(name, "tflm", f"takes a {runner.arena_bytes}-byte arena, the manifest "
                                        f"says {recorded['arena_bytes']}")
+
+    def check_tolerance(self, name: str, record: dict[str, Any], entry: dict[str, Any]) -> bool:
+        """The golden entry allows no more than its recipe promises (export/recipes.py)."""
+        from edgedigits.export.recipes import RECIPE_INFO, Recipe
+
+        try:
+            promised = RECIPE_INFO[Recipe(record["recipe"])].golden_atol
+        except (ValueError, KeyError):
+            self.problem(name, "golden", f"unknown recipe {record.get('recipe')!r}")
+            return False
+        ok = True
+        atol = entry.get("atol")
+        if not isinstance(atol, (int, float)) or isinstance(atol, bool) or \
+                not 0 <= atol <= promised * (1 + 1e-9):
+            self.problem(name, "golden", f"atol {atol!r} is looser than the {record['recipe']} "
+                                         f"recipe promises ({promised:g})")
+            ok = False
+        raw = entry.get("atol_raw", 1)
+        if "expected_raw" in entry and (not isinstance(raw, int) or isinstance(raw, bool)
+                                        or not 0 <= raw <= 1):
+            self.problem(name, "golden", f"atol_raw {raw!r} is looser than one integer step")
+            ok = False
+        return ok
 
     def replay(self, name: str, runner: Any, entry: dict[str, Any]) -> None:
         """Each golden image through the manifest's preprocessing, one image per call."""

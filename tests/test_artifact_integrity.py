@@ -212,3 +212,40 @@ def test_export_without_names_exports_what_is_trained(work, capsys):
     assert main(["export", "--format", "onnx", "--quant", "dynamic", "--out", str(work)]) == 0
     assert (work / M / f"{M}.dynamic.onnx").is_file()
     assert "1 artifact(s) written" in capsys.readouterr().out
+
+
+def test_verify_holds_golden_tolerances_to_the_recipe_contract(work):
+    """Tampering that changes a file's golden outputs and loosens its tolerance to match still
+    fails: no entry may allow more than its recipe promises."""
+    golden_path = work / M / "golden.json"
+    golden = json.loads(golden_path.read_text())
+    entry = golden["artifacts"][f"{M}.float32.onnx"]
+    entry["expected"][2][3] += 0.5
+    entry["atol"] = 1e9
+    golden_path.write_text(json.dumps(golden))
+    report = verify([str(work / M)])
+    assert [(Path(p.file).name, p.check) for p in report.problems] == [
+        (f"{M}.float32.onnx", "golden")]
+    assert "atol 1000000000.0 is looser than the float32 recipe promises (1e-05)" in \
+        report.problems[0].message
+
+
+def test_verify_pins_the_manifest_by_its_sha256(work, capsys):
+    """verify prints each manifest's hash; --manifest-sha256 fails any other manifest, even one
+    that agrees with its (tampered-together) folder."""
+    assert main(["verify", "--out", str(work)]) == 0
+    out = capsys.readouterr().out
+    digest = _sha(work / M / "manifest.json")
+    assert f"manifest sha256 {digest}  {work / M}/manifest.json" in out
+    assert main(["verify", "--out", str(work), "--manifest-sha256", digest.upper()]) == 0
+    capsys.readouterr()
+    manifest = json.loads((work / M / "manifest.json").read_text())
+    manifest["command"] = "edgedigits export (rewritten)"
+    (work / M / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["verify", "--out", str(work)]) == 0  # consistent: only a pin tells
+    assert main(["verify", "--out", str(work), "--manifest-sha256", digest]) == 1
+    err = capsys.readouterr().err
+    assert f"manifest.json: manifest: SHA-256 {_sha(work / M / 'manifest.json')} is not the " \
+           f"pinned {digest}" in err
+    assert main(["verify", "--out", str(work), "--manifest-sha256", "abc"]) == 1
+    assert "--manifest-sha256 abc: not a SHA-256" in capsys.readouterr().err
