@@ -32,7 +32,7 @@ def read_bounded(path: str | Path, fail: Callable[[str], Exception],
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise
+        raise  # the caller's case, not a refusal
     except OSError as exc:
         raise fail(f"cannot be read ({exc.strerror})") from None
     try:
@@ -50,15 +50,17 @@ def read_bounded(path: str | Path, fail: Callable[[str], Exception],
     return parse_bounded(data, fail)
 
 
-def parse_bounded(text: str | bytes, fail: Callable[[str], Exception]) -> Any:
+def parse_bounded(text: str | bytes, fail: Callable[[str], Exception],
+                  max_depth: int = MAX_DEPTH) -> Any:
+    """JSON from ``text``, no deeper than ``max_depth`` levels (never a RecursionError)."""
     try:
         doc = json.loads(text)
     except RecursionError:
         raise fail("JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise fail(f"not valid JSON ({str(exc)[:120]})") from None
-    if depth(doc) > MAX_DEPTH:
-        raise fail(f"JSON nested deeper than {MAX_DEPTH} levels")
+    if depth(doc, max_depth) > max_depth:
+        raise fail(f"JSON nested deeper than {max_depth} levels")
     return doc
 
 

@@ -11,7 +11,6 @@ its size is the flash it takes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,20 @@ TARGET_ORDER = ("web", "mobile", "mcu", "server")
 
 
 def _manifests(results: list[dict[str, Any]]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    from edgedigits.errors import ModelFileError
+    from edgedigits.jsonfile import read_bounded
+
     folders = {}
     for r in results:
         folder = Path(r["artifact"]).parent
-        if r["model"] not in folders and (folder / "manifest.json").is_file():
-            try:
-                folders[r["model"]] = (folder, json.loads(
-                    (folder / "manifest.json").read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                continue  # bench reported the damaged manifest already
+        if r["model"] in folders:
+            continue
+        try:  # bounded like every JSON the toolkit reads (jsonfile.py)
+            manifest = read_bounded(folder / "manifest.json", ModelFileError)
+        except (FileNotFoundError, ModelFileError):
+            continue  # no manifest, or a damaged one bench reported already
+        if isinstance(manifest, dict):
+            folders[r["model"]] = (folder, manifest)
     return folders
 
 

@@ -17,7 +17,6 @@ a colleague is a stranger's file too.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import re
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from edgedigits.errors import ModelFileError
+from edgedigits.jsonfile import parse_bounded
 from edgedigits.model_files.shapes import ShapeError, infer
 
 # Limits, each with its reason. A file may claim anything; these bound what we build from it.
@@ -427,25 +427,7 @@ def load_json(text: str | bytes, where: str, limit: int = MAX_CONFIG_BYTES) -> A
     if len(text) > limit:
         raise ModelFileError(f"{where}: {len(text):,} bytes of JSON, over the {limit:,}-byte "
                              "limit")
-    try:
-        doc = json.loads(text)
-    except RecursionError:
-        raise ModelFileError(f"{where}: JSON nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{where}: not valid JSON ({exc})") from None
-    if _depth(doc) > MAX_JSON_DEPTH:
-        raise ModelFileError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return doc
-
-
-def _depth(doc: Any, level: int = 0) -> int:
-    if level > MAX_JSON_DEPTH:
-        return level
-    if isinstance(doc, dict):
-        return max((_depth(v, level + 1) for v in doc.values()), default=level + 1)
-    if isinstance(doc, list):
-        return max((_depth(v, level + 1) for v in doc), default=level + 1)
-    return level
+    return parse_bounded(text, lambda why: ModelFileError(f"{where}: {why}"), MAX_JSON_DEPTH)
 
 
 def _modules(doc: Any) -> list[str]:
