@@ -12,7 +12,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from edgedigits import __version__
-from edgedigits.errors import EdgeDigitsError
+from edgedigits.errors import EdgeDigitsError, is_disk_full
 
 EPILOG_DATA = ("--data: omit for the embedded MNIST; or a folder of IDX files, a Keras-style "
                ".npz, or 'keras' / 'keras:fashion_mnist' to download (needs a network)")
@@ -690,6 +690,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except EdgeDigitsError as exc:
         print(f"edgedigits {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        # Every write is to a temporary name renamed into place, and a model folder changes
+        # only by a whole commit, so a write that failed replaced nothing.
+        where = exc.filename or getattr(args, "out", None) or "."
+        print(f"edgedigits {args.command}: error: {where}: no space left on the device; the "
+              "files written before were kept and nothing was replaced", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"edgedigits {args.command}: interrupted", file=sys.stderr)

@@ -8,6 +8,8 @@ traceback.
 
 from __future__ import annotations
 
+import errno
+
 
 class EdgeDigitsError(Exception):
     """A user error: one clear line, no traceback."""
@@ -27,6 +29,18 @@ class UsageError(EdgeDigitsError):
 
 class ModelFileError(EdgeDigitsError):
     """A trained model file is missing, corrupt, or not what it claims to be."""
+
+
+class DiskFullError(EdgeDigitsError):
+    """The disk (or quota) filled while writing; the message names the folder and says what was
+    kept, which the writer knows (a folder commit changes nothing unless it completes)."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

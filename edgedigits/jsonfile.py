@@ -12,12 +12,11 @@ line naming the file.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any, Callable
 
 from edgedigits.errors import UsageError
+from edgedigits.inputs import open_regular
 
 MAX_DEPTH = 64  # our documents nest ~6 deep; a bench report or manifest never needs more
 FLAG_FILE_BYTES = 64 << 20  # a --baseline: the whole zoo's bench report is ~3 MB
@@ -28,23 +27,8 @@ def read_bounded(path: str | Path, fail: Callable[[str], Exception],
                  max_bytes: int = RECORD_BYTES) -> Any:
     """The JSON document at ``path``; ``fail(reason)`` makes the error for every refusal.
     A missing file raises FileNotFoundError (callers decide whether that is an error)."""
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise  # the caller's case, not a refusal
-    except OSError as exc:
-        raise fail(f"cannot be read ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise fail("not a regular file (a pipe, device or folder)")
-        if info.st_size > max_bytes:
-            raise fail(f"{info.st_size:,} bytes, over the {max_bytes:,}-byte limit")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
-    finally:
-        os.close(fd)
+    with open_regular(path, fail, max_bytes) as (handle, _size):
+        data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:  # it grew while we read
         raise fail(f"over the {max_bytes:,}-byte limit")
     return parse_bounded(data, fail)

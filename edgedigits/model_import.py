@@ -21,6 +21,8 @@ and verify treat the model like a zoo one.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import subprocess
 import sys
@@ -32,7 +34,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from edgedigits import __version__, atomic
+from edgedigits import __version__, folder_commit
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.model_files import (DEFAULT_OUT, check_model_folders, ensure_writable_dir,
                                     file_sha256, model_dir, model_path)
@@ -224,6 +226,11 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
     or output, weights that do not fit the architecture, a preprocessing under which no
     candidate reaches ``MIN_ACCURACY``, or a rebuilt model that differs from the original.
     """
+    with contextlib.ExitStack() as stack:  # the work folder beside the model folder, removed
+        return _import_model(path, name, out, data, preprocessing, log, stack)
+
+
+def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRecord:
     from edgedigits.data import load_dataset
     from edgedigits.training import save_model
 
@@ -268,7 +275,9 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
     log(f"{source}: {equivalence.line()}")
     model._name = name  # noqa: SLF001 - tf_keras has no public setter for the name
     target = model_path(out, name)
-    save_model(model, target)
+    folder = model_dir(out, name)
+    work = stack.enter_context(folder_commit.work_dir(folder))
+    save_model(model, work / target.name)
     record = ImportRecord(
         name=name, source_file=str(source), source_sha256=sha, source_bytes=size,
         file_format=file_format, keras_writer=writer, keras_version=version,
@@ -283,24 +292,29 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
                        "scores": scores},
         equivalence=asdict(equivalence) | {"passed": equivalence.passed},
         test_accuracy=scores[chosen]["accuracy"], data_source=dataset.source,
-        model_sha256=file_sha256(target), import_seconds=0.0,
+        model_sha256=file_sha256(work / target.name), import_seconds=0.0,
         notes=["fine-tuning recipes (qat, pruned, clustered) use Adam at 1e-3 (0.1x for "
                "fine-tuning) with sparse cross-entropy: the file's training recipe is not read"])
     record = ImportRecord(**{**asdict(record),
                              "import_seconds": round(time.perf_counter() - started, 2)})
-    folder = model_dir(out, name)
-    atomic.write_json(folder / "metrics.json", {
-        "model": name, "source": IMPORTED.id, "params": record.params,
-        "test_accuracy": record.test_accuracy, "data_source": record.data_source,
-        "model_path": str(target), "model_sha256": record.model_sha256,
-        "weights": "imported", "imported_from": record.source_file,
-        "imported_sha256": record.source_sha256})
-    atomic.write_json(folder / RECORD, record.to_json())
+    folder_commit.commit_files(folder, {
+        target.name: work / target.name,
+        "metrics.json": _json_bytes({
+            "model": name, "source": IMPORTED.id, "params": record.params,
+            "test_accuracy": record.test_accuracy, "data_source": record.data_source,
+            "model_path": str(target), "model_sha256": record.model_sha256,
+            "weights": "imported", "imported_from": record.source_file,
+            "imported_sha256": record.source_sha256}),
+        RECORD: _json_bytes(record.to_json())}, what=f"the imported {name}")
     register_imported(imported_spec(record.to_json(), folder / RECORD))
     log(f"{source}: imported as {name} ({record.params:,} params, {arch.summary()}; "
         f"{record.output_kind}; preprocessing {chosen}: test accuracy "
         f"{record.test_accuracy:.2f}%) -> {folder}")
     return record
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2) + "\n").encode("utf-8")
 
 
 # -- imported models as specs --------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgedigits import atomic, plots
+from edgedigits import atomic, folder_commit, plots
 from edgedigits.augmentation import augmented_batches, steps_per_epoch
 from edgedigits.comparator import confusion
 from edgedigits._tf import tensorflow, tf_keras
@@ -168,7 +168,8 @@ def predict_classes(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def save_model(model: Any, path: Path) -> None:
-    """Save atomically: a crash mid-save leaves the previous model file untouched."""
+    """Save atomically: a crash mid-save leaves no partial file at ``path`` (a model folder's
+    files are then committed together: ``folder_commit.py``)."""
     with atomic.atomic_path(path) as tmp:
         model.save(tmp)
 
@@ -225,23 +226,28 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
 
     folder = model_dir(out, name)
     path = model_path(out, name)
-    save_model(model, path)
-    val_acc = history.get("val_accuracy")
-    result = TrainResult(
-        model=name, source=spec.source.id, params=int(model.count_params()),
-        epochs_requested=n_epochs, epochs_run=len(history.get("loss", [])),
-        batch_size=recipe.batch_size, train_images=n_images, validation_images=n_val, seed=seed,
-        data_source=dataset.source, test_accuracy=round(test_accuracy, 4),
-        test_loss=round(test_loss, 6),
-        final_val_accuracy=round(100 * val_acc[-1], 4) if val_acc else None,
-        best_val_accuracy=round(100 * max(val_acc), 4) if val_acc else None,
-        reported_percent=spec.reported.percent if spec.reported else None,
-        reported_metric=spec.reported.metric if spec.reported else None,
-        train_seconds=round(train_seconds, 3), model_path=str(path),
-        model_sha256=file_sha256(path), tensorflow_version=tensorflow().__version__)
-    atomic.write_json(folder / "history.json", {"model": name, "epochs": history})
-    atomic.write_json(folder / "metrics.json", result.to_json())
-    _plot_model(folder, name, history, dataset, true, pred)
+    with folder_commit.work_dir(folder) as work:  # made here, committed into the folder at once
+        save_model(model, work / path.name)
+        val_acc = history.get("val_accuracy")
+        result = TrainResult(
+            model=name, source=spec.source.id, params=int(model.count_params()),
+            epochs_requested=n_epochs, epochs_run=len(history.get("loss", [])),
+            batch_size=recipe.batch_size, train_images=n_images, validation_images=n_val,
+            seed=seed, data_source=dataset.source, test_accuracy=round(test_accuracy, 4),
+            test_loss=round(test_loss, 6),
+            final_val_accuracy=round(100 * val_acc[-1], 4) if val_acc else None,
+            best_val_accuracy=round(100 * max(val_acc), 4) if val_acc else None,
+            reported_percent=spec.reported.percent if spec.reported else None,
+            reported_metric=spec.reported.metric if spec.reported else None,
+            train_seconds=round(train_seconds, 3), model_path=str(path),
+            model_sha256=file_sha256(work / path.name),
+            tensorflow_version=tensorflow().__version__)
+        atomic.write_json(work / "history.json", {"model": name, "epochs": history})
+        atomic.write_json(work / "metrics.json", result.to_json())
+        _plot_model(work, name, history, dataset, true, pred)
+        folder_commit.commit_files(folder, {p.name: p for p in work.iterdir()
+                                            if not p.name.startswith(".")},
+                                   what=f"the trained {name}")
     log(f"  {name}: test accuracy {test_accuracy:.2f}% in {train_seconds:.1f}s -> {path}")
     return result
 

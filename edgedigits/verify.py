@@ -30,6 +30,7 @@ Nothing is fixed or rewritten; each problem is one line naming the file and what
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from edgedigits import folder_commit
 from edgedigits.errors import EdgeDigitsError, UsageError, first_line
 from edgedigits.model_files import DEFAULT_OUT, file_sha256
 from edgedigits.model_import import RECORD
@@ -79,14 +81,19 @@ def _folders(targets: Sequence[str], out: Path) -> list[Path]:
         targets = [str(out)]
     folders: list[Path] = []
     for target in targets:
-        named = target in list_models() or (out / target / RECORD).is_file()
-        path = out / target if named and not Path(target).exists() else Path(target)
-        if not path.is_dir():
+        try:
+            named = target in list_models() or (out / target / RECORD).is_file()
+            path = out / target if named and not Path(target).exists() else Path(target)
+            is_dir = path.is_dir()
+        except OSError as exc:  # a name longer than the filesystem allows, say
+            raise UsageError(f"{target[:80]}: {exc.strerror or exc}") from None
+        if not is_dir:
             raise UsageError(f"{target}: not a model name or a folder")
         if (path / "manifest.json").is_file():
             folders.append(path)
             continue
-        found = sorted(p.parent for p in path.glob("*/manifest.json"))
+        found = sorted(p.parent for p in path.glob("*/manifest.json")
+                       if not p.parent.name.startswith("."))  # a commit's stage: not a model
         if not found:
             raise UsageError(f"{path}: no manifest.json there or in its subfolders; run "
                              f"'edgedigits export' first")
@@ -117,7 +124,8 @@ def verify(targets: Sequence[str] = (), *, out: str | Path = DEFAULT_OUT,
     for folder in _folders(list(targets), Path(out)):
         report.folders.append(str(folder))
         before = len(report.problems)
-        _FolderCheck(folder, report, pinned).run()
+        with folder_commit.reading(folder):  # no export swaps the folder while it is read
+            _FolderCheck(folder, report, pinned).run()
         log(f"{folder}: {len(report.problems) - before or 'no'} problem(s)")
     return report
 
@@ -155,6 +163,10 @@ class _FolderCheck:
             self.problem("golden.json", "golden", str(exc).split(": ", 1)[-1])
         if not self.golden:
             self.problem("golden.json", "golden", "missing: no golden vectors to replay")
+        else:
+            self.check_golden_hash()
+            if not self.check_golden_images():
+                self.golden = {}  # blamed once here, not once per artifact it would replay in
         records = [a for a in self.manifest["artifacts"] if a["status"] == "ok"]
         recorded = {a["file"] for a in records}
         recorded |= {a.get("details", {}).get("header") for a in records} - {None}
@@ -169,6 +181,34 @@ class _FolderCheck:
             if len(self.report.problems) == before:
                 self.report.verified.append(str(self.folder / record["file"]))
         self.check_companions()
+
+    def check_golden_hash(self) -> None:
+        """golden.json is the file the manifest recorded: images, expected outputs and
+        tolerances cannot be changed together without the manifest's hash changing too."""
+        info = self.manifest.get("golden")
+        if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
+            self.problem("golden.json", "golden", "the manifest records no SHA-256 for it "
+                                                  "(exported by an older edgedigits: re-export)")
+        elif file_sha256(self.folder / "golden.json") != info["sha256"]:
+            self.problem("golden.json", "golden", "differs from the manifest's SHA-256 "
+                                                  "(changed since export)")
+
+    def check_golden_images(self) -> bool:
+        """Every golden image is 28x28 uint8 pixels: one problem for the shared file."""
+        from edgedigits.data.sources import IMAGE_SHAPE
+
+        size = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+        for k, image in enumerate(self.golden.get("images", [])):
+            pixels = image.get("pixels") if isinstance(image, dict) else None
+            ok = isinstance(pixels, list) and len(pixels) == size and all(
+                isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 255
+                for p in pixels)
+            if not ok:
+                count = len(pixels) if isinstance(pixels, list) else 0
+                self.problem("golden.json", "golden", f"image {k} is not {size} pixels 0-255 "
+                                                      f"({count} values): nothing replayed")
+                return False
+        return True
 
     def check_companions(self) -> None:
         """``required_operators.config``: present, as recorded, naming the operators of exactly
@@ -203,6 +243,10 @@ class _FolderCheck:
     def check_record(self, record: dict[str, Any]) -> None:
         name = record["file"]
         path = self.folder / name
+        if path.is_symlink():
+            self.problem(name, "file", f"a symbolic link (to {os.readlink(path)}); edgedigits "
+                                       "writes real files, and an app bundle may not follow it")
+            return
         if not path.is_file():
             self.problem(name, "file", "missing (the manifest records it)")
             return

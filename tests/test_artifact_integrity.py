@@ -66,9 +66,9 @@ def test_a_fresh_export_verifies(work, capsys):
 
 def test_an_export_killed_midway_leaves_true_records(work):
     """Retrain (new weights), then re-export and kill it while the second artifact is verified:
-    the first artifact landed with its new record; no record describes a file it is not."""
+    the first artifact landed with its new record, in the same commit that removed the stale
+    files of the old model; the folder verifies."""
     folder = work / M
-    old_onnx = _sha(folder / f"{M}.float32.onnx")
     train([M], out=work, epochs=1, limit=3000, seed=1, verbose=0, **QUIET)
     real_verify = exporter_module._ModelExport._verify
     calls = []
@@ -87,12 +87,12 @@ def test_an_export_killed_midway_leaves_true_records(work):
     manifest = json.loads((folder / "manifest.json").read_text())
     files = {a["file"] for a in manifest["artifacts"]}
     assert f"{M}.float32.tflite" in files  # landed before the kill, with its new hash
-    assert _sha(folder / f"{M}.float32.onnx") == old_onnx  # never replaced...
-    assert f"{M}.float32.onnx" not in files  # ...and its record (of the old model) is gone
+    assert not (folder / f"{M}.float32.onnx").exists()  # the old model's: removed with its
+    assert f"{M}.float32.onnx" not in files  # record, in the commit that landed the tflite
     assert not [p for p in folder.iterdir() if ".tmp" in p.name]
-    problems = verify([str(folder)]).problems
-    assert {(Path(p.file).name, p.check) for p in problems} >= {(f"{M}.float32.onnx",
-                                                                 "coverage")}
+    assert not [p for p in work.iterdir() if p.name.startswith(f".{M}.") and
+                not p.name.endswith(".lock")]  # no stage or work folder left beside it
+    assert verify([str(folder)]).passed
 
 
 def test_onnx_bytes_do_not_depend_on_what_ran_before(tmp_path):
@@ -173,8 +173,10 @@ def test_verify_replays_golden_vectors(work):
     golden_path.write_text(json.dumps(golden))
     report = verify([str(work / M)])
     assert [(Path(p.file).name, p.check) for p in report.problems] == [
-        (f"{M}.float32.onnx", "golden")]
-    assert "differ from the golden vectors by up to 0.01" in report.problems[0].message
+        ("golden.json", "golden"), (f"{M}.float32.onnx", "golden")]
+    assert "differs from the manifest's SHA-256 (changed since export)" in \
+        report.problems[0].message
+    assert "differ from the golden vectors by up to 0.01" in report.problems[1].message
 
 
 def test_verify_checks_c_array_bytes_against_the_tflite(work):
@@ -225,9 +227,9 @@ def test_verify_holds_golden_tolerances_to_the_recipe_contract(work):
     golden_path.write_text(json.dumps(golden))
     report = verify([str(work / M)])
     assert [(Path(p.file).name, p.check) for p in report.problems] == [
-        (f"{M}.float32.onnx", "golden")]
+        ("golden.json", "golden"), (f"{M}.float32.onnx", "golden")]
     assert "atol 1000000000.0 is looser than the float32 recipe promises (1e-05)" in \
-        report.problems[0].message
+        report.problems[1].message
 
 
 def test_verify_pins_the_manifest_by_its_sha256(work, capsys):

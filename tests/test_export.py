@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 
 from edgedigits.data import load_dataset
-from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
+from edgedigits.errors import DiskFullError, ModelFileError, UnknownNameError, UsageError
 from edgedigits.export import FORMAT_RECIPES, RECIPE_INFO, FinetuneOptions, Format, Recipe, export
 from edgedigits.export import model_optimization, tflite_flatbuffer, to_c
 from edgedigits.runtimes import runner_for
 from edgedigits.training import load_trained_model, model_path, train
+from edgedigits.verify import verify
 from edgedigits.zoo import get_spec
 
 pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
@@ -318,12 +319,18 @@ def test_failed_write_leaves_no_artifact_and_keeps_the_old_one(exported, tmp_pat
         return real_write(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
-    report = export(["seed003_ann64_relu"], formats="tflite,onnx", recipes="float32,int8",
-                    out=work, calibration_samples=200, **QUIET)
-    monkeypatch.undo()
-    assert report.failed and all("No space left" in r.reason for r in report.failed)
+    manifest_before = (folder / "manifest.json").read_bytes()
+    with pytest.raises(DiskFullError, match=f"^{folder}: no space left on the device while "
+                                            "making an artifact; the folder keeps the files"):
+        export(["seed003_ann64_relu"], formats="tflite,onnx", recipes="float32,int8",
+               out=work, calibration_samples=200, **QUIET)
+    monkeypatch.undo()  # a full disk stops the export: it is not one recipe's failure
     assert (folder / "seed003_ann64_relu.float32.tflite").read_bytes() == old_float
+    assert (folder / "manifest.json").read_bytes() == manifest_before
     assert not [p for p in folder.iterdir() if ".tmp" in p.name]
+    assert [p.name for p in work.iterdir() if not p.name.endswith(".lock")] == [
+        "seed003_ann64_relu"]  # no work or stage folder left beside it
+    assert verify([str(folder)]).passed
 
 
 def test_one_failing_recipe_does_not_stop_the_others(exported, tmp_path, monkeypatch):

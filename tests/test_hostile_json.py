@@ -23,7 +23,8 @@ MANIFEST = {"schema": "edgedigits.manifest/2", "model": "seed004_cnn",  # valid,
             "labels": [str(d) for d in range(10)], "output": "probabilities",
             "preprocessing": {"formula": "x = pixel / 255", "scale": 1 / 255, "offset": 0.0,
                               "layout": "HWC"},
-            "tools": {}, "artifacts": []}
+            "tools": {}, "artifacts": [],
+            "golden": {"file": "golden.json", "sha256": "0" * 64, "size_bytes": 0}}
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess:

@@ -18,19 +18,25 @@ Scaling and layout are the model's business (see ``ModelSpec.preprocess``).
 from __future__ import annotations
 
 import functools
+import math
+import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from edgedigits.data.idx import parse_idx, read_idx_bytes, sha256_hex
+from edgedigits.data.idx import (DEFLATE_MAX_RATIO, MAX_DATA_BYTES, parse_idx, read_idx_bytes,
+                                 sha256_hex)
+from edgedigits.inputs import open_regular
 from edgedigits.errors import DataError, first_line
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
 CHECKSUM_FILE = "SHA256SUMS"
+CHECKSUM_BYTES = 1 << 20  # four lines of ~90 bytes
 KERAS_DATASETS = ("mnist", "fashion_mnist")
 
 # The four IDX files by role, each with the spellings seen in the wild (yann.lecun.com used
@@ -114,7 +120,9 @@ def read_checksums(path: Path) -> dict[str, str]:
     """Parse a ``sha256sum``-style file: ``<hex>  <name>`` per line."""
     sums: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path, lambda why: DataError(f"{path}: {why}"), CHECKSUM_BYTES) as (
+                handle, _size):
+            text = handle.read().decode("utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text checksum file (expected '<sha256>  <file name>' "
                         "lines)") from None
@@ -138,7 +146,10 @@ def load_idx_folder(folder: str | Path, *, require_checksums: bool = False) -> D
     """Read the four IDX files in ``folder``, verifying ``SHA256SUMS`` when present."""
     folder = Path(folder)
     sums_path = folder / CHECKSUM_FILE
-    if sums_path.is_file():
+    if sums_path.is_symlink() and not sums_path.exists():  # never skipped as if absent
+        raise DataError(f"{sums_path}: a symbolic link to {os.readlink(sums_path)}, which does "
+                        "not exist; restore it or remove the link")
+    if sums_path.exists():
         sums = read_checksums(sums_path)
     elif require_checksums:
         raise DataError(f"{sums_path}: checksum file missing")
@@ -162,31 +173,68 @@ def load_idx_folder(folder: str | Path, *, require_checksums: bool = False) -> D
 
 
 def load_npz(path: str | Path) -> Dataset:
-    """Read a Keras-style ``mnist.npz`` without unpickling anything."""
+    """Read a Keras-style ``mnist.npz`` without unpickling anything, bounded whatever its zip
+    directory or ``.npy`` headers claim (see ``_read_npy``)."""
     path = Path(path)
-    if not zipfile.is_zipfile(path):  # np.load would otherwise try it as a pickle
-        raise DataError(f"{path}: not a readable .npz file (not a zip archive)")
+    fail = lambda why: DataError(f"{path}: {why}")  # noqa: E731
+    keys = ("x_train", "y_train", "x_test", "y_test")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz.files]
-            if missing:
-                raise DataError(f"{path}: missing array(s) {', '.join(missing)} "
-                                f"(has: {', '.join(npz.files) or 'none'})")
-            arrays = {"train_images": npz["x_train"], "train_labels": npz["y_train"],
-                      "test_images": npz["x_test"], "test_labels": npz["y_test"]}
-        for role, key in zip(arrays, ("x_train", "y_train", "x_test", "y_test")):
-            if not isinstance(arrays[role], np.ndarray):  # NumPy hands back a non-.npy member's bytes
-                raise DataError(f"{path}: a member is not a plain .npy array ({key} is "
-                                f"{type(arrays[role]).__name__})")
+        with open_regular(path, fail, MAX_DATA_BYTES) as (handle, _size):
+            if not zipfile.is_zipfile(handle):  # np.load would otherwise try it as a pickle
+                raise DataError(f"{path}: not a readable .npz file (not a zip archive)")
+            with zipfile.ZipFile(handle) as archive:
+                members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+                missing = [k for k in keys if k not in members]
+                if missing:
+                    raise DataError(f"{path}: missing array(s) {', '.join(missing)} "
+                                    f"(has: {', '.join(members) or 'none'})")
+                infos = [archive.getinfo(members[k]) for k in keys]
+                claimed = sum(info.file_size for info in infos)
+                if claimed > MAX_DATA_BYTES:
+                    raise DataError(f"{path}: its arrays claim {claimed:,} bytes, over the "
+                                    f"{MAX_DATA_BYTES:,}-byte limit for one data file")
+                arrays = {role: _read_npy(archive, info, path) for role, info in
+                          zip(("train_images", "train_labels", "test_images", "test_labels"),
+                              infos)}
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
     except DataError:
         raise
-    except ValueError as exc:  # object arrays need pickle (refused), or a member is not .npy
-        what = ("cannot read without unpickling" if "pickle" in str(exc)
-                else "a member is not a plain .npy array")
-        raise DataError(f"{path}: {what} ({first_line(exc, 160)})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError,
+            ValueError, zlib.error) as exc:
         raise DataError(f"{path}: not a readable .npz file ({first_line(exc, 160)})") from None
     return _validated(arrays, source=f"npz {path}")
+
+
+def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One member, read as NumPy's ``.npy`` format describes (never its pickle branch): the
+    header's shape and dtype are checked against the member's size, and that size against what
+    its compressed bytes can inflate to, before the array is allocated."""
+    key = info.filename.removesuffix(".npy")
+    if info.compress_type != zipfile.ZIP_STORED and \
+            info.file_size > info.compress_size * DEFLATE_MAX_RATIO + 1024:
+        raise DataError(f"{path}: {key} claims {info.file_size:,} bytes, more than its "
+                        f"{info.compress_size:,} compressed bytes can hold")
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(member)
+        except ValueError as exc:
+            raise DataError(f"{path}: a member is not a plain .npy array ({key}: "
+                            f"{first_line(exc, 120)})") from None
+        if dtype.hasobject:
+            raise DataError(f"{path}: cannot read without unpickling ({key} holds Python "
+                            "objects)")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise DataError(f"{path}: {key}'s header claims shape {shape} ({nbytes:,} bytes), "
+                            f"the member holds {info.file_size:,}")
+        data = member.read(nbytes)
+    if len(data) != nbytes:
+        raise DataError(f"{path}: {key} is truncated ({len(data):,} of {nbytes:,} bytes)")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def load_keras(name: str) -> Dataset:

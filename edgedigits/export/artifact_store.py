@@ -1,28 +1,29 @@
 """One model folder's ``manifest.json`` and ``golden.json``, kept in step with its files.
 
-The promise: at every instant, each ``ok`` record in ``manifest.json`` matches the file beside it
-(SHA-256 and size), and each golden entry belongs to that record. An export killed at any point
-leaves records that tell the truth; at worst a file has no record yet.
+The promise: after a kill at any instant, the folder verifies as its state before the change or
+after it. Each change is one folder commit (``folder_commit.py``): under the folder's lock, a
+linked copy of the folder gets the new file(s), the ORT operator config when ``.ort`` files
+changed, the golden entries and the manifest, whose ``golden`` field records ``golden.json``'s
+SHA-256; then the copy is swapped in, in one step.
 
-How, for each artifact that lands (:meth:`ArtifactStore.land`):
-
-1. its new bytes are staged under a temporary name and verified there (by the exporter);
-2. if an older, different file has a record, the record and its golden entry are removed first;
-3. the staged file is renamed onto its name;
-4. the golden entry is written, then the manifest record (each JSON file replaced atomically).
-
-A failed attempt (:meth:`ArtifactStore.fail`) never touches a good file or its record; it is
-written as a ``failed`` record only when there is no good one to keep.
+Each commit builds on the folder as it is on disk then, not as this process read it earlier, so
+two exports into one ``--out`` keep each other's files. Records that no longer hold (another
+source model, a file that is gone, golden vectors of other images) are dropped with their files,
+so what remains always verifies. A failed attempt (:meth:`ArtifactStore.fail`) never touches a
+good file or its record; it is written as a ``failed`` record only when there is no good one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from edgedigits import atomic
+from edgedigits import folder_commit
 from edgedigits.export.golden import read_golden
 from edgedigits.export.manifest import SCHEMA as MANIFEST_SCHEMA
 from edgedigits.export.manifest import ArtifactRecord, manifest_document, read_manifest
@@ -75,83 +76,157 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
 
 
 class ArtifactStore:
-    """The records of one model folder; see the module docstring for the order of writes."""
+    """The records of one model folder; see the module docstring."""
 
     def __init__(self, folder: Path, spec: ModelSpec, source: dict[str, Any],
                  extra: dict[str, Any], golden_header: Callable[[dict], dict[str, Any]],
                  log: Callable[[str], None] = print):
         self.folder, self.spec, self.source, self.extra = folder, spec, source, extra
         self._golden_doc = golden_header  # entries -> the whole golden document
+        self.log = log
         self.records: dict[str, dict[str, Any]] = {}
         self.golden: dict[str, dict[str, Any]] = {}
-        previous = read_manifest(folder / MANIFEST) or {}
-        golden = read_golden(folder / GOLDEN) or {}
-        same_source = previous.get("source_model", {}).get("sha256") == source["sha256"] \
-            and previous.get("schema") == MANIFEST_SCHEMA  # an older layout: export afresh
-        dropped = []
-        for entry in previous.get("artifacts", []):
+        with folder_commit.reading(folder):
+            previous = read_manifest(folder / MANIFEST) or {}
+            golden = read_golden(folder / GOLDEN) or {}
+            # Hash each recorded file once here: a file changed by hand is not "already there".
+            self._kept, dropped, why = self._still_true(folder, previous, golden, sha=True)
+        self.records = {e["file"]: e for e in self._kept}
+        self.golden = {f: golden["artifacts"][f] for f in self.records
+                       if f in golden.get("artifacts", {})}
+        self._dirty = bool(dropped) or bool(previous) and not self._same_source(previous)
+
+    def _same_source(self, manifest: dict[str, Any]) -> bool:
+        return manifest.get("source_model", {}).get("sha256") == self.source["sha256"] \
+            and manifest.get("schema") == MANIFEST_SCHEMA  # an older layout: export afresh
+
+    def _still_true(self, folder: Path, manifest: dict[str, Any], golden: dict[str, Any],
+                    sha: bool = False) -> tuple[list[dict[str, Any]], list[str], str]:
+        """The records of ``manifest`` that still describe ``folder`` (kept) and those that do
+        not (dropped), with why; ``sha`` re-hashes each file, else its size is checked."""
+        same_source = self._same_source(manifest)
+        ours = {k: v for k, v in self._golden_doc({}).items() if k == "images"}
+        same_images = not golden or all(golden.get(k) == v for k, v in ours.items())
+        kept, dropped = [], []
+        for entry in manifest.get("artifacts", []):
             if entry["status"] != "ok":
                 if same_source:
-                    self.records[entry["file"]] = entry
+                    kept.append(entry)
                 continue
             path = folder / entry["file"]
-            if same_source and path.is_file() and sha256_of(path) == entry["sha256"]:
-                self.records[entry["file"]] = entry
-                if golden.get("artifacts", {}).get(entry["file"], {}).get("sha256") == \
-                        entry["sha256"]:
-                    self.golden[entry["file"]] = golden["artifacts"][entry["file"]]
+            entry_golden = golden.get("artifacts", {}).get(entry["file"], {})
+            if same_source and same_images and path.is_file() and not path.is_symlink() and (
+                    sha256_of(path) == entry["sha256"] if sha
+                    else path.stat().st_size == entry["size_bytes"]) \
+                    and entry_golden.get("sha256") == entry["sha256"]:
+                kept.append(entry)
             else:
                 dropped.append(entry["file"])
-        if dropped:
-            why = ("written by an older edgedigits" if previous.get("schema") != MANIFEST_SCHEMA
-                   else "the model was retrained" if not same_source else "changed or missing")
-            log(f"  {folder / MANIFEST}: dropping {len(dropped)} stale record(s) ({why}): "
-                f"{', '.join(dropped)}")
-        self._dirty = bool(dropped) or bool(previous) and not same_source
+        why = ("written by an older edgedigits" if manifest.get("schema") != MANIFEST_SCHEMA
+               else "the model was retrained" if not same_source
+               else "golden images of another data source" if not same_images
+               else "changed, missing or without golden vectors")
+        return kept, dropped, why
 
     def good_record(self, file: str) -> dict[str, Any] | None:
         entry = self.records.get(file)
         return entry if entry and entry["status"] == "ok" else None
 
     def land(self, record: ArtifactRecord, golden_entry: dict[str, Any] | None,
-             staged: Sequence[atomic.StagedFile]) -> None:
-        """Rename the verified ``staged`` files into place with their records (see module doc)."""
-        old = self.records.get(record.file)
-        if old is not None and old.get("sha256") != record.sha256:
-            self.records.pop(record.file)
-            self.golden.pop(record.file, None)
-            self._write()
-        for item in staged:
-            item.commit()
-        if golden_entry is not None:
-            self.golden[record.file] = golden_entry
-        self.records[record.file] = asdict(record)
-        self._write()
+             staged: Mapping[str, Path]) -> None:
+        """Move the verified ``staged`` files ({name: finished file}) into the folder with their
+        record and golden entry, in one commit."""
+        def build(stage: Path) -> None:
+            for name, path in staged.items():
+                os.replace(path, stage / name)
+            self._finish(stage, {record.file: asdict(record)},
+                         {record.file: golden_entry} if golden_entry is not None else {})
+        folder_commit.commit(self.folder, build, what=record.file)
 
     def fail(self, record: ArtifactRecord) -> bool:
         """Record a failed attempt; True when a good earlier file and record were kept."""
-        if self.good_record(record.file):
-            return True
-        self.records[record.file] = asdict(record)
-        self._write()
-        return False
+        kept = []
 
-    def land_companion(self, name: str, data: bytes, info: dict[str, Any]) -> None:
-        """A file that belongs to the folder rather than one artifact (``required_operators.
-        config``): written atomically, then listed with its hash under ``companions``."""
-        atomic.write_bytes(self.folder / name, data)
-        self.extra.setdefault("companions", {})[name] = {
-            "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data), **info}
-        self._write()
+        def build(stage: Path) -> None:
+            current = read_manifest(stage / MANIFEST) or {}
+            if any(e["file"] == record.file and e["status"] == "ok" and self._same_source(current)
+                   and (stage / record.file).is_file() for e in current.get("artifacts", [])):
+                kept.append(True)
+            self._finish(stage, {} if kept else {record.file: asdict(record)}, {})
+        folder_commit.commit(self.folder, build, what=MANIFEST)
+        return bool(kept)
 
     def flush(self) -> None:
         """Write once even if nothing landed, when stale records were dropped on load."""
         if self._dirty:
-            self._write()
+            folder_commit.commit(self.folder, lambda stage: self._finish(stage, {}, {}),
+                                 what=MANIFEST)
 
-    def _write(self) -> None:
-        self._dirty = False
-        atomic.write_json(self.folder / GOLDEN, self._golden_doc(
-            {k: v for k, v in self.golden.items() if k in self.records}))
-        atomic.write_json(self.folder / MANIFEST, manifest_document(
-            self.spec, self.source, list(self.records.values()), self.extra))
+    def _finish(self, stage: Path, records: dict[str, dict[str, Any]],
+                golden_entries: dict[str, dict[str, Any]]) -> None:
+        """In a commit's stage: the folder's records as they are on disk now, those that no
+        longer hold dropped with their files, ``records`` set; then the ORT config, golden.json
+        and the manifest recording its hash."""
+        current = read_manifest(stage / MANIFEST) or {}
+        golden = read_golden(stage / GOLDEN) or {}
+        kept, dropped, why = self._still_true(stage, current, golden)
+        by_file = {e["file"]: e for e in kept}
+        entries = {f: golden["artifacts"][f] for f in by_file if f in golden.get("artifacts", {})}
+        dropped = [f for f in dropped if f not in records]
+        if dropped:
+            self.log(f"  {self.folder}: removing {len(dropped)} stale artifact(s) ({why}): "
+                     f"{', '.join(dropped)}")
+        for entry in current.get("artifacts", []):
+            if entry["file"] in dropped:
+                for name in (entry["file"], (entry.get("details") or {}).get("header")):
+                    if name and name not in records:
+                        with contextlib.suppress(FileNotFoundError):
+                            (stage / name).unlink()
+        by_file.update(records)
+        entries.update(golden_entries)
+        extra = dict(self.extra)
+        if self._same_source(current) and current.get("companions"):
+            extra["companions"] = current["companions"]
+        self._ort_config(stage, by_file, extra)
+        golden_bytes = _json_bytes(self._golden_doc(
+            {k: v for k, v in entries.items() if k in by_file}))
+        folder_commit.write_new(stage / GOLDEN, golden_bytes)
+        extra["golden"] = {"file": GOLDEN, "sha256": hashlib.sha256(golden_bytes).hexdigest(),
+                           "size_bytes": len(golden_bytes)}
+        folder_commit.write_new(stage / MANIFEST, _json_bytes(manifest_document(
+            self.spec, self.source, list(by_file.values()), extra)))
+        self.records, self.golden = by_file, entries
+
+    def _ort_config(self, stage: Path, records: dict[str, dict[str, Any]],
+                    extra: dict[str, Any]) -> None:
+        """``required_operators.config`` for the folder's ``.ort`` files with ok records (what a
+        reduced-operator ONNX Runtime build for them takes), regenerated whenever that set or
+        one of its files changes, and listed under ``companions`` with its hash."""
+        from edgedigits.export import to_ort
+
+        ort_files = sorted(f for f, r in records.items()
+                           if r["status"] == "ok" and r["format"] == "ort")
+        companions = dict(extra.get("companions") or {})
+        info = companions.get(to_ort.CONFIG_NAME)
+        shas = {f: records[f]["sha256"] for f in ort_files}
+        if info and info.get("covers") == ort_files and info.get("ort_sha256") == shas \
+                and (stage / to_ort.CONFIG_NAME).is_file():
+            return
+        companions.pop(to_ort.CONFIG_NAME, None)
+        with contextlib.suppress(FileNotFoundError):
+            (stage / to_ort.CONFIG_NAME).unlink()
+        if ort_files:
+            text = to_ort.operator_config([stage / f for f in ort_files]).encode()
+            folder_commit.write_new(stage / to_ort.CONFIG_NAME, text)
+            companions[to_ort.CONFIG_NAME] = {
+                "sha256": hashlib.sha256(text).hexdigest(), "size_bytes": len(text),
+                "covers": ort_files, "ort_sha256": shas,
+                "operators": to_ort.config_operators(text.decode())}
+        if companions:
+            extra["companions"] = companions
+        else:
+            extra.pop("companions", None)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8")

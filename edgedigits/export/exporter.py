@@ -24,10 +24,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgedigits import atomic
+from edgedigits import atomic, folder_commit
 from edgedigits.comparator import Tolerance, compare
 from edgedigits.data import Dataset, load_dataset
-from edgedigits.errors import ModelFileError, UsageError, first_line
+from edgedigits.errors import DiskFullError, ModelFileError, UsageError, first_line, is_disk_full
 from edgedigits.export import (app_contract, model_optimization, tflite_flatbuffer, to_c,
                                to_onnx, to_ort, to_tflite)
 from edgedigits.export.calibration import CalibrationSet, calibration_set
@@ -108,8 +108,9 @@ class _ModelExport:
     are computed on first use, once, and shared by every recipe."""
 
     def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, options: ExportOptions,
-                 command: str, log: Callable[[str], None]):
+                 command: str, log: Callable[[str], None], work: Path):
         self.spec, self.out, self.dataset, self.options = spec, out, dataset, options
+        self.work = work  # files are made and checked here, then committed into the folder
         self.command, self.log = command, log
         self.folder = out / spec.name
         self.source_path = model_path(out, spec.name)
@@ -231,18 +232,6 @@ class _ModelExport:
                 self._usability[recipe] = to_ort.mobile_usability(path)
         return self._usability[recipe]
 
-    def write_ort_config(self) -> None:
-        """``required_operators.config`` for every ``.ort`` with an ok record in the folder (what a
-        reduced-operator ONNX Runtime build for this model's files takes), listed under the
-        manifest's ``companions`` with its hash and the operators it names."""
-        ort_files = sorted(f for f, r in self.store.records.items()
-                           if r["status"] == "ok" and r["format"] == Format.ORT.value)
-        if not ort_files:
-            return
-        text = to_ort.operator_config([self.folder / f for f in ort_files])
-        self.store.land_companion(to_ort.CONFIG_NAME, text.encode(), {
-            "covers": ort_files, "operators": to_ort.config_operators(text)})
-
     def auto_fix(self, records: list[ArtifactRecord]) -> list[ArtifactRecord]:
         """``--auto-fix``: for int8 files that failed parity, export a repaired sibling, verified
         the same way: ``int8-fixed`` (BatchNormalization folded, exact in float) when the lint
@@ -323,6 +312,7 @@ class _ModelExport:
                          or recipe == Recipe.INT8_FIXED
                          else self._keras_outputs(keras_model, self.verify_x))
         except Exception as exc:  # noqa: BLE001 - one recipe's failure must not stop the rest
+            _raise_if_disk_full(exc, self.folder)
             reason = f"{type(exc).__name__}: {first_line(exc)}"
             errors = [line for line in self._lint_for(recipe) if line.startswith("error")]
             if errors:
@@ -346,6 +336,7 @@ class _ModelExport:
                 record = self._write_and_verify(job, name, keras_model, tflite_bytes,
                                                 reference, dict(details))
             except Exception as exc:  # noqa: BLE001
+                _raise_if_disk_full(exc, self.folder)
                 reason = (first_line(exc) if isinstance(exc, OverBudget)  # a correct file that
                           else f"{type(exc).__name__}: {first_line(exc)}")  # does not fit
                 self.log(f"  {name}: FAILED ({reason})")
@@ -401,12 +392,12 @@ class _ModelExport:
             batch="dynamic" if batch is None else batch,
             targets=[t.value for t in targets_for(fmt, job.variant)])
         with contextlib.ExitStack() as stack:
-            staged = {n: stack.enter_context(atomic.StagedFile(self.folder / n)).write_bytes(b)
+            staged = {n: stack.enter_context(atomic.StagedFile(self.work / n)).write_bytes(b)
                       for n, b in files.items()}
             check = self._CHECKS.get(fmt, _ModelExport._check_in_its_runtime)
             golden = check(self, record, staged[name].path, job, reference, keras_model,
                            tflite_bytes)
-            self.store.land(record, golden, list(staged.values()))
+            self.store.land(record, golden, {n: f.path for n, f in staged.items()})
         return record
 
     # -- what each format writes: {file name: bytes}, the artifact under its own name --
@@ -464,7 +455,7 @@ class _ModelExport:
         record.interface = app_contract.interface(
             record.format, path, record.inputs, record.outputs, self.spec,
             onnx_bytes=self._onnx_bytes(recipe, keras_model))
-        with atomic.StagedFile(self.folder / artifact_name(self.spec.name, Format.ONNX,
+        with atomic.StagedFile(self.work / artifact_name(self.spec.name, Format.ONNX,
                                                            recipe)) as onnx_file:
             onnx_file.write_bytes(self._onnx_bytes(recipe, keras_model))
             record.details["onnx_max_abs_diff"] = to_ort.check_conversion(
@@ -477,7 +468,7 @@ class _ModelExport:
         recipe = job.recipe
         if to_c.parse_c_array(path.read_text()) != tflite_bytes:
             raise RuntimeError("C array does not round-trip to the TFLite bytes")
-        with atomic.StagedFile(self.folder / artifact_name(self.spec.name, Format.TFLITE,
+        with atomic.StagedFile(self.work / artifact_name(self.spec.name, Format.TFLITE,
                                                            recipe, job.variant)) as check:
             litert_entry = self._verify(record, check.write_bytes(tflite_bytes).path, recipe,
                                         reference)  # tensors as the flatbuffer declares them
@@ -690,6 +681,18 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     return report
 
 
+def _raise_if_disk_full(exc: Exception, folder: Path) -> None:
+    """A full disk is not one recipe's failure: the export stops, saying what was kept (each
+    file landed before it is complete and recorded; the folder commit that failed changed
+    nothing)."""
+    if isinstance(exc, DiskFullError):
+        raise exc
+    if is_disk_full(exc):
+        raise DiskFullError(f"{folder}: no space left on the device while making an artifact; "
+                            "the folder keeps the files exported before it, each complete and "
+                            "recorded") from None
+
+
 def record_variant(record: ArtifactRecord) -> Variant:
     """The I/O and batch a record says its file has (ONNX/ORT: the defaults)."""
     if record.format not in (f.value for f in SHAPED_FORMATS):
@@ -712,11 +715,15 @@ def export_workers(options: ExportOptions, models: int) -> int:
 
 def _export_model(name: str, out: Path, dataset: Dataset, options: ExportOptions, command: str,
                   log: Callable[[str], None]) -> list[ArtifactRecord]:
-    job = _ModelExport(get_spec(name), out, dataset, options, command, log)
+    with folder_commit.work_dir(out / name) as work:
+        job = _ModelExport(get_spec(name), out, dataset, options, command, log, work)
+        return _run_model_export(job, options)
+
+
+def _run_model_export(job: "_ModelExport", options: ExportOptions) -> list[ArtifactRecord]:
     records = job.run()
     if options.auto_fix:
         records += job.auto_fix(records)
-    job.write_ort_config()
     job.store.flush()
     return records
 

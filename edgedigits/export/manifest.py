@@ -124,19 +124,42 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     source = data.get("source_model")
     if not isinstance(source, dict) or not isinstance(source.get("sha256"), str):
         raise _invalid(path, "'source_model' lacks its sha256")
+    companions = data.get("companions", {})
+    if not isinstance(companions, dict) or any(plain_name_problem(n) for n in companions):
+        raise _invalid(path, "'companions' must map plain file names to records")
     artifacts = list_of_objects(data, "artifacts", "records", lambda what: _invalid(path, what))
     for k, entry in enumerate(artifacts):
         for key in ("file", "format", "recipe", "status"):
             if not isinstance(entry.get(key), str):
                 raise _invalid(path, f"artifacts[{k}] lacks a string {key!r}")
-        if "/" in entry["file"] or entry["file"] in ("", ".", ".."):
-            raise _invalid(path, f"artifacts[{k}] file {entry['file']!r} is not a plain name")
+        details = entry.get("details")
+        header = [details["header"]] if isinstance(details, dict) and "header" in details else []
+        for name in [entry["file"], *header]:
+            why = plain_name_problem(name)
+            if why:
+                shown = repr(name) if len(str(name)) <= 60 else repr(str(name)[:60]) + "..."
+                raise _invalid(path, f"artifacts[{k}] file {shown} {why}")
         if entry["status"] == "ok":
             for key, kind in (("sha256", str), ("size_bytes", int), ("inputs", list),
                               ("outputs", list)):
                 if not isinstance(entry.get(key), kind):
                     raise _invalid(path, f"artifacts[{k}] ({entry['file']}) lacks {key!r}")
     return data
+
+
+MAX_NAME_BYTES = 255  # NAME_MAX on Linux, macOS and Windows filesystems
+
+
+def plain_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a file in a model folder (None when it can): a record names a file
+    beside the manifest, never a path, and never one the filesystem would refuse."""
+    if not isinstance(name, str):
+        return "is not a string"
+    if "/" in name or "\\" in name or "\0" in name or name in ("", ".", ".."):
+        return "is not a plain file name"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes"
+    return None
 
 
 def manifest_document(spec: ModelSpec, source: dict[str, Any], artifacts: list[dict[str, Any]],

@@ -61,9 +61,16 @@ def ensure_writable_dir(path: str | Path, flag: str = "--out") -> Path:
 
 
 def check_model_folders(out: str | Path, names: Sequence[str]) -> None:
-    """Every ``<out>/<name>/`` a command will write into is a writable folder (or can be one)."""
+    """Every ``<out>/<name>/`` a command will write into is a folder (or can be one), and not a
+    symbolic link: changes land as folder commits made beside it in ``out``, whose
+    writability ``ensure_writable_dir`` proves (``folder_commit.py``)."""
+    from edgedigits.folder_commit import check_not_link
+
     for name in names:
-        writable_dir(model_dir(out, name), f"--out {out}")
+        folder = model_dir(out, name)
+        check_not_link(folder, f"--out {out}")
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--out {out}: {folder} is a file, not a folder")
 
 
 def check_seed(seed: int, flag: str = "--seed") -> int:

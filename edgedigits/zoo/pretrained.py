@@ -105,19 +105,23 @@ def load_pretrained(name: str) -> Any:
 def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) -> Path:
     """Write ``<out>/<name>/<name>.keras`` and its ``metrics.json`` from the shipped weights,
     saying so in one line; returns the model path."""
-    from edgedigits import atomic
+    from edgedigits import folder_commit
     from edgedigits.model_files import file_sha256, model_dir, model_path
     from edgedigits.training import save_model
 
     entry = pretrained(name)
     model = load_pretrained(name)
     target = model_path(out, name)
-    save_model(model, target)
-    metrics = dict(entry.train_result)
-    metrics.update(model_path=str(target), model_sha256=file_sha256(target),
-                   weights="pretrained", weights_sha256=entry.sha256,
-                   trained_on=entry.trained_on.get("cpu"))
-    atomic.write_json(model_dir(out, name) / "metrics.json", metrics)
+    with folder_commit.work_dir(target.parent) as work:  # the model and its metrics together
+        save_model(model, work / target.name)
+        metrics = dict(entry.train_result)
+        metrics.update(model_path=str(target), model_sha256=file_sha256(work / target.name),
+                       weights="pretrained", weights_sha256=entry.sha256,
+                       trained_on=entry.trained_on.get("cpu"))
+        folder_commit.commit_files(model_dir(out, name), {
+            target.name: work / target.name,
+            "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode()},
+            what=f"the shipped weights of {name}")
     log(entry.line())
     return target
 
