@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the notebook models
 
-from notebook_models import NOTEBOOKS, save_notebook_model  # noqa: E402
-
 from edgedigits import atomic  # noqa: E402
 from edgedigits.export import FinetuneOptions, export  # noqa: E402
 from edgedigits.model_import import import_model  # noqa: E402
 from edgedigits.verify import verify  # noqa: E402
+
+from notebook_models import NOTEBOOKS, save_notebook_model  # noqa: E402
 
 EXPORT = dict(formats="all", recipes="all", calibration_samples=200, verify_samples=500,
               finetune=FinetuneOptions(samples=3000))

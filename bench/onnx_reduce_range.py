@@ -27,8 +27,13 @@ CALIBRATION_IMAGES = 500
 
 def accuracies(model: str, out: Path) -> dict[str, float]:
     import onnxruntime as ort
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_dynamic, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from edgedigits.data import load_dataset

@@ -32,8 +32,8 @@ from edgedigits import atomic, training
 from edgedigits._tf import tf_keras
 from edgedigits.data import load_dataset
 from edgedigits.zoo import get_spec
-from edgedigits.zoo.registry import OPTIMIZERS, ModelSpec
 from edgedigits.zoo.edgedigits_own import _conv_bn_relu
+from edgedigits.zoo.registry import OPTIMIZERS, ModelSpec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")

@@ -11,8 +11,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -32,6 +33,12 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if exc.filename is None:  # a write() error names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -54,7 +61,7 @@ class StagedFile:
         os.chmod(self.path, 0o666 & ~_umask())
         self.committed = False
 
-    def write_bytes(self, data: bytes) -> "StagedFile":
+    def write_bytes(self, data: bytes) -> StagedFile:
         self.path.write_bytes(data)
         return self
 
@@ -67,7 +74,7 @@ class StagedFile:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
-    def __enter__(self) -> "StagedFile":
+    def __enter__(self) -> StagedFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -38,8 +38,9 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, TypeVar
+from typing import TypeVar
 
 from edgedigits.errors import DiskFullError, UsageError, is_disk_full
 

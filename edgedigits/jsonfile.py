@@ -12,8 +12,9 @@ line naming the file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgedigits.errors import UsageError
 from edgedigits.inputs import open_regular

@@ -28,20 +28,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from edgedigits import __version__, folder_commit
 from edgedigits.errors import ModelFileError, UsageError, first_line
-from edgedigits.model_files import (DEFAULT_OUT, check_model_folders, ensure_writable_dir,
-                                    file_sha256, model_dir, model_path)
+from edgedigits.model_files import (
+    DEFAULT_OUT,
+    check_model_folders,
+    ensure_writable_dir,
+    file_sha256,
+    model_dir,
+    model_path,
+)
 from edgedigits.model_files.keras_json import Architecture, parse_keras_config
 from edgedigits.model_files.weights import KERAS_SUFFIXES, ModelFile, open_model_file, read_weights
-from edgedigits.zoo.registry import (IMPORTED, ModelSpec, TrainingRecipe, is_zoo_model,
-                                     register_imported, scale_pixels)
+from edgedigits.zoo.registry import (
+    IMPORTED,
+    ModelSpec,
+    TrainingRecipe,
+    is_zoo_model,
+    register_imported,
+    scale_pixels,
+)
 
 SCHEMA = "edgedigits.import/1"
 RECORD = "import.json"
@@ -149,7 +162,7 @@ def rebuild(held: ModelFile, where: str) -> tuple[Architecture, Any]:
 
     arch = parse_keras_config(held.config_text, where)
     model = build_model(arch)
-    arrays = read_weights(held, [(l.class_name, l.name) for l in arch.layers],
+    arrays = read_weights(held, [(layer.class_name, layer.name) for layer in arch.layers],
                           arch.weight_shapes, where)
     return arch, set_weights(model, arrays)
 
@@ -200,7 +213,7 @@ def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence
                                       f"{held.keras_version or ''}, which is not installed".replace(
                                           "  ", " "))
         if done.returncode != 0 or not y_path.is_file():
-            lines = [l for l in done.stderr.strip().splitlines() if l.strip()]
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
             return Equivalence(False, f"{held.writer} could not run the file: "
                                       f"{lines[-1][:200] if lines else done.returncode}")
         reference = np.load(y_path, allow_pickle=False)
@@ -282,7 +295,7 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
         name=name, source_file=str(source), source_sha256=sha, source_bytes=size,
         file_format=file_format, keras_writer=writer, keras_version=version,
         architecture=arch.to_json(),
-        layers=[f"{l.name}: {l.class_name}" for l in arch.layers], params=arch.params,
+        layers=[f"{layer.name}: {layer.class_name}" for layer in arch.layers], params=arch.params,
         input_shape=list(arch.input_shape), num_classes=arch.num_classes,
         output_kind="logits" if arch.emits_logits else "probabilities",
         preprocessing={"name": chosen, "scale": scale, "offset": offset,
@@ -336,7 +349,7 @@ def imported_spec(doc: Any, where: str | Path) -> ModelSpec:
                              "the model again") from None
     if logits != arch.emits_logits:
         raise ModelFileError(f"{where}: output_kind does not match the architecture")
-    family = "cnn" if any("Conv" in l.class_name for l in arch.layers) else "mlp"
+    family = "cnn" if any("Conv" in layer.class_name for layer in arch.layers) else "mlp"
     recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
                             from_logits=logits)
     return ModelSpec(name=name, source=IMPORTED, architecture=arch.summary(), family=family,

@@ -6,7 +6,7 @@ mean the same everywhere.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def split_names(values: str | Iterable[str]) -> list[str]:

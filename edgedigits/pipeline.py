@@ -8,21 +8,21 @@ and writes the report (JSON, Markdown, plots) to ``<out>/report/``. ``all_models
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from edgedigits.benchmark import BenchOptions, BenchReport, bench
 from edgedigits.benchmark import report as reports
-from edgedigits.export import ExportOptions, ExportReport, export
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError
+from edgedigits.export import ExportOptions, ExportReport, export
 from edgedigits.export.artifact_store import check_export_folders
-from edgedigits.outputs import writable_dir
 from edgedigits.model_files import DEFAULT_MODELS, DEFAULT_OUT, model_path, resolve_names
+from edgedigits.outputs import writable_dir
 from edgedigits.training import TrainResult, train
 from edgedigits.zoo.pretrained import pretrained
-
 
 PIPELINE_EXPORT = {"targets": "all"}  # every file an app runtime takes (export/targets.py)
 

@@ -3,8 +3,8 @@ cross-model accuracy chart. Headless (Agg) and written atomically like every oth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

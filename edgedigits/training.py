@@ -19,22 +19,34 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from edgedigits import atomic, folder_commit, plots
+from edgedigits._tf import tensorflow, tf_keras
 from edgedigits.augmentation import augmented_batches, steps_per_epoch
 from edgedigits.comparator import confusion
-from edgedigits._tf import tensorflow, tf_keras
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import UsageError
 from edgedigits.model_files import (  # noqa: F401  (re-exported: the trainer's public names)
-    DEFAULT_MODELS, DEFAULT_OUT, MAX_SEED, MODEL_SUFFIX, architecture_mismatch, check_model_folders,
-    check_seed, ensure_writable_dir, file_sha256, load_trained_model, model_dir, model_path,
-    resolve_names)
+    DEFAULT_MODELS,
+    DEFAULT_OUT,
+    MAX_SEED,
+    MODEL_SUFFIX,
+    architecture_mismatch,
+    check_model_folders,
+    check_seed,
+    ensure_writable_dir,
+    file_sha256,
+    load_trained_model,
+    model_dir,
+    model_path,
+    resolve_names,
+)
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 # What 'pipeline' trains without names, and what an empty --out is told to train: small, fast,

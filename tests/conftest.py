@@ -68,10 +68,8 @@ def every_manifest_matches_its_schema(tmp_path_factory):
     yield
     import jsonschema
 
-    from edgedigits.export.manifest import SCHEMA, schema
-
     from edgedigits.errors import EdgeDigitsError
-    from edgedigits.export.manifest import read_manifest
+    from edgedigits.export.manifest import SCHEMA, read_manifest, schema
 
     validator = jsonschema.Draft202012Validator(schema())
     problems = []

@@ -8,8 +8,9 @@ above chance, which the preprocessing inference needs) and saves ``.keras`` and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -218,8 +218,8 @@ def test_web_files_match_golden_in_chromium(folder, web_runtimes):
         assert r["call_us_p50"] > 0
 
 
-def _readme_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+def _guide_blocks() -> list[str]:
+    text = (ROOT / "docs" / "guides" / "ship-to-apps.md").read_text()
     marker = "<!-- tested: tests/test_app_runtimes.py runs this block"
     blocks = []
     for part in text.split(marker)[1:]:
@@ -228,14 +228,14 @@ def _readme_blocks() -> list[str]:
     return blocks
 
 
-def test_readme_ship_snippets_run(folder):
-    """The README's phone and server snippets, run as written on an exported folder."""
-    blocks = _readme_blocks()
+def test_guide_ship_snippets_run(folder):
+    """The ship guide's phone and server snippets, run as written on an exported folder."""
+    blocks = _guide_blocks()
     assert len(blocks) == 2
     golden = _golden(folder)
     for code in blocks:
         scope: dict = {}
-        exec(compile(code.replace('"exports/seed004_cnn"', repr(str(folder))), "README.md",
+        exec(compile(code.replace('"exports/seed004_cnn"', repr(str(folder))), "ship-to-apps.md",
                      "exec"), scope)
         predicted = golden["artifacts"][scope["entry"]["file"]]["predicted"]
         if "digit" in scope:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgedigits.augmentation import (augmented_batches, bilinear_sample, gaussian_kernel,
-                                     random_elastic)
+from edgedigits.augmentation import (
+    augmented_batches,
+    bilinear_sample,
+    gaussian_kernel,
+    random_elastic,
+)
 from edgedigits.data import load_dataset
 from edgedigits.zoo import Augmentation, TrainingRecipe
 

@@ -16,15 +16,16 @@ import os
 import shutil
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
-from conftest import idx_bytes, write_idx_folder
 from edgedigits.cli import main
 from edgedigits.zoo import pretrained as shipped
+
+from conftest import idx_bytes, write_idx_folder
 
 M = "seed004_mlp12"  # the tree's trained and exported model
 QUIET = dict(log=lambda _msg: None)

@@ -14,7 +14,6 @@ import pytest
 from edgedigits.benchmark import BenchOptions, TimingOptions, bench, check, load_tolerances
 from edgedigits.benchmark import report as reports
 from edgedigits.benchmark.benchmark import COMPUTE_BATCHES
-from edgedigits.runtimes.base import Runner
 from edgedigits.benchmark.gate import load_baseline
 from edgedigits.benchmark.parity import DEFAULT_TOLERANCES
 from edgedigits.cli import main
@@ -22,6 +21,7 @@ from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
 from edgedigits.export import export
 from edgedigits.runtimes import RUNTIMES
+from edgedigits.runtimes.base import Runner
 from edgedigits.training import train
 from edgedigits.zoo import get_spec
 

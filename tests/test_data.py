@@ -9,10 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import idx_bytes, write_idx_folder
 from edgedigits.data import embedded_mnist_dir, load_dataset, parse_idx, read_idx
 from edgedigits.data.sources import load_idx_folder, load_npz
 from edgedigits.errors import DataError
+
+from conftest import idx_bytes, write_idx_folder
 
 # SHA-256 of the decompressed canonical files, as published by the MNIST mirrors.
 CANONICAL_SHA256 = {

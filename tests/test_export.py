@@ -17,8 +17,17 @@ import pytest
 
 from edgedigits.data import load_dataset
 from edgedigits.errors import DiskFullError, ModelFileError, UnknownNameError, UsageError
-from edgedigits.export import FORMAT_RECIPES, RECIPE_INFO, FinetuneOptions, Format, Recipe, export
-from edgedigits.export import model_optimization, tflite_flatbuffer, to_c
+from edgedigits.export import (
+    FORMAT_RECIPES,
+    RECIPE_INFO,
+    FinetuneOptions,
+    Format,
+    Recipe,
+    export,
+    model_optimization,
+    tflite_flatbuffer,
+    to_c,
+)
 from edgedigits.runtimes import runner_for
 from edgedigits.training import load_trained_model, model_path, train
 from edgedigits.verify import verify

@@ -9,8 +9,7 @@ import copy
 
 import pytest
 
-from edgedigits.benchmark.gate import (check, check_and_retime, reference_speed,
-                                       select_baseline)
+from edgedigits.benchmark.gate import check, check_and_retime, reference_speed, select_baseline
 
 
 def _row(model, recipe, fmt, runtime, rounds, batch=1):

@@ -13,6 +13,7 @@ import pytest
 
 from edgedigits.cli import main
 from edgedigits.export import FinetuneOptions
+
 from notebook_models import NOTEBOOKS, save_notebook_model
 
 pytestmark = pytest.mark.slow  # trains (briefly) and exports models: the full tier only
@@ -186,7 +187,7 @@ def test_equivalence_not_checked_without_the_writing_keras(notebook_files, tmp_p
                                        out=tmp_path / "out", log=lines.append)
     assert record.equivalence["checked"] is False and not record.equivalence["passed"]
     assert "not installed" in record.equivalence["reason"]
-    assert any("equivalence: not checked (the file was written by keras 3." in l for l in lines)
+    assert any("equivalence: not checked (the file was written by keras 3." in line for line in lines)
 
 
 def test_a_rebuilt_model_that_differs_is_refused(notebook_files, tmp_path, monkeypatch, capsys):

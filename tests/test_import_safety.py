@@ -14,8 +14,9 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def _edit_keras(src: Path, dst: Path, edit: Callable[[dict], None],
 
 
 def _first_dense(doc: dict) -> dict:
-    return next(l for l in doc["config"]["layers"] if l["class_name"] == "Dense")
+    return next(layer for layer in doc["config"]["layers"] if layer["class_name"] == "Dense")
 
 
 def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -70,7 +71,7 @@ def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _assert_refused(done: subprocess.CompletedProcess, *needles: str) -> str:
-    lines = [l for l in done.stderr.splitlines() if l.strip()]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1, done.stderr
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     for needle in needles:
@@ -315,7 +316,7 @@ def test_parser_matches_what_keras_builds(files):
                 arch = parse_keras_config(held.config_text, str(path))
                 assert held.writer == writer
             model = load_trained_model(path)
-            built = {l.name: [tuple(w.shape) for w in l.weights] for l in model.layers}
+            built = {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers}
             assert {n: s for n, s in arch.weight_shapes.items()} == {
                 n: s for n, s in built.items() if n != arch.input_name}
             assert arch.num_classes == 10 and not arch.emits_logits
@@ -396,7 +397,7 @@ def test_every_allowlisted_layer_rebuilds_with_keras_shapes(tmp_path, writer):
     model.save(path)
     with open_model_file(path) as held:
         arch = parse_keras_config(held.config_text, str(path))
-    assert {l.class_name for l in arch.layers} == set(LAYERS)
+    assert {layer.class_name for layer in arch.layers} == set(LAYERS)
     for layer in model.layers:
         if layer.name == arch.input_name:
             continue

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edgedigits.export import export, to_ort
+
 from conftest import train_and_export
 
 pytestmark = pytest.mark.slow  # trains or exports models: the full tier only

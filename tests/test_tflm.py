@@ -20,8 +20,9 @@ from edgedigits.export import export  # noqa: E402
 from edgedigits.export.tflm_ops import resolver_method  # noqa: E402
 from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES, runner_for  # noqa: E402
 from edgedigits.runtimes.tflm import TFLMRunner  # noqa: E402
-from conftest import train_and_export  # noqa: E402
 from edgedigits.zoo import get_spec  # noqa: E402
+
+from conftest import train_and_export  # noqa: E402
 
 M = "seed003_ann64_relu"
 QUIET = dict(log=lambda _msg: None)

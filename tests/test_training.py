@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from edgedigits.errors import ModelFileError, UsageError, UnknownNameError
-from edgedigits.training import load_trained_model, model_path, train, train_model
 from edgedigits.data import load_dataset
+from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
+from edgedigits.training import load_trained_model, model_path, train, train_model
 
 pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
 

@@ -98,13 +98,15 @@ def test_probabilities_softmax_only_for_logit_models():
     assert np.array_equal(get_spec("seed004_cnn").probabilities(already), already)
 
 
-def test_readme_zoo_table_is_what_edgedigits_zoo_prints(capsys):
-    """The README's zoo table is a claim: it must be today's `edgedigits zoo --markdown`."""
+def test_docs_zoo_table_is_what_edgedigits_zoo_prints(capsys):
+    """The zoo table in docs/reference/zoo.md is a claim: it must be today's
+    `edgedigits zoo --markdown`."""
     from pathlib import Path
 
     from edgedigits.cli import main
 
     assert main(["zoo", "--markdown"]) == 0
     table = capsys.readouterr().out
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert table in readme, "README.md's zoo table is stale: paste `edgedigits zoo --markdown`"
+    page = (Path(__file__).resolve().parents[1] / "docs" / "reference" / "zoo.md").read_text()
+    assert table in page, "docs/reference/zoo.md's zoo table is stale: paste `edgedigits zoo " \
+                          "--markdown`"

@@ -9,9 +9,10 @@ C sources are not benched: they hold the ``.tflite`` bytes, which are.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.export.recipes import Recipe

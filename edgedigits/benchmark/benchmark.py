@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,17 @@ from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_r
 from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.mcu_budget import MCUBudget
-from edgedigits.runtimes import (DEFAULT_RUNTIMES, RUNTIMES, Runner, RuntimeUnavailable,
-                                 parse_runtimes, quantize, runtimes_for)
-from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
 from edgedigits.model_files import DEFAULT_OUT
+from edgedigits.runtimes import (
+    DEFAULT_RUNTIMES,
+    RUNTIMES,
+    Runner,
+    RuntimeUnavailable,
+    parse_runtimes,
+    quantize,
+    runtimes_for,
+)
+from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
 from edgedigits.zoo import get_spec
 
 PROFILE_RUNS = 50  # profiled inferences per artifact with --profile

@@ -16,7 +16,6 @@ from edgedigits.errors import UsageError
 from edgedigits.jsonfile import read_json
 
 
-
 def family_of(recipe: str) -> str:
     """The tolerance family of a recipe, from the recipe table itself (``RECIPE_INFO``):
     ``reference`` for the Keras model, ``finetuned`` for recipes that fine-tune (a new model),

@@ -28,10 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.data.idx import (DEFLATE_MAX_RATIO, MAX_DATA_BYTES, parse_idx, read_idx_bytes,
-                                 sha256_hex)
-from edgedigits.inputs import open_regular
+from edgedigits.data.idx import (
+    DEFLATE_MAX_RATIO,
+    MAX_DATA_BYTES,
+    parse_idx,
+    read_idx_bytes,
+    sha256_hex,
+)
 from edgedigits.errors import DataError, first_line
+from edgedigits.inputs import open_regular
 
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
@@ -91,6 +96,8 @@ def load_dataset(data: str | Path | None = None) -> Dataset:
         if path.suffix.lower() == ".npz":
             return _load_cached("npz", str(path.resolve()))
         raise DataError(f"--data {text}: not a folder of IDX files, a .npz file, or 'keras'")
+    if path.exists():  # a named pipe or a device: reading it could wait forever
+        raise DataError(f"--data {text}: not a regular file or a folder")
     raise DataError(f"--data {text}: no such file or folder")
 
 
@@ -110,7 +117,7 @@ def _load_cached(kind: str, where: str) -> Dataset:
 def _find_idx_file(folder: Path, spellings: tuple[str, ...]) -> Path:
     for name in spellings:
         for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
+            if candidate.exists():  # a pipe or folder by that name is refused when read
                 return candidate
     raise DataError(f"{folder}: missing {spellings[0]}[.gz] (a folder of IDX files needs "
                     "train-images, train-labels, t10k-images and t10k-labels)")

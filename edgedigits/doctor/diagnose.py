@@ -14,9 +14,10 @@ The reference is the trained Keras model, so the recipes diagnosed are the post-
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -163,10 +164,8 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = 
     """Per-layer quantization error of ``name``'s ``recipe`` artifacts against its Keras model."""
     from edgedigits.data import load_dataset
     from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats
-    from edgedigits.model_files import load_trained_model, model_path
+    from edgedigits.model_files import load_trained_model, model_path, resolve_names
     from edgedigits.zoo import get_spec
-
-    from edgedigits.model_files import resolve_names
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out
     if recipe not in DIAGNOSABLE:

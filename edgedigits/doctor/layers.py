@@ -67,8 +67,9 @@ def layers_named(text: str, layers: set[str]) -> list[str]:
 # -- TFLite -----------------------------------------------------------------------------------
 
 def tflite_interpreter(path: Path) -> Any:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
     import warnings
+
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "preserve_all_tensors is for debugging": it is

@@ -24,9 +24,10 @@ lose accuracy or speed (``warning``). The rules come from what this project meas
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 FOLDABLE_INTO = ("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
 SMALL_KERNEL = 300  # weights; below this, 50% pruning is a capacity cut worth a warning (the
@@ -56,8 +57,9 @@ def activation_name(layer: Any) -> str:
 
 def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFinding]:
     """Pitfalls of ``model`` for ``recipes`` (default: every recipe)."""
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import \
-        default_8bit_quantize_registry as quantize_registry
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as quantize_registry,
+    )
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
     from edgedigits.export.recipes import Recipe
@@ -152,10 +154,8 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
          ) -> list[LintFinding]:
     """``edgedigits doctor --lint``: the trained model's pitfalls (its shipped weights, or the
     registry's architecture, when it is not trained under ``out``), plus the I/O of any full-integer ``.tflite`` already exported."""
-    from edgedigits.model_files import load_trained_model, model_path
+    from edgedigits.model_files import load_trained_model, model_path, resolve_names
     from edgedigits.zoo import create_model, get_spec
-
-    from edgedigits.model_files import resolve_names
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out
     path = model_path(out, name)

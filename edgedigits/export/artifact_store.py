@@ -19,15 +19,16 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from edgedigits import folder_commit
+from edgedigits.errors import ModelFileError
 from edgedigits.export.golden import read_golden
 from edgedigits.export.manifest import SCHEMA as MANIFEST_SCHEMA
 from edgedigits.export.manifest import ArtifactRecord, manifest_document, read_manifest
-from edgedigits.errors import ModelFileError
 from edgedigits.jsonfile import read_bounded
 from edgedigits.zoo import ModelSpec
 

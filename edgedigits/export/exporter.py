@@ -17,10 +17,11 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,26 +29,40 @@ from edgedigits import atomic, folder_commit
 from edgedigits.comparator import Tolerance, compare
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import DiskFullError, ModelFileError, UsageError, first_line, is_disk_full
-from edgedigits.export import (app_contract, model_optimization, tflite_flatbuffer, to_c,
-                               to_onnx, to_ort, to_tflite)
-from edgedigits.export.calibration import CalibrationSet, calibration_set
+from edgedigits.export import (
+    app_contract,
+    model_optimization,
+    tflite_flatbuffer,
+    to_c,
+    to_onnx,
+    to_ort,
+    to_tflite,
+)
 from edgedigits.export.artifact_store import ArtifactStore, check_export_folders, read_metrics
+from edgedigits.export.calibration import CalibrationSet, calibration_set
 from edgedigits.export.golden import golden_document, golden_entry, golden_indices
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import SHAPED_FORMATS, ExportOptions, Job
-from edgedigits.export.recipes import (RECIPE_INFO, Format, Recipe, RecipeInfo,
-                                       artifact_name)
+from edgedigits.export.recipes import RECIPE_INFO, Format, Recipe, RecipeInfo, artifact_name
 from edgedigits.export.targets import IO, Variant, targets_for
 from edgedigits.mcu_budget import OverBudget
+from edgedigits.model_files import (
+    DEFAULT_MODELS,
+    DEFAULT_OUT,
+    file_sha256,
+    load_trained_model,
+    model_path,
+    resolve_names,
+)
 from edgedigits.runtimes import quantize, runner_for
-from edgedigits.runtimes.batching import (infer_as_deployed, infer_one_at_a_time,
-                                          infer_raw_one_at_a_time)
-from edgedigits.model_files import (DEFAULT_MODELS, DEFAULT_OUT, file_sha256, load_trained_model,
-                                    model_path, resolve_names)
+from edgedigits.runtimes.batching import (
+    infer_as_deployed,
+    infer_one_at_a_time,
+    infer_raw_one_at_a_time,
+)
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 from edgedigits.zoo.pretrained import materialize, pretrained
-
 
 
 @dataclass
@@ -720,7 +735,7 @@ def _export_model(name: str, out: Path, dataset: Dataset, options: ExportOptions
         return _run_model_export(job, options)
 
 
-def _run_model_export(job: "_ModelExport", options: ExportOptions) -> list[ArtifactRecord]:
+def _run_model_export(job: _ModelExport, options: ExportOptions) -> list[ArtifactRecord]:
     records = job.run()
     if options.auto_fix:
         records += job.auto_fix(records)

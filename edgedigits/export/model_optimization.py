@@ -9,8 +9,9 @@ returns a plain tf_keras model ready for the TFLite converter plus facts for the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

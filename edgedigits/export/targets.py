@@ -57,7 +57,7 @@ class Variant:
     io: IO = DEFAULT_IO
     batch: int | None = DEFAULT_TFLITE_BATCH
 
-    def for_recipe(self, recipe: Recipe) -> "Variant":
+    def for_recipe(self, recipe: Recipe) -> Variant:
         """The variant as it applies to ``recipe`` (float I/O recipes ignore ``io``)."""
         return self if recipe in INTEGER_IO_RECIPES else Variant(IO.FLOAT32, self.batch)
 

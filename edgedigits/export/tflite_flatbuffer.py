@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def signatures(tflite_bytes: bytes) -> list[dict[str, Any]]:
         sig = model.SignatureDefs(k)
         graph = model.Subgraphs(sig.SubgraphIndex())
 
-        def names(count, get):
+        def names(count, get, graph=graph):
             return {_name(get(i).Name()): _name(graph.Tensors(get(i).TensorIndex()).Name())
                     for i in range(count)}
 

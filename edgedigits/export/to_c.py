@@ -122,10 +122,10 @@ def tflm_facts(tflite_bytes: bytes) -> dict:
     import tempfile
     from pathlib import Path
 
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
     from edgedigits.runtimes.tflm import TFLMCannotRun, TFLMRunner
     from edgedigits.runtimes.tflm_arena import smallest_arena
-
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(model_content=tflite_bytes, experimental_op_resolver_type=(
         OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))

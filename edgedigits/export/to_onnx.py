@@ -129,8 +129,13 @@ def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | Non
     7-bit weights all five models matched float32 within 0.03 points
     (``bench/results/onnx_reduce_range.md``)."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_dynamic, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     CalibrationDataReader.register(_Reader)

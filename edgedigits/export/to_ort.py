@@ -24,8 +24,8 @@ ONNX Runtime (``--include_ops_by_config``) takes, for every ``.ort`` in a model 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 STYLES = ("fixed", "runtime")
 DEFAULT_STYLE = "fixed"

@@ -90,8 +90,7 @@ def convert(model: Any, recipe: Recipe, calibration: CalibrationSet | None = Non
 def convert_keeping_float(model: Any, calibration: CalibrationSet, keep: list[str],
                           variant: Variant = Variant(), output_name: str = "output") -> bytes:
     """Full-integer int8 (``variant.io`` input and output) except the ops of the Keras layers in
-    ``keep``,
-    which stay float with quantize/dequantize around them: selective quantization through
+    ``keep``, which stay float with quantize/dequantize around them: selective quantization through
     TFLite's QuantizationDebugger, whose ``denylisted_nodes`` are op output tensor names of the
     calibrated model; those are found from the layer names the converter keeps in them."""
     import warnings

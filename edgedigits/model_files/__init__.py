@@ -10,8 +10,9 @@ the trainer.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from edgedigits._tf import tf_keras
 from edgedigits.errors import ModelFileError, UsageError

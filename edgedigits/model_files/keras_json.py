@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from edgedigits.errors import ModelFileError
 from edgedigits.jsonfile import parse_bounded
@@ -395,7 +396,7 @@ class Architecture:
                 "layers": [layer.to_json() for layer in self.layers], "output": self.output}
 
     @classmethod
-    def from_json(cls, doc: Any, where: str) -> "Architecture":
+    def from_json(cls, doc: Any, where: str) -> Architecture:
         """An architecture stored by ``import`` (``import.json``), checked like a new file."""
         try:
             layers = [(item["class_name"], item["name"], item["args"], tuple(item["inbound"]))
@@ -733,7 +734,7 @@ def _topological(specs: dict[str, LayerSpec], input_name: str, output: str) -> l
         ready = next((layer for layer in pending if all(s in placed for s in layer.inbound)),
                      None)
         if ready is None:
-            raise Refused(f"the layers {', '.join(l.name for l in pending)} form a cycle")
+            raise Refused(f"the layers {', '.join(layer.name for layer in pending)} form a cycle")
         order.append(ready)
         placed.add(ready.name)
         pending.remove(ready)

@@ -39,7 +39,9 @@ def infer(kind: str, a: dict[str, Any], ins: list[Shape]) -> tuple[Shape, list[S
     """The output shape (per image) and the weight shapes, in Keras' order, of a ``kind`` layer
     with checked arguments ``a`` on inputs of shapes ``ins``."""
     shape = ins[0]
-    bias = (lambda n: [(n,)] if a.get("use_bias", True) else [])
+    def bias(n: int) -> list[tuple[int, ...]]:
+        return [(n,)] if a.get("use_bias", True) else []
+
     if kind == "Dense":
         return (*shape[:-1], a["units"]), [(shape[-1], a["units"]), *bias(a["units"])]
     if kind in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D"):

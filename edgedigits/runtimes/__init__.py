@@ -11,12 +11,21 @@ from pathlib import Path
 
 from edgedigits.errors import UnknownNameError
 from edgedigits.names import split_names
-from edgedigits.runtimes.base import (OpTime, Runner, RuntimeUnavailable, TensorInfo, dequantize,
-                                      quantize)
+from edgedigits.runtimes.base import (
+    OpTime,
+    Runner,
+    RuntimeUnavailable,
+    TensorInfo,
+    dequantize,
+    quantize,
+)
 from edgedigits.runtimes.keras import KerasPredictRunner, KerasRunner, TensorFlowGPURunner
 from edgedigits.runtimes.litert import LiteRTRunner
-from edgedigits.runtimes.litert_compiled import (LiteRTCompiledGPURunner, LiteRTCompiledNPURunner,
-                                                 LiteRTCompiledRunner)
+from edgedigits.runtimes.litert_compiled import (
+    LiteRTCompiledGPURunner,
+    LiteRTCompiledNPURunner,
+    LiteRTCompiledRunner,
+)
 from edgedigits.runtimes.onnxruntime import OnnxRuntimeCUDARunner, OnnxRuntimeRunner
 from edgedigits.runtimes.tflm import TFLMRunner
 

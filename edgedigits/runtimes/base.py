@@ -10,9 +10,10 @@ with like.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ class Runner(abc.ABC):
 
     profile_note: str = "no per-operator profiler in this runtime's Python API"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most runners hold nothing to release
         """Release the runtime's resources (default: nothing to do)."""
 
     def infer(self, x: np.ndarray) -> np.ndarray:
@@ -148,7 +149,7 @@ class Runner(abc.ABC):
         so the scoring is the call an app makes rather than one call per chunk."""
         return np.concatenate([self.infer(x[k:k + batch]) for k in range(0, len(x), batch)])
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         self.load()
         return self
 

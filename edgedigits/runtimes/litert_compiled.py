@@ -22,7 +22,6 @@ import numpy as np
 from edgedigits.errors import ModelFileError, first_line
 from edgedigits.runtimes.base import Runner, RuntimeUnavailable
 
-
 _ENVIRONMENT = None  # one LiteRT Environment per process: accelerators register once
 
 

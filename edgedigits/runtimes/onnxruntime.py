@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.errors import ModelFileError, first_line
-from edgedigits.runtimes.base import (UNVERIFIED, OpTime, Runner, RuntimeUnavailable,
-                                      TensorInfo)
+from edgedigits.runtimes.base import UNVERIFIED, OpTime, Runner, RuntimeUnavailable, TensorInfo
 
 _ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
               "tensor(float16)": "float16", "tensor(int64)": "int64"}

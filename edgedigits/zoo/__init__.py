@@ -13,11 +13,11 @@ from edgedigits.zoo import seed004_tiny_mse  # noqa: F401  isort: skip
 from edgedigits.zoo import edgedigits_own  # noqa: F401  isort: skip
 from edgedigits.zoo.registry import (
     Augmentation,
-    describe_models,
     ModelSpec,
     SeedFigure,
     TrainingRecipe,
     create_model,
+    describe_models,
     get_spec,
     list_models,
     register_model,

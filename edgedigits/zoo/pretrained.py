@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgedigits.errors import ModelFileError
 
@@ -118,10 +120,13 @@ def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) 
         metrics.update(model_path=str(target), model_sha256=file_sha256(work / target.name),
                        weights="pretrained", weights_sha256=entry.sha256,
                        trained_on=entry.trained_on.get("cpu"))
-        folder_commit.commit_files(model_dir(out, name), {
-            target.name: work / target.name,
-            "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode()},
-            what=f"the shipped weights of {name}")
+        def build(stage: Path) -> None:
+            if (stage / target.name).exists():  # another export materialized it meanwhile:
+                return  # keep that one, whose hash its records may already carry
+            os.replace(work / target.name, stage / target.name)
+            folder_commit.write_new(stage / "metrics.json",
+                                    (json.dumps(metrics, indent=2) + "\n").encode())
+        folder_commit.commit(model_dir(out, name), build, what=f"the shipped weights of {name}")
     log(entry.line())
     return target
 

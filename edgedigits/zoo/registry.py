@@ -9,8 +9,9 @@ print provenance and ``edgedigits train`` can reproduce the seed faithfully.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
