@@ -2,7 +2,7 @@
 
 On a machine without a GPU the bench's GPU rows are `skipped` with the runtime's reason; this
 script is the other half of that promise, run where a GPU is lent (the device tool's NVIDIA H200;
-see the README's "GPU runtimes on a GPU" section). For each ``.tflite`` of the model folders
+its results go to bench/results/gpu_check.{json,md}). For each ``.tflite`` of the model folders
 given it loads the file in LiteRT's CompiledModel on the CPU and on the GPU accelerator, and
 reports:
 
@@ -172,7 +172,8 @@ def main() -> int:
     dataset = load_dataset()
     floor = measure(lambda f: f(), lambda: None, TIMING).p50
     doc = {"schema": "edgedigits.gpu_check/1", "gpu": gpu_name(),
-           "machine": f"{platform.machine()}, {platform.node()}", "python": platform.python_version(),
+           "machine": f"{platform.machine()}, {platform.node()}",
+           "python": platform.python_version(),
            "litert": metadata.version("ai-edge-litert"),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "folders": [str(f) for f in args.folders], "floor_us": round(floor, 3), "files": [],

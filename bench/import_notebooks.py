@@ -5,7 +5,7 @@ took and parity per artifact.
     python bench/import_notebooks.py --out /tmp/byom --results bench/results
 
 writes ``import_notebooks.json`` (every record) and ``import_notebooks.md`` (the tables the
-README quotes). The models are the ones ``tests/test_import_flow.py`` builds
+docs/results/benchmarks.md quotes). The models are the ones ``tests/test_import_flow.py`` builds
 (``tests/notebook_models.py``: trained for two short epochs, as in the tests), so the benchmark
 measures what the tests hold. Exports use the CLI's defaults except for smaller calibration,
 verification and fine-tuning sets, as the tests do.

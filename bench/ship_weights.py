@@ -76,10 +76,11 @@ def comparison(entries: dict, earlier_path: Path) -> str:
     machine = earlier["machine"]
     shipped_on = next(iter(entries.values()))["trained_on"]
     earlier_id = machine.get("cpu_id", "CPU id not recorded")
+    earlier_tf = machine.get("packages", {}).get("tensorflow") or machine.get("tensorflow", "?")
     lines = ["# Shipped weights against an earlier training run", "",
              f"Shipped: trained by `python bench/train_zoo.py` (seed 0) on {shipped_on['cpu']} "
              f"({shipped_on.get('cpu_id')}). Earlier: `{earlier_path}`, {machine.get('cpu')} "
-             f"({earlier_id}), TensorFlow {machine.get('packages', {}).get('tensorflow') or machine.get('tensorflow', '?')}.", "",
+             f"({earlier_id}), TensorFlow {earlier_tf}.", "",
              "| model | shipped % | earlier % | difference (pts) |", "|---|---:|---:|---:|"]
     diffs = []
     for name, entry in entries.items():

@@ -1,9 +1,10 @@
-"""Condense a bench JSON report into one row per model and the ratios the README quotes.
+"""Condense a bench JSON report into one row per model and the ratios the benchmarks page
+(docs/results/benchmarks.md) quotes.
 
     python bench/summarize.py bench/results/bench_zoo.json > bench/results/bench_zoo_summary.md
 
-Every latency sentence in the README is one of the "Ratios" lines below, computed from a committed
-report, so the prose cannot drift from the measurement.
+Every latency sentence in docs/results/benchmarks.md is one of the "Ratios" lines below,
+computed from a committed report, so the prose cannot drift from the measurement.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ def summarize(doc: dict) -> str:
     batch1 = sorted({Path(r["artifact"]).name for r in doc["results"]
                      if r["status"] == "ok" and r.get("parity_batch") == 1})
     if batch1:
+        kinds = "`, `".join(sorted({n.split(".", 1)[1] for n in batch1}))
         out.append(f"* Scored one image per call (outputs depend on the batch): {len(batch1)} "
-                   f"artifact(s), all `{'`, `'.join(sorted({n.split('.', 1)[1] for n in batch1}))}`")
+                   f"artifact(s), all `{kinds}`")
     out += ort_lines(doc)
     placements: dict[str, set[str]] = defaultdict(set)
     for r in doc["results"]:

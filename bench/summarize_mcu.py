@@ -1,11 +1,11 @@
-"""Condense a TensorFlow Lite Micro bench report into the microcontroller lines the README quotes.
+"""Condense a TensorFlow Lite Micro bench report into the microcontroller lines docs/results quotes.
 
     python bench/summarize_mcu.py bench/results/bench_zoo_tflm.json bench/results/bench_zoo.json \
         > bench/results/bench_zoo_tflm_summary.md
 
 The first report holds the ``tflm`` rows (``edgedigits bench --runtimes tflm``); the optional
 second one the LiteRT rows of the same artifacts, for TFLM's accuracy against LiteRT's. Every
-sentence is computed from the committed JSON, so the README cannot drift from the measurement.
+sentence is computed from the committed JSON, so the docs cannot drift from the measurement.
 """
 
 from __future__ import annotations

@@ -45,10 +45,10 @@ def table(results, info) -> str:
                     f"{r.test_accuracy:.2f} | {shipped} | {vs} | {val} | {reported} | {diff} | "
                     f"{r.train_seconds:.0f} |")
     note = (f"\nMachine: {info['cpu']}, {info['cores']} cores, {info['os']}, Python "
-            f"{info['python']}, TensorFlow {info['packages']['tensorflow']}. Seed 0, full 60,000/10,000 "
-            "MNIST, each seed's own recipe (`edgedigits zoo`). 'diff' compares like with like: "
-            "our final validation accuracy where the seed reports validation accuracy, else our "
-            "test accuracy.\n")
+            f"{info['python']}, TensorFlow {info['packages']['tensorflow']}. Seed 0, full "
+            "60,000/10,000 MNIST, each seed's own recipe (`edgedigits zoo`). 'diff' compares "
+            "like with like: our final validation accuracy where the seed reports validation "
+            "accuracy, else our test accuracy.\n")
     return "\n".join(head) + "\n" + note
 
 

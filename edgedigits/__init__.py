@@ -18,6 +18,9 @@ _API = {
     "train": "edgedigits.training",
     "train_model": "edgedigits.training",
     "load_trained_model": "edgedigits.model_files",
+    "import_model": "edgedigits.model_import",
+    "bench": "edgedigits.benchmark",
+    "diagnose": "edgedigits.doctor",
     "EdgeDigitsError": "edgedigits.errors",
 }
 

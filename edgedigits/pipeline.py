@@ -3,7 +3,8 @@
 ``pipeline()`` starts each model that has no trained ``.keras`` yet from the weights that ship
 with the package (``train_missing``: trains it with its seed's recipe instead), exports them
 (every target by default: web, mobile, microcontroller and server files), benches everything,
-and writes the report (JSON, Markdown, plots) to ``<out>/report/``. ``all_models=True`` runs the whole zoo.
+and writes the report (JSON, Markdown, plots) to ``<out>/report/``. ``all_models=True`` runs the
+whole zoo.
 """
 
 from __future__ import annotations

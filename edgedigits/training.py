@@ -126,7 +126,8 @@ def check_limit(limit: int | None, spec: ModelSpec, dataset: Dataset) -> int:
 
 
 def _splits_both_ways(n: int, split: float) -> bool:
-    """Keras' rule: the first int(n * (1 - split)) images train, the rest validate; both non-empty."""
+    """Keras' rule: the first int(n * (1 - split)) images train, the rest validate; both
+    non-empty."""
     n_fit = int(n * (1.0 - split))
     return 0 < n_fit < n
 
@@ -210,7 +211,8 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
     y_test = encode_labels(dataset.test_labels, spec)
 
     seed_everything(seed)
-    n_val = n_images - int(n_images * (1.0 - recipe.validation_split)) if recipe.validation_split else 0
+    split = recipe.validation_split
+    n_val = n_images - int(n_images * (1.0 - split)) if split else 0
     n_fit = n_images - n_val
     strategy = strategy or default_strategy()
     with strategy.scope():

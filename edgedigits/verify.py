@@ -72,7 +72,8 @@ class VerifyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": "edgedigits.verify/1", "passed": self.passed, "folders": self.folders,
-                "manifest_sha256": self.manifests, "verified": self.verified, "problems": [asdict(p) for p in self.problems]}
+                "manifest_sha256": self.manifests, "verified": self.verified,
+                "problems": [asdict(p) for p in self.problems]}
 
 
 def _folders(targets: Sequence[str], out: Path) -> list[Path]:
@@ -253,7 +254,8 @@ class _FolderCheck:
             return
         size, digest = path.stat().st_size, file_sha256(path)
         if size != record.get("size_bytes"):
-            self.problem(name, "file", f"{size} bytes, the manifest says {record.get('size_bytes')}")
+            self.problem(name, "file",
+                         f"{size} bytes, the manifest says {record.get('size_bytes')}")
         if digest != record["sha256"]:
             self.problem(name, "file", f"SHA-256 {digest[:16]}... differs from the manifest's "
                                        f"{record['sha256'][:16]}... (modified since export)")

@@ -13,6 +13,63 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU tests, even on a GPU box
 
+# -- tiers: unit (the default), integration, runtime (CONTRIBUTING.md) -------------------------
+TIERS = ("integration", "runtime")
+NOT_UNIT = ("{test} trained or exported a model ({what}): a unit test trains, converts and "
+            "exports nothing; mark it integration")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test not marked integration or runtime is a unit test (``pytest -m unit``)."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def unit_tests_train_and_export_nothing(request, monkeypatch):
+    """The unit tier is enforced, not only named: in the test's process, training and exporting
+    raise; and the folder a test (or a CLI it starts) writes into must hold no training history
+    and no manifest with an exported file afterwards."""
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+
+    def refuse(what):
+        def call(*_args, **_kwargs):
+            raise AssertionError(NOT_UNIT.format(test=request.node.nodeid, what=what))
+        return call
+
+    monkeypatch.setattr("edgedigits.training.train_model", refuse("train_model"))
+    monkeypatch.setattr("edgedigits.export.exporter._ModelExport.run", refuse("export"))
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is not None:
+        made = [p for p in tmp.rglob("*.json") if p.is_file() and not p.is_symlink() and (
+            p.name == "history.json" or p.name == "manifest.json" and _lists_a_file(p))]
+        assert not made, NOT_UNIT.format(test=request.node.nodeid, what=made[0])
+
+
+def _lists_a_file(manifest: Path) -> bool:
+    """A manifest with an ok record whose file is there with the recorded SHA-256: an export
+    happened (hand-made manifests in refusal tests name files that are not there)."""
+    import hashlib
+    import json
+
+    try:
+        doc = json.loads(manifest.read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    for record in doc.get("artifacts", []) if isinstance(doc, dict) else []:
+        path = manifest.parent / str(record.get("file")) if isinstance(record, dict) else None
+        try:
+            if path is not None and record.get("status") == "ok" and path.is_file() and \
+                    hashlib.sha256(path.read_bytes()).hexdigest() == record.get("sha256"):
+                return True
+        except OSError:  # a name too long, say: not an exported file
+            continue
+    return False
+
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """Encode a uint8 array as IDX: 0x0000, type 0x08, ndim, big-endian dims, payload."""

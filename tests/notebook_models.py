@@ -119,7 +119,8 @@ def save_notebook_model(kind: str, folder: Path, writer: str = "keras", seed: in
     x = x.reshape((len(x), *shape))
     y = data.train_labels[:TRAIN_IMAGES].astype(np.int64)
     y = np.eye(10, dtype=np.float32)[y] if one_hot else y
-    epochs = EPOCHS * 2 if kind == "functional_separable" else EPOCHS  # global pooling learns slower
+    # global pooling learns slower
+    epochs = EPOCHS * 2 if kind == "functional_separable" else EPOCHS
     model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}

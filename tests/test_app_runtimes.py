@@ -25,7 +25,7 @@ import pytest
 from edgedigits.export import FinetuneOptions, export
 from edgedigits.export.manifest import schema
 
-pytestmark = pytest.mark.slow  # exports models: the full tier only
+pytestmark = pytest.mark.runtime  # exports models, runs them in Chromium and a TFLM build
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "examples" / "web"

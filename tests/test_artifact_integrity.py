@@ -21,7 +21,7 @@ from edgedigits.export import exporter as exporter_module
 from edgedigits.training import train
 from edgedigits.verify import verify
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 M = "seed004_mlp12"
 QUIET = dict(log=lambda _msg: None)

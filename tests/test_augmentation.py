@@ -174,7 +174,7 @@ def test_clean_batches_are_the_images_as_they_are(digits):
     np.testing.assert_array_equal(got_y, y)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_training_switches_to_clean_batches_for_the_final_epochs(monkeypatch, tmp_path):
     """The trainer fits the augmented epochs, then the clean ones, and joins the history."""
     import edgedigits.training as training

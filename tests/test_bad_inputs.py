@@ -27,6 +27,9 @@ from edgedigits.zoo import pretrained as shipped
 
 from conftest import idx_bytes, write_idx_folder
 
+# Each case runs on a copy of one trained and exported model folder (made once per module).
+pytestmark = pytest.mark.integration
+
 M = "seed004_mlp12"  # the tree's trained and exported model
 QUIET = dict(log=lambda _msg: None)
 

@@ -25,7 +25,7 @@ from edgedigits.runtimes.base import Runner
 from edgedigits.training import train
 from edgedigits.zoo import get_spec
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 QUIET = dict(log=lambda _msg: None)
 FAST = TimingOptions(warmup=1, rounds=4, min_runs=8, min_seconds=0.01)

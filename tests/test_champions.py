@@ -11,7 +11,7 @@ import pytest
 
 from edgedigits.zoo import get_spec
 
-pytestmark = pytest.mark.slow  # trains and exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 CHAMPIONS = {"edge_cnn_small": dict(params=10_000, int8_bytes=16 * 1024, arena=12 * 1024),
              "edge_cnn_micro": dict(params=2_000, int8_bytes=8 * 1024, arena=6 * 1024)}

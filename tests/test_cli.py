@@ -76,6 +76,7 @@ def test_bad_flag_values_are_argparse_errors(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_train_end_to_end(tmp_path, capsys):
     out = tmp_path / "exports"
     assert main(["train", "seed004_mlp12", "--epochs", "1", "--limit", "500", "--out",

@@ -23,7 +23,7 @@ import pytest
 
 from edgedigits.verify import ARTIFACT_SUFFIXES, verify
 
-pytestmark = pytest.mark.slow  # starts ~80 exports and trainings: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 M = "seed004_mlp12"
 EXPORT_KILLS, TRAIN_KILLS = 50, 12

@@ -23,7 +23,7 @@ from edgedigits.export import export
 from edgedigits.training import load_trained_model, model_path, save_model, train
 from edgedigits.zoo import get_spec
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 M = "seed003_ann64_relu"  # 784-64-64-10: dense, dense_1, dense_2
 QUIET = dict(log=lambda _msg: None)
@@ -246,7 +246,7 @@ def test_keep_float_flag_in_both_formats(trees, tmp_path, capsys):
     assert "--keep-float conv9: no such layer in" in capsys.readouterr().err
 
 
-# -- the BatchNormalization rewrite keeps outputs equal ---------------------------------------------
+# -- the BatchNormalization rewrite keeps outputs equal ----------------------------------------
 
 def _randomize_bn(model, rng, negative=False):
     for layer in model.layers:

@@ -33,7 +33,7 @@ from edgedigits.training import load_trained_model, model_path, train
 from edgedigits.verify import verify
 from edgedigits.zoo import get_spec
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 MODELS = ("seed003_ann64_relu", "edge_cnn_tiny")  # a small MLP and a small CNN
 FINETUNE = FinetuneOptions(epochs=1, samples=5000)

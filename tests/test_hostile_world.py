@@ -226,7 +226,7 @@ def _verify(folder: Path) -> subprocess.CompletedProcess:
     return cli("verify", str(folder), cwd=folder.parent.parent)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_golden_outputs_and_tolerances_changed_together_fail_verify(folder):
     golden = json.loads((folder / "golden.json").read_text())
     entry = golden["artifacts"][f"{M}.float32.onnx"]
@@ -239,7 +239,7 @@ def test_golden_outputs_and_tolerances_changed_together_fail_verify(folder):
                   "recipe promises")
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_huge_golden_image_is_blamed_once(folder):
     golden = json.loads((folder / "golden.json").read_text())
     golden["images"][0]["pixels"] = [0] * 1_000_000
@@ -250,7 +250,7 @@ def test_a_huge_golden_image_is_blamed_once(folder):
     one_line(run, "golden.json: golden: image 0 is not 784 pixels 0-255 (1000000 values)")
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_an_artifact_linked_outside_is_flagged_and_replaced_never_written_through(folder):
     outside = folder.parent.parent / "outside.tflite"
     artifact = folder / f"{M}.float32.tflite"
@@ -282,7 +282,7 @@ def small_disk(where: Path, size: str):
         subprocess.run(["umount", str(where)], capture_output=True)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_full_disk_stops_export_with_one_line_and_keeps_what_landed(tmp_path):
     """A 6 MB disk as --out: the shipped model, and the first artifacts, fit; the 6 MB C array
     of seed002_mlp_logits does not."""
@@ -299,15 +299,19 @@ def test_a_full_disk_stops_export_with_one_line_and_keeps_what_landed(tmp_path):
         assert sorted(p.name for p in mount.iterdir()) == [f".{name}.lock", name]
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_a_full_disk_during_train_or_bench_is_one_line(exported, tmp_path):
     with small_disk(tmp_path / "small", "40k") as mount:
         run = cli("train", M, "--out", str(mount), "--epochs", "1", "--limit", "2000",
                   cwd=tmp_path)
         one_line(run, f"{mount}", "no space left on the device", "nothing was replaced")
         assert not list(mount.iterdir())  # no model, no half-written file, no work folder
+        with open(mount / "filler", "wb", buffering=0) as filler:  # full before bench writes
+            with contextlib.suppress(OSError):
+                while filler.write(bytes(4096)):
+                    pass
         run = cli("bench", M, "--out", str(exported), "--runtimes", "litert", "--rounds", "2",
                   "--min-seconds", "0.01", "--test-limit", "200", "--json",
                   str(mount / "report.json"), cwd=tmp_path)
         one_line(run, f"{mount / 'report.json'}: no space left on the device")
-        assert not list(mount.iterdir())
+        assert [p.name for p in mount.iterdir()] == ["filler"]

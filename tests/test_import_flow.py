@@ -16,7 +16,7 @@ from edgedigits.export import FinetuneOptions
 
 from notebook_models import NOTEBOOKS, save_notebook_model
 
-pytestmark = pytest.mark.slow  # trains (briefly) and exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 QUIET = dict(log=lambda _msg: None)
 SMALL_EXPORT = dict(calibration_samples=200, verify_samples=500,
@@ -187,7 +187,8 @@ def test_equivalence_not_checked_without_the_writing_keras(notebook_files, tmp_p
                                        out=tmp_path / "out", log=lines.append)
     assert record.equivalence["checked"] is False and not record.equivalence["passed"]
     assert "not installed" in record.equivalence["reason"]
-    assert any("equivalence: not checked (the file was written by keras 3." in line for line in lines)
+    assert any("equivalence: not checked (the file was written by keras 3." in line
+               for line in lines)
 
 
 def test_a_rebuilt_model_that_differs_is_refused(notebook_files, tmp_path, monkeypatch, capsys):

@@ -24,7 +24,8 @@ import pytest
 from notebook_models import keras_module
 
 MARKER = "PWNED"
-EVIL_PY = f"open({MARKER!r}, 'w').close()\ndef system(*a, **k):\n    open({MARKER!r}, 'w').close()\n"
+EVIL_PY = (f"open({MARKER!r}, 'w').close()\n"
+           f"def system(*a, **k):\n    open({MARKER!r}, 'w').close()\n")
 
 
 def _small_model(k: Any, **first_layer: Any) -> Any:

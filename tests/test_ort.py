@@ -12,7 +12,7 @@ from edgedigits.export import export, to_ort
 
 from conftest import train_and_export
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 M = "seed003_ann64_relu"
 QUIET = dict(log=lambda _msg: None)

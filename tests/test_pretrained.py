@@ -89,7 +89,7 @@ def test_zoo_json_shows_the_shipped_weights(fake_weights):
     assert rows[M]["pretrained"]["trained_on"] == {"cpu": "test cpu"}
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_export_starts_from_shipped_weights_and_train_overrides(fake_weights, tmp_path, capsys):
     from edgedigits.cli import main
 

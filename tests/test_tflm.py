@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 pytest.importorskip("tflite_micro")
 

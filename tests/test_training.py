@@ -11,7 +11,7 @@ from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
 from edgedigits.training import load_trained_model, model_path, train, train_model
 
-pytestmark = pytest.mark.slow  # trains or exports models: the full tier only
+pytestmark = pytest.mark.integration  # trains or exports models
 
 LIMIT = 3000  # "a few thousand images": seconds per model on 2 cores
 QUIET = dict(verbose=0, log=lambda _msg: None)

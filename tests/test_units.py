@@ -1,6 +1,6 @@
 """The fast tier: the comparator, quantization arithmetic, the timing loop, the gate's ratios and
 atomic writes on tiny arrays, with no model and no runtime (Polygraphy tests its comparator the
-same way). ``pytest -m "not slow"`` runs these with the other model-free tests."""
+same way). ``pytest -m unit`` runs these with the other model-free tests."""
 
 from __future__ import annotations
 
@@ -205,7 +205,8 @@ def test_artifact_names_with_variants_parse_back():
     for name, want in [("seed004_cnn.int8.io-float32.tflite", ("seed004_cnn", "int8", "tflite")),
                        ("seed004_cnn.float32.batch-dynamic.tflite",
                         ("seed004_cnn", "float32", "tflite")),
-                       ("seed004_cnn.qat.io-uint8.batch-8.tflite", ("seed004_cnn", "qat", "tflite")),
+                       ("seed004_cnn.qat.io-uint8.batch-8.tflite",
+                        ("seed004_cnn", "qat", "tflite")),
                        ("seed004_cnn.int8.onnx", ("seed004_cnn", "int8", "onnx"))]:
         assert parse_artifact_name(Path("/nowhere") / name) == want
 

@@ -72,7 +72,8 @@ def artifact_from_file(path: Path) -> Artifact:
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.suffix.lower() not in BENCHED_SUFFIXES:
-        raise UsageError(f"{path}: not a benchable artifact (expected .tflite, .onnx, .ort or .keras;"
+        raise UsageError(f"{path}: not a benchable artifact (expected .tflite, .onnx, .ort or "
+                         ".keras;"
                          " C sources are benched through their .tflite)")
     model, recipe, fmt = parse_artifact_name(path)
     reference = path.with_name(f"{model}.keras")

@@ -135,7 +135,8 @@ class BenchResult:
     tolerance_family: str | None = None
     parity_batch: int | None = None  # batch the test set was scored at: 1 if outputs depend on it
     batch_invariance_max_diff: float | None = None  # probe: batch 1 vs one batch
-    latency_us: dict[str, float] | None = None  # the app's call, per batch: p50 p90 p99 mean std min
+    # the app's call, per batch: p50 p90 p99 mean std min
+    latency_us: dict[str, float] | None = None
     latency_per_image_us: dict[str, float] | None = None
     compute_us: dict[str, float] | None = None  # the runtime's work alone (None: not separable)
     binding_us: float | None = None  # p50 latency - p50 compute: data in and out per call

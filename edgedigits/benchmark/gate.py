@@ -47,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
+from edgedigits.benchmark.report import SCHEMA, schema
 from edgedigits.errors import UsageError
 from edgedigits.jsonfile import list_of_objects, read_json
 from edgedigits.runtimes import REFERENCE_RUNTIMES
 
-SCHEMA = "edgedigits.bench/2"
 DEFAULT_MAX_SLOWDOWN = 1.3  # relative latency may grow by 30% before the gate fails (measured:
 # bench/results/gate_noise.md: the largest A/A lower bound was 1.18x; every injected 1.5x slowdown
 # had a row at 1.42x or more)
@@ -176,8 +176,6 @@ def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
 def _check_schema(doc: dict[str, Any], path: str | Path) -> None:
     """The shipped JSON Schema (``schema.json``) is the contract; name the first violation."""
     import jsonschema
-
-    from edgedigits.benchmark.report import schema
 
     validator = jsonschema.Draft202012Validator(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))

@@ -1,9 +1,10 @@
 """Accuracy parity of an artifact against the trained Keras model, on the full test set.
 
 Tolerances are per recipe *family*, because a float16 file and an int8 file make different
-promises. Defaults (``DEFAULT_TOLERANCES``) are documented in the README and can be overridden
-by a JSON file (``bench/tolerances.json`` is the committed example) or by flags. A tolerance
-exceeded is a *result* (``parity: "fail"`` with the reasons), never an exception.
+promises. Defaults (``DEFAULT_TOLERANCES``) are documented in docs/reference/cli.md (bench) and
+can be overridden by a JSON file (``bench/tolerances.json`` is the committed example) or by
+flags. A tolerance exceeded is a *result* (``parity: "fail"`` with the reasons), never an
+exception.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
 
 def load_tolerances(path: str | Path | None, overrides: dict[str, float] | None = None
                     ) -> dict[str, Tolerance]:
-    """Defaults, then a JSON file ``{"family": {"field": value}}``, then flag overrides (all families)."""
+    """Defaults, then a JSON file ``{"family": {"field": value}}``, then flag overrides (all
+    families)."""
     tolerances = dict(DEFAULT_TOLERANCES)
     if path is not None:
         data = read_json(path, "--tolerances")

@@ -1,7 +1,7 @@
 """Bench reports: versioned JSON (``edgedigits.bench/2``), Markdown, and Pareto plots.
 
 JSON and Markdown come from the same records. The JSON schema ships as ``schema.json`` beside
-this file and is documented in the README.
+this file and is documented in docs/reference/cli.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 from edgedigits import atomic
 from edgedigits.benchmark import shipping
 from edgedigits.benchmark.benchmark import BenchReport
-from edgedigits.benchmark.gate import SCHEMA
 
 PROFILE_TOP = 5  # operators listed per artifact in the Markdown profile section
 
@@ -78,6 +77,9 @@ def to_document(report: BenchReport) -> dict[str, Any]:
         "results": [r.to_json() for r in report.results],
         "shipping": shipping.which_file_to_ship([r.to_json() for r in report.results]),
     }
+
+
+SCHEMA = "edgedigits.bench/2"  # the report document's version; schema.json is its contract
 
 
 def schema() -> dict[str, Any]:
@@ -178,7 +180,8 @@ def mcu_fit(doc: dict[str, Any]) -> list[str]:
              f"Budgets: {budget or 'none given (--max-flash-bytes, --max-arena-bytes)'}.", "",
              "Accuracy on the full test set; latency is the host build's, batch 1: it ranks files, "
              "it is not the time on a microcontroller.", "",
-             "| model | recipe | runtime | flash bytes | arena bytes | acc % | host µs p50 | fits |",
+             "| model | recipe | runtime | flash bytes | arena bytes | acc % | host µs p50 "
+             "| fits |",
              "|---|---|---|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["model"], r["flash_bytes"] or 0)):
         fits = "NO: " + "; ".join(r["budget_failures"]) if r.get("budget_failures") else (

@@ -38,7 +38,8 @@ class TimingOptions:
     def per_round(self) -> tuple[int, int, int]:
         """(calls at least, ns at least, ns at most) per slot per round."""
         return (max(1, math.ceil(self.min_runs / self.rounds)),
-                int(self.min_seconds * 1e9 / self.rounds), int(self.max_seconds * 1e9 / self.rounds))
+                int(self.min_seconds * 1e9 / self.rounds),
+                int(self.max_seconds * 1e9 / self.rounds))
 
 
 @dataclass(frozen=True)

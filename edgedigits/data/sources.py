@@ -9,7 +9,8 @@ Sources, chosen by the ``--data`` value every data-reading command accepts:
   verified too;
 * a Keras-style ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (read with
   ``allow_pickle=False``: we never unpickle a user's file);
-* ``keras`` / ``keras:mnist`` / ``keras:fashion_mnist``: Keras' downloader, for users with a network.
+* ``keras`` / ``keras:mnist`` / ``keras:fashion_mnist``: Keras' downloader, for users with a
+network.
 
 Every source returns the same thing: uint8 images ``(N, 28, 28)`` and uint8 labels ``(N,)``.
 Scaling and layout are the model's business (see ``ModelSpec.preprocess``).

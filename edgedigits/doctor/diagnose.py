@@ -140,6 +140,14 @@ def _db(value: float) -> str:
     return "exact" if value == math.inf else f"{value:.1f}"
 
 
+def _exported(out: Path, model: str, recipe: str, fmt: str) -> bool:
+    try:
+        _artifact(out, model, recipe, fmt)
+    except ModelFileError:
+        return False
+    return True
+
+
 def _artifact(out: Path, model: str, recipe: str, fmt: str) -> Path:
     """The recipe's file in that format: the default variant, else another one on disk (a
     pipeline writes int8 .tflite files with float32 I/O for the web and phones)."""
@@ -157,11 +165,14 @@ def _artifact(out: Path, model: str, recipe: str, fmt: str) -> Path:
     return path
 
 
-def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = "tflite,onnx",
+def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | None = None,
              out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
              images: int = DEFAULT_IMAGES, dataset: Any = None,
              log: Callable[[str], None] = print) -> DoctorReport:
-    """Per-layer quantization error of ``name``'s ``recipe`` artifacts against its Keras model."""
+    """Per-layer quantization error of ``name``'s ``recipe`` artifacts against its Keras model.
+
+    ``formats`` None: each of .tflite and .onnx that is exported for the recipe (both side by
+    side when both are there); neither exported is an error naming the export command."""
     from edgedigits.data import load_dataset
     from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats
     from edgedigits.model_files import load_trained_model, model_path, resolve_names
@@ -172,10 +183,13 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] = 
         raise UsageError(f"--quant {recipe}: the doctor diagnoses post-training recipes "
                          f"({', '.join(DIAGNOSABLE)}); fine-tuned ones come from a model that "
                          "is not kept")
-    fmts = [f for f in parse_formats(formats) if f != Format.C]
+    fmts = [f for f in parse_formats(formats or "tflite,onnx") if f != Format.C]
     fmts = [f for f in fmts if Recipe(recipe) in FORMAT_RECIPES[f]]
     if not fmts:
         raise UsageError(f"--format {formats}: no format there offers {recipe}")
+    if formats is None:  # what is on disk decides; with nothing there, the first one's error
+        on_disk = [f for f in fmts if _exported(Path(out), name, recipe, f.value)]
+        fmts = on_disk or fmts[:1]
     if images < 1:
         raise UsageError(f"--images {images}: must be at least 1")
     out = Path(out)

@@ -153,7 +153,8 @@ def _tflm_check(path: Path, recipe: str) -> list[LintFinding]:
 def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "exports"
          ) -> list[LintFinding]:
     """``edgedigits doctor --lint``: the trained model's pitfalls (its shipped weights, or the
-    registry's architecture, when it is not trained under ``out``), plus the I/O of any full-integer ``.tflite`` already exported."""
+    registry's architecture, when it is not trained under ``out``), plus the I/O of any
+    full-integer ``.tflite`` already exported."""
     from edgedigits.model_files import load_trained_model, model_path, resolve_names
     from edgedigits.zoo import create_model, get_spec
 

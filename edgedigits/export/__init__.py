@@ -3,7 +3,8 @@
 Where things live: ``recipes.py`` (the format and recipe enums and per-recipe tolerances),
 ``calibration.py`` (int8 representative data), ``to_tflite.py``, ``to_onnx.py``, ``to_c.py``
 (one converter each), ``model_optimization.py`` (QAT, pruning, clustering with tfmot),
-``tflite_flatbuffer.py`` (labels and preprocessing inside the .tflite, sparsity checks), ``manifest.py``,
+``tflite_flatbuffer.py`` (labels and preprocessing inside the .tflite, sparsity checks),
+``manifest.py``,
 ``golden.py`` and ``exporter.py`` (the ``export`` function tying them together).
 """
 
@@ -13,5 +14,6 @@ from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import ExportOptions
 from edgedigits.export.recipes import FORMAT_RECIPES, RECIPE_INFO, Format, Recipe
 
-__all__ = ["ArtifactRecord", "ExportOptions", "ExportReport", "FORMAT_RECIPES", "FinetuneOptions", "Format",
+__all__ = ["ArtifactRecord", "ExportOptions", "ExportReport", "FORMAT_RECIPES", "FinetuneOptions",
+           "Format",
            "RECIPE_INFO", "Recipe", "export"]

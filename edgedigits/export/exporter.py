@@ -1,4 +1,5 @@
-"""``export()``: every requested model x format x recipe, verified, with manifest and golden vectors.
+"""``export()``: every requested model x format x recipe, verified, with manifest and golden
+vectors.
 
 Flow per model: load the trained ``.keras`` (safe mode, architecture checked) -> for each recipe,
 the Keras model that recipe converts (the trained one, or a fine-tuned copy for tfmot recipes) ->
@@ -95,7 +96,8 @@ class ExportReport:
         return not self.failed and all(self.repaired_by(r) for r in self.parity_failures)
 
     def to_markdown(self) -> str:
-        """One row per artifact: size, gzip size, ratio to float32 (same model and format), parity."""
+        """One row per artifact: size, gzip size, ratio to float32 (same model and format),
+        parity."""
         lines = ["| model | format | recipe | file | size (bytes) | gzip (bytes) | size / float32 "
                  "| agreement % | max abs diff | status |",
                  "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
@@ -555,8 +557,8 @@ class _ModelExport:
 
         if keras_model is self.base:
             if self._onnx_float is None:
-                self._onnx_float = to_onnx.keras_to_onnx(self.base, self.spec.input_shape,
-                                                         self.options.opset, self.options.onnx_batch)
+                self._onnx_float = to_onnx.keras_to_onnx(
+                    self.base, self.spec.input_shape, self.options.opset, self.options.onnx_batch)
             source = self._onnx_float
         else:
             source = to_onnx.keras_to_onnx(keras_model, self.spec.input_shape, self.options.opset,

@@ -43,7 +43,8 @@ class RecipeInfo:
     calibrated: bool  # needs representative (training) data
     finetuned: bool  # needs fine-tuning with tensorflow-model-optimization
     min_agreement: float  # top-1 agreement with the Keras reference, as a fraction
-    max_abs_diff: float | None  # largest |artifact - Keras| probability difference; None: not judged
+    # largest |artifact - Keras| probability difference; None: not judged
+    max_abs_diff: float | None
     golden_atol: float  # how far an app's run may drift from the golden output of *this* file
     summary: str
 

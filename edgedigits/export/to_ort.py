@@ -32,7 +32,8 @@ DEFAULT_STYLE = "fixed"
 CONFIG_NAME = "required_operators.config"
 _DISABLED_OPTIMIZERS = ["NchwcTransformer"]  # x86-only layouts; the tool drops it for phones
 NOT_REPRODUCIBLE = ("ONNX Runtime serializes ORT files in an order that varies between "
-                    "conversions of the same graph (seen here); the record's SHA-256 pins this file")
+                    "conversions of the same graph (seen here); the record's SHA-256 pins this "
+                    "file")
 CONVERSION_ATOL = 1e-5  # measured: .ort vs its .onnx 0.0 with the same optimizers (below)
 
 

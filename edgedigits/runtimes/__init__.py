@@ -71,5 +71,6 @@ def runner_for(path: str | Path, **options) -> Runner:
                            ".keras)")
 
 
-__all__ = ["DEFAULT_RUNTIMES", "REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner", "RuntimeUnavailable",
-           "TensorInfo", "dequantize", "parse_runtimes", "quantize", "runner_for", "runtimes_for"]
+__all__ = ["DEFAULT_RUNTIMES", "REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner",
+           "RuntimeUnavailable", "TensorInfo", "dequantize", "parse_runtimes", "quantize",
+           "runner_for", "runtimes_for"]

@@ -5,7 +5,8 @@ in large batches is only faster; some do not: ONNX dynamic-range quantization
 (``DynamicQuantizeLinear``) takes one activation scale per *batch*, so an image's output depends
 on the images beside it. ``infer_as_deployed`` checks that on a probe (the first images, one at a
 time vs in one batch) and, when the outputs differ beyond float rounding (1e-5 absolute plus
-1e-5 relative, so logits of 15 may move by 1.5e-4), runs every image at batch 1. The result says which it did and how far apart the probe was.
+1e-5 relative, so logits of 15 may move by 1.5e-4), runs every image at batch 1. The result says
+which it did and how far apart the probe was.
 """
 
 from __future__ import annotations

@@ -23,5 +23,5 @@ from edgedigits.zoo.registry import (
     register_model,
 )
 
-__all__ = ["Augmentation", "describe_models", "ModelSpec", "SeedFigure", "TrainingRecipe", "create_model", "get_spec", "list_models",
-           "register_model"]
+__all__ = ["Augmentation", "describe_models", "ModelSpec", "SeedFigure", "TrainingRecipe",
+           "create_model", "get_spec", "list_models", "register_model"]

@@ -62,7 +62,8 @@ def seed001_basic_cnn():
             "because BatchNorm plus L2 trains noisily at 1e-3; 15 epochs, the seed's upper bound.",
 )
 def seed001_optimized_cnn():
-    """The basic CNN plus BatchNorm after each conv and the dense layer, L2 kernels, tuned dropout."""
+    """The basic CNN plus BatchNorm after each conv and the dense layer, L2 kernels, tuned
+    dropout."""
     keras = tf_keras()
     layers, l2 = keras.layers, keras.regularizers.L2(L2_WEIGHT)
     return keras.Sequential([

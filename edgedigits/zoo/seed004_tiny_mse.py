@@ -37,7 +37,8 @@ def seed004_mlp12():
                 choices="The seed names no optimizer or epochs for the CNN: Adam 1e-3 for 10 "
                         "epochs (SGD 0.01 with MSE cannot reach the seed's 97% in 30 epochs).")
 def seed004_cnn():
-    """Conv 5 filters 2x2 same relu, MaxPool 2x2, Conv 5 filters 2x2 same relu, Dropout .5, softmax."""
+    """Conv 5 filters 2x2 same relu, MaxPool 2x2, Conv 5 filters 2x2 same relu, Dropout .5,
+    softmax."""
     layers = tf_keras().layers
     return tf_keras().Sequential([
         layers.Input(shape=(28, 28, 1)),

@@ -1,0 +1,72 @@
+"""The code keeps the layers docs/concepts/architecture.md draws: an import may point down or
+sideways, never up, except the back arrows that page lists as debts (each one named here, so
+adding one fails and paying one off means deleting its line)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "edgedigits"
+
+# Bottom to top; a unit is a top-level module or subpackage of edgedigits.
+LAYERS = [
+    {"errors", "names", "inputs", "jsonfile", "atomic", "outputs", "folder_commit", "_tf",
+     "comparator", "mcu_budget", "plots", "__init__"},  # foundation: no model, no data
+    {"data"},  # the digits
+    {"zoo"},  # model definitions and their recipes
+    {"model_files", "augmentation"},  # a model on disk, read as data; training's input pipeline
+    {"training"},
+    {"model_import"},  # a user's file, rebuilt and proven equivalent
+    {"runtimes"},  # one runner per runtime
+    {"export"},  # artifacts and their records
+    {"benchmark", "verify", "doctor"},  # measuring, checking and explaining artifacts
+    {"pipeline"},
+    {"cli", "__main__", "docs_cli"},  # doors
+]
+DEBTS = {  # back arrows, each with where it is and why it is still there
+    ("zoo", "model_files"): "zoo/pretrained.py reads the shipped weights with model_files",
+    ("zoo", "training"): "zoo/pretrained.py saves the materialized model with training.save_model",
+    ("model_files", "model_import"): "model_files.resolve_names registers imported models",
+    ("export", "doctor"): "export lints models and applies the doctor's int8 fixes (--auto-fix)",
+}
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports() -> set[tuple[str, str]]:
+    """(importer, imported) units, from every import statement, at any depth of the code."""
+    edges = set()
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        source = _unit(".".join(rel.parts).removesuffix(".__init__"))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "edgedigits":
+                targets = [a.name if a.name != "__version__" else "__init__" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("edgedigits."):
+                targets = [_unit(node.module)]
+            elif isinstance(node, ast.Import):
+                targets = [_unit(a.name) for a in node.names if a.name.startswith("edgedigits.")]
+            else:
+                continue
+            edges |= {(source, t) for t in targets if t != source}
+    return edges
+
+
+def test_every_unit_has_a_layer():
+    units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" or (p / "__init__.py").is_file())}
+    placed = set().union(*LAYERS)
+    assert units <= placed, f"place these in LAYERS and the architecture page: {units - placed}"
+
+
+def test_imports_point_down_except_the_listed_debts():
+    level = {unit: k for k, layer in enumerate(LAYERS) for unit in layer}
+    upward = {(a, b) for a, b in imports() if level[b] > level[a]}
+    cycles = {(a, b) for a, b in imports() if level[a] == level[b] and (b, a) in imports()}
+    assert upward - set(DEBTS) == set(), f"new back arrows: {sorted(upward - set(DEBTS))}"
+    assert set(DEBTS) - upward == set(), f"paid off (delete from DEBTS): {set(DEBTS) - upward}"
+    assert not cycles, f"units of one layer that import each other: {sorted(cycles)}"
