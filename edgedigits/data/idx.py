@@ -69,7 +69,11 @@ def _read_promised(stream, source: str, can_hold: int | None, kind: str = "") ->
     if can_hold is not None and promised > can_hold:
         raise DataError(f"{source}: header promises {promised:,} bytes, more than this "
                         f"{kind}file can hold ({can_hold:,}): truncated or not an IDX file")
-    return head + stream.read(promised - header_len + 1)
+    data = head + stream.read(promised - header_len + 1)
+    if len(data) > promised:  # the stream goes on: say so without inflating the rest
+        raise DataError(f"{source}: data continues past the {promised:,} bytes its header "
+                        "promises (trailing bytes, or a gzip bomb); not inflated further")
+    return data
 
 
 def parse_idx(data: bytes, source: str) -> np.ndarray:
