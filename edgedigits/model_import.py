@@ -245,7 +245,7 @@ def import_model(path: str | Path, *, name: str | None = None, out: str | Path =
 
 def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRecord:
     from edgedigits.data import load_dataset
-    from edgedigits.training import save_model
+    from edgedigits.model_files import save_model
 
     started = time.perf_counter()
     source = Path(path)

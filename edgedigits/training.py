@@ -46,6 +46,7 @@ from edgedigits.model_files import (  # noqa: F401  (re-exported: the trainer's 
     model_dir,
     model_path,
     resolve_names,
+    save_model,
 )
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
@@ -178,13 +179,6 @@ def make_callbacks(spec: ModelSpec) -> list[Any]:
 def predict_classes(model: Any, x: np.ndarray) -> np.ndarray:
     """Argmax class per image (works for probabilities and logits alike)."""
     return np.argmax(model.predict(x, batch_size=EVAL_BATCH, verbose=0), axis=1)
-
-
-def save_model(model: Any, path: Path) -> None:
-    """Save atomically: a crash mid-save leaves no partial file at ``path`` (a model folder's
-    files are then committed together: ``folder_commit.py``)."""
-    with atomic.atomic_path(path) as tmp:
-        model.save(tmp)
 
 
 def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,

@@ -26,7 +26,6 @@ LAYERS = [
 ]
 DEBTS = {  # back arrows, each with where it is and why it is still there
     ("zoo", "model_files"): "zoo/pretrained.py reads the shipped weights with model_files",
-    ("zoo", "training"): "zoo/pretrained.py saves the materialized model with training.save_model",
     ("model_files", "model_import"): "model_files.resolve_names registers imported models",
     ("export", "doctor"): "export lints models and applies the doctor's int8 fixes (--auto-fix)",
 }

@@ -80,6 +80,15 @@ def check_seed(seed: int, flag: str = "--seed") -> int:
     return seed
 
 
+def save_model(model: Any, path: Path) -> None:
+    """Save atomically: a crash mid-save leaves no partial file at ``path`` (a model folder's
+    files are then committed together: ``folder_commit.py``)."""
+    from edgedigits import atomic
+
+    with atomic.atomic_path(path) as tmp:
+        model.save(tmp)
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

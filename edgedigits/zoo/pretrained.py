@@ -108,8 +108,7 @@ def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) 
     """Write ``<out>/<name>/<name>.keras`` and its ``metrics.json`` from the shipped weights,
     saying so in one line; returns the model path."""
     from edgedigits import folder_commit
-    from edgedigits.model_files import file_sha256, model_dir, model_path
-    from edgedigits.training import save_model
+    from edgedigits.model_files import file_sha256, model_dir, model_path, save_model
 
     entry = pretrained(name)
     model = load_pretrained(name)
