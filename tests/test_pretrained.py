@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import ModelFileError
+from edgedigits.model_files import shipped as shipped_files
 from edgedigits.zoo import pretrained as shipped
 
 M = "seed004_mlp12"
@@ -52,7 +53,7 @@ def fake_weights(tmp_path, monkeypatch) -> Path:
 def test_loads_the_arrays_it_was_given(fake_weights):
     from edgedigits.zoo import get_spec
 
-    model = shipped.load_pretrained(M)
+    model = shipped_files.load_pretrained(M)
     reference = get_spec(M).build()
     reference.load_weights(fake_weights / f"{M}.weights.h5")
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(),
@@ -66,12 +67,12 @@ def test_a_tampered_weights_file_is_refused(fake_weights):
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match=rf"{M}\.weights\.h5: SHA-256 .* is not the "
                                              r"registry's .*reinstall edgedigits"):
-        shipped.load_pretrained(M)
+        shipped_files.load_pretrained(M)
 
 
 def test_materialize_records_pretrained(fake_weights, tmp_path):
     lines: list[str] = []
-    path = shipped.materialize(tmp_path / "out", M, log=lines.append)
+    path = shipped_files.materialize(tmp_path / "out", M, log=lines.append)
     metrics = json.loads((path.parent / "metrics.json").read_text())
     assert metrics["weights"] == "pretrained"
     assert metrics["weights_sha256"] == shipped.pretrained(M).sha256
@@ -129,7 +130,7 @@ def test_shipped_weights_reach_their_recorded_accuracy(name):
     from edgedigits.zoo import get_spec
 
     data = load_dataset()
-    model = shipped.load_pretrained(name)
+    model = shipped_files.load_pretrained(name)
     pred = np.argmax(model.predict(get_spec(name).preprocess(data.test_images), batch_size=1024,
                                    verbose=0), axis=1)
     assert round(100 * float(np.mean(pred == data.test_labels)), 4) == pytest.approx(

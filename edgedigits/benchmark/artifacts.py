@@ -81,7 +81,8 @@ def artifact_from_file(path: Path) -> Artifact:
 
 
 def artifacts_for_model(name: str, out: Path) -> list[Artifact]:
-    from edgedigits.zoo.pretrained import materialize, pretrained
+    from edgedigits.model_files.shipped import materialize
+    from edgedigits.zoo.pretrained import pretrained
 
     keras_path = model_path(out, name)
     if not keras_path.is_file() and pretrained(name) is not None:

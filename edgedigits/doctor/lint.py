@@ -163,7 +163,8 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
     if path.is_file():
         model = load_trained_model(path, spec)
     else:  # not trained there: the shipped weights, else the architecture alone
-        from edgedigits.zoo.pretrained import load_pretrained, pretrained
+        from edgedigits.model_files.shipped import load_pretrained
+        from edgedigits.zoo.pretrained import pretrained
 
         model = load_pretrained(name) if pretrained(name) else create_model(name)
     findings = lint_model(model, recipes)

@@ -56,6 +56,7 @@ from edgedigits.model_files import (
     model_path,
     resolve_names,
 )
+from edgedigits.model_files.shipped import materialize
 from edgedigits.runtimes import quantize, runner_for
 from edgedigits.runtimes.batching import (
     infer_as_deployed,
@@ -63,7 +64,7 @@ from edgedigits.runtimes.batching import (
     infer_raw_one_at_a_time,
 )
 from edgedigits.zoo import ModelSpec, get_spec, list_models
-from edgedigits.zoo.pretrained import materialize, pretrained
+from edgedigits.zoo.pretrained import pretrained
 
 
 @dataclass
