@@ -375,6 +375,20 @@ def load_imported(out: str | Path, name: str) -> ModelSpec | None:
     return spec
 
 
+def resolve_names(names: Iterable[str], all_models: bool = False,
+                  out: str | Path | None = None) -> list[str]:
+    """``model_files.resolve_names``, where a name may also be a model imported under ``out``
+    (``edgedigits import``): its record is read, checked and registered first, so ``get_spec``
+    knows it from then on."""
+    from edgedigits.model_files import resolve_names as resolve_registered
+
+    names = list(names)
+    if out is not None and not all_models:
+        for name in names:
+            load_imported(out, name)
+    return resolve_registered(names, all_models)
+
+
 def imported_names(out: str | Path) -> list[str]:
     """Every model imported under ``out`` (folders holding an ``import.json``), sorted."""
     root = Path(out)

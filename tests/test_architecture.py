@@ -25,7 +25,6 @@ LAYERS = [
     {"cli", "__main__", "docs_cli"},  # doors
 ]
 DEBTS = {  # back arrows, each with where it is and why it is still there
-    ("model_files", "model_import"): "model_files.resolve_names registers imported models",
     ("export", "doctor"): "export lints models and applies the doctor's int8 fixes (--auto-fix)",
 }
 

@@ -175,7 +175,8 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | 
     side when both are there); neither exported is an error naming the export command."""
     from edgedigits.data import load_dataset
     from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats
-    from edgedigits.model_files import load_trained_model, model_path, resolve_names
+    from edgedigits.model_files import load_trained_model, model_path
+    from edgedigits.model_import import resolve_names
     from edgedigits.zoo import get_spec
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out

@@ -54,7 +54,6 @@ from edgedigits.model_files import (
     file_sha256,
     load_trained_model,
     model_path,
-    resolve_names,
 )
 from edgedigits.model_files.shipped import materialize
 from edgedigits.runtimes import quantize, runner_for
@@ -803,7 +802,7 @@ def _check_keep_float(keep_float: list[str], model: Any) -> None:
 def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> list[str]:
     """The named models; or, with no names, every model already trained (or imported) under
     ``out``."""
-    from edgedigits.model_import import imported_names
+    from edgedigits.model_import import imported_names, resolve_names
 
     if names or all_models:
         return resolve_names(names, all_models, out)

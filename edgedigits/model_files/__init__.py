@@ -35,12 +35,10 @@ def model_path(out: str | Path, name: str) -> Path:
     return model_dir(out, name) / f"{name}{MODEL_SUFFIX}"
 
 
-def resolve_names(names: Iterable[str], all_models: bool = False,
-                  out: str | Path | None = None) -> list[str]:
-    """Validate model names up front, so a typo fails before an hour of training.
-
-    With ``out``, a name may also be a model imported there (``edgedigits import``): its record
-    is read, checked and registered, so ``get_spec`` knows it from then on."""
+def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
+    """Validate model names up front, so a typo fails before an hour of training. Zoo names, and
+    imported ones already registered; ``model_import.resolve_names`` also registers the models
+    imported under an ``--out``."""
     names = list(names)
     if all_models:
         if names:
@@ -48,11 +46,6 @@ def resolve_names(names: Iterable[str], all_models: bool = False,
         return list_models()
     if not names:
         raise UsageError(f"name at least one model, or --all; models: {', '.join(list_models())}")
-    if out is not None:
-        from edgedigits.model_import import load_imported
-
-        for name in names:
-            load_imported(out, name)
     return [get_spec(n).name for n in dict.fromkeys(names)]
 
 
