@@ -96,5 +96,10 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The one JSON layout every file edgedigits writes uses (indented, a final newline)."""
+    return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
-    write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    write_bytes(target, json_bytes(obj))

@@ -22,7 +22,6 @@ and verify treat the model like a zoo one.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from edgedigits import __version__, folder_commit
+from edgedigits import __version__, atomic, folder_commit
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.model_files import (
     DEFAULT_OUT,
@@ -312,22 +311,18 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
                              "import_seconds": round(time.perf_counter() - started, 2)})
     folder_commit.commit_files(folder, {
         target.name: work / target.name,
-        "metrics.json": _json_bytes({
+        "metrics.json": atomic.json_bytes({
             "model": name, "source": IMPORTED.id, "params": record.params,
             "test_accuracy": record.test_accuracy, "data_source": record.data_source,
             "model_path": str(target), "model_sha256": record.model_sha256,
             "weights": "imported", "imported_from": record.source_file,
             "imported_sha256": record.source_sha256}),
-        RECORD: _json_bytes(record.to_json())}, what=f"the imported {name}")
+        RECORD: atomic.json_bytes(record.to_json())}, what=f"the imported {name}")
     register_imported(imported_spec(record.to_json(), folder / RECORD))
     log(f"{source}: imported as {name} ({record.params:,} params, {arch.summary()}; "
         f"{record.output_kind}; preprocessing {chosen}: test accuracy "
         f"{record.test_accuracy:.2f}%) -> {folder}")
     return record
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2) + "\n").encode("utf-8")
 
 
 # -- imported models as specs --------------------------------------------------------------------

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from edgedigits import folder_commit
+from edgedigits import atomic, folder_commit
 from edgedigits.errors import ModelFileError
 from edgedigits.export.golden import read_golden
 from edgedigits.export.manifest import SCHEMA as MANIFEST_SCHEMA
@@ -189,12 +188,12 @@ class ArtifactStore:
         if self._same_source(current) and current.get("companions"):
             extra["companions"] = current["companions"]
         self._ort_config(stage, by_file, extra)
-        golden_bytes = _json_bytes(self._golden_doc(
+        golden_bytes = atomic.json_bytes(self._golden_doc(
             {k: v for k, v in entries.items() if k in by_file}))
         folder_commit.write_new(stage / GOLDEN, golden_bytes)
         extra["golden"] = {"file": GOLDEN, "sha256": hashlib.sha256(golden_bytes).hexdigest(),
                            "size_bytes": len(golden_bytes)}
-        folder_commit.write_new(stage / MANIFEST, _json_bytes(manifest_document(
+        folder_commit.write_new(stage / MANIFEST, atomic.json_bytes(manifest_document(
             self.spec, self.source, list(by_file.values()), extra)))
         self.records, self.golden = by_file, entries
 
@@ -227,7 +226,3 @@ class ArtifactStore:
             extra["companions"] = companions
         else:
             extra.pop("companions", None)
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8")

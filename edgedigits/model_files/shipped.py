@@ -13,7 +13,6 @@ unchanged and no report can pass shipped weights off as a training run of its ow
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -48,7 +47,7 @@ def load_pretrained(name: str) -> Any:
 def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) -> Path:
     """Write ``<out>/<name>/<name>.keras`` and its ``metrics.json`` from the shipped weights,
     saying so in one line; returns the model path."""
-    from edgedigits import folder_commit
+    from edgedigits import atomic, folder_commit
     from edgedigits.model_files import file_sha256, model_dir, model_path, save_model
 
     entry = pretrained(name)
@@ -64,8 +63,7 @@ def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) 
             if (stage / target.name).exists():  # another export materialized it meanwhile:
                 return  # keep that one, whose hash its records may already carry
             os.replace(work / target.name, stage / target.name)
-            folder_commit.write_new(stage / "metrics.json",
-                                    (json.dumps(metrics, indent=2) + "\n").encode())
+            folder_commit.write_new(stage / "metrics.json", atomic.json_bytes(metrics))
         folder_commit.commit(model_dir(out, name), build, what=f"the shipped weights of {name}")
     log(entry.line())
     return target

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits.errors import ModelFileError, first_line
+from edgedigits.inputs import open_regular
 from edgedigits.model_files.keras_json import snake_case
 
 MAX_FILE_BYTES = 512 << 20  # a model file we copy and parse at all
@@ -97,8 +98,11 @@ def open_model_file(path: str | os.PathLike[str]) -> Iterator[ModelFile]:
     source = checked_regular_file(path)
     with tempfile.TemporaryDirectory(prefix="edgedigits-model-") as tmp:
         copy = Path(tmp) / ("model.keras" if source.suffix.lower() == ".keras" else "model.h5")
-        try:
-            shutil.copyfile(source, copy)
+        try:  # copied from the descriptor checked as a regular file: a file swapped for a
+            # pipe after the check above cannot block the copy
+            with open_regular(source, lambda why: ModelFileError(f"{source}: {why}"),
+                              MAX_FILE_BYTES) as (handle, _size), open(copy, "wb") as sink:
+                shutil.copyfileobj(handle, sink)
         except OSError as exc:
             raise ModelFileError(f"{source}: cannot read ({exc.strerror})") from None
         kind = file_kind(copy, source)
