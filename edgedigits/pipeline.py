@@ -26,7 +26,7 @@ from edgedigits.outputs import writable_dir
 from edgedigits.training import TrainResult, train
 from edgedigits.zoo.pretrained import pretrained
 
-PIPELINE_EXPORT = {"targets": "all"}  # every file an app runtime takes (export/targets.py)
+PIPELINE_EXPORT = {"targets": "all"}  # every file an app runtime takes (contract/targets.py)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from edgedigits.augmentation import augmented_batches, steps_per_epoch
 from edgedigits.comparator import confusion
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import UsageError
+from edgedigits.markdown import table
 from edgedigits.model_files import (  # noqa: F401  (re-exported: the trainer's public names)
     DEFAULT_MODELS,
     DEFAULT_OUT,
@@ -314,16 +315,14 @@ def collect_results(out: str | Path) -> list[TrainResult]:
 
 def results_markdown(results: Sequence[TrainResult]) -> str:
     """A Markdown table of training results beside each seed's reported figure."""
-    lines = ["| model | seed | params | epochs | test acc % | val acc % | seed reported % "
-             "| train s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
-        reported = (f"{r.reported_percent:.2f} ({r.reported_metric})"
-                    if r.reported_percent is not None else "")
-        val = f"{r.final_val_accuracy:.2f}" if r.final_val_accuracy is not None else ""
-        lines.append(f"| {r.model} | {r.source} | {r.params:,} | {r.epochs_run}/"
-                     f"{r.epochs_requested} | {r.test_accuracy:.2f} | {val} | {reported} "
-                     f"| {r.train_seconds:.1f} |")
-    return "\n".join(lines) + "\n"
+    rows = [[r.model, r.source, f"{r.params:,}", f"{r.epochs_run}/{r.epochs_requested}",
+             f"{r.test_accuracy:.2f}",
+             f"{r.final_val_accuracy:.2f}" if r.final_val_accuracy is not None else "",
+             f"{r.reported_percent:.2f} ({r.reported_metric})"
+             if r.reported_percent is not None else "", f"{r.train_seconds:.1f}"]
+            for r in results]
+    return "\n".join(table(["model", "seed", "params", "epochs", "test acc %", "val acc %",
+                            "seed reported %", "train s"], rows, "llrrrrrr")) + "\n"
 
 
 def write_summary(out: str | Path) -> list[TrainResult]:

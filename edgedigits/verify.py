@@ -352,8 +352,8 @@ class _FolderCheck:
                                        f"says {recorded['arena_bytes']}")
 
     def check_tolerance(self, name: str, record: dict[str, Any], entry: dict[str, Any]) -> bool:
-        """The golden entry allows no more than its recipe promises (export/recipes.py)."""
-        from edgedigits.export.recipes import RECIPE_INFO, Recipe
+        """The golden entry allows no more than its recipe promises (contract/recipes.py)."""
+        from edgedigits.contract.recipes import RECIPE_INFO, Recipe
 
         try:
             promised = RECIPE_INFO[Recipe(record["recipe"])].golden_atol

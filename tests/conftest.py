@@ -119,24 +119,27 @@ def train_and_export(out: Path, name: str, *, formats: str, recipes: str):
 
 @pytest.fixture(scope="session", autouse=True)
 def every_manifest_matches_its_schema(tmp_path_factory):
-    """After the session: every manifest.json any test wrote (all under pytest's temporary
-    folders) validates against the schema the package ships (edgedigits/export/
-    manifest.schema.json), the contract an app's CI can check too."""
+    """After the session: every manifest.json and golden.json any test wrote (all under pytest's
+    temporary folders) validates against the schema the package ships (edgedigits/export/
+    manifest.schema.json, golden.schema.json), the contract an app's CI can check too."""
     yield
     import jsonschema
 
     from edgedigits.errors import EdgeDigitsError
-    from edgedigits.export.manifest import SCHEMA, read_manifest, schema
+    from edgedigits.export import golden, manifest
 
-    validator = jsonschema.Draft202012Validator(schema())
+    documents = (("manifest.json", manifest.SCHEMA, manifest.read_manifest, manifest.schema()),
+                 ("golden.json", golden.SCHEMA, golden.read_golden, golden.schema()))
     problems = []
-    for path in sorted(tmp_path_factory.getbasetemp().rglob("manifest.json")):
-        try:  # the bad-input tests break manifests on purpose: the toolkit refuses those
-            doc = read_manifest(path)
-        except EdgeDigitsError:
-            continue
-        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-            continue  # ...and manifests of older schemas, which exports replace
-        for error in validator.iter_errors(doc):
-            problems.append(f"{path}: {error.json_path}: {error.message[:160]}")
-    assert not problems, "manifests that break their schema:\n" + "\n".join(problems[:20])
+    for name, tag, read, doc_schema in documents:
+        validator = jsonschema.Draft202012Validator(doc_schema)
+        for path in sorted(tmp_path_factory.getbasetemp().rglob(name)):
+            try:  # the bad-input tests break documents on purpose: the toolkit refuses those
+                doc = read(path)
+            except EdgeDigitsError:
+                continue
+            if not isinstance(doc, dict) or doc.get("schema") != tag:
+                continue  # ...and documents of older schemas, which exports replace
+            for error in validator.iter_errors(doc):
+                problems.append(f"{path}: {error.json_path}: {error.message[:160]}")
+    assert not problems, "documents that break their schema:\n" + "\n".join(problems[:20])

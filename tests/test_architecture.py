@@ -12,20 +12,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "edgedigits"
 # Bottom to top; a unit is a top-level module or subpackage of edgedigits.
 LAYERS = [
     {"errors", "names", "inputs", "jsonfile", "atomic", "outputs", "folder_commit", "_tf",
-     "comparator", "mcu_budget", "plots", "__init__"},  # foundation: no model, no data
+     "comparator", "mcu_budget", "plots", "markdown", "__init__"},  # foundation: no model, no data
+    {"contract"},  # formats, recipes, targets and the tolerance each recipe promises
     {"data"},  # the digits
     {"zoo"},  # model definitions and their recipes
     {"model_files", "augmentation"},  # a model on disk, read as data; training's input pipeline
     {"training"},
     {"model_import"},  # a user's file, rebuilt and proven equivalent
     {"runtimes"},  # one runner per runtime
+    {"doctor"},  # int8 pitfalls on a Keras model, and which layer breaks a quantized file
     {"export"},  # artifacts and their records
-    {"benchmark", "verify", "doctor"},  # measuring, checking and explaining artifacts
+    {"benchmark", "verify"},  # measuring and checking artifacts
     {"pipeline"},
-    {"cli", "__main__", "docs_cli"},  # doors
+    {"cli", "__main__", "docs_pages"},  # doors
 ]
-DEBTS = {  # back arrows, each with where it is and why it is still there
-    ("export", "doctor"): "export lints models and applies the doctor's int8 fixes (--auto-fix)",
+DEBTS: dict[tuple[str, str], str] = {  # back arrows: (importer, imported) -> why it is there
 }
 
 
@@ -67,3 +68,21 @@ def test_imports_point_down_except_the_listed_debts():
     assert upward - set(DEBTS) == set(), f"new back arrows: {sorted(upward - set(DEBTS))}"
     assert set(DEBTS) - upward == set(), f"paid off (delete from DEBTS): {set(DEBTS) - upward}"
     assert not cycles, f"units of one layer that import each other: {sorted(cycles)}"
+
+
+def test_the_architecture_page_draws_these_layers():
+    """docs/concepts/architecture.md's layer table lists the same units, in the same order."""
+    page = (PACKAGE.parent / "docs" / "concepts" / "architecture.md").read_text()
+    rows = [line.split("|")[2] for line in page.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().replace(".", "").isdigit()]
+    drawn = [{u.strip(" `") for u in row.split(",")} for row in reversed(rows)]
+    assert drawn == [layer - {"__init__"} for layer in LAYERS]
+
+
+def test_the_layout_page_names_every_unit():
+    """docs/reference/layout.md says where each concept lives: every module and package."""
+    page = (PACKAGE.parent / "docs" / "reference" / "layout.md").read_text()
+    units = {p.name + "/" if p.is_dir() else p.name for p in PACKAGE.iterdir()
+             if p.suffix == ".py" or (p / "__init__.py").is_file()} - {"__init__.py"}
+    missing = {u for u in units if f"  {u}" not in page}
+    assert not missing, f"add to docs/reference/layout.md: {sorted(missing)}"

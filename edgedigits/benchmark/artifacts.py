@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgedigits.contract.recipes import Recipe
+from edgedigits.contract.targets import is_variant_tag
 from edgedigits.errors import ModelFileError, UsageError
-from edgedigits.export.recipes import Recipe
-from edgedigits.export.targets import is_variant_tag
 from edgedigits.model_files import model_path
 from edgedigits.model_import import RECORD, load_imported, resolve_names
 from edgedigits.zoo import list_models

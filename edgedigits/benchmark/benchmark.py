@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from edgedigits.benchmark.artifacts import INTEGRITY_OK, Artifact, integrity, resolve_artifacts
-from edgedigits.benchmark.parity import Parity, Tolerance, compare, family_of, load_tolerances
+from edgedigits.benchmark.parity import (
+    Parity,
+    Tolerance,
+    compare,
+    default_tolerances,
+    family_of,
+)
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
@@ -58,7 +64,7 @@ class BenchOptions:
     xnnpack: bool = True  # LiteRT's default CPU delegate
     timing: TimingOptions = TimingOptions()
     test_limit: int | None = None  # None = the full 10,000-image test set
-    tolerances: dict[str, Tolerance] = field(default_factory=lambda: load_tolerances(None))
+    tolerances: dict[str, Tolerance] = field(default_factory=default_tolerances)
     plots_dir: Path | None = None  # where pictures of disagreeing images go (None: none)
     profile: bool = False  # per-operator time breakdown where the runtime exposes one
     max_arena_bytes: int | None = None  # budgets for runtimes that measure them (tflm): rows
@@ -87,8 +93,8 @@ class BenchOptions:
             if num_test is not None and self.test_limit > num_test:
                 raise UsageError(f"--test-limit {self.test_limit}: the test split has "
                                  f"{num_test} images; choose 1-{num_test}")
-        for family, tolerance in self.tolerances.items():
-            tolerance.validate(f"tolerance family {family!r}")
+        for recipe, tolerance in self.tolerances.items():
+            tolerance.validate(f"tolerance of {recipe!r}")
         self.budget.validate()
         measuring = [n for n, cls in RUNTIMES.items() if cls.measures_memory]
         if self.budget and not set(measuring) & set(parse_runtimes(list(self.runtimes))):
@@ -388,7 +394,8 @@ class _Bench:
         family = family_of(artifact.recipe)
         if reference is None:
             return None, family
-        return compare(outputs, reference, self.labels, self.options.tolerances[family]), family
+        tolerance = self.options.tolerances[artifact.recipe]
+        return compare(outputs, reference, self.labels, tolerance), family
 
     @staticmethod
     def _parity_values(parity: Parity | None, family: str, deployed: DeployedOutputs

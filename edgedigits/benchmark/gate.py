@@ -50,6 +50,7 @@ import numpy as np
 from edgedigits.benchmark.report import SCHEMA, schema
 from edgedigits.errors import UsageError
 from edgedigits.jsonfile import list_of_objects, read_json
+from edgedigits.markdown import table
 from edgedigits.runtimes import REFERENCE_RUNTIMES
 
 DEFAULT_MAX_SLOWDOWN = 1.3  # relative latency may grow by 30% before the gate fails (measured:
@@ -128,21 +129,20 @@ class GateResult:
         if self.retimings:
             lines += ["", "A model whose latency alarmed was benched again; it fails only if "
                       "every measurement regressed. The table below holds the last one.", "",
-                      "| model | attempt | reference latency before it vs baseline "
-                      "| largest growth | alarm |", "|---|---:|---:|---|---|"]
-            for r in self.retimings:
-                speed = "" if r.reference_speed is None else f"{r.reference_speed:.2f}x"
-                lines.append(f"| {r.model} | {r.attempt} | {speed} | {r.worst} | "
-                             f"{'confirmed' if r.confirmed else 'gone'} |")
+                      *table(["model", "attempt", "reference latency before it vs baseline",
+                              "largest growth", "alarm"],
+                             [[r.model, r.attempt, "" if r.reference_speed is None
+                               else f"{r.reference_speed:.2f}x", r.worst,
+                               "confirmed" if r.confirmed else "gone"] for r in self.retimings],
+                             "lrrll")]
         if self.comparisons:
-            lines += ["", "| artifact | runtime | batch | relative now | baseline | growth "
-                      f"| {CONFIDENCE:.0%} interval | verdict |",
-                      "|---|---|---:|---:|---:|---:|---|---|"]
-            for c in sorted(self.comparisons, key=lambda c: -c.ci_low):
-                lines.append(f"| {c.artifact} | {c.runtime} | {c.batch} | {c.ratio:.3f} | "
-                             f"{c.baseline_ratio:.3f} | {c.growth:.3f}x | "
-                             f"{c.ci_low:.3f}-{c.ci_high:.3f} | "
-                             f"{'REGRESSED' if c.regressed else 'ok'} |")
+            lines += ["", *table(
+                ["artifact", "runtime", "batch", "relative now", "baseline", "growth",
+                 f"{CONFIDENCE:.0%} interval", "verdict"],
+                [[c.artifact, c.runtime, c.batch, f"{c.ratio:.3f}", f"{c.baseline_ratio:.3f}",
+                  f"{c.growth:.3f}x", f"{c.ci_low:.3f}-{c.ci_high:.3f}",
+                  "REGRESSED" if c.regressed else "ok"]
+                 for c in sorted(self.comparisons, key=lambda c: -c.ci_low)], "llrrrrll")]
         return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from edgedigits import atomic
 from edgedigits.benchmark import shipping
 from edgedigits.benchmark.benchmark import BenchReport
+from edgedigits.markdown import table
 
 PROFILE_TOP = 5  # operators listed per artifact in the Markdown profile section
 
@@ -121,16 +122,12 @@ def to_markdown(doc: dict[str, Any]) -> str:
     if costs:
         lines += ["Binding cost per call at batch 1 (median latency - compute, µs): " + ", ".join(
             f"{rt} {v:.2f}" for rt, v in costs.items()) + ".", ""]
-    lines += ["| model | artifact | runtime | batch | acc % | Δ pts | agree % | max abs diff "
-              "| par. batch | latency p50 µs | p99 µs | compute p50 µs | µs/img | img/s "
-              "| load ms | size | executed | parity |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
-              "|---|---|"]
+    rows = []
     for r in doc["results"]:
         name = Path(r["artifact"]).name
         if r["status"] != "ok":
-            lines.append(f"| {r['model']} | {name} | {r['runtime']} | {r['batch']} | "
-                         f"| | | | | | | | | | | | | {r['status']}: {r['reason']} |")
+            rows.append([r["model"], name, r["runtime"], r["batch"], *[""] * 13,
+                         f"{r['status']}: {r['reason']}"])
             continue
         lat = r["latency_us"]
         parity = r["parity"] or "n/a"
@@ -138,15 +135,18 @@ def to_markdown(doc: dict[str, Any]) -> str:
             parity = "FAIL: " + "; ".join(r["parity_failures"])
         if str(r.get("integrity") or "").startswith("MODIFIED"):
             parity = f"{r['integrity']}; {parity}"
-        agree = "" if r["agreement"] is None else f"{100 * r['agreement']:.2f}"
-        compute = "" if not r.get("compute_us") else f"{r['compute_us']['p50']:.1f}"
-        lines.append(
-            f"| {r['model']} | {name} | {r['runtime']} | {r['batch']} | "
-            f"{_fmt(r['accuracy'], '.2f')} | {_fmt(r['accuracy_delta'], '+.2f')} | {agree} | "
-            f"{_fmt(r['max_abs_diff'], '.1e')} | {_fmt(r.get('parity_batch'))} | "
-            f"{lat['p50']:.1f} | {lat['p99']:.1f} | {compute} | "
-            f"{r['latency_per_image_us']['p50']:.2f} | {r['throughput_per_s']:,.0f} | "
-            f"{r['load_ms']:.1f} | {r['size_bytes']:,} | {r.get('provider') or ''} | {parity} |")
+        rows.append([
+            r["model"], name, r["runtime"], r["batch"], _fmt(r["accuracy"], ".2f"),
+            _fmt(r["accuracy_delta"], "+.2f"),
+            "" if r["agreement"] is None else f"{100 * r['agreement']:.2f}",
+            _fmt(r["max_abs_diff"], ".1e"), _fmt(r.get("parity_batch")), f"{lat['p50']:.1f}",
+            f"{lat['p99']:.1f}", "" if not r.get("compute_us") else f"{r['compute_us']['p50']:.1f}",
+            f"{r['latency_per_image_us']['p50']:.2f}", f"{r['throughput_per_s']:,.0f}",
+            f"{r['load_ms']:.1f}", f"{r['size_bytes']:,}", r.get("provider") or "", parity])
+    lines += table(["model", "artifact", "runtime", "batch", "acc %", "Δ pts", "agree %",
+                    "max abs diff", "par. batch", "latency p50 µs", "p99 µs", "compute p50 µs",
+                    "µs/img", "img/s", "load ms", "size", "executed", "parity"], rows,
+                   "lllrrrrrrrrrrrrrll")
     lines += mcu_fit(doc)
     profiled = [r for r in doc["results"] if r["status"] == "ok" and r["batch"] == 1
                 and r.get("profile_note")]
@@ -180,17 +180,18 @@ def mcu_fit(doc: dict[str, Any]) -> list[str]:
              f"Budgets: {budget or 'none given (--max-flash-bytes, --max-arena-bytes)'}.", "",
              "Accuracy on the full test set; latency is the host build's, batch 1: it ranks files, "
              "it is not the time on a microcontroller.", "",
-             "| model | recipe | runtime | flash bytes | arena bytes | acc % | host µs p50 "
-             "| fits |",
-             "|---|---|---|---:|---:|---:|---:|---|"]
-    for r in sorted(rows, key=lambda r: (r["model"], r["flash_bytes"] or 0)):
-        fits = "NO: " + "; ".join(r["budget_failures"]) if r.get("budget_failures") else (
-            "yes" if budget else "")
-        acc = "" if r.get("accuracy") is None else f"{r['accuracy']:.2f}"
-        host = f"{r['latency_us']['p50']:.1f}" if r.get("latency_us") else ""
-        lines.append(f"| {r['model']} | {r['recipe']} | {r['runtime']} | "
-                     f"{r['flash_bytes']:,} | {r['arena_bytes']:,} | {acc} | {host} | {fits} |")
+             *table(["model", "recipe", "runtime", "flash bytes", "arena bytes", "acc %",
+                     "host µs p50", "fits"], [_fit_row(r, budget) for r in sorted(
+                         rows, key=lambda r: (r["model"], r["flash_bytes"] or 0))], "lllrrrrl")]
     return lines
+
+
+def _fit_row(r: dict[str, Any], budget: str) -> list[Any]:
+    fits = "NO: " + "; ".join(r["budget_failures"]) if r.get("budget_failures") else (
+        "yes" if budget else "")
+    return [r["model"], r["recipe"], r["runtime"], f"{r['flash_bytes']:,}",
+            f"{r['arena_bytes']:,}", "" if r.get("accuracy") is None else f"{r['accuracy']:.2f}",
+            f"{r['latency_us']['p50']:.1f}" if r.get("latency_us") else "", fits]
 
 
 def write_markdown(doc: dict[str, Any], path: str | Path | None) -> str:

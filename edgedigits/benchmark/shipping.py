@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgedigits.markdown import table
+
 ACCURACY_MARGIN = 0.5  # points: a smaller file that loses less than this is the better ship
 NATIVE_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime", "ort": "onnxruntime"}
 TARGET_ORDER = ("web", "mobile", "mcu", "server")
@@ -89,10 +91,10 @@ def markdown(choices: list[dict[str, Any]]) -> list[str]:
              "most accurate one (parity passed; accuracy on the full test set in the file's "
              "native runtime, batch 1; a C array's from the export check; size of a C array = "
              "the flash it takes).", "",
-             "| model | target | file | size (bytes) | accuracy % | latency p50 µs | command |",
-             "|---|---|---|---:|---:|---:|---|"]
-    for c in choices:
-        latency = "" if c["latency_us_p50"] is None else f"{c['latency_us_p50']:.1f}"
-        lines.append(f"| {c['model']} | {c['target']} | {c['file']} | {c['size_bytes']:,} | "
-                     f"{c['accuracy']:.2f} | {latency} | `{c['command']}` |")
+             *table(["model", "target", "file", "size (bytes)", "accuracy %", "latency p50 µs",
+                     "command"],
+                    [[c["model"], c["target"], c["file"], f"{c['size_bytes']:,}",
+                      f"{c['accuracy']:.2f}",
+                      "" if c["latency_us_p50"] is None else f"{c['latency_us_p50']:.1f}",
+                      f"`{c['command']}`"] for c in choices], "lllrrrl")]
     return lines + [""]

@@ -130,12 +130,13 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
                         help="parity on the first N test images (default: all 10,000)")
     parser.add_argument("--tolerances", metavar="FILE", default=None,
-                        help="JSON file overriding parity tolerances per recipe family "
-                             "(see bench/tolerances.json)")
+                        help="JSON file overriding the contract's parity tolerances by "
+                             "family or recipe (see bench/tolerances.json and "
+                             "docs/reference/contract.md)")
     parser.add_argument("--min-agreement", type=_number_in(0.0, 1.0), default=None,
-                        help="override the top-1 agreement floor for every family (0-1)")
+                        help="override the top-1 agreement floor for every recipe (0-1)")
     parser.add_argument("--max-accuracy-drop", type=_number_in(0.0, 100.0), default=None,
-                        help="override the allowed accuracy drop (points) for every family")
+                        help="override the allowed accuracy drop (points) for every recipe")
     parser.add_argument("--baseline", metavar="FILE", action="append", default=[],
                         help="a committed bench JSON to compare with (see --check); repeat it "
                              "to give one per machine: the gate takes the one from this "

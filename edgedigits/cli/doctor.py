@@ -44,8 +44,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from edgedigits.contract.recipes import parse_formats, parse_recipes
     from edgedigits.doctor import lint
-    from edgedigits.export.recipes import parse_formats, parse_recipes
 
     recipes = None if args.quant in (None, "all") else [
         r.value for r in parse_recipes(args.quant, parse_formats("all"))]

@@ -26,10 +26,9 @@ def cmd_zoo(args: argparse.Namespace) -> int:
                          f"{r['pretrained']['test_accuracy']:.2f}" if r["pretrained"] else "-",
                          r["architecture"], r["recipe"]) for r in rows]
     if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|---|---|---:|---:|---|---|")
-        for row in table[1:]:
-            print("| " + " | ".join(row) + " |")
+        from edgedigits.markdown import table as markdown_table
+
+        print("\n".join(markdown_table(header, table[1:], "llrrll")))
         return 0
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for k, row in enumerate(table):

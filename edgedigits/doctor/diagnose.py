@@ -24,6 +24,7 @@ import numpy as np
 from edgedigits.doctor import layers as layer_io
 from edgedigits.doctor.metrics import clipped_fraction, compare, int8_range
 from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.markdown import table
 from edgedigits.model_files import DEFAULT_OUT
 
 DIAGNOSABLE = ("float32", "float16", "dynamic", "int8", "int16x8", "int8-fixed", "int8-mixed")
@@ -66,6 +67,10 @@ class FormatResult:
     reference_accuracy: float
     worst_layer: str | None
     unmatched_layers: list[str]  # Keras layers with no tensor of their own (folded away)
+    # The recipe's promise (the contract's tolerance, as export and bench judge it), on these
+    # images: None when the file's output tensor could not be read.
+    meets_promise: bool | None = None
+    promise_failures: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,19 +96,14 @@ class DoctorReport:
         for f in self.formats:
             lines += [f"## {f.format}: `{f.artifact}`", "",
                       f"Agreement with the Keras model {100 * f.agreement:.2f}%, accuracy "
-                      f"{f.accuracy:.2f}% vs {f.reference_accuracy:.2f}%. Layers ranked by the "
+                      f"{f.accuracy:.2f}% vs {f.reference_accuracy:.2f}%; {_promise(f)}. "
+                      "Layers ranked by the "
                       "quantization noise they add (worst first):", "",
-                      "| rank | layer | type | SQNR dB | noise added (share) | rel. RMSE | cosine "
-                      "| float range | int8 range | clipped | finding |",
-                      "|---:|---|---|---:|---:|---:|---:|---|---|---:|---|"]
-            for k, e in enumerate(self.ranked(f.format), 1):
-                q = (f"[{e.quant_min:.3g}, {e.quant_max:.3g}]" if e.quant_min is not None
-                     else "float")
-                clipped = f"{100 * e.clipped:.2f}%" if e.clipped is not None else ""
-                lines.append(f"| {k} | {e.layer} | {e.layer_type} | {_db(e.sqnr_db)} | "
-                             f"{e.noise_added:.2e} ({100 * e.noise_share:.0f}%) | "
-                             f"{e.relative_rmse:.4f} | {e.cosine:.5f} | [{e.float_min:.3g}, "
-                             f"{e.float_max:.3g}] | {q} | {clipped} | {e.finding} |")
+                      *table(["rank", "layer", "type", "SQNR dB", "noise added (share)",
+                              "rel. RMSE", "cosine", "float range", "int8 range", "clipped",
+                              "finding"],
+                             [_layer_row(k, e) for k, e in enumerate(self.ranked(f.format), 1)],
+                             "rllrrrrllrl")]
             if f.unmatched_layers:
                 lines += ["", f"No tensor of their own (folded into a neighbour): "
                               f"{', '.join(f.unmatched_layers)}."]
@@ -127,7 +127,7 @@ class DoctorReport:
         out = []
         for f in self.formats:
             out.append(f"{f.artifact}: agreement {100 * f.agreement:.2f}%, accuracy "
-                       f"{f.accuracy:.2f}% (Keras {f.reference_accuracy:.2f}%)")
+                       f"{f.accuracy:.2f}% (Keras {f.reference_accuracy:.2f}%); {_promise(f)}")
             out.append(f"  {'rank':>4s}  {'layer':24s} {'type':20s} {'SQNR dB':>8s} "
                        f"{'adds':>6s}  finding")
             for k, e in enumerate(self.ranked(f.format), 1):
@@ -151,7 +151,7 @@ def _exported(out: Path, model: str, recipe: str, fmt: str) -> bool:
 def _artifact(out: Path, model: str, recipe: str, fmt: str) -> Path:
     """The recipe's file in that format: the default variant, else another one on disk (a
     pipeline writes int8 .tflite files with float32 I/O for the web and phones)."""
-    from edgedigits.export.targets import is_variant_tag
+    from edgedigits.contract.targets import is_variant_tag
 
     path = out / model / f"{model}.{recipe}.{fmt}"
     if not path.is_file():
@@ -173,8 +173,15 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | 
 
     ``formats`` None: each of .tflite and .onnx that is exported for the recipe (both side by
     side when both are there); neither exported is an error naming the export command."""
+    from edgedigits.comparator import compare as judge
+    from edgedigits.contract.recipes import (
+        FORMAT_RECIPES,
+        RECIPE_INFO,
+        Format,
+        Recipe,
+        parse_formats,
+    )
     from edgedigits.data import load_dataset
-    from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats
     from edgedigits.model_files import load_trained_model, model_path
     from edgedigits.model_import import resolve_names
     from edgedigits.zoo import get_spec
@@ -228,14 +235,36 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | 
         predicted = np.argmax(final.reshape(len(x), -1), axis=1) if final is not None else None
         ref_pred = np.argmax(reference[last].reshape(len(x), -1), axis=1)
         worst = max(rows, key=lambda e: e.noise_added).layer if rows else None
+        verdict = None if final is None else judge(
+            spec.probabilities(final.reshape(len(x), -1)),
+            spec.probabilities(reference[last].reshape(len(x), -1)), labels,
+            RECIPE_INFO[Recipe(recipe)].tolerance)
         report.formats.append(FormatResult(
             format=fmt, artifact=path.name,
             agreement=float(np.mean(predicted == ref_pred)) if predicted is not None else math.nan,
             accuracy=100 * float(np.mean(predicted == labels)) if predicted is not None
             else math.nan,
             reference_accuracy=100 * float(np.mean(ref_pred == labels)), worst_layer=worst,
-            unmatched_layers=[n for n in order[1:] if n not in values]))
+            unmatched_layers=[n for n in order[1:] if n not in values],
+            meets_promise=None if verdict is None else verdict.passed,
+            promise_failures=[] if verdict is None else verdict.failures))
     return report
+
+
+def _layer_row(rank: int, e: LayerError) -> list[Any]:
+    q = (f"[{e.quant_min:.3g}, {e.quant_max:.3g}]" if e.quant_min is not None else "float")
+    return [rank, e.layer, e.layer_type, _db(e.sqnr_db),
+            f"{e.noise_added:.2e} ({100 * e.noise_share:.0f}%)", f"{e.relative_rmse:.4f}",
+            f"{e.cosine:.5f}", f"[{e.float_min:.3g}, {e.float_max:.3g}]", q,
+            f"{100 * e.clipped:.2f}%" if e.clipped is not None else "", e.finding]
+
+
+def _promise(f: FormatResult) -> str:
+    if f.meets_promise is None:
+        return "its recipe's promise not judged (no output tensor read)"
+    if f.meets_promise:
+        return "its recipe's promise is met"
+    return f"its recipe's promise is not met ({'; '.join(f.promise_failures)})"
 
 
 def _layer_errors(fmt: str, tensors: list[layer_io.LayerTensor], values: dict[str, np.ndarray],

@@ -62,7 +62,7 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
     )
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
-    from edgedigits.export.recipes import Recipe
+    from edgedigits.contract.recipes import Recipe
 
     wanted = set(recipes) if recipes is not None else {r.value for r in Recipe}
     qat = quantize_registry.Default8BitQuantizeRegistry()
@@ -169,7 +169,7 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
 
         model = load_pretrained(name) if pretrained(name) else create_model(name)
     findings = lint_model(model, recipes)
-    from edgedigits.export.targets import is_variant_tag
+    from edgedigits.contract.targets import is_variant_tag
 
     for artifact in sorted((Path(out) / name).glob(f"{name}.*.tflite")):
         parts = artifact.name[len(name) + 1:-len(".tflite")].split(".")

@@ -8,11 +8,11 @@ Where things live: ``recipes.py`` (the format and recipe enums and per-recipe to
 ``golden.py`` and ``exporter.py`` (the ``export`` function tying them together).
 """
 
+from edgedigits.contract.recipes import FORMAT_RECIPES, RECIPE_INFO, Format, Recipe
 from edgedigits.export.exporter import ExportReport, export
 from edgedigits.export.manifest import ArtifactRecord
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import ExportOptions
-from edgedigits.export.recipes import FORMAT_RECIPES, RECIPE_INFO, Format, Recipe
 
 __all__ = ["ArtifactRecord", "ExportOptions", "ExportReport", "FORMAT_RECIPES", "FinetuneOptions",
            "Format",

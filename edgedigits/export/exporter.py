@@ -13,6 +13,7 @@ record as they were; the others go on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -27,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from edgedigits import atomic, folder_commit
-from edgedigits.comparator import Tolerance, compare
+from edgedigits.comparator import Parity, Tolerance, compare
+from edgedigits.contract.recipes import RECIPE_INFO, Format, Recipe, RecipeInfo, artifact_name
+from edgedigits.contract.targets import IO, Variant, targets_for
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import DiskFullError, ModelFileError, UsageError, first_line, is_disk_full
 from edgedigits.export import (
@@ -45,8 +48,7 @@ from edgedigits.export.golden import golden_document, golden_entry, golden_indic
 from edgedigits.export.manifest import LABELS, ArtifactRecord, output_kind, preprocessing
 from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import SHAPED_FORMATS, ExportOptions, Job
-from edgedigits.export.recipes import RECIPE_INFO, Format, Recipe, RecipeInfo, artifact_name
-from edgedigits.export.targets import IO, Variant, targets_for
+from edgedigits.markdown import table
 from edgedigits.mcu_budget import OverBudget
 from edgedigits.model_files import (
     DEFAULT_MODELS,
@@ -98,24 +100,32 @@ class ExportReport:
     def to_markdown(self) -> str:
         """One row per artifact: size, gzip size, ratio to float32 (same model and format),
         parity."""
-        lines = ["| model | format | recipe | file | size (bytes) | gzip (bytes) | size / float32 "
-                 "| agreement % | max abs diff | status |",
-                 "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
         float_sizes = {(r.model, r.format): r.size_bytes for r in self.records
                        if r.ok and r.recipe == "float32"}
+        rows = []
         for r in self.records:
             if not r.ok:
-                lines.append(f"| {r.model} | {r.format} | {r.recipe} | {r.file} | | | | | "
-                             f"| FAILED: {r.reason} |")
+                rows.append([r.model, r.format, r.recipe, r.file, "", "", "", "", "",
+                             f"FAILED: {r.reason}"])
                 continue
             base = float_sizes.get((r.model, r.format))
-            ratio = f"{r.size_bytes / base:.3f}" if base else ""
             p = r.parity or {}
-            status = "ok" if p.get("passed") else "PARITY FAIL"
-            lines.append(f"| {r.model} | {r.format} | {r.recipe} | {r.file} | {r.size_bytes:,} | "
-                         f"{r.gzip_size_bytes:,} | {ratio} | {100 * p.get('agreement', 0):.2f} | "
-                         f"{p.get('max_abs_diff', 0):.2e} | {status} |")
+            rows.append([r.model, r.format, r.recipe, r.file, f"{r.size_bytes:,}",
+                         f"{r.gzip_size_bytes:,}", f"{r.size_bytes / base:.3f}" if base else "",
+                         f"{100 * p.get('agreement', 0):.2f}", f"{p.get('max_abs_diff', 0):.2e}",
+                         "ok" if p.get("passed") else "PARITY FAIL"])
+        lines = table(["model", "format", "recipe", "file", "size (bytes)", "gzip (bytes)",
+                       "size / float32", "agreement %", "max abs diff", "status"], rows,
+                      "llllrrrrrl")
         return "\n".join(lines) + "\n"
+
+
+def _judged(result: Parity, tolerance: Tolerance) -> dict[str, Any]:
+    """The figures of one comparison and the tolerance that judged them, for a parity record."""
+    return {"agreement": result.agreement, "max_abs_diff": result.max_abs_diff,
+            "accuracy": result.accuracy, "reference_accuracy": result.reference_accuracy,
+            "tolerance": dataclasses.asdict(tolerance), "passed": result.passed,
+            "failures": result.failures}
 
 
 class _ModelExport:
@@ -576,26 +586,23 @@ class _ModelExport:
 
     def _parity(self, outputs: np.ndarray, reference: np.ndarray, info: RecipeInfo, batch: int
                 ) -> dict[str, Any]:
-        """The export-time parity record: top-1 agreement and max abs diff against the Keras
-        reference on the verify images, judged by the recipe's tolerance."""
-        result = compare(outputs, reference, self.verify_y,
-                         Tolerance(info.min_agreement, max_accuracy_drop=100.0,  # not judged
-                                   max_abs_diff=info.max_abs_diff))
-        parity = {
-            "images": int(len(outputs)),
-            "batch": batch,  # 1 when the file's outputs depend on the batch size
-            "reference": "fine-tuned Keras model" if info.finetuned else "trained Keras model",
-            "agreement": result.agreement,
-            "max_abs_diff": result.max_abs_diff,
-            "accuracy": result.accuracy,
-            "reference_accuracy": result.reference_accuracy,
-            "min_agreement": info.min_agreement,
-            "max_abs_diff_allowed": info.max_abs_diff,
-            "passed": result.passed,
-        }
-        if info.finetuned:
-            parity["agreement_with_trained_model"] = round(float(np.mean(
-                np.argmax(outputs, axis=1) == np.argmax(self.base_verify, axis=1))), 6)
+        """The export-time parity record, judged by the contract's tolerance for the recipe
+        (``info.tolerance``) against the *trained* Keras model on the verify images: the same
+        promise, against the same model, that ``bench`` judges. A fine-tuned recipe's file must
+        also be a faithful conversion of its fine-tuned model (``reference``), by the tolerance
+        of the recipe it converts as (``conversion``)."""
+        result = compare(outputs, self.base_verify, self.verify_y, info.tolerance)
+        parity = {"images": int(len(outputs)),
+                  "batch": batch,  # 1 when the file's outputs depend on the batch size
+                  "reference": "trained Keras model", **_judged(result, info.tolerance)}
+        if info.converts_as is not None:
+            tolerance = RECIPE_INFO[info.converts_as].tolerance
+            conversion = compare(outputs, reference, self.verify_y, tolerance)
+            parity["conversion"] = {"reference": "fine-tuned Keras model",
+                                    **_judged(conversion, tolerance)}
+            parity["passed"] = result.passed and conversion.passed
+            parity["failures"] = (result.failures
+                                  + [f"conversion: {f}" for f in conversion.failures])
         return parity
 
     def _verify(self, record: ArtifactRecord, path: Path, recipe: Recipe,

@@ -47,6 +47,16 @@ def golden_document(model: str, dataset: Dataset, reference: np.ndarray,
     }
 
 
+def schema() -> dict[str, Any]:
+    """The JSON Schema every ``golden.json`` this version writes satisfies
+    (``golden.schema.json``, shipped in the package beside the manifest's)."""
+    import json
+    from importlib import resources
+
+    return json.loads((resources.files("edgedigits.export") / "golden.schema.json")
+                      .read_text(encoding="utf-8"))
+
+
 def read_golden(path: Path) -> dict[str, Any] | None:
     """``golden.json`` at ``path``, None when there is none; a damaged one is an error."""
     if not path.exists():

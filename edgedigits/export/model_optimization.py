@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from edgedigits._tf import tf_keras
+from edgedigits.contract.recipes import Recipe
 from edgedigits.data import Dataset
 from edgedigits.errors import UsageError
-from edgedigits.export.recipes import Recipe
 from edgedigits.training import compile_model, encode_labels, seed_everything
 from edgedigits.zoo import ModelSpec
 

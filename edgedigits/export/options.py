@@ -11,12 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edgedigits.errors import UsageError
-from edgedigits.export import to_onnx, to_ort
-from edgedigits.export.calibration import DEFAULT_CALIBRATION_SAMPLES
-from edgedigits.export.model_optimization import FinetuneOptions
-from edgedigits.export.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats, parse_recipes
-from edgedigits.export.targets import (
+from edgedigits.contract.recipes import FORMAT_RECIPES, Format, Recipe, parse_formats, parse_recipes
+from edgedigits.contract.targets import (
     DEFAULT_IO,
     DEFAULT_TFLITE_BATCH,
     INTEGER_IO_RECIPES,
@@ -27,6 +23,10 @@ from edgedigits.export.targets import (
     parse_io,
     parse_targets,
 )
+from edgedigits.errors import UsageError
+from edgedigits.export import to_onnx, to_ort
+from edgedigits.export.calibration import DEFAULT_CALIBRATION_SAMPLES
+from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.mcu_budget import MCUBudget
 from edgedigits.model_files import check_seed
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from edgedigits._tf import tensorflow
+from edgedigits.contract.recipes import Recipe
 from edgedigits.export.calibration import CalibrationSet
-from edgedigits.export.recipes import Recipe
 
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 13, 18  # QDQ per-channel needs >= 13; tf2onnx 1.17 is tested up to 18

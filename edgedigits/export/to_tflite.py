@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from edgedigits._tf import native_stderr_silenced, tensorflow
+from edgedigits.contract.recipes import Recipe
+from edgedigits.contract.targets import IO, Variant
 from edgedigits.export.calibration import CalibrationSet
-from edgedigits.export.recipes import Recipe
-from edgedigits.export.targets import IO, Variant
 
 SIGNATURE_KEY = "serving_default"
 INPUT_NAME = "image"

@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from edgedigits.contract.recipes import Format, Recipe
 from edgedigits.errors import UnknownNameError, UsageError
-from edgedigits.export.recipes import Format, Recipe
 from edgedigits.names import split_names
 
 

@@ -2,15 +2,17 @@
 
 Like Hugging Face optimum's ``QuantizationApproach``: string enums whose values are the CLI's
 choices, plus one table (``RECIPE_INFO``) with everything that varies per recipe: whether it
-needs calibration data or fine-tuning, and the tolerances its artifacts are verified against.
+needs calibration data or fine-tuning, and the tolerance its artifacts promise. That tolerance is
+the only one: export, bench, verify, doctor and the reports all read it from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from edgedigits.comparator import Tolerance
 from edgedigits.errors import UnknownNameError
 from edgedigits.names import split_names
 
@@ -35,50 +37,77 @@ class Recipe(str, Enum):
     INT8_MIXED = "int8-mixed"  # int8 with the layers named by --keep-float left in float
 
 
+# What a recipe's artifacts promise against the *trained* Keras model, on the test images they are
+# judged on (export: its --verify-samples; bench: the test set). Export and bench read these same
+# rows, so a file passes or fails the same way whichever command looks at it
+# (tests/test_contract.py runs both on one file). Measured on the whole zoo
+# (bench/results/bench_zoo.json and export_zoo.json):
+# - float32 files match to ~5e-6, float16 weights move probabilities ~3e-3;
+# - integer recipes hold >= 98.86% agreement except seed001_optimized_cnn's int8 (96.2%, -3.2
+#   points: BatchNormalization after an activation, the pitfall 'doctor' finds and int8-fixed
+#   repairs), which these rows fail on purpose. Accuracy drops reach 0.6 points on 1,000 images
+#   where the same file loses 0.2 on 10,000, hence 1 point;
+# - fine-tuned recipes are new models: as low as 95.0% agreement with the trained model
+#   (clustered seed004_mlp12), within half a point of its accuracy.
+# max_abs_diff is judged for float recipes only; for integer ones it is the single worst image,
+# and one ambiguous digit swings by 0.5 while predictions hold (reported, not judged).
+REFERENCE_TOLERANCE = Tolerance(min_agreement=0.9999, max_accuracy_drop=0.01, max_abs_diff=1e-4)
+_FLOAT32 = Tolerance(min_agreement=0.998, max_accuracy_drop=0.1, max_abs_diff=1e-4)
+_FLOAT16 = replace(_FLOAT32, max_abs_diff=1e-2)
+_INTEGER = Tolerance(min_agreement=0.98, max_accuracy_drop=1.0, max_abs_diff=None)
+_FINETUNED = Tolerance(min_agreement=0.94, max_accuracy_drop=1.0, max_abs_diff=None)
+# golden_atol compares one artifact across runtimes and platforms, so it is tight: float kernels
+# differ by rounding only, integer kernels by at most a quantum or two.
+_FLOAT_GOLDEN, _INT8_GOLDEN = 1e-5, 1.5 / 256
+
+
 @dataclass(frozen=True)
 class RecipeInfo:
     """What a recipe needs and what its artifacts must satisfy."""
 
-    integer: bool  # integer arithmetic: judged by the looser integer tolerances
+    integer: bool  # integer arithmetic
     calibrated: bool  # needs representative (training) data
-    finetuned: bool  # needs fine-tuning with tensorflow-model-optimization
-    min_agreement: float  # top-1 agreement with the Keras reference, as a fraction
-    # largest |artifact - Keras| probability difference; None: not judged
-    max_abs_diff: float | None
+    tolerance: Tolerance  # the promise against the trained Keras model (export and bench)
     golden_atol: float  # how far an app's run may drift from the golden output of *this* file
     summary: str
+    # Fine-tuned recipes: the recipe whose tolerance the conversion of the *fine-tuned* Keras
+    # model must also meet (export checks it; only export has that model). None: not fine-tuned.
+    converts_as: Recipe | None = None
+
+    @property
+    def finetuned(self) -> bool:
+        return self.converts_as is not None
+
+    @property
+    def family(self) -> str:
+        """How ``--tolerances`` files group recipes: float, integer or finetuned."""
+        return "finetuned" if self.finetuned else "integer" if self.integer else "float"
 
 
-# Agreement floors follow the product contract: 99% for float recipes, 97% for integer ones.
-# max_abs_diff (on softmax outputs, 0..1) is judged for float recipes only, where it catches real
-# conversion bugs; for integer recipes it is reported but not judged, as in the bench: it is the
-# single worst image, and one ambiguous digit can swing by 0.5 while predictions hold (seen on
-# seed000_deep_mlp's int8 file: 99.3% agreement, max abs diff 0.63). golden_atol compares one
-# artifact across runtimes/platforms, so it is tight: float kernels differ by rounding only,
-# integer kernels by at most a quantum or two.
 RECIPE_INFO: dict[Recipe, RecipeInfo] = {
-    Recipe.FLOAT32: RecipeInfo(False, False, False, 0.99, 1e-4, 1e-5, "float32"),
-    Recipe.FLOAT16: RecipeInfo(False, False, False, 0.99, 1e-2, 1e-5,
+    Recipe.FLOAT32: RecipeInfo(False, False, _FLOAT32, _FLOAT_GOLDEN, "float32"),
+    Recipe.FLOAT16: RecipeInfo(False, False, _FLOAT16, _FLOAT_GOLDEN,
                                "float16 weights (half the size)"),
-    Recipe.DYNAMIC: RecipeInfo(True, False, False, 0.97, None, 1e-2,
+    Recipe.DYNAMIC: RecipeInfo(True, False, _INTEGER, 1e-2,
                                "dynamic-range: int8 weights, float activations"),
-    Recipe.INT8: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
+    Recipe.INT8: RecipeInfo(True, True, _INTEGER, _INT8_GOLDEN,
                             "full integer int8, calibrated on training images"),
-    Recipe.INT8_FIXED: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
+    Recipe.INT8_FIXED: RecipeInfo(True, True, _INTEGER, _INT8_GOLDEN,
                                   "int8 of a float-equivalent rewrite: BatchNormalization after "
                                   "an activation folded forward"),
-    Recipe.INT8_MIXED: RecipeInfo(True, True, False, 0.97, None, 1.5 / 256,
+    Recipe.INT8_MIXED: RecipeInfo(True, True, _INTEGER, _INT8_GOLDEN,
                                   "int8 with the --keep-float layers in float (quantize and "
                                   "dequantize around them); int8 input and output"),
-    Recipe.INT16X8: RecipeInfo(True, True, False, 0.97, None, 1e-3,
-                               "int16 activations, int8 weights"),
-    Recipe.QAT: RecipeInfo(True, True, True, 0.97, None, 1.5 / 256,
-                           "quantization-aware fine-tune, then int8"),
-    Recipe.PRUNED: RecipeInfo(False, False, True, 0.99, 1e-4, 1e-5,
-                              "magnitude-pruned fine-tune, float32"),
-    Recipe.CLUSTERED: RecipeInfo(False, False, True, 0.99, 1e-4, 1e-5,
-                                 "weight-clustered fine-tune, float32"),
+    Recipe.INT16X8: RecipeInfo(True, True, _INTEGER, 1e-3, "int16 activations, int8 weights"),
+    Recipe.QAT: RecipeInfo(True, True, _FINETUNED, _INT8_GOLDEN,
+                           "quantization-aware fine-tune, then int8", converts_as=Recipe.INT8),
+    Recipe.PRUNED: RecipeInfo(False, False, _FINETUNED, _FLOAT_GOLDEN,
+                              "magnitude-pruned fine-tune, float32", converts_as=Recipe.FLOAT32),
+    Recipe.CLUSTERED: RecipeInfo(False, False, _FINETUNED, _FLOAT_GOLDEN,
+                                 "weight-clustered fine-tune, float32",
+                                 converts_as=Recipe.FLOAT32),
 }
+
 
 # Which recipes each format offers. C wraps the TFLite flatbuffer, for the recipes TFLM can run.
 FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
