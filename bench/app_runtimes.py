@@ -89,8 +89,7 @@ def mcu_rows(folder: Path, golden: dict, manifest: dict, tflm: Path, build: Path
 
 
 def python_rows(folder: Path, golden: dict, manifest: dict, images: np.ndarray) -> list[dict]:
-    from edgedigits.runtimes import runner_for
-    from edgedigits.runtimes.batching import infer_one_at_a_time
+    from edgedigits.runtimes import infer_one_at_a_time, runner_for
     from edgedigits.zoo import get_spec
 
     spec = get_spec(manifest["model"])
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    from edgedigits.benchmark.report import machine_info
+    from edgedigits.benchmark import machine_info
 
     bench = json.loads((args.out / "report" / "bench.json").read_text())
     native = {(Path(r["artifact"]).name, r["runtime"]): r["latency_us"]["p50"]

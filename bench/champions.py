@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from edgedigits import atomic
-from edgedigits.benchmark.report import pareto_front
+from edgedigits.benchmark import pareto_front
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")
@@ -125,9 +125,9 @@ def markdown(result: dict) -> str:
 
 
 def plots(result: dict, stem: Path) -> list[str]:
-    from edgedigits.plots import _pyplot, _save
+    from edgedigits.plots import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     rows = list(result["rows"].values())
     written = []
     for axis, label, cost in (("int8_size", "int8 .tflite size (bytes, log scale)", "size_bytes"),
@@ -155,7 +155,7 @@ def plots(result: dict, stem: Path) -> list[str]:
         ax.legend(fontsize=7)
         ax.set_title(f"int8 .tflite: accuracy vs {axis.replace('_', ' ')} ({len(rows)} models)")
         path = Path(f"{stem}_accuracy_vs_{axis}.png")
-        _save(fig, path)
+        save_figure(fig, path)
         written.append(str(path))
     return written
 

@@ -18,8 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from edgedigits import atomic
-from edgedigits.export import ArtifactRecord, ExportReport, export
-from edgedigits.export.manifest import read_manifest
+from edgedigits.export import ArtifactRecord, ExportReport, export, read_manifest
 from edgedigits.zoo import list_models
 
 RESULTS = Path(__file__).resolve().parent / "results"

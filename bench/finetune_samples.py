@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from edgedigits.data import load_dataset
-    from edgedigits.export import ExportOptions, export
-    from edgedigits.export.model_optimization import FinetuneOptions
+    from edgedigits.export import ExportOptions, FinetuneOptions, export
     from edgedigits.model_files import DEFAULT_MODELS
     from edgedigits.zoo import get_spec
     from edgedigits.zoo.pretrained import pretrained

@@ -94,7 +94,7 @@ def detected_in(result, target: str) -> tuple[bool, list]:
 
 def run_all(out: str, folder: Path, runs: int) -> None:
     """The bench runs: baseline, then A/A and injected runs alternating (drift hits both)."""
-    from edgedigits.benchmark.gate import check
+    from edgedigits.benchmark import check
 
     baseline = run_worker(out, folder, "baseline", None)
     gated = sorted({c.artifact for c in check(baseline, baseline).comparisons} |
@@ -116,7 +116,7 @@ def run_all(out: str, folder: Path, runs: int) -> None:
 
 def analyze(folder: Path) -> dict:
     """Gate every saved run against the baseline: false alarms and detections."""
-    from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN, check
+    from edgedigits.benchmark import DEFAULT_MAX_SLOWDOWN, check
 
     baseline = json.loads((folder / "baseline.json").read_text())
     runs = len(list(folder.glob("aa*.json")))
@@ -146,7 +146,7 @@ def analyze(folder: Path) -> dict:
 
 
 def write_report(summary: dict, command: str) -> str:
-    from edgedigits.benchmark.report import machine_info
+    from edgedigits.benchmark import machine_info
 
     info = machine_info()
     summary = {"machine": info, "command": command, **summary}

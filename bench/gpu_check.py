@@ -35,11 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgedigits.benchmark.timing import TimingOptions, measure  # noqa: E402
+from edgedigits.benchmark import TimingOptions, measure  # noqa: E402
 from edgedigits.data import load_dataset  # noqa: E402
 from edgedigits.runtimes import RUNTIMES, RuntimeUnavailable, quantize  # noqa: E402
-from edgedigits.runtimes.litert_compiled import LiteRTCompiledGPURunner, LiteRTCompiledRunner  # noqa: E402
-from edgedigits.verify import VerifyReport, _FolderCheck  # noqa: E402
+from edgedigits.verify import replay_golden  # noqa: E402
 
 TIMING = TimingOptions(warmup=50, rounds=10, min_runs=200, min_seconds=0.5, max_seconds=10)
 BATCHES = (1, 256)
@@ -69,14 +68,14 @@ def check_file(folder: Path, record: dict, manifest: dict, golden: dict, dataset
     path = folder / record["file"]
     row: dict = {"file": record["file"], "recipe": record["recipe"], "io": record.get("io"),
                  "batch": record.get("batch")}
-    with LiteRTCompiledRunner(path) as cpu:
+    with RUNTIMES["litert-compiled"](path) as cpu:
         row["cpu_provider"] = cpu.provider
         x = images(manifest, dataset.test_images, [1, *cpu.inputs[0].shape[1:]])
         cpu_classes = classes(cpu, x)
         row["cpu_accuracy"] = round(100 * float(np.mean(cpu_classes == dataset.test_labels)), 2)
         row["cpu_us"] = {b: latency(cpu, x, b) for b in BATCHES if batchable(record, b)}
     try:
-        gpu = LiteRTCompiledGPURunner(path)
+        gpu = RUNTIMES["litert-compiled-gpu"](path)
         gpu.__enter__()
     except RuntimeUnavailable as exc:
         row["gpu"] = f"skipped: {exc}"
@@ -85,12 +84,8 @@ def check_file(folder: Path, record: dict, manifest: dict, golden: dict, dataset
         row["gpu"] = "ran"
         row["gpu_provider"] = gpu.provider
         row["gpu_fully_accelerated"] = gpu.fully_accelerated
-        check = _FolderCheck(folder, VerifyReport())
-        check.manifest, check.golden = manifest, golden
         entry = golden["artifacts"].get(record["file"])
-        if entry is not None:
-            check.replay(record["file"], gpu, entry)
-        row["gpu_golden_problems"] = [p.message for p in check.report.problems]
+        row["gpu_golden_problems"] = [p.message for p in replay_golden(folder, record["file"], gpu)]
         expected = np.asarray(entry["expected"]) if entry else None
         if expected is not None:
             pixels = np.array([img["pixels"] for img in golden["images"]], dtype=np.float64)

@@ -82,7 +82,7 @@ def accuracies(model: str, out: Path) -> dict[str, float]:
 
 
 def main(argv=None) -> int:
-    from edgedigits.benchmark.report import machine_info
+    from edgedigits.benchmark import machine_info
     from edgedigits.model_files import DEFAULT_MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -29,11 +29,8 @@ import sys
 from pathlib import Path
 
 from edgedigits import atomic, training
-from edgedigits._tf import tf_keras
 from edgedigits.data import load_dataset
-from edgedigits.zoo import get_spec
-from edgedigits.zoo.edgedigits_own import _conv_bn_relu
-from edgedigits.zoo.registry import OPTIMIZERS, ModelSpec
+from edgedigits.zoo import OPTIMIZERS, ModelSpec, conv_bn_relu, get_spec, tf_keras
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")
@@ -61,7 +58,7 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
         stack = [layers.Input(shape=input_shape)]
         for block in blocks:
             stack += ([layers.MaxPooling2D(2)] if block[0] == "pool"
-                      else _conv_bn_relu(block[1], kernel=block[2], strides=block[3],
+                      else conv_bn_relu(block[1], kernel=block[2], strides=block[3],
                                          padding=block[4]))
         stack += [layers.Flatten() if flatten else layers.GlobalAveragePooling2D(),
                   layers.Dense(10, activation="softmax")]

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from edgedigits import atomic
-from edgedigits.benchmark.report import machine_info
+from edgedigits.benchmark import machine_info
 from edgedigits.model_files import file_sha256, load_trained_model, model_dir, model_path
 from edgedigits.zoo import get_spec, list_models
 from edgedigits.zoo.pretrained import index_document

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from edgedigits import atomic
-from edgedigits.benchmark.report import machine_info
+from edgedigits.benchmark import machine_info
 from edgedigits.training import train
 
 RESULTS = Path(__file__).resolve().parent / "results"

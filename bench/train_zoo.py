@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from edgedigits import atomic
-from edgedigits.benchmark.report import machine_info
+from edgedigits.benchmark import machine_info
 from edgedigits.training import train, write_summary
 from edgedigits.zoo.pretrained import pretrained
 

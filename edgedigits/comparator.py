@@ -1,6 +1,6 @@
 """The comparator: an artifact's outputs against its reference's, judged by a tolerance.
 
-One function serves the export-time check (``export/exporter.py``: the verify images against the
+One function serves the export-time check (``export/check.py``: the verify images against the
 Keras model, tolerances from the recipe table) and the bench (the full test set, tolerances per
 recipe family in ``benchmark/parity.py``), as Polygraphy's ``CompareFunc`` serves all its runs.
 A tolerance exceeded is a *result* (``passed`` false, with the reasons), never an exception.

@@ -55,6 +55,8 @@ from edgedigits.zoo.registry import (
     scale_pixels,
 )
 
+__all__ = ["Equivalence", "ImportRecord", "import_model", "resolve_names"]
+
 SCHEMA = "edgedigits.import/1"
 RECORD = "import.json"
 # Candidate input scalings, x = pixel * scale + offset: the three a notebook uses.

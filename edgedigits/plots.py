@@ -10,8 +10,11 @@ import numpy as np
 
 from edgedigits.atomic import atomic_path
 
+__all__ = ["accuracy_bars", "confusion_matrix", "digit_grid", "layer_errors", "pyplot",
+           "save_figure", "training_curves"]
 
-def _pyplot():
+
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # no display on CI or servers
@@ -20,15 +23,15 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def training_curves(history: dict[str, list[float]], title: str, path: Path) -> None:
     """Accuracy and loss per epoch, training and (when the recipe has one) validation."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric in zip(axes, ("accuracy", "loss")):
         for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
@@ -40,12 +43,12 @@ def training_curves(history: dict[str, list[float]], title: str, path: Path) -> 
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def confusion_matrix(matrix: np.ndarray, title: str, path: Path) -> None:
     """Counts of (true label, predicted label) on the test set."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5))
     im = ax.imshow(matrix, cmap="Blues")
     n = matrix.shape[0]
@@ -60,13 +63,13 @@ def confusion_matrix(matrix: np.ndarray, title: str, path: Path) -> None:
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def digit_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, title: str, path: Path,
                columns: int = 8) -> None:
     """A grid of digits captioned 'true -> predicted', red where they differ."""
-    plt = _pyplot()
+    plt = pyplot()
     count = len(images)
     rows = max(1, -(-count // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25 + 0.4))
@@ -80,13 +83,13 @@ def digit_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, title: st
     if count == 0:
         fig.text(0.5, 0.5, "none", ha="center")
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
                   reported: Sequence[float | None], path: Path) -> None:
     """Test accuracy per model, with the seed's reported figure as a marker where it has one."""
-    plt = _pyplot()
+    plt = pyplot()
     order = np.argsort(accuracies)
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(names) + 1.2))
     y = np.arange(len(names))
@@ -102,7 +105,7 @@ def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
     ax.set_xlabel("accuracy (%)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def layer_errors(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[float]]],
@@ -110,7 +113,7 @@ def layer_errors(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Seq
     """One panel per format: per layer (in model order) the SQNR in dB (bars) and the share of
     the quantization noise the layer adds (line), side by side so the formats compare at a
     glance. ``panels``: (panel title, layer names, SQNR dB, noise share 0-1)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.2), squeeze=False,
                              layout="constrained")
     for ax, (name, layers, sqnr, share) in zip(axes[0], panels):
@@ -129,4 +132,4 @@ def layer_errors(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Seq
         ax.set_title(name, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -53,6 +53,9 @@ from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 # What 'pipeline' trains without names, and what an empty --out is told to train: small, fast,
 # and covering both families (an MLP, the seed's tiny MSE CNN, our edge CNN).
+__all__ = ["TrainResult", "collect_results", "load_trained_model", "results_markdown", "train",
+           "train_model", "write_summary"]
+
 EVAL_BATCH = 1024  # batch size for test-set inference; does not affect results
 GRID_IMAGES = 32  # digits shown in samples.png / misclassified.png
 

@@ -46,6 +46,8 @@ from edgedigits.model_files import DEFAULT_OUT, file_sha256
 from edgedigits.model_import import RECORD
 from edgedigits.zoo import list_models
 
+__all__ = ["Problem", "VerifyReport", "replay_golden", "verify"]
+
 ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".ort", ".cc", ".h")
 
 
@@ -130,6 +132,26 @@ def verify(targets: Sequence[str] = (), *, out: str | Path = DEFAULT_OUT,
             _FolderCheck(folder, report, pinned).run()
         log(f"{folder}: {len(report.problems) - before or 'no'} problem(s)")
     return report
+
+
+def replay_golden(folder: str | Path, file: str, runner: Any) -> list[Problem]:
+    """Replay ``file``'s golden vectors (its folder's ``golden.json``, through the manifest's
+    preprocessing, one image per call) in an open ``runner``: another runtime or device than
+    the one ``verify`` uses, a GPU say. Returns the problems (none: it matched within the
+    entry's ``atol``); a file with no golden entry is one."""
+    from edgedigits.export.golden import read_golden
+    from edgedigits.export.manifest import read_manifest
+
+    folder = Path(folder)
+    check = _FolderCheck(folder, VerifyReport())
+    check.manifest = read_manifest(folder / "manifest.json") or {}
+    check.golden = read_golden(folder / "golden.json") or {}
+    entry = check.golden.get("artifacts", {}).get(file)
+    if entry is None:
+        check.problem(file, "golden", "no golden entry for this file")
+    else:
+        check.replay(file, runner, entry)
+    return check.report.problems
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -86,3 +86,46 @@ def test_the_layout_page_names_every_unit():
              if p.suffix == ".py" or (p / "__init__.py").is_file()} - {"__init__.py"}
     missing = {u for u in units if f"  {u}" not in page}
     assert not missing, f"add to docs/reference/layout.md: {sorted(missing)}"
+
+
+def _declared_all(module: str) -> set[str] | None:
+    """The literal ``__all__`` of an edgedigits module (the top-level package: its lazy API)."""
+    parts = module.split(".")
+    path = PACKAGE.parent.joinpath(*parts)
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    if not path.is_file():
+        return None
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        targets = [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
+        if module == "edgedigits" and "_API" in targets:
+            return set(ast.literal_eval(node.value)) | {"__version__"}
+        if "__all__" in targets:
+            return set(ast.literal_eval(node.value))
+    return None
+
+
+def test_bench_scripts_use_the_public_api_only():
+    """bench/ is the first user of the library: each name it imports is in its module's
+    ``__all__`` (a package's, or a module's that declares one), from no private module."""
+    misuse = []
+    for script in sorted((PACKAGE.parent / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("edgedigits"):
+                module, names = node.module, [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                module = None
+                misuse += [f"{script.name}: import {a.name}" for a in node.names
+                           if a.name.startswith("edgedigits.")]
+                continue
+            else:
+                continue
+            for name in names:
+                submodule = _declared_all(f"{module}.{name}")
+                public = _declared_all(module) or set()
+                if any(p.startswith("_") for p in [*module.split("."), name]):
+                    misuse.append(f"{script.name}: from {module} import {name} (private)")
+                elif name not in public and submodule is None:
+                    misuse.append(f"{script.name}: from {module} import {name} (not in its "
+                                  "__all__)")
+    assert not misuse, misuse

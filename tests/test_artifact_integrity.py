@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from edgedigits.cli import main
+from edgedigits.export import check as check_module
 from edgedigits.export import export
-from edgedigits.export import exporter as exporter_module
 from edgedigits.training import train
 from edgedigits.verify import verify
 
@@ -70,7 +70,7 @@ def test_an_export_killed_midway_leaves_true_records(work):
     files of the old model; the folder verifies."""
     folder = work / M
     train([M], out=work, epochs=1, limit=3000, seed=1, verbose=0, **QUIET)
-    real_verify = exporter_module._ModelExport._verify
+    real_verify = check_module.Checker.verify
     calls = []
 
     def killed_on_second(self, record, *args):
@@ -80,7 +80,7 @@ def test_an_export_killed_midway_leaves_true_records(work):
         return real_verify(self, record, *args)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(exporter_module._ModelExport, "_verify", killed_on_second)
+        mp.setattr(check_module.Checker, "verify", killed_on_second)
         with pytest.raises(KeyboardInterrupt):
             export([M], formats="tflite,onnx", recipes="float32", out=work, **QUIET)
     _records_tell_the_truth(folder)

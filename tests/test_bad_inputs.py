@@ -285,7 +285,7 @@ CASES = [
     ("bench-tolerances-out-of-range", _json("t.json", {"integer": {"min_agreement": 2}}),
      BENCH + ["--tolerances", "t.json"], 1, "min_agreement 2 is outside 0-1"),
     ("bench-tolerances-unknown-family", _json("t.json", {"floaty": {}}),
-     BENCH + ["--tolerances", "t.json"], 1, "unknown family 'floaty'"),
+     BENCH + ["--tolerances", "t.json"], 1, "unknown family or recipe 'floaty'"),
     ("bench-tolerances-unknown-field", _json("t.json", {"float": {"agree": 1}}),
      BENCH + ["--tolerances", "t.json"], 1, "unknown field(s) ['agree']"),
     ("bench-min-agreement-range", NOTHING, BENCH + ["--min-agreement", "1.5"], 2,

@@ -6,10 +6,13 @@
 (baseline comparison for CI), ``schema.json`` (the JSON report's schema).
 """
 
+from edgedigits.benchmark import gate, report
 from edgedigits.benchmark.benchmark import BenchOptions, BenchReport, BenchResult, bench
-from edgedigits.benchmark.gate import check
+from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN, check
 from edgedigits.benchmark.parity import Tolerance, default_tolerances, load_tolerances
-from edgedigits.benchmark.timing import TimingOptions
+from edgedigits.benchmark.report import machine_info, pareto_front
+from edgedigits.benchmark.timing import TimingOptions, measure
 
-__all__ = ["BenchOptions", "BenchReport", "BenchResult", "TimingOptions", "Tolerance", "bench",
-           "check", "default_tolerances", "load_tolerances"]
+__all__ = ["DEFAULT_MAX_SLOWDOWN", "BenchOptions", "BenchReport", "BenchResult", "TimingOptions",
+           "Tolerance", "bench", "check", "default_tolerances", "gate", "load_tolerances",
+           "machine_info", "measure", "pareto_front", "report"]

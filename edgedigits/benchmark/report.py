@@ -245,12 +245,12 @@ def best_rows(doc: dict[str, Any], batch: int = 1) -> list[dict[str, Any]]:
 
 def write_plots(doc: dict[str, Any], stem: str | Path) -> list[str]:
     """Accuracy vs latency and vs size, one point per artifact, Pareto front marked."""
-    from edgedigits.plots import _pyplot, _save
+    from edgedigits.plots import pyplot, save_figure
 
     rows = best_rows(doc)
     if not rows:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     written = []
     for axis, label, cost_of in (
             ("latency", "batch-1 latency, p50 (µs, log scale)", lambda r: r["latency_us"]["p50"]),
@@ -282,6 +282,6 @@ def write_plots(doc: dict[str, Any], stem: str | Path) -> list[str]:
         ax.legend(fontsize=7, ncol=2)
         ax.set_title(f"accuracy vs {axis} ({len(rows)} artifacts, fastest runtime each)")
         path = Path(f"{stem}_accuracy_vs_{axis}.png")
-        _save(fig, path)
+        save_figure(fig, path)
         written.append(str(path))
     return written

@@ -42,7 +42,8 @@ class Recipe(str, Enum):
 # rows, so a file passes or fails the same way whichever command looks at it
 # (tests/test_contract.py runs both on one file). Measured on the whole zoo
 # (bench/results/bench_zoo.json and export_zoo.json):
-# - float32 files match to ~5e-6, float16 weights move probabilities ~3e-3;
+# - float32 files match to ~5e-6, float16 weights move probabilities ~3e-3; the 0.2 points a
+#   float file may lose are what its 0.2% of disagreements can cost (one image of 500);
 # - integer recipes hold >= 98.86% agreement except seed001_optimized_cnn's int8 (96.2%, -3.2
 #   points: BatchNormalization after an activation, the pitfall 'doctor' finds and int8-fixed
 #   repairs), which these rows fail on purpose. Accuracy drops reach 0.6 points on 1,000 images
@@ -52,7 +53,7 @@ class Recipe(str, Enum):
 # max_abs_diff is judged for float recipes only; for integer ones it is the single worst image,
 # and one ambiguous digit swings by 0.5 while predictions hold (reported, not judged).
 REFERENCE_TOLERANCE = Tolerance(min_agreement=0.9999, max_accuracy_drop=0.01, max_abs_diff=1e-4)
-_FLOAT32 = Tolerance(min_agreement=0.998, max_accuracy_drop=0.1, max_abs_diff=1e-4)
+_FLOAT32 = Tolerance(min_agreement=0.998, max_accuracy_drop=0.2, max_abs_diff=1e-4)
 _FLOAT16 = replace(_FLOAT32, max_abs_diff=1e-2)
 _INTEGER = Tolerance(min_agreement=0.98, max_accuracy_drop=1.0, max_abs_diff=None)
 _FINETUNED = Tolerance(min_agreement=0.94, max_accuracy_drop=1.0, max_abs_diff=None)

@@ -19,6 +19,11 @@ from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
+__all__ = ["DEFAULT_MODELS", "DEFAULT_OUT", "MODEL_SUFFIX", "architecture_mismatch",
+           "check_model_folders", "check_seed", "ensure_writable_dir", "file_sha256",
+           "fill_weights", "load_trained_model", "model_dir", "model_path", "resolve_names",
+           "save_model"]
+
 DEFAULT_OUT = Path("exports")
 DEFAULT_MODELS = ("seed003_ann64_relu", "seed004_cnn", "edge_cnn_tiny", "edge_cnn_small",
                   "edge_cnn_micro")

@@ -19,6 +19,7 @@ from edgedigits.runtimes.base import (
     dequantize,
     quantize,
 )
+from edgedigits.runtimes.batching import infer_one_at_a_time
 from edgedigits.runtimes.keras import KerasPredictRunner, KerasRunner, TensorFlowGPURunner
 from edgedigits.runtimes.litert import LiteRTRunner
 from edgedigits.runtimes.litert_compiled import (
@@ -72,5 +73,5 @@ def runner_for(path: str | Path, **options) -> Runner:
 
 
 __all__ = ["DEFAULT_RUNTIMES", "REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner",
-           "RuntimeUnavailable", "TensorInfo", "dequantize", "parse_runtimes", "quantize",
-           "runner_for", "runtimes_for"]
+           "RuntimeUnavailable", "TensorInfo", "dequantize", "infer_one_at_a_time",
+           "parse_runtimes", "quantize", "runner_for", "runtimes_for"]

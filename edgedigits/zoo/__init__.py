@@ -11,7 +11,10 @@ from edgedigits.zoo import seed002_mlp_logits  # noqa: F401  isort: skip
 from edgedigits.zoo import seed003_activation_study  # noqa: F401  isort: skip
 from edgedigits.zoo import seed004_tiny_mse  # noqa: F401  isort: skip
 from edgedigits.zoo import edgedigits_own  # noqa: F401  isort: skip
+from edgedigits._tf import tf_keras
+from edgedigits.zoo.edgedigits_own import conv_bn_relu
 from edgedigits.zoo.registry import (
+    OPTIMIZERS,
     Augmentation,
     ModelSpec,
     SeedFigure,
@@ -23,5 +26,6 @@ from edgedigits.zoo.registry import (
     register_model,
 )
 
-__all__ = ["Augmentation", "describe_models", "ModelSpec", "SeedFigure", "TrainingRecipe",
-           "create_model", "get_spec", "list_models", "register_model"]
+__all__ = ["OPTIMIZERS", "Augmentation", "ModelSpec", "SeedFigure", "TrainingRecipe",
+           "conv_bn_relu", "create_model", "describe_models", "get_spec", "list_models",
+           "register_model", "tf_keras"]

@@ -35,7 +35,7 @@ def edge_cnn_tiny():
     ])
 
 
-def _conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | None = None,
+def conv_bn_relu(filters: int, kernel: int = 3, strides: int = 1, name: str | None = None,
                   padding: str = "valid",
                   prefixes: tuple[str, str, str] = ("conv", "bn", "relu")) -> list:
     """Conv (no bias: the BatchNormalization after it has one) + BN + ReLU: the converters fold
@@ -99,8 +99,8 @@ def edge_cnn_small():
     layers = tf_keras().layers
     return tf_keras().Sequential([
         layers.Input(shape=(28, 28, 1)),
-        *_conv_bn_relu(8, strides=2, name="1"),
-        *(block for k in range(2, 6) for block in _conv_bn_relu(16, name=str(k))),
+        *conv_bn_relu(8, strides=2, name="1"),
+        *(block for k in range(2, 6) for block in conv_bn_relu(16, name=str(k))),
         layers.GlobalAveragePooling2D(name="gap"),
         layers.Dense(10, activation="softmax", name="fc"),
     ])
@@ -138,10 +138,10 @@ def edge_cnn_micro():
     layers = tf_keras().layers
     return tf_keras().Sequential([
         layers.Input(shape=(28, 28, 1)),
-        *_conv_bn_relu(6, strides=2, name="1", prefixes=ONE_LETTER),
-        *_conv_bn_relu(8, name="2", prefixes=ONE_LETTER),
-        *_conv_bn_relu(8, name="3", prefixes=ONE_LETTER), layers.MaxPooling2D(2, name="p"),
-        *_conv_bn_relu(9, name="4", prefixes=ONE_LETTER),
+        *conv_bn_relu(6, strides=2, name="1", prefixes=ONE_LETTER),
+        *conv_bn_relu(8, name="2", prefixes=ONE_LETTER),
+        *conv_bn_relu(8, name="3", prefixes=ONE_LETTER), layers.MaxPooling2D(2, name="p"),
+        *conv_bn_relu(9, name="4", prefixes=ONE_LETTER),
         layers.GlobalAveragePooling2D(name="g"),
         layers.Dense(10, activation="softmax", name="f"),
     ])

@@ -24,6 +24,9 @@ from typing import Any
 
 from edgedigits.errors import ModelFileError
 
+__all__ = ["PretrainedWeights", "describe", "index", "index_document", "pretrained",
+           "weights_dir"]
+
 INDEX_SCHEMA = "edgedigits.pretrained/1"
 MAX_INDEX_BYTES = 1 << 20
 
