@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.markdown import table as markdown_table
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WEB, MCU = ROOT / "examples" / "web", ROOT / "examples" / "mcu"
@@ -110,6 +112,16 @@ def python_rows(folder: Path, golden: dict, manifest: dict, images: np.ndarray) 
     return rows
 
 
+def _app_row(r: dict) -> list:
+    extra = (f" (arena {r['arena_used_bytes']:,} B; pip TFLM measured "
+             f"{r['arena_measured_bytes']:,})" if r.get("arena_used_bytes") else "")
+    return [r["model"], r["file"], f"{r['app_runtime']}{extra}", "yes" if r["loads"] else "NO",
+            "ok" if r["golden_ok"] else "NO",
+            "" if r["app_us_per_call"] is None else f"{r['app_us_per_call']:.1f}",
+            "" if r["native_us_p50"] is None else f"{r['native_us_p50']:.1f}",
+            f"{r['size_bytes']:,}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*")
@@ -164,17 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         loads, good = sum(r["loads"] for r in mine), sum(r["golden_ok"] for r in mine)
         lines += [f"## {target}: {loads}/{len(mine)} load, {good}/{len(mine)} match golden", "",
-                  "| model | file | app runtime | loads | golden | app µs/call | native µs "
-                  "| size (bytes) |", "|---|---|---|---|---|---:|---:|---:|"]
-        for r in mine:
-            app = "" if r["app_us_per_call"] is None else f"{r['app_us_per_call']:.1f}"
-            nat = "" if r["native_us_p50"] is None else f"{r['native_us_p50']:.1f}"
-            extra = (f" (arena {r['arena_used_bytes']:,} B; pip TFLM measured "
-                     f"{r['arena_measured_bytes']:,})" if r.get("arena_used_bytes") else "")
-            lines.append(f"| {r['model']} | {r['file']} | {r['app_runtime']}{extra} | "
-                         f"{'yes' if r['loads'] else 'NO'} | {'ok' if r['golden_ok'] else 'NO'} "
-                         f"| {app} | {nat} | {r['size_bytes']:,} |")
-        lines.append("")
+                  *markdown_table(["model", "file", "app runtime", "loads", "golden",
+                                   "app µs/call", "native µs", "size (bytes)"],
+                                  [_app_row(r) for r in mine], "lllllrrr"), ""]
     lines.append(f"Python {platform.python_version()}; browser: "
                  f"{next((r['browser'] for r in rows if r.get('browser')), 'not run')}.")
     (args.results / "app_runtimes.md").write_text("\n".join(lines) + "\n")

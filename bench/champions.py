@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgedigits import atomic
 from edgedigits.benchmark import pareto_front
+from edgedigits.markdown import table as markdown_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHAMPIONS = ("edge_cnn_small", "edge_cnn_micro")
@@ -96,13 +97,13 @@ def _why_not(c: dict, s: dict) -> str:
 
 def markdown(result: dict) -> str:
     rows = result["rows"]
-    lines = ["| model | float acc % | int8 acc % | int8 bytes | LiteRT int8 p50 µs | TFLM arena "
-             "bytes | parity |", "|---|---:|---:|---:|---:|---:|---|"]
-    for name, r in sorted(rows.items(), key=lambda kv: kv[1]["size_bytes"]):
-        arena = f"{r['arena_bytes']:,}" if r.get("arena_bytes") else ""
-        bold = "**" if name in CHAMPIONS else ""
-        lines.append(f"| {bold}{name}{bold} | {r['float_accuracy']:.2f} | {r['accuracy']:.2f} | "
-                     f"{r['size_bytes']:,} | {r['latency_us']:.1f} | {arena} | {r['parity']} |")
+    lines = markdown_table(
+        ["model", "float acc %", "int8 acc %", "int8 bytes", "LiteRT int8 p50 µs",
+         "TFLM arena bytes", "parity"],
+        [[f"**{name}**" if name in CHAMPIONS else name, f"{r['float_accuracy']:.2f}",
+          f"{r['accuracy']:.2f}", f"{r['size_bytes']:,}", f"{r['latency_us']:.1f}",
+          f"{r['arena_bytes']:,}" if r.get("arena_bytes") else "", r["parity"]]
+         for name, r in sorted(rows.items(), key=lambda kv: kv[1]["size_bytes"])], "lrrrrrl")
     for name, c in result["champions"].items():
         seeds = len(c["dominates"]) + len(c["not_dominated"])
         lines += ["", f"## {name}", "", f"Dominates ({len(c['dominates'])} of {seeds} seed "
@@ -111,10 +112,8 @@ def markdown(result: dict) -> str:
             lines.append("Not dominated: " + "; ".join(f"{s} ({why})" for s, why in
                                                        c["not_dominated"].items()) + ".")
             lines.append("")
-        lines.append("| goal | met |")
-        lines.append("|---|---|")
-        for goal, ok in c["goals"].items():
-            lines.append(f"| {goal} | {'yes' if ok else '**no**'} |")
+        lines += markdown_table(["goal", "met"], [[goal, "yes" if ok else "**no**"]
+                                                  for goal, ok in c["goals"].items()])
     settings = result.get("bench_settings") or {}
     lines += ["", f"From one bench run ({result.get('bench_created')}; threads "
                   f"{settings.get('threads')}): every model's int8 .tflite in LiteRT at batch 1 "

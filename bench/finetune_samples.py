@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.markdown import table as markdown_table
+
 RESULTS = Path(__file__).resolve().parent / "results"
 RECIPES = ("qat", "pruned", "clustered")
 
@@ -106,16 +108,17 @@ def main(argv: list[str] | None = None) -> int:
              "(seed 0) from the shipped weights; each file scored in LiteRT on the full "
              "10,000-image test set. Drop: points lost against the whole training split "
              f"({whole} images).", "",
-             "| model | recipe | float % | " + " | ".join(f"{n} images %" for n in counts)
-             + " | largest drop |", "|---|---|---:|" + "---:|" * (len(counts) + 1)]
+             ]
+    table_rows = []
     for model in models:
         for recipe in RECIPES:
             mine = {r["samples"]: r for r in rows if r["model"] == model
                     and r["recipe"] == recipe}
             drops = max(mine[n]["drop_vs_whole"] for n in counts)
-            lines.append(f"| {model} | {recipe} | {mine[whole]['float_accuracy']:.2f} | "
-                         + " | ".join(f"{mine[n]['accuracy']:.2f}" for n in counts)
-                         + f" | {drops:+.2f} |")
+            table_rows.append([model, recipe, f"{mine[whole]['float_accuracy']:.2f}",
+                               *(f"{mine[n]['accuracy']:.2f}" for n in counts), f"{drops:+.2f}"])
+    lines += markdown_table(["model", "recipe", "float %", *(f"{n} images %" for n in counts),
+                             "largest drop"], table_rows, "llr" + "r" * (len(counts) + 1))
     lines += ["", "Export time of the three recipes for all models: "
               + ", ".join(f"{n} images {seconds[n]} s" for n in counts) + ".", "",
               f"Fewest images within {args.max_drop} points of the whole split on every file: "

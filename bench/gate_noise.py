@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from edgedigits.markdown import table as markdown_table
+
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("seed003_ann64_relu", "seed004_cnn", "edge_cnn_tiny")  # the default pipeline
 SLOWDOWN = 1.5
@@ -160,13 +162,14 @@ def write_report(summary: dict, command: str) -> str:
         f"({', '.join(MODELS)}) in every runtime but keras-predict, with the default timing "
         f"settings, gated against one baseline run at --max-slowdown {summary['max_slowdown']}"
         f" ({summary['rows_gated_per_run']} rows gated per run).", "",
-        "| experiment | runs | outcome | target |", "|---|---:|---|---|",
-        f"| A/A (nothing changed) | {runs} | {summary['false_alarms']} false alarm(s) "
-        "| at most 1 |",
-        f"| one artifact {SLOWDOWN}x slower | {runs} | detected in {detected} "
-        f"({100 * detected / max(runs, 1):.0f}%) | at least 95% |",
-        f"| same runs, failures naming another artifact | {runs} | "
-        f"{summary['injected_runs_with_other_failures']} run(s) | (false alarms) |", "",
+        *markdown_table(["experiment", "runs", "outcome", "target"], [
+            ["A/A (nothing changed)", runs, f"{summary['false_alarms']} false alarm(s)",
+             "at most 1"],
+            [f"one artifact {SLOWDOWN}x slower", runs,
+             f"detected in {detected} ({100 * detected / max(runs, 1):.0f}%)", "at least 95%"],
+            ["same runs, failures naming another artifact", runs,
+             f"{summary['injected_runs_with_other_failures']} run(s)", "(false alarms)"]],
+            "lrll"), "",
         f"Largest A/A interval lower bound: {max(r['max_ci_low'] for r in aa):.3f}x; largest "
         f"A/A point growth: {max(r['max_growth'] for r in aa):.3f}x (limit "
         f"{summary['max_slowdown']}x).",

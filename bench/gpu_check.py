@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgedigits.benchmark import TimingOptions, measure  # noqa: E402
 from edgedigits.data import load_dataset  # noqa: E402
+from edgedigits.markdown import table as markdown_table
 from edgedigits.runtimes import RUNTIMES, RuntimeUnavailable, quantize  # noqa: E402
 from edgedigits.verify import replay_golden  # noqa: E402
 
@@ -131,12 +132,12 @@ def markdown(doc: dict) -> str:
              f"{doc['litert']}), `python bench/gpu_check.py {' '.join(doc['folders'])}`.", "",
              "Latency: p50 microseconds per call (whole call: input written, run, output read) "
              f"and the run alone; a bare Python call costs {doc['floor_us']} us here.", "",
-             "| file | GPU | fully accelerated | golden replay (GPU) | max diff / atol | "
-             "accuracy CPU / GPU | agree | b1 call CPU / GPU | b1 run CPU / GPU | "
-             "b256 call CPU / GPU |", "|---|---|---|---|---|---|---|---|---|---|"]
+             ]
+    rows = []
     for r in doc["files"]:
         if r["gpu"] != "ran":
-            lines.append(f"| {r['file']} | {r['gpu']} | | | | {r['cpu_accuracy']} / - | | | | |")
+            rows.append([r["file"], r["gpu"], "", "", "", f"{r['cpu_accuracy']} / -", "", "", "",
+                         ""])
             continue
         golden = "passed" if not r["gpu_golden_problems"] else "; ".join(
             r["gpu_golden_problems"])[:120]
@@ -146,10 +147,14 @@ def markdown(doc: dict) -> str:
         def pair(batch, key, r=r):
             c, g = r["cpu_us"].get(batch), r["gpu_us"].get(batch)
             return f"{c[key]:.1f} / {g[key]:.1f}" if c and g else "-"
-        lines.append(f"| {r['file']} | ran | {'yes' if r['gpu_fully_accelerated'] else 'no'} | "
-                     f"{golden} | {diff} | {r['cpu_accuracy']} / {r['gpu_accuracy']} | "
-                     f"{r['agreement_with_cpu']} | {pair(1, 'call_p50')} | "
-                     f"{pair(1, 'run_p50')} | {pair(256, 'call_p50')} |")
+        rows.append([r["file"], "ran", "yes" if r["gpu_fully_accelerated"] else "no", golden,
+                     diff, f"{r['cpu_accuracy']} / {r['gpu_accuracy']}",
+                     r["agreement_with_cpu"], pair(1, "call_p50"), pair(1, "run_p50"),
+                     pair(256, "call_p50")])
+    lines += markdown_table(["file", "GPU", "fully accelerated", "golden replay (GPU)",
+                             "max diff / atol", "accuracy CPU / GPU", "agree",
+                             "b1 call CPU / GPU", "b1 run CPU / GPU", "b256 call CPU / GPU"],
+                            rows)
     lines += ["", "Other GPU runtimes on this machine:", ""]
     lines += [f"* `{k}`: {v}" for k, v in doc["other_gpu_runtimes"].items()]
     return "\n".join(lines) + "\n"

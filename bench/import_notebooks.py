@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the no
 
 from edgedigits import atomic  # noqa: E402
 from edgedigits.export import FinetuneOptions, export  # noqa: E402
+from edgedigits.markdown import table as markdown_table  # noqa: E402
 from edgedigits.model_import import import_model  # noqa: E402
 from edgedigits.verify import verify  # noqa: E402
 
@@ -75,26 +76,28 @@ def run(out: Path) -> dict:
 def markdown(doc: dict) -> str:
     lines = ["# Bring your own model: import and export of the notebook test models", "",
              f"`{doc['command']}`", "",
-             "| model | written by | file | params | import s | preprocessing | output | "
-             "test acc % | equivalence (max abs diff) | export s | artifacts ok (parity) | "
-             "verify |", "|---|---|---|---:|---:|---|---|---:|---|---:|---:|---|"]
+             ]
+    rows = []
     for r in doc["imports"]:
         eq = r["equivalence"]
         equivalence = (f"passed ({eq['max_abs_diff']:.1e}, {eq['keras']})" if eq["passed"]
                        else eq.get("reason") or "FAILED")
         exported = (f"{r['artifacts_ok']}/{r['artifacts']}" if "artifacts" in r else "")
         verified = ("passed" if r.get("verify_passed") else "FAILED") if "artifacts" in r else ""
-        lines.append(f"| {r['model']} | {r['writer']} | {r['file']} | {r['params']:,} | "
-                     f"{r['import_s']:.1f} | {r['preprocessing']} | {r['output']} | "
-                     f"{r['test_accuracy']:.2f} | {equivalence} | {r.get('export_s', '')} | "
-                     f"{exported} | {verified} |")
+        rows.append([r["model"], r["writer"], r["file"], f"{r['params']:,}",
+                     f"{r['import_s']:.1f}", r["preprocessing"], r["output"],
+                     f"{r['test_accuracy']:.2f}", equivalence, r.get("export_s", ""), exported,
+                     verified])
+    lines += markdown_table(["model", "written by", "file", "params", "import s",
+                             "preprocessing", "output", "test acc %",
+                             "equivalence (max abs diff)", "export s", "artifacts ok (parity)",
+                             "verify"], rows, "lllrrllrlrrl")
     lines += ["", "## Artifacts that did not pass (Keras 3 `.keras` imports, every recipe)", "",
-              "| model | file | reason or parity |", "|---|---|---|"]
-    for a in doc["artifacts"]:
-        if not (a["ok"] and a["parity_passed"]):
-            why = a["reason"] or (f"agreement {100 * a['agreement']:.2f}%, max abs diff "
-                                  f"{a['max_abs_diff']:.3g}")
-            lines.append(f"| {a['model']} | {a['file']} | {why} |")
+              *markdown_table(["model", "file", "reason or parity"], [
+                  [a["model"], a["file"], a["reason"] or (
+                      f"agreement {100 * a['agreement']:.2f}%, max abs diff "
+                      f"{a['max_abs_diff']:.3g}")]
+                  for a in doc["artifacts"] if not (a["ok"] and a["parity_passed"])])]
     return "\n".join(lines) + "\n"
 
 

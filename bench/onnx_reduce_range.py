@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.markdown import table as markdown_table
+
 RESULTS = Path(__file__).resolve().parent / "results"
 CALIBRATION_IMAGES = 500
 
@@ -98,10 +100,9 @@ def main(argv=None) -> int:
              f"`{command}` on {info['cpu']} ({info.get('cpu_id', '?')}; ISA flags "
              f"{', '.join(info.get('cpu_flags', []))}), ONNX Runtime "
              f"{info['packages'].get('onnxruntime')}, CPU provider, full test set. Accuracy %:",
-             "", "| model | " + " | ".join(columns) + " |",
-             "|---|" + "---:|" * len(columns)]
-    for model, r in rows.items():
-        lines.append(f"| {model} | " + " | ".join(f"{r[c]:.2f}" for c in columns) + " |")
+             "", *markdown_table(["model", *columns],
+                                 [[model, *(f"{r[c]:.2f}" for c in columns)]
+                                  for model, r in rows.items()], "l" + "r" * len(columns))]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "onnx_reduce_range.json").write_text(json.dumps(
         {"machine": info, "command": command, "accuracy": rows}, indent=1) + "\n")

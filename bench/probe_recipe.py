@@ -30,6 +30,7 @@ from pathlib import Path
 
 from edgedigits import atomic, training
 from edgedigits.data import load_dataset
+from edgedigits.markdown import table as markdown_table
 from edgedigits.zoo import OPTIMIZERS, ModelSpec, conv_bn_relu, get_spec, tf_keras
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,12 +93,12 @@ def markdown(rows: list[dict]) -> str:
              "'scratch' ran through this script's uncommitted predecessor (the same trainer and "
              "overrides); 'registered' and 'edgedigits train' ones trained the recipe registered "
              "at the time (`bench/train_champions.py`, `edgedigits train`).", "",
-             "| model | layout | recipe | seed | params | test % | train s | how it ran |",
-             "|---|---|---|---:|---:|---:|---:|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['layout']} | {r['recipe']} | {r['seed']} | "
-                     f"{r['params']:,} | {r['test_accuracy']:.2f} | {r['train_seconds']:.0f} | "
-                     f"{r['note']} |")
+             *markdown_table(
+                 ["model", "layout", "recipe", "seed", "params", "test %", "train s",
+                  "how it ran"],
+                 [[r["model"], r["layout"], r["recipe"], r["seed"], f"{r['params']:,}",
+                   f"{r['test_accuracy']:.2f}", f"{r['train_seconds']:.0f}", r["note"]]
+                  for r in rows], "lllrrrrl")]
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgedigits import atomic
 from edgedigits.benchmark import machine_info
+from edgedigits.markdown import table as markdown_table
 from edgedigits.model_files import file_sha256, load_trained_model, model_dir, model_path
 from edgedigits.zoo import get_spec, list_models
 from edgedigits.zoo.pretrained import index_document
@@ -81,17 +82,19 @@ def comparison(entries: dict, earlier_path: Path) -> str:
              f"Shipped: trained by `python bench/train_zoo.py` (seed 0) on {shipped_on['cpu']} "
              f"({shipped_on.get('cpu_id')}). Earlier: `{earlier_path}`, {machine.get('cpu')} "
              f"({earlier_id}), TensorFlow {earlier_tf}.", "",
-             "| model | shipped % | earlier % | difference (pts) |", "|---|---:|---:|---:|"]
-    diffs = []
+             ]
+    diffs, rows = [], []
     for name, entry in entries.items():
         old = before.get(name)
         if old is None:
-            lines.append(f"| {name} | {entry['test_accuracy']:.2f} | - | - |")
+            rows.append([name, f"{entry['test_accuracy']:.2f}", "-", "-"])
             continue
         diff = entry["test_accuracy"] - old["test_accuracy"]
         diffs.append(abs(diff))
-        lines.append(f"| {name} | {entry['test_accuracy']:.2f} | {old['test_accuracy']:.2f} | "
-                     f"{diff:+.2f} |")
+        rows.append([name, f"{entry['test_accuracy']:.2f}", f"{old['test_accuracy']:.2f}",
+                     f"{diff:+.2f}"])
+    lines += markdown_table(["model", "shipped %", "earlier %", "difference (pts)"], rows,
+                            "lrrr")
     if diffs:
         lines += ["", f"Largest difference: {max(diffs):.2f} points over {len(diffs)} models."]
     return "\n".join(lines) + "\n"

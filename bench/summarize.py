@@ -16,6 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import median
 
+from edgedigits.markdown import table as markdown_table
+
 
 def _rows(doc: dict, batch: int = 1) -> dict[str, dict[tuple[str, str], dict]]:
     rows: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
@@ -66,24 +68,24 @@ def summarize(doc: dict) -> str:
     out = [f"Batch 1, {s['threads']} thread, p50 latency in µs of the app's call, with the "
            f"runtime's compute alone in brackets; {s['rounds']} interleaved rounds; machine: "
            f"{m['cpu']}, {m['cores']} cores, Python {m['python']}. Parity = batch-1 rows passing "
-           "their family's tolerance on the full 10,000-image test set.", "",
-           "| model | Keras acc % | keras call | keras predict | float32 .tflite (LiteRT) | "
-           "float32 .tflite (CompiledModel) | int8 .tflite (LiteRT): acc %, µs, bytes | "
-           "float32 .onnx (ORT) | int8 .onnx (ORT) | parity |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "their family's tolerance on the full 10,000-image test set.", ""]
+    table_rows = []
     for model, found in rows.items():
         keras = found.get(("keras", "keras"))
         int8 = found.get(("int8.tflite", "litert"))
         int8_text = (f"{int8['accuracy']:.2f}, {lat(model, ('int8.tflite', 'litert'))}, "
                      f"{int8['size_bytes']:,}" if int8 else "n/a")
         passed, total = parity[model]
-        out.append(
-            f"| {model} | {keras['accuracy']:.2f} | {lat(model, ('keras', 'keras'))} | "
-            f"{lat(model, ('keras', 'keras-predict'))} | "
-            f"{lat(model, ('float32.tflite', 'litert'))} | "
-            f"{lat(model, ('float32.tflite', 'litert-compiled'))} | {int8_text} | "
-            f"{lat(model, ('float32.onnx', 'onnxruntime'))} | "
-            f"{lat(model, ('int8.onnx', 'onnxruntime'))} | {passed}/{total} |")
+        table_rows.append([
+            model, f"{keras['accuracy']:.2f}", lat(model, ("keras", "keras")),
+            lat(model, ("keras", "keras-predict")), lat(model, ("float32.tflite", "litert")),
+            lat(model, ("float32.tflite", "litert-compiled")), int8_text,
+            lat(model, ("float32.onnx", "onnxruntime")), lat(model, ("int8.onnx", "onnxruntime")),
+            f"{passed}/{total}"])
+    out += markdown_table(
+        ["model", "Keras acc %", "keras call", "keras predict", "float32 .tflite (LiteRT)",
+         "float32 .tflite (CompiledModel)", "int8 .tflite (LiteRT): acc %, µs, bytes",
+         "float32 .onnx (ORT)", "int8 .onnx (ORT)", "parity"], table_rows, "lrrrrrrrrr")
     out += ["", "Ratios of batch-1 p50 latencies, per model, min-max over the models that have "
                 "both rows:", ""]
     claims = [

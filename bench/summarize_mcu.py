@@ -15,6 +15,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from edgedigits.markdown import table as markdown_table
+
 # Round budgets to say what fits where: a small part (Cortex-M0+/M4 class, 32 KB of RAM for the
 # arena, 128 KB of flash for the model) and a mid-range one (256 KB / 1 MB).
 BUDGETS = (("32 KB arena, 128 KB flash", 32 * 1024, 128 * 1024),
@@ -33,22 +35,24 @@ def summarize(tflm_doc: dict, litert_doc: dict | None = None) -> str:
              f"`edgedigits bench --runtimes tflm` of {tflm_doc.get('created', '')}: TFLM's host "
              "build (reference kernels), batch 1, "
              "one image per invoke(), full test set. Latency is host time, not MCU time.", "",
-             "## Per recipe", "",
-             "| recipe | artifacts | arena bytes (min-max) | flash bytes (min-max) | "
-             "accuracy change vs Keras, points (min-max) | parity |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "## Per recipe", ""]
     by_recipe: dict[str, list[dict]] = defaultdict(list)
     for r in ok:
         by_recipe[r["recipe"]].append(r)
+    table_rows = []
     for recipe, group in sorted(by_recipe.items(), key=lambda kv: min(
             r["arena_bytes"] for r in kv[1])):
         arena = [r["arena_bytes"] for r in group]
         flash = [r["flash_bytes"] for r in group]
         delta = [r["accuracy_delta"] for r in group if r.get("accuracy_delta") is not None]
         passed = sum(r.get("parity") == "pass" for r in group)
-        lines.append(f"| {recipe} | {len(group)} | {min(arena):,}-{max(arena):,} | "
-                     f"{min(flash):,}-{max(flash):,} | "
-                     f"{min(delta):+.2f} to {max(delta):+.2f} | {passed}/{len(group)} |")
+        table_rows.append([recipe, len(group), f"{min(arena):,}-{max(arena):,}",
+                           f"{min(flash):,}-{max(flash):,}",
+                           f"{min(delta):+.2f} to {max(delta):+.2f}", f"{passed}/{len(group)}"])
+    lines += markdown_table(["recipe", "artifacts", "arena bytes (min-max)",
+                             "flash bytes (min-max)",
+                             "accuracy change vs Keras, points (min-max)", "parity"],
+                            table_rows, "lrrrrr")
     lines += ["", "## Findings", ""]
     reasons = defaultdict(list)
     for r in failed:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from edgedigits import atomic
 from edgedigits.benchmark import machine_info
+from edgedigits.markdown import table as markdown_table
 from edgedigits.training import train
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,15 +66,16 @@ def table(summary: dict[str, dict], info: dict, jobs: int = 1, how: str | None =
     def mark(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
-    lines = ["| model | params | test accuracy %, per seed | mean ± std | goal | met | "
-             "train s (max) | <= 600 s |", "|---|---:|---|---:|---:|---|---:|---|"]
+    rows = []
     for name, s in summary.items():
         per_seed = ", ".join(f"{a:.2f} (seed {k})" for a, k in zip(s["test_accuracy"], s["seeds"]))
         std = f" ± {s['std']:.2f}" if s["std"] is not None else ""
-        lines.append(f"| {name} | {s['params']:,} (goal <= {s['goal_values']['params']:,}) | "
-                     f"{per_seed} | {s['mean']:.2f}{std} | {s['goal_values']['accuracy']:.1f} | "
-                     f"{mark(s['goals']['accuracy'])} | {s['max_train_seconds']:.0f} | "
-                     f"{mark(s['goals']['train_seconds'])} |")
+        rows.append([name, f"{s['params']:,} (goal <= {s['goal_values']['params']:,})", per_seed,
+                     f"{s['mean']:.2f}{std}", f"{s['goal_values']['accuracy']:.1f}",
+                     mark(s["goals"]["accuracy"]), f"{s['max_train_seconds']:.0f}",
+                     mark(s["goals"]["train_seconds"])])
+    lines = markdown_table(["model", "params", "test accuracy %, per seed", "mean ± std", "goal",
+                            "met", "train s (max)", "<= 600 s"], rows, "lrlrrlrl")
     cores = info["cores"]
     note = (f"\nEach run: `edgedigits.train(name, seed=k)` with the registered recipe, full "
             f"60,000/10,000 MNIST, {how or at_a_time(jobs)} on {info['cpu']}, {cores} cores, "

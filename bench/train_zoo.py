@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edgedigits import atomic
 from edgedigits.benchmark import machine_info
+from edgedigits.markdown import table as markdown_table
 from edgedigits.training import train, write_summary
 from edgedigits.zoo.pretrained import pretrained
 
@@ -29,9 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def table(results, info) -> str:
-    head = ["| model | params | epochs run | test acc % | shipped weights % | vs shipped (pts) "
-            "| final val acc % | seed reported % | diff (pts) | train s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = []
     for r in results:
         ours = r.final_val_accuracy if (r.reported_metric or "").startswith("validation") \
             else r.test_accuracy
@@ -41,9 +40,12 @@ def table(results, info) -> str:
         entry = pretrained(r.model)
         shipped = f"{entry.test_accuracy:.2f}" if entry else ""
         vs = f"{r.test_accuracy - entry.test_accuracy:+.2f}" if entry else ""
-        head.append(f"| {r.model} | {r.params:,} | {r.epochs_run}/{r.epochs_requested} | "
-                    f"{r.test_accuracy:.2f} | {shipped} | {vs} | {val} | {reported} | {diff} | "
-                    f"{r.train_seconds:.0f} |")
+        rows.append([r.model, f"{r.params:,}", f"{r.epochs_run}/{r.epochs_requested}",
+                     f"{r.test_accuracy:.2f}", shipped, vs, val, reported, diff,
+                     f"{r.train_seconds:.0f}"])
+    head = markdown_table(["model", "params", "epochs run", "test acc %", "shipped weights %",
+                           "vs shipped (pts)", "final val acc %", "seed reported %", "diff (pts)",
+                           "train s"], rows, "lrrrrrrrrr")
     note = (f"\nMachine: {info['cpu']}, {info['cores']} cores, {info['os']}, Python "
             f"{info['python']}, TensorFlow {info['packages']['tensorflow']}. Seed 0, full "
             "60,000/10,000 MNIST, each seed's own recipe (`edgedigits zoo`). 'diff' compares "

@@ -129,3 +129,14 @@ def test_bench_scripts_use_the_public_api_only():
                     misuse.append(f"{script.name}: from {module} import {name} (not in its "
                                   "__all__)")
     assert not misuse, misuse
+
+
+def test_markdown_tables_come_from_one_helper():
+    """No module or bench script writes a table's separator row by hand: edgedigits/markdown.py
+    does (escaping a '|' inside a cell, which a hand-built row would not)."""
+    by_hand = [f"{path.relative_to(PACKAGE.parent)}:{k}"
+               for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").glob("*.py")]
+               if path.name != "markdown.py"
+               for k, line in enumerate(path.read_text().splitlines(), 1)
+               if '"|---' in line or "'|---" in line]
+    assert not by_hand, by_hand

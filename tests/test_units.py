@@ -37,6 +37,22 @@ def test_compare_counts_disagreements_and_judges_each_bound():
                                "max abs diff 1 > 0.5"]
 
 
+def test_a_figure_exactly_at_its_bound_passes():
+    """500 images, one of them flipped from right to wrong: agreement 99.8% and a 0.2-point drop
+    sit exactly on a 99.8% / 0.2 tolerance and pass (in floats the drop is 0.20000000000000284)."""
+    labels = np.arange(500) % 10
+    reference = _one_hot(list(labels))
+    outputs = reference.copy()
+    outputs[13] = _one_hot([0])[0]  # label 3, now 0
+    labels = labels.copy()
+    labels[100:103] = (labels[100:103] + 1) % 10  # the reference is not perfect either
+    result = compare(outputs, reference, labels, Tolerance(0.998, 0.2, None))
+    assert 100 * 496 / 500 - 100 * 497 / 500 != -0.2  # the float noise this test is about
+    assert result.passed, result.failures
+    assert not compare(outputs, reference, labels, Tolerance(0.9981, 0.2, None)).passed
+    assert not compare(outputs, reference, labels, Tolerance(0.998, 0.19, None)).passed
+
+
 def test_compare_fails_non_finite_outputs_even_where_their_argmax_agrees():
     """A NaN row argmaxes to class 0 in both models: parity must not call that agreement (a
     clustering fine-tune that diverged once passed the export-time check this way)."""
