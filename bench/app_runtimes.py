@@ -40,26 +40,40 @@ NATIVE = {"tflite": "litert", "onnx": "onnxruntime", "ort": "onnxruntime", "c": 
 
 def golden_ok(outputs: np.ndarray, entry: dict) -> bool:
     expected = np.asarray(entry["expected"])
-    return bool(outputs.shape == expected.shape
-                and np.max(np.abs(outputs - expected)) <= entry["atol"]
-                and outputs.argmax(1).tolist() == entry["predicted"])
+    return bool(
+        outputs.shape == expected.shape
+        and np.max(np.abs(outputs - expected)) <= entry["atol"]
+        and outputs.argmax(1).tolist() == entry["predicted"]
+    )
 
 
 def web_rows(folder: Path, golden: dict) -> list[dict]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    run = subprocess.run(["node", "golden.mjs", str(folder), "--chromium", chromium], cwd=WEB,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        ["node", "golden.mjs", str(folder), "--chromium", chromium],
+        cwd=WEB,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if run.returncode != 0:
         raise SystemExit(f"web: {run.stderr[-500:]}")
     result = json.loads(run.stdout)
     rows = []
     for r in result["results"]:
         ok = "error" not in r
-        rows.append({"target": "web", "file": r["file"], "app_runtime": r.get("runtime"),
-                     "loads": ok, "golden_ok": ok and golden_ok(np.array(r["outputs"]),
-                                                                 golden[r["file"]]),
-                     "app_us_per_call": round(r["call_us_p50"], 1) if ok else None,
-                     "error": r.get("error"), "browser": result.get("browser")})
+        rows.append(
+            {
+                "target": "web",
+                "file": r["file"],
+                "app_runtime": r.get("runtime"),
+                "loads": ok,
+                "golden_ok": ok and golden_ok(np.array(r["outputs"]), golden[r["file"]]),
+                "app_us_per_call": round(r["call_us_p50"], 1) if ok else None,
+                "error": r.get("error"),
+                "browser": result.get("browser"),
+            }
+        )
     return rows
 
 
@@ -69,23 +83,46 @@ def mcu_rows(folder: Path, golden: dict, manifest: dict, tflm: Path, build: Path
         if "mcu" not in entry["targets"]:
             continue
         model = entry["file"].removesuffix(".cc")
-        run = subprocess.run(["make", "-s", "-C", str(MCU), f"TFLM={tflm}",
-                              f"MODEL_DIR={folder}", f"MODEL={model}", f"BUILD={build}", "run"],
-                             capture_output=True, text=True, timeout=900)
-        row = {"target": "mcu", "file": entry["file"],
-               "app_runtime": f"TensorFlow Lite Micro ({tflm}, examples/mcu)",
-               "loads": run.returncode == 0, "golden_ok": False, "app_us_per_call": None,
-               "arena_used_bytes": None, "arena_measured_bytes": entry["details"]["tflm"][
-                   "arena_bytes"], "error": run.stderr[-300:] or None}
+        run = subprocess.run(
+            [
+                "make",
+                "-s",
+                "-C",
+                str(MCU),
+                f"TFLM={tflm}",
+                f"MODEL_DIR={folder}",
+                f"MODEL={model}",
+                f"BUILD={build}",
+                "run",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        row = {
+            "target": "mcu",
+            "file": entry["file"],
+            "app_runtime": f"TensorFlow Lite Micro ({tflm}, examples/mcu)",
+            "loads": run.returncode == 0,
+            "golden_ok": False,
+            "app_us_per_call": None,
+            "arena_used_bytes": None,
+            "arena_measured_bytes": entry["details"]["tflm"]["arena_bytes"],
+            "error": run.stderr[-300:] or None,
+        }
         if run.returncode == 0:
             lines = run.stdout.strip().splitlines()
             gold = golden[entry["file"]]
             scores = np.array([list(map(int, line.split()))[3:] for line in lines[:-1]])
             raw = np.asarray(gold["expected_raw"]).reshape(scores.shape)
             tail = lines[-1].split()
-            row.update(golden_ok=bool(np.max(np.abs(scores - raw)) <= gold["atol_raw"]),
-                       calls=int(tail[1]), arena_used_bytes=int(tail[3]),
-                       app_us_per_call=float(tail[5]), error=None)
+            row.update(
+                golden_ok=bool(np.max(np.abs(scores - raw)) <= gold["atol_raw"]),
+                calls=int(tail[1]),
+                arena_used_bytes=int(tail[3]),
+                app_us_per_call=float(tail[5]),
+                error=None,
+            )
         rows.append(row)
     return rows
 
@@ -104,22 +141,38 @@ def python_rows(folder: Path, golden: dict, manifest: dict, images: np.ndarray) 
             with runner_for(folder / entry["file"]) as runner:
                 outputs = infer_one_at_a_time(runner, x)
                 name = runner.name
-            rows.append({"target": target, "file": entry["file"],
-                         "app_runtime": {"litert": "LiteRT (the C++ runtime Android/iOS link)",
-                                         "onnxruntime": "ONNX Runtime"}.get(name, name),
-                         "loads": True, "golden_ok": golden_ok(outputs, golden[entry["file"]]),
-                         "app_us_per_call": None})
+            rows.append(
+                {
+                    "target": target,
+                    "file": entry["file"],
+                    "app_runtime": {
+                        "litert": "LiteRT (the C++ runtime Android/iOS link)",
+                        "onnxruntime": "ONNX Runtime",
+                    }.get(name, name),
+                    "loads": True,
+                    "golden_ok": golden_ok(outputs, golden[entry["file"]]),
+                    "app_us_per_call": None,
+                }
+            )
     return rows
 
 
 def _app_row(r: dict) -> list:
-    extra = (f" (arena {r['arena_used_bytes']:,} B; pip TFLM measured "
-             f"{r['arena_measured_bytes']:,})" if r.get("arena_used_bytes") else "")
-    return [r["model"], r["file"], f"{r['app_runtime']}{extra}", "yes" if r["loads"] else "NO",
-            "ok" if r["golden_ok"] else "NO",
-            "" if r["app_us_per_call"] is None else f"{r['app_us_per_call']:.1f}",
-            "" if r["native_us_p50"] is None else f"{r['native_us_p50']:.1f}",
-            f"{r['size_bytes']:,}"]
+    extra = (
+        f" (arena {r['arena_used_bytes']:,} B; pip TFLM measured {r['arena_measured_bytes']:,})"
+        if r.get("arena_used_bytes")
+        else ""
+    )
+    return [
+        r["model"],
+        r["file"],
+        f"{r['app_runtime']}{extra}",
+        "yes" if r["loads"] else "NO",
+        "ok" if r["golden_ok"] else "NO",
+        "" if r["app_us_per_call"] is None else f"{r['app_us_per_call']:.1f}",
+        "" if r["native_us_p50"] is None else f"{r['native_us_p50']:.1f}",
+        f"{r['size_bytes']:,}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,54 +186,92 @@ def main(argv: list[str] | None = None) -> int:
     from edgedigits.benchmark import machine_info
 
     bench = json.loads((args.out / "report" / "bench.json").read_text())
-    native = {(Path(r["artifact"]).name, r["runtime"]): r["latency_us"]["p50"]
-              for r in bench["results"] if r["status"] == "ok" and r["batch"] == 1}
-    folders = [args.out / m for m in args.models] if args.models else sorted(
-        p.parent for p in args.out.glob("*/manifest.json"))
+    native = {
+        (Path(r["artifact"]).name, r["runtime"]): r["latency_us"]["p50"]
+        for r in bench["results"]
+        if r["status"] == "ok" and r["batch"] == 1
+    }
+    folders = (
+        [args.out / m for m in args.models]
+        if args.models
+        else sorted(p.parent for p in args.out.glob("*/manifest.json"))
+    )
     rows = []
     for folder in folders:
         manifest = json.loads((folder / "manifest.json").read_text())
         gold = json.loads((folder / "golden.json").read_text())
         images = np.array([i["pixels"] for i in gold["images"]], np.uint8).reshape(-1, 28, 28)
-        model_rows = (web_rows(folder, gold["artifacts"])
-                      + mcu_rows(folder, gold["artifacts"], manifest, args.tflm,
-                                 args.results.parent / ".mcu-build")
-                      + python_rows(folder, gold["artifacts"], manifest, images))
+        model_rows = (
+            web_rows(folder, gold["artifacts"])
+            + mcu_rows(
+                folder, gold["artifacts"], manifest, args.tflm, args.results.parent / ".mcu-build"
+            )
+            + python_rows(folder, gold["artifacts"], manifest, images)
+        )
         for row in model_rows:
             entry = next(a for a in manifest["artifacts"] if a["file"] == row["file"])
             fmt = entry["format"]
             tflite = row["file"].removesuffix(".cc") + ".tflite" if fmt == "c" else row["file"]
             size = entry["details"].get("tflite_bytes") if fmt == "c" else None
-            row.update(model=manifest["model"], format=fmt, recipe=entry["recipe"],
-                       size_bytes=size or entry["size_bytes"], native_runtime=NATIVE[fmt],
-                       native_us_p50=native.get((tflite, NATIVE[fmt])))
+            row.update(
+                model=manifest["model"],
+                format=fmt,
+                recipe=entry["recipe"],
+                size_bytes=size or entry["size_bytes"],
+                native_runtime=NATIVE[fmt],
+                native_us_p50=native.get((tflite, NATIVE[fmt])),
+            )
             print(json.dumps(row), flush=True)
         rows += model_rows
     shutil.rmtree(args.results.parent / ".mcu-build", ignore_errors=True)
-    document = {"command": "python bench/app_runtimes.py " + " ".join(sys.argv[1:]),
-                "machine": machine_info(), "rows": rows}
+    document = {
+        "command": "python bench/app_runtimes.py " + " ".join(sys.argv[1:]),
+        "machine": machine_info(),
+        "rows": rows,
+    }
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "app_runtimes.json").write_text(json.dumps(document, indent=1) + "\n")
-    lines = ["# Every pipeline file in the runtime an app ships it in", "",
-             f"`{document['command']}` on {document['machine']['cpu']}, "
-             f"{document['machine']['cores']} cores. Golden: the file's outputs on golden.json's "
-             "10 images, one image per call, within its entry's atol and with the same digit. "
-             "*app µs/call*: measured in that runtime (web: in the page, blocks of 100 calls; "
-             "mcu: the host build of examples/mcu, reference kernels). *native µs*: the "
-             "pipeline's batch-1 latency p50 in LiteRT (.tflite; a C array's .tflite bytes when "
-             "benched) or ONNX Runtime (.onnx/.ort), 1 thread. *size*: the file; for a C array "
-             "the flash it takes (its .tflite bytes).", ""]
+    lines = [
+        "# Every pipeline file in the runtime an app ships it in",
+        "",
+        f"`{document['command']}` on {document['machine']['cpu']}, "
+        f"{document['machine']['cores']} cores. Golden: the file's outputs on golden.json's "
+        "10 images, one image per call, within its entry's atol and with the same digit. "
+        "*app µs/call*: measured in that runtime (web: in the page, blocks of 100 calls; "
+        "mcu: the host build of examples/mcu, reference kernels). *native µs*: the "
+        "pipeline's batch-1 latency p50 in LiteRT (.tflite; a C array's .tflite bytes when "
+        "benched) or ONNX Runtime (.onnx/.ort), 1 thread. *size*: the file; for a C array "
+        "the flash it takes (its .tflite bytes).",
+        "",
+    ]
     for target in ("web", "mobile", "mcu", "server"):
         mine = [r for r in rows if r["target"] == target]
         if not mine:
             continue
         loads, good = sum(r["loads"] for r in mine), sum(r["golden_ok"] for r in mine)
-        lines += [f"## {target}: {loads}/{len(mine)} load, {good}/{len(mine)} match golden", "",
-                  *markdown_table(["model", "file", "app runtime", "loads", "golden",
-                                   "app µs/call", "native µs", "size (bytes)"],
-                                  [_app_row(r) for r in mine], "lllllrrr"), ""]
-    lines.append(f"Python {platform.python_version()}; browser: "
-                 f"{next((r['browser'] for r in rows if r.get('browser')), 'not run')}.")
+        lines += [
+            f"## {target}: {loads}/{len(mine)} load, {good}/{len(mine)} match golden",
+            "",
+            *markdown_table(
+                [
+                    "model",
+                    "file",
+                    "app runtime",
+                    "loads",
+                    "golden",
+                    "app µs/call",
+                    "native µs",
+                    "size (bytes)",
+                ],
+                [_app_row(r) for r in mine],
+                "lllllrrr",
+            ),
+            "",
+        ]
+    lines.append(
+        f"Python {platform.python_version()}; browser: "
+        f"{next((r['browser'] for r in rows if r.get('browser')), 'not run')}."
+    )
     (args.results / "app_runtimes.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:4]))
     bad = [r for r in rows if not (r["loads"] and r["golden_ok"])]

@@ -44,9 +44,13 @@ def int8_rows(doc: dict) -> dict[str, dict]:
             row.setdefault("failed", []).append(f"{r['runtime']}: {r['reason']}")
             continue
         if r["runtime"] == "litert":
-            row.update(accuracy=r["accuracy"], float_accuracy=r["reference_accuracy"],
-                       size_bytes=r["size_bytes"], latency_us=r["latency_us"]["p50"],
-                       parity=r["parity"])
+            row.update(
+                accuracy=r["accuracy"],
+                float_accuracy=r["reference_accuracy"],
+                size_bytes=r["size_bytes"],
+                latency_us=r["latency_us"]["p50"],
+                parity=r["parity"],
+            )
         elif r["runtime"] == "tflm":
             row.update(arena_bytes=r.get("arena_bytes"), tflm_accuracy=r["accuracy"])
     return {m: r for m, r in models.items() if "accuracy" in r}
@@ -54,8 +58,11 @@ def int8_rows(doc: dict) -> dict[str, dict]:
 
 def dominates(a: dict, b: dict) -> bool:
     """At least as accurate, no larger, no slower (ties allowed on every axis)."""
-    return (a["accuracy"] >= b["accuracy"] and a["size_bytes"] <= b["size_bytes"]
-            and a["latency_us"] <= b["latency_us"])
+    return (
+        a["accuracy"] >= b["accuracy"]
+        and a["size_bytes"] <= b["size_bytes"]
+        and a["latency_us"] <= b["latency_us"]
+    )
 
 
 def compare(doc: dict) -> dict:
@@ -80,8 +87,12 @@ def compare(doc: dict) -> dict:
             },
             "goal_values": goal,
         }
-    return {"rows": rows, "champions": champions, "bench_created": doc.get("created"),
-            "bench_settings": doc.get("settings")}
+    return {
+        "rows": rows,
+        "champions": champions,
+        "bench_created": doc.get("created"),
+        "bench_settings": doc.get("settings"),
+    }
 
 
 def _why_not(c: dict, s: dict) -> str:
@@ -98,28 +109,58 @@ def _why_not(c: dict, s: dict) -> str:
 def markdown(result: dict) -> str:
     rows = result["rows"]
     lines = markdown_table(
-        ["model", "float acc %", "int8 acc %", "int8 bytes", "LiteRT int8 p50 µs",
-         "TFLM arena bytes", "parity"],
-        [[f"**{name}**" if name in CHAMPIONS else name, f"{r['float_accuracy']:.2f}",
-          f"{r['accuracy']:.2f}", f"{r['size_bytes']:,}", f"{r['latency_us']:.1f}",
-          f"{r['arena_bytes']:,}" if r.get("arena_bytes") else "", r["parity"]]
-         for name, r in sorted(rows.items(), key=lambda kv: kv[1]["size_bytes"])], "lrrrrrl")
+        [
+            "model",
+            "float acc %",
+            "int8 acc %",
+            "int8 bytes",
+            "LiteRT int8 p50 µs",
+            "TFLM arena bytes",
+            "parity",
+        ],
+        [
+            [
+                f"**{name}**" if name in CHAMPIONS else name,
+                f"{r['float_accuracy']:.2f}",
+                f"{r['accuracy']:.2f}",
+                f"{r['size_bytes']:,}",
+                f"{r['latency_us']:.1f}",
+                f"{r['arena_bytes']:,}" if r.get("arena_bytes") else "",
+                r["parity"],
+            ]
+            for name, r in sorted(rows.items(), key=lambda kv: kv[1]["size_bytes"])
+        ],
+        "lrrrrrl",
+    )
     for name, c in result["champions"].items():
         seeds = len(c["dominates"]) + len(c["not_dominated"])
-        lines += ["", f"## {name}", "", f"Dominates ({len(c['dominates'])} of {seeds} seed "
-                  f"models): {', '.join(c['dominates']) or 'none'}.", ""]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"Dominates ({len(c['dominates'])} of {seeds} seed "
+            f"models): {', '.join(c['dominates']) or 'none'}.",
+            "",
+        ]
         if c["not_dominated"]:
-            lines.append("Not dominated: " + "; ".join(f"{s} ({why})" for s, why in
-                                                       c["not_dominated"].items()) + ".")
+            lines.append(
+                "Not dominated: "
+                + "; ".join(f"{s} ({why})" for s, why in c["not_dominated"].items())
+                + "."
+            )
             lines.append("")
-        lines += markdown_table(["goal", "met"], [[goal, "yes" if ok else "**no**"]
-                                                  for goal, ok in c["goals"].items()])
+        lines += markdown_table(
+            ["goal", "met"], [[goal, "yes" if ok else "**no**"] for goal, ok in c["goals"].items()]
+        )
     settings = result.get("bench_settings") or {}
-    lines += ["", f"From one bench run ({result.get('bench_created')}; threads "
-                  f"{settings.get('threads')}): every model's int8 .tflite in LiteRT at batch 1 "
-                  "(accuracy on the full test set, latency p50) and in TFLM (arena). A champion "
-                  "dominates a seed model when it is at least as accurate, no larger and no "
-                  "slower."]
+    lines += [
+        "",
+        f"From one bench run ({result.get('bench_created')}; threads "
+        f"{settings.get('threads')}): every model's int8 .tflite in LiteRT at batch 1 "
+        "(accuracy on the full test set, latency p50) and in TFLM (arena). A champion "
+        "dominates a seed model when it is at least as accurate, no larger and no "
+        "slower.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -129,24 +170,41 @@ def plots(result: dict, stem: Path) -> list[str]:
     plt = pyplot()
     rows = list(result["rows"].values())
     written = []
-    for axis, label, cost in (("int8_size", "int8 .tflite size (bytes, log scale)", "size_bytes"),
-                              ("latency", "LiteRT int8 batch-1 latency p50 (µs, log scale)",
-                               "latency_us")):
+    for axis, label, cost in (
+        ("int8_size", "int8 .tflite size (bytes, log scale)", "size_bytes"),
+        ("latency", "LiteRT int8 batch-1 latency p50 (µs, log scale)", "latency_us"),
+    ):
         points = [(float(r[cost]), float(r["accuracy"])) for r in rows]
         front = set(pareto_front(points))
         fig, ax = plt.subplots(figsize=(8, 5))
         for i, ((x, y), r) in enumerate(zip(points, rows)):
             ours = r["model"] in CHAMPIONS
-            ax.scatter(x, y, marker="*" if ours else "o", s=140 if ours else 30,
-                       color="tab:red" if ours else ("black" if i in front else "tab:gray"),
-                       zorder=3)
+            ax.scatter(
+                x,
+                y,
+                marker="*" if ours else "o",
+                s=140 if ours else 30,
+                color="tab:red" if ours else ("black" if i in front else "tab:gray"),
+                zorder=3,
+            )
             ax.annotate(r["model"], (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ordered = sorted(front, key=lambda i: points[i][0])
-        ax.plot([points[i][0] for i in ordered], [points[i][1] for i in ordered], "k--", lw=1,
-                label="Pareto front")
+        ax.plot(
+            [points[i][0] for i in ordered],
+            [points[i][1] for i in ordered],
+            "k--",
+            lw=1,
+            label="Pareto front",
+        )
         ax.scatter([], [], marker="*", color="tab:red", s=80, label="champions")
-        ax.scatter([], [], marker="o", color="tab:gray", s=20,
-                   label="other zoo models (black: on the front)")
+        ax.scatter(
+            [],
+            [],
+            marker="o",
+            color="tab:gray",
+            s=20,
+            label="other zoo models (black: on the front)",
+        )
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("int8 test accuracy (%)")

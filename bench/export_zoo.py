@@ -37,29 +37,36 @@ def records_on_disk(out: Path) -> list[ArtifactRecord]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="exports", help="folder holding the trained zoo")
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="re-export just these models (the table still covers every "
-                             "manifest under --out)")
-    parser.add_argument("--formats", default="all",
-                        help="formats to (re-)export; the table covers every format on disk")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="re-export just these models (the table still covers every manifest under --out)",
+    )
+    parser.add_argument(
+        "--formats",
+        default="all",
+        help="formats to (re-)export; the table covers every format on disk",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     names = args.only or [n for n in list_models() if (out / n / f"{n}.keras").is_file()]
     report = export(names, formats=args.formats, recipes="all", out=out, auto_fix=True)
     table = ExportReport(records_on_disk(out))
-    text = ("# Full-zoo export\n\n`python bench/export_zoo.py` after `bench/train_zoo.py`: every "
-            "trained zoo model, every format and recipe, with default flags (500 calibration "
-            "images, 1 fine-tuning epoch on all 60,000 training images, sparsity 0.5, 16 "
-            "clusters, ONNX opset 17) and `--auto-fix` (an int8 file that fails parity gets a "
-            "repaired `int8-fixed` or `int8-mixed` sibling). Agreement is top-1 agreement with "
-            "the Keras reference on "
-            "the first 1,000 test images, checked at export time (the fine-tuned Keras model "
-            "for qat, pruned, clustered). `.cc` sizes are C source text; the array inside is the "
-            "`.tflite`.\n\n" + table.to_markdown())
+    text = (
+        "# Full-zoo export\n\n`python bench/export_zoo.py` after `bench/train_zoo.py`: every "
+        "trained zoo model, every format and recipe, with default flags (500 calibration "
+        "images, 1 fine-tuning epoch on all 60,000 training images, sparsity 0.5, 16 "
+        "clusters, ONNX opset 17) and `--auto-fix` (an int8 file that fails parity gets a "
+        "repaired `int8-fixed` or `int8-mixed` sibling). Agreement is top-1 agreement with "
+        "the Keras reference on "
+        "the first 1,000 test images, checked at export time (the fine-tuned Keras model "
+        "for qat, pruned, clustered). `.cc` sizes are C source text; the array inside is the "
+        "`.tflite`.\n\n" + table.to_markdown()
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic.write_text(RESULTS / "export_zoo.md", text)
-    atomic.write_json(RESULTS / "export_zoo.json",
-                      {"records": [asdict(r) for r in table.records]})
+    atomic.write_json(RESULTS / "export_zoo.json", {"records": [asdict(r) for r in table.records]})
     print(text)
     return 0 if not report.failed else 1
 

@@ -89,8 +89,10 @@ def detected_in(result, target: str) -> tuple[bool, list]:
     is a model's float32 .tflite (the reference every ratio divides by), the reference failure
     that names it."""
     hits = [c for c in result.comparisons if c.artifact == target]
-    blamed = any(f.startswith(f"latency: {target} on litert") and "the reference" in f
-                 for f in result.failures)
+    blamed = any(
+        f.startswith(f"latency: {target} on litert") and "the reference" in f
+        for f in result.failures
+    )
     return any(c.regressed for c in hits) or blamed, hits
 
 
@@ -99,15 +101,24 @@ def run_all(out: str, folder: Path, runs: int) -> None:
     from edgedigits.benchmark import check
 
     baseline = run_worker(out, folder, "baseline", None)
-    gated = sorted({c.artifact for c in check(baseline, baseline).comparisons} |
-                   {Path(r["artifact"]).name for r in baseline["results"]
-                    if r["runtime"] == "litert" and r["recipe"] == "float32"})
+    gated = sorted(
+        {c.artifact for c in check(baseline, baseline).comparisons}
+        | {
+            Path(r["artifact"]).name
+            for r in baseline["results"]
+            if r["runtime"] == "litert" and r["recipe"] == "float32"
+        }
+    )
     # Rotate through the artifacts model by model in turn, so every model is targeted.
     by_model: dict[str, list[str]] = {}
     for name in gated:
         by_model.setdefault(name.split(".")[0], []).append(name)
-    order = [names[i] for i in range(max(map(len, by_model.values())))
-             for names in by_model.values() if i < len(names)]
+    order = [
+        names[i]
+        for i in range(max(map(len, by_model.values())))
+        for names in by_model.values()
+        if i < len(names)
+    ]
     for k in range(runs):
         run_worker(out, folder, f"aa{k}", None)
         target = order[k % len(order)]
@@ -125,26 +136,44 @@ def analyze(folder: Path) -> dict:
     aa, injected = [], []
     for k in range(runs):
         result = check(json.loads((folder / f"aa{k}.json").read_text()), baseline)
-        aa.append({"run": k, "passed": result.passed, "failures": result.failures,
-                   "compared": result.compared,
-                   "max_ci_low": max(c.ci_low for c in result.comparisons),
-                   "max_growth": max(c.growth for c in result.comparisons)})
+        aa.append(
+            {
+                "run": k,
+                "passed": result.passed,
+                "failures": result.failures,
+                "compared": result.compared,
+                "max_ci_low": max(c.ci_low for c in result.comparisons),
+                "max_growth": max(c.growth for c in result.comparisons),
+            }
+        )
         target = (folder / f"inj{k}.target").read_text().strip()
         result = check(json.loads((folder / f"inj{k}.json").read_text()), baseline)
         detected, hits = detected_in(result, target)
         others = [f for f in result.failures if target not in f]
-        injected.append({"run": k, "target": target, "detected": detected,
-                         "rows_detected": sum(c.regressed for c in hits), "rows": len(hits),
-                         "target_growth": [round(c.growth, 3) for c in hits],
-                         "target_ci_low": [round(c.ci_low, 3) for c in hits],
-                         "other_failures": others})
-    return {"max_slowdown": DEFAULT_MAX_SLOWDOWN, "slowdown_injected": SLOWDOWN, "runs": runs,
-            "models": list(MODELS), "rows_gated_per_run": aa[0]["compared"] if aa else 0,
-            "false_alarms": sum(not r["passed"] for r in aa),
-            "detected": sum(r["detected"] for r in injected),
-            "injected_runs_with_other_failures": sum(bool(r["other_failures"])
-                                                     for r in injected),
-            "aa": aa, "injected": injected}
+        injected.append(
+            {
+                "run": k,
+                "target": target,
+                "detected": detected,
+                "rows_detected": sum(c.regressed for c in hits),
+                "rows": len(hits),
+                "target_growth": [round(c.growth, 3) for c in hits],
+                "target_ci_low": [round(c.ci_low, 3) for c in hits],
+                "other_failures": others,
+            }
+        )
+    return {
+        "max_slowdown": DEFAULT_MAX_SLOWDOWN,
+        "slowdown_injected": SLOWDOWN,
+        "runs": runs,
+        "models": list(MODELS),
+        "rows_gated_per_run": aa[0]["compared"] if aa else 0,
+        "false_alarms": sum(not r["passed"] for r in aa),
+        "detected": sum(r["detected"] for r in injected),
+        "injected_runs_with_other_failures": sum(bool(r["other_failures"]) for r in injected),
+        "aa": aa,
+        "injected": injected,
+    }
 
 
 def write_report(summary: dict, command: str) -> str:
@@ -156,20 +185,39 @@ def write_report(summary: dict, command: str) -> str:
     detected = summary["detected"]
     refs = [r for r in injected if r["target"].endswith(".float32.tflite")]
     lines = [
-        "# Gate noise: false alarms and detection", "",
+        "# Gate noise: false alarms and detection",
+        "",
         f"`{command}` on {info['cpu']}, {info['cores']} cores, an otherwise idle machine. Each "
         "run is a fresh process benching the default pipeline's artifacts "
         f"({', '.join(MODELS)}) in every runtime but keras-predict, with the default timing "
         f"settings, gated against one baseline run at --max-slowdown {summary['max_slowdown']}"
-        f" ({summary['rows_gated_per_run']} rows gated per run).", "",
-        *markdown_table(["experiment", "runs", "outcome", "target"], [
-            ["A/A (nothing changed)", runs, f"{summary['false_alarms']} false alarm(s)",
-             "at most 1"],
-            [f"one artifact {SLOWDOWN}x slower", runs,
-             f"detected in {detected} ({100 * detected / max(runs, 1):.0f}%)", "at least 95%"],
-            ["same runs, failures naming another artifact", runs,
-             f"{summary['injected_runs_with_other_failures']} run(s)", "(false alarms)"]],
-            "lrll"), "",
+        f" ({summary['rows_gated_per_run']} rows gated per run).",
+        "",
+        *markdown_table(
+            ["experiment", "runs", "outcome", "target"],
+            [
+                [
+                    "A/A (nothing changed)",
+                    runs,
+                    f"{summary['false_alarms']} false alarm(s)",
+                    "at most 1",
+                ],
+                [
+                    f"one artifact {SLOWDOWN}x slower",
+                    runs,
+                    f"detected in {detected} ({100 * detected / max(runs, 1):.0f}%)",
+                    "at least 95%",
+                ],
+                [
+                    "same runs, failures naming another artifact",
+                    runs,
+                    f"{summary['injected_runs_with_other_failures']} run(s)",
+                    "(false alarms)",
+                ],
+            ],
+            "lrll",
+        ),
+        "",
         f"Largest A/A interval lower bound: {max(r['max_ci_low'] for r in aa):.3f}x; largest "
         f"A/A point growth: {max(r['max_growth'] for r in aa):.3f}x (limit "
         f"{summary['max_slowdown']}x).",
@@ -177,7 +225,10 @@ def write_report(summary: dict, command: str) -> str:
         f"{len(refs)} of them are a model's float32 .tflite, the reference every ratio divides "
         "by: its LiteRT row cannot regress against itself, and its CompiledModel row, slowed by "
         "the same 1.5x, keeps its ratio; the gate catches it because every other row of the "
-        "model gets relatively faster (the reference rule)." if refs else ""]
+        "model gets relatively faster (the reference rule)."
+        if refs
+        else "",
+    ]
     (RESULTS / "gate_noise.json").write_text(json.dumps(summary, indent=1) + "\n")
     text = "\n".join(line for line in lines if line is not None) + "\n"
     (RESULTS / "gate_noise.md").write_text(text)
@@ -188,11 +239,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="exports")
     parser.add_argument("--runs", type=int, default=20, help="A/A runs and injected runs each")
-    parser.add_argument("--keep", metavar="DIR", default=None,
-                        help="keep every run's bench JSON here (default: a temporary folder)")
-    parser.add_argument("--reanalyze", metavar="DIR", default=None,
-                        help="gate the runs saved in DIR again (after a change to the gate's "
-                             "rule) without benching anything")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        default=None,
+        help="keep every run's bench JSON here (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--reanalyze",
+        metavar="DIR",
+        default=None,
+        help="gate the runs saved in DIR again (after a change to the gate's "
+        "rule) without benching anything",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     parser.add_argument("--inject", default=None, help=argparse.SUPPRESS)
@@ -206,8 +265,12 @@ def main(argv=None) -> int:
         folder = Path(args.keep or tempfile.mkdtemp(prefix="gate-noise-"))
         folder.mkdir(parents=True, exist_ok=True)
         run_all(args.out, folder, args.runs)
-    print(write_report(analyze(folder), f"python bench/gate_noise.py --out <pipeline exports> "
-                                        f"--runs {args.runs}"))
+    print(
+        write_report(
+            analyze(folder),
+            f"python bench/gate_noise.py --out <pipeline exports> --runs {args.runs}",
+        )
+    )
     return 0
 
 

@@ -47,9 +47,15 @@ BATCHES = (1, 256)
 
 def gpu_name() -> str:
     try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version",
-                               "--format=csv,noheader"], capture_output=True, text=True,
-                              timeout=20).stdout.strip() or "none"
+        return (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
+            or "none"
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "none (no nvidia-smi)"
 
@@ -62,13 +68,17 @@ def images(manifest: dict, test_images: np.ndarray, shape: list[int]) -> np.ndar
 
 def classes(runner, x: np.ndarray) -> np.ndarray:
     """Batch 1, as an app classifies one drawing at a time."""
-    return np.array([int(np.argmax(runner.infer(x[k:k + 1])[0])) for k in range(len(x))])
+    return np.array([int(np.argmax(runner.infer(x[k : k + 1])[0])) for k in range(len(x))])
 
 
 def check_file(folder: Path, record: dict, manifest: dict, golden: dict, dataset) -> dict:
     path = folder / record["file"]
-    row: dict = {"file": record["file"], "recipe": record["recipe"], "io": record.get("io"),
-                 "batch": record.get("batch")}
+    row: dict = {
+        "file": record["file"],
+        "recipe": record["recipe"],
+        "io": record.get("io"),
+        "batch": record.get("batch"),
+    }
     with RUNTIMES["litert-compiled"](path) as cpu:
         row["cpu_provider"] = cpu.provider
         x = images(manifest, dataset.test_images, [1, *cpu.inputs[0].shape[1:]])
@@ -91,7 +101,7 @@ def check_file(folder: Path, record: dict, manifest: dict, golden: dict, dataset
         if expected is not None:
             pixels = np.array([img["pixels"] for img in golden["images"]], dtype=np.float64)
             gx = images(manifest, pixels.reshape(-1, 28, 28), [1, *gpu.inputs[0].shape[1:]])
-            got = np.concatenate([gpu.infer(gx[k:k + 1]) for k in range(len(gx))])
+            got = np.concatenate([gpu.infer(gx[k : k + 1]) for k in range(len(gx))])
             row["gpu_golden_max_abs_diff"] = float(np.max(np.abs(got - expected)))
             row["golden_atol"] = entry["atol"]
         gpu_classes = classes(gpu, x)
@@ -127,34 +137,65 @@ def other_gpu_runtimes() -> dict:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# GPU runtimes on a GPU: {doc['gpu']}", "",
-             f"Run {doc['date']} on {doc['machine']} (Python {doc['python']}, ai-edge-litert "
-             f"{doc['litert']}), `python bench/gpu_check.py {' '.join(doc['folders'])}`.", "",
-             "Latency: p50 microseconds per call (whole call: input written, run, output read) "
-             f"and the run alone; a bare Python call costs {doc['floor_us']} us here.", "",
-             ]
+    lines = [
+        f"# GPU runtimes on a GPU: {doc['gpu']}",
+        "",
+        f"Run {doc['date']} on {doc['machine']} (Python {doc['python']}, ai-edge-litert "
+        f"{doc['litert']}), `python bench/gpu_check.py {' '.join(doc['folders'])}`.",
+        "",
+        "Latency: p50 microseconds per call (whole call: input written, run, output read) "
+        f"and the run alone; a bare Python call costs {doc['floor_us']} us here.",
+        "",
+    ]
     rows = []
     for r in doc["files"]:
         if r["gpu"] != "ran":
-            rows.append([r["file"], r["gpu"], "", "", "", f"{r['cpu_accuracy']} / -", "", "", "",
-                         ""])
+            rows.append(
+                [r["file"], r["gpu"], "", "", "", f"{r['cpu_accuracy']} / -", "", "", "", ""]
+            )
             continue
-        golden = "passed" if not r["gpu_golden_problems"] else "; ".join(
-            r["gpu_golden_problems"])[:120]
-        diff = (f"{r['gpu_golden_max_abs_diff']:.2e} / {r['golden_atol']:g}"
-                if "gpu_golden_max_abs_diff" in r else "-")
+        golden = (
+            "passed" if not r["gpu_golden_problems"] else "; ".join(r["gpu_golden_problems"])[:120]
+        )
+        diff = (
+            f"{r['gpu_golden_max_abs_diff']:.2e} / {r['golden_atol']:g}"
+            if "gpu_golden_max_abs_diff" in r
+            else "-"
+        )
 
         def pair(batch, key, r=r):
             c, g = r["cpu_us"].get(batch), r["gpu_us"].get(batch)
             return f"{c[key]:.1f} / {g[key]:.1f}" if c and g else "-"
-        rows.append([r["file"], "ran", "yes" if r["gpu_fully_accelerated"] else "no", golden,
-                     diff, f"{r['cpu_accuracy']} / {r['gpu_accuracy']}",
-                     r["agreement_with_cpu"], pair(1, "call_p50"), pair(1, "run_p50"),
-                     pair(256, "call_p50")])
-    lines += markdown_table(["file", "GPU", "fully accelerated", "golden replay (GPU)",
-                             "max diff / atol", "accuracy CPU / GPU", "agree",
-                             "b1 call CPU / GPU", "b1 run CPU / GPU", "b256 call CPU / GPU"],
-                            rows)
+
+        rows.append(
+            [
+                r["file"],
+                "ran",
+                "yes" if r["gpu_fully_accelerated"] else "no",
+                golden,
+                diff,
+                f"{r['cpu_accuracy']} / {r['gpu_accuracy']}",
+                r["agreement_with_cpu"],
+                pair(1, "call_p50"),
+                pair(1, "run_p50"),
+                pair(256, "call_p50"),
+            ]
+        )
+    lines += markdown_table(
+        [
+            "file",
+            "GPU",
+            "fully accelerated",
+            "golden replay (GPU)",
+            "max diff / atol",
+            "accuracy CPU / GPU",
+            "agree",
+            "b1 call CPU / GPU",
+            "b1 run CPU / GPU",
+            "b256 call CPU / GPU",
+        ],
+        rows,
+    )
     lines += ["", "Other GPU runtimes on this machine:", ""]
     lines += [f"* `{k}`: {v}" for k, v in doc["other_gpu_runtimes"].items()]
     return "\n".join(lines) + "\n"
@@ -171,13 +212,18 @@ def main() -> int:
 
     dataset = load_dataset()
     floor = measure(lambda f: f(), lambda: None, TIMING).p50
-    doc = {"schema": "edgedigits.gpu_check/1", "gpu": gpu_name(),
-           "machine": f"{platform.machine()}, {platform.node()}",
-           "python": platform.python_version(),
-           "litert": metadata.version("ai-edge-litert"),
-           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "folders": [str(f) for f in args.folders], "floor_us": round(floor, 3), "files": [],
-           "other_gpu_runtimes": other_gpu_runtimes()}
+    doc = {
+        "schema": "edgedigits.gpu_check/1",
+        "gpu": gpu_name(),
+        "machine": f"{platform.machine()}, {platform.node()}",
+        "python": platform.python_version(),
+        "litert": metadata.version("ai-edge-litert"),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "folders": [str(f) for f in args.folders],
+        "floor_us": round(floor, 3),
+        "files": [],
+        "other_gpu_runtimes": other_gpu_runtimes(),
+    }
     for folder in args.folders:
         manifest = json.loads((folder / "manifest.json").read_text())
         golden = json.loads((folder / "golden.json").read_text())

@@ -55,30 +55,47 @@ def accuracies(model: str, out: Path) -> dict[str, float]:
 
         def get_next(self):
             k = next(self.batches, None)
-            return None if k is None else {name: calibration[k:k + 50]}
+            return None if k is None else {name: calibration[k : k + 50]}
 
     def accuracy(path: str) -> float:
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        outputs = np.concatenate([session.run(None, {name: images[k:k + 1000]})[0]
-                                  for k in range(0, len(images), 1000)])
+        outputs = np.concatenate(
+            [
+                session.run(None, {name: images[k : k + 1000]})[0]
+                for k in range(0, len(images), 1000)
+            ]
+        )
         return round(float((outputs.argmax(1) == data.test_labels).mean() * 100), 2)
 
     result = {"float32": accuracy(str(source))}
     with tempfile.TemporaryDirectory() as tmp:
         pre = f"{tmp}/pre.onnx"
         quant_pre_process(str(source), pre, skip_symbolic_shape=True)
-        for label, reduce_range in (("int8, 8-bit weights", False),
-                                    ("int8, 7-bit weights", True)):
+        for label, reduce_range in (("int8, 8-bit weights", False), ("int8, 7-bit weights", True)):
             path = f"{tmp}/{reduce_range}.onnx"
-            quantize_static(pre, path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            reduce_range=reduce_range)
+            quantize_static(
+                pre,
+                path,
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                reduce_range=reduce_range,
+            )
             result[label] = accuracy(path)
-        for label, reduce_range in (("dynamic, 8-bit weights", False),
-                                    ("dynamic, 7-bit weights", True)):
+        for label, reduce_range in (
+            ("dynamic, 8-bit weights", False),
+            ("dynamic, 7-bit weights", True),
+        ):
             path = f"{tmp}/dynamic{reduce_range}.onnx"
-            quantize_dynamic(pre, path, weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul", "Gemm"], reduce_range=reduce_range)
+            quantize_dynamic(
+                pre,
+                path,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                reduce_range=reduce_range,
+            )
             result[label] = accuracy(path)
     return result
 
@@ -94,18 +111,26 @@ def main(argv=None) -> int:
     rows = {model: accuracies(model, Path(args.out)) for model in args.models}
     info = machine_info()
     command = "python bench/onnx_reduce_range.py --out DIR" + (
-        "" if args.models == list(DEFAULT_MODELS) else " " + " ".join(args.models))
+        "" if args.models == list(DEFAULT_MODELS) else " " + " ".join(args.models)
+    )
     columns = list(next(iter(rows.values())))
-    lines = ["# ONNX int8 and dynamic: 8-bit against 7-bit (reduce_range) weights", "",
-             f"`{command}` on {info['cpu']} ({info.get('cpu_id', '?')}; ISA flags "
-             f"{', '.join(info.get('cpu_flags', []))}), ONNX Runtime "
-             f"{info['packages'].get('onnxruntime')}, CPU provider, full test set. Accuracy %:",
-             "", *markdown_table(["model", *columns],
-                                 [[model, *(f"{r[c]:.2f}" for c in columns)]
-                                  for model, r in rows.items()], "l" + "r" * len(columns))]
+    lines = [
+        "# ONNX int8 and dynamic: 8-bit against 7-bit (reduce_range) weights",
+        "",
+        f"`{command}` on {info['cpu']} ({info.get('cpu_id', '?')}; ISA flags "
+        f"{', '.join(info.get('cpu_flags', []))}), ONNX Runtime "
+        f"{info['packages'].get('onnxruntime')}, CPU provider, full test set. Accuracy %:",
+        "",
+        *markdown_table(
+            ["model", *columns],
+            [[model, *(f"{r[c]:.2f}" for c in columns)] for model, r in rows.items()],
+            "l" + "r" * len(columns),
+        ),
+    ]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "onnx_reduce_range.json").write_text(json.dumps(
-        {"machine": info, "command": command, "accuracy": rows}, indent=1) + "\n")
+    (RESULTS / "onnx_reduce_range.json").write_text(
+        json.dumps({"machine": info, "command": command, "accuracy": rows}, indent=1) + "\n"
+    )
     text = "\n".join(lines) + "\n"
     (RESULTS / "onnx_reduce_range.md").write_text(text)
     print(text)

@@ -47,58 +47,102 @@ def layout_builder(layout: str, input_shape: tuple[int, ...]):
             blocks.append(("pool",))
         elif match := re.fullmatch(r"C(\d+)(?:k(\d+))?(?:/(\d+))?(s?)", token):
             filters, kernel, stride, same = match.groups()
-            blocks.append(("conv", int(filters), int(kernel or 3), int(stride or 1),
-                           "same" if same else "valid"))
+            blocks.append(
+                (
+                    "conv",
+                    int(filters),
+                    int(kernel or 3),
+                    int(stride or 1),
+                    "same" if same else "valid",
+                )
+            )
         else:
-            raise SystemExit(f"--layout {layout}: {token!r} is neither "
-                             "C<filters>[k<kernel>][/<stride>][s] nor MP "
-                             "(and F only ends a layout)")
+            raise SystemExit(
+                f"--layout {layout}: {token!r} is neither "
+                "C<filters>[k<kernel>][/<stride>][s] nor MP "
+                "(and F only ends a layout)"
+            )
 
     def build():
         layers = tf_keras().layers
         stack = [layers.Input(shape=input_shape)]
         for block in blocks:
-            stack += ([layers.MaxPooling2D(2)] if block[0] == "pool"
-                      else conv_bn_relu(block[1], kernel=block[2], strides=block[3],
-                                         padding=block[4]))
-        stack += [layers.Flatten() if flatten else layers.GlobalAveragePooling2D(),
-                  layers.Dense(10, activation="softmax")]
+            stack += (
+                [layers.MaxPooling2D(2)]
+                if block[0] == "pool"
+                else conv_bn_relu(block[1], kernel=block[2], strides=block[3], padding=block[4])
+            )
+        stack += [
+            layers.Flatten() if flatten else layers.GlobalAveragePooling2D(),
+            layers.Dense(10, activation="softmax"),
+        ]
         return tf_keras().Sequential(stack)
+
     return build
 
 
-def probe_spec(spec: ModelSpec, layout: str | None = None, epochs: int | None = None,
-               learning_rate: float | None = None, label_smoothing: float | None = None,
-               batch_size: int | None = None, optimizer: str | None = None,
-               weight_decay: float | None = None, momentum: float | None = None,
-               **augmentation) -> ModelSpec:
+def probe_spec(
+    spec: ModelSpec,
+    layout: str | None = None,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    label_smoothing: float | None = None,
+    batch_size: int | None = None,
+    optimizer: str | None = None,
+    weight_decay: float | None = None,
+    momentum: float | None = None,
+    **augmentation,
+) -> ModelSpec:
     """``spec`` with only the given recipe fields (and ``Augmentation`` fields, by their names)
     replaced; ``None`` keeps the registered value."""
-    aug = dataclasses.replace(spec.recipe.augmentation,
-                              **{k: v for k, v in augmentation.items() if v is not None})
-    fields = {"epochs": epochs, "learning_rate": learning_rate,
-              "label_smoothing": label_smoothing, "batch_size": batch_size,
-              "optimizer": optimizer, "weight_decay": weight_decay, "momentum": momentum}
-    recipe = dataclasses.replace(spec.recipe, augmentation=aug,
-                                 **{k: v for k, v in fields.items() if v is not None})
+    aug = dataclasses.replace(
+        spec.recipe.augmentation, **{k: v for k, v in augmentation.items() if v is not None}
+    )
+    fields = {
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "label_smoothing": label_smoothing,
+        "batch_size": batch_size,
+        "optimizer": optimizer,
+        "weight_decay": weight_decay,
+        "momentum": momentum,
+    }
+    recipe = dataclasses.replace(
+        spec.recipe, augmentation=aug, **{k: v for k, v in fields.items() if v is not None}
+    )
     build_fn = layout_builder(layout, spec.input_shape) if layout else spec.build_fn
     return dataclasses.replace(spec, recipe=recipe, build_fn=build_fn)
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["# Champion recipe probes", "",
-             "Each row: `python bench/probe_recipe.py MODEL --seed K --out DIR [overrides]` "
-             "(`edgedigits.training.train_model`, registered recipe with the overrides shown, "
-             "full data; test accuracy of the float model after the last epoch). Rows noted "
-             "'scratch' ran through this script's uncommitted predecessor (the same trainer and "
-             "overrides); 'registered' and 'edgedigits train' ones trained the recipe registered "
-             "at the time (`bench/train_champions.py`, `edgedigits train`).", "",
-             *markdown_table(
-                 ["model", "layout", "recipe", "seed", "params", "test %", "train s",
-                  "how it ran"],
-                 [[r["model"], r["layout"], r["recipe"], r["seed"], f"{r['params']:,}",
-                   f"{r['test_accuracy']:.2f}", f"{r['train_seconds']:.0f}", r["note"]]
-                  for r in rows], "lllrrrrl")]
+    lines = [
+        "# Champion recipe probes",
+        "",
+        "Each row: `python bench/probe_recipe.py MODEL --seed K --out DIR [overrides]` "
+        "(`edgedigits.training.train_model`, registered recipe with the overrides shown, "
+        "full data; test accuracy of the float model after the last epoch). Rows noted "
+        "'scratch' ran through this script's uncommitted predecessor (the same trainer and "
+        "overrides); 'registered' and 'edgedigits train' ones trained the recipe registered "
+        "at the time (`bench/train_champions.py`, `edgedigits train`).",
+        "",
+        *markdown_table(
+            ["model", "layout", "recipe", "seed", "params", "test %", "train s", "how it ran"],
+            [
+                [
+                    r["model"],
+                    r["layout"],
+                    r["recipe"],
+                    r["seed"],
+                    f"{r['params']:,}",
+                    f"{r['test_accuracy']:.2f}",
+                    f"{r['train_seconds']:.0f}",
+                    r["note"],
+                ]
+                for r in rows
+            ],
+            "lllrrrrl",
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -125,25 +169,42 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     spec = get_spec(args.model)
-    probe = probe_spec(spec, layout=args.layout, epochs=args.epochs,
-                       learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-                       batch_size=args.batch_size, optimizer=args.optimizer,
-                       weight_decay=args.weight_decay, momentum=args.momentum,
-                       clean_final_epochs=args.clean_epochs,
-                       rotation_degrees=args.rotation, shift_fraction=args.shift,
-                       zoom_fraction=args.zoom, elastic_alpha=args.elastic_alpha,
-                       elastic_sigma=args.elastic_sigma)
+    probe = probe_spec(
+        spec,
+        layout=args.layout,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        label_smoothing=args.label_smoothing,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        weight_decay=args.weight_decay,
+        momentum=args.momentum,
+        clean_final_epochs=args.clean_epochs,
+        rotation_degrees=args.rotation,
+        shift_fraction=args.shift,
+        zoom_fraction=args.zoom,
+        elastic_alpha=args.elastic_alpha,
+        elastic_sigma=args.elastic_sigma,
+    )
     recipe = probe.recipe
-    result = training.train_model(args.model, dataset=load_dataset(), out=args.out,
-                                  seed=args.seed, verbose=0, spec=probe)
+    result = training.train_model(
+        args.model, dataset=load_dataset(), out=args.out, seed=args.seed, verbose=0, spec=probe
+    )
 
     path = RESULTS / "champion_probes.json"
     rows = json.loads(path.read_text()) if path.is_file() else []
-    rows.append({"model": args.model,
-                 "layout": args.layout or spec.architecture.split("-GAP")[0],
-                 "recipe": recipe.summary(), "seed": args.seed, "params": result.params,
-                 "test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds,
-                 "note": args.note})
+    rows.append(
+        {
+            "model": args.model,
+            "layout": args.layout or spec.architecture.split("-GAP")[0],
+            "recipe": recipe.summary(),
+            "seed": args.seed,
+            "params": result.params,
+            "test_accuracy": result.test_accuracy,
+            "train_seconds": result.train_seconds,
+            "note": args.note,
+        }
+    )
     atomic.write_json(path, rows)
     atomic.write_text(RESULTS / "champion_probes.md", markdown(rows))
     print(markdown(rows[-1:]))

@@ -23,8 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs" / "results").glob("*.md"))
-BLOCK = re.compile(r"(<!-- results: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /results -->)",
-                   re.DOTALL)
+BLOCK = re.compile(
+    r"(<!-- results: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /results -->)", re.DOTALL
+)
 RESULT_FILES = ("bench/results/*.md", "bench/results/*.json", "bench/*.json")
 
 
@@ -63,11 +64,13 @@ GENERATORS: dict[str, Callable[[list[str]], str]] = {
     # bench/summarize.py: one row per model and the latency ratios, from a bench report
     "summarize": lambda paths: _bench_module("summarize").summarize(_read(paths[0])),
     # bench/summarize_mcu.py: TFLM's arenas, flash and fit, from the TFLM and LiteRT reports
-    "summarize_mcu": lambda paths: _embedded(_bench_module("summarize_mcu").summarize(
-        _read(paths[0]), _read(paths[1]))),
+    "summarize_mcu": lambda paths: _embedded(
+        _bench_module("summarize_mcu").summarize(_read(paths[0]), _read(paths[1]))
+    ),
     # bench/champions.py: every model's int8 file, champions marked
-    "champions_table": lambda paths: _first_table(_bench_module("champions").markdown(
-        _bench_module("champions").compare(_read(paths[0])))),
+    "champions_table": lambda paths: _first_table(
+        _bench_module("champions").markdown(_bench_module("champions").compare(_read(paths[0])))
+    ),
     # a committed Markdown result, as written by the script that made it
     "include": lambda paths: _embedded((ROOT / paths[0]).read_text()),
 }
@@ -76,8 +79,9 @@ GENERATORS: dict[str, Callable[[list[str]], str]] = {
 def render(spec: str) -> str:
     name, *paths = spec.split()
     if name not in GENERATORS:
-        raise SystemExit(f"results block {spec!r}: no generator {name!r}; "
-                         f"generators: {', '.join(GENERATORS)}")
+        raise SystemExit(
+            f"results block {spec!r}: no generator {name!r}; generators: {', '.join(GENERATORS)}"
+        )
     return GENERATORS[name](paths).strip("\n") + "\n"
 
 
@@ -123,8 +127,11 @@ def unsupported_figures(pages: list[Path] = PAGES) -> list[str]:
     for page in pages:
         text = page.read_text()
         generated = set(figures("".join(m.group("body") for m in BLOCK.finditer(text))))
-        problems += [f"{_label(page)}: {figure}" for figure in figures(prose(text))
-                     if not {figure, figure.replace(",", "")} & (known | generated)]
+        problems += [
+            f"{_label(page)}: {figure}"
+            for figure in figures(prose(text))
+            if not {figure, figure.replace(",", "")} & (known | generated)
+        ]
     return problems
 
 

@@ -32,19 +32,30 @@ VERSIONS = ("edgedigits", "tensorflow", "tf-keras", "numpy")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trained", type=Path, required=True,
-                        help="the --out folder of a full-zoo training run")
-    parser.add_argument("--compare", type=Path, default=None, metavar="TRAIN_ZOO_JSON",
-                        help="an earlier bench/train_zoo.py result to set the accuracies beside")
-    parser.add_argument("--compare-out", type=Path,
-                        default=Path("bench/results/shipped_weights_vs_earlier_training.md"))
+    parser.add_argument(
+        "--trained", type=Path, required=True, help="the --out folder of a full-zoo training run"
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="TRAIN_ZOO_JSON",
+        help="an earlier bench/train_zoo.py result to set the accuracies beside",
+    )
+    parser.add_argument(
+        "--compare-out",
+        type=Path,
+        default=Path("bench/results/shipped_weights_vs_earlier_training.md"),
+    )
     args = parser.parse_args(argv)
     machine = machine_info()
     entries = {}
     for name in list_models():
         metrics = json.loads((model_dir(args.trained, name) / "metrics.json").read_text())
-        if metrics.get("weights", "trained") != "trained" or metrics["epochs_requested"] != \
-                get_spec(name).recipe.epochs:
+        if (
+            metrics.get("weights", "trained") != "trained"
+            or metrics["epochs_requested"] != get_spec(name).recipe.epochs
+        ):
             raise SystemExit(f"{name}: not a full training run with its recipe")
         model = load_trained_model(model_path(args.trained, name), get_spec(name))
         target = WEIGHTS / f"{name}.weights.h5"
@@ -53,15 +64,20 @@ def main(argv=None) -> int:
             model.save_weights(staged)
             os.replace(staged, target)
         entries[name] = {
-            "file": target.name, "sha256": file_sha256(target),
-            "size_bytes": target.stat().st_size, "test_accuracy": metrics["test_accuracy"],
-            "seed": metrics["seed"], "recipe": get_spec(name).recipe.summary(),
+            "file": target.name,
+            "sha256": file_sha256(target),
+            "size_bytes": target.stat().st_size,
+            "test_accuracy": metrics["test_accuracy"],
+            "seed": metrics["seed"],
+            "recipe": get_spec(name).recipe.summary(),
             "train_seconds": metrics["train_seconds"],
             "trained_on": {k: machine.get(k) for k in ("cpu", "cpu_id", "cores")},
             "versions": {k: machine["packages"].get(k) for k in VERSIONS},
-            "train_result": metrics}
-        print(f"{name}: {metrics['test_accuracy']:.2f}% -> {target} "
-              f"({target.stat().st_size:,} bytes)")
+            "train_result": metrics,
+        }
+        print(
+            f"{name}: {metrics['test_accuracy']:.2f}% -> {target} ({target.stat().st_size:,} bytes)"
+        )
     atomic.write_text(WEIGHTS / "index.json", index_document(entries))
     if args.compare:
         atomic.write_text(args.compare_out, comparison(entries, args.compare))
@@ -78,11 +94,14 @@ def comparison(entries: dict, earlier_path: Path) -> str:
     shipped_on = next(iter(entries.values()))["trained_on"]
     earlier_id = machine.get("cpu_id", "CPU id not recorded")
     earlier_tf = machine.get("packages", {}).get("tensorflow") or machine.get("tensorflow", "?")
-    lines = ["# Shipped weights against an earlier training run", "",
-             f"Shipped: trained by `python bench/train_zoo.py` (seed 0) on {shipped_on['cpu']} "
-             f"({shipped_on.get('cpu_id')}). Earlier: `{earlier_path}`, {machine.get('cpu')} "
-             f"({earlier_id}), TensorFlow {earlier_tf}.", "",
-             ]
+    lines = [
+        "# Shipped weights against an earlier training run",
+        "",
+        f"Shipped: trained by `python bench/train_zoo.py` (seed 0) on {shipped_on['cpu']} "
+        f"({shipped_on.get('cpu_id')}). Earlier: `{earlier_path}`, {machine.get('cpu')} "
+        f"({earlier_id}), TensorFlow {earlier_tf}.",
+        "",
+    ]
     diffs, rows = [], []
     for name, entry in entries.items():
         old = before.get(name)
@@ -91,10 +110,10 @@ def comparison(entries: dict, earlier_path: Path) -> str:
             continue
         diff = entry["test_accuracy"] - old["test_accuracy"]
         diffs.append(abs(diff))
-        rows.append([name, f"{entry['test_accuracy']:.2f}", f"{old['test_accuracy']:.2f}",
-                     f"{diff:+.2f}"])
-    lines += markdown_table(["model", "shipped %", "earlier %", "difference (pts)"], rows,
-                            "lrrr")
+        rows.append(
+            [name, f"{entry['test_accuracy']:.2f}", f"{old['test_accuracy']:.2f}", f"{diff:+.2f}"]
+        )
+    lines += markdown_table(["model", "shipped %", "earlier %", "difference (pts)"], rows, "lrrr")
     if diffs:
         lines += ["", f"Largest difference: {max(diffs):.2f} points over {len(diffs)} models."]
     return "\n".join(lines) + "\n"

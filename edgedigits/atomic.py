@@ -27,8 +27,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
-                                    dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
@@ -56,8 +57,11 @@ class StagedFile:
     def __init__(self, target: str | os.PathLike[str]):
         self.target = Path(target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.target.stem}.",
-                                        suffix=f".tmp{self.target.suffix}", dir=self.target.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{self.target.stem}.",
+            suffix=f".tmp{self.target.suffix}",
+            dir=self.target.parent,
+        )
         os.close(fd)
         self.path = Path(tmp_name)
         os.chmod(self.path, 0o666 & ~_umask())

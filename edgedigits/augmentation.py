@@ -24,11 +24,15 @@ def augmenter(aug: Augmentation, seed: int) -> Any:
     layers = tf_keras().layers
     steps = []
     if aug.rotation_degrees:
-        steps.append(layers.RandomRotation(aug.rotation_degrees / 360.0, fill_mode="constant",
-                                           seed=seed))
+        steps.append(
+            layers.RandomRotation(aug.rotation_degrees / 360.0, fill_mode="constant", seed=seed)
+        )
     if aug.shift_fraction:
-        steps.append(layers.RandomTranslation(aug.shift_fraction, aug.shift_fraction,
-                                              fill_mode="constant", seed=seed + 1))
+        steps.append(
+            layers.RandomTranslation(
+                aug.shift_fraction, aug.shift_fraction, fill_mode="constant", seed=seed + 1
+            )
+        )
     if aug.zoom_fraction:
         steps.append(layers.RandomZoom(aug.zoom_fraction, fill_mode="constant", seed=seed + 2))
     if aug.elastic_alpha:
@@ -69,8 +73,9 @@ def random_elastic(alpha: float, sigma: float, seed: int) -> Any:
             field = self.generator.uniform((batch, height, width, 2), -1.0, 1.0)
             field = tf.nn.depthwise_conv2d(field, down_columns, (1, 1, 1, 1), "SAME")
             field = alpha * tf.nn.depthwise_conv2d(field, along_rows, (1, 1, 1, 1), "SAME")
-            y, x = tf.meshgrid(tf.range(height, dtype=tf.float32),
-                               tf.range(width, dtype=tf.float32), indexing="ij")
+            y, x = tf.meshgrid(
+                tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij"
+            )
             return bilinear_sample(images, y[None] + field[..., 0], x[None] + field[..., 1])
 
     return RandomElastic(name="random_elastic")
@@ -102,8 +107,14 @@ def bilinear_sample(images: Any, y: Any, x: Any) -> Any:
     return (top * (1 - wy) + bottom * wy)[..., None]
 
 
-def augmented_batches(x: np.ndarray, y: np.ndarray, aug: Augmentation | None, batch_size: int,
-                      seed: int, shuffle: bool = True) -> Any:
+def augmented_batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    aug: Augmentation | None,
+    batch_size: int,
+    seed: int,
+    shuffle: bool = True,
+) -> Any:
     """A repeatable-per-seed ``tf.data.Dataset`` of augmented ``(x, y)`` batches (one epoch;
     ``fit`` re-iterates it each epoch, reshuffling and drawing new transforms). With ``aug``
     None the batches are the images as they are, shuffled the same way (the clean epochs)."""

@@ -29,9 +29,11 @@ class Tolerance:
 
     def validate(self, where: str) -> None:
         """Each field a number in its range; ``where`` names the file or flag in the error."""
-        checks = (("min_agreement", self.min_agreement, 0.0, 1.0, False),
-                  ("max_accuracy_drop", self.max_accuracy_drop, 0.0, 100.0, False),
-                  ("max_abs_diff", self.max_abs_diff, 0.0, float("inf"), True))
+        checks = (
+            ("min_agreement", self.min_agreement, 0.0, 1.0, False),
+            ("max_accuracy_drop", self.max_accuracy_drop, 0.0, 100.0, False),
+            ("max_abs_diff", self.max_abs_diff, 0.0, float("inf"), True),
+        )
         for name, value, low, high, nullable in checks:
             if value is None and nullable:
                 continue
@@ -65,8 +67,9 @@ def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> n
     return matrix
 
 
-def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray,
-            tolerance: Tolerance) -> Parity:
+def compare(
+    outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, tolerance: Tolerance
+) -> Parity:
     """Compare probabilities ``outputs`` with ``reference`` (both N x 10) on ``labels``."""
     predicted = np.argmax(outputs, axis=1)
     ref_pred = np.argmax(reference, axis=1)
@@ -91,10 +94,15 @@ def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray,
     if tolerance.max_abs_diff is not None and float(diff.max()) > tolerance.max_abs_diff:
         failures.append(f"max abs diff {float(diff.max()):.3g} > {tolerance.max_abs_diff:g}")
     return Parity(
-        accuracy=round(accuracy, 4), reference_accuracy=round(reference_accuracy, 4),
-        accuracy_delta=round(delta, 4), agreement=round(agreement, 6),
-        max_abs_diff=float(f"{diff.max():.6g}"), mean_abs_diff=float(f"{diff.mean():.6g}"),
+        accuracy=round(accuracy, 4),
+        reference_accuracy=round(reference_accuracy, 4),
+        accuracy_delta=round(delta, 4),
+        agreement=round(agreement, 6),
+        max_abs_diff=float(f"{diff.max():.6g}"),
+        mean_abs_diff=float(f"{diff.mean():.6g}"),
         disagreements=int(len(disagree)),
         disagreement_indices=[int(i) for i in disagree[:DISAGREEMENTS_LISTED]],
         confusion_delta=(confusion(labels, predicted) - confusion(labels, ref_pred)).tolist(),
-        passed=not failures, failures=failures)
+        passed=not failures,
+        failures=failures,
+    )

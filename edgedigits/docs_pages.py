@@ -26,15 +26,32 @@ def cli_help_markdown() -> str:
     from edgedigits.cli import build_parser
 
     parser = build_parser()
-    sub = next(a for a in parser._actions  # noqa: SLF001 - argparse keeps its subparsers here
-               if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
-    parts = ["# `edgedigits --help`, every command", "",
-             f"Generated from the parser by `{REGENERATE}`; `tests/test_docs.py` fails when it is "
-             "stale. What the commands do, with examples: [cli.md](cli.md).", "",
-             "## `edgedigits`", "", "```text", parser.format_help().rstrip(), "```"]
+    sub = next(
+        a
+        for a in parser._actions  # noqa: SLF001 - argparse keeps its subparsers here
+        if isinstance(a, argparse._SubParsersAction)
+    )  # noqa: SLF001
+    parts = [
+        "# `edgedigits --help`, every command",
+        "",
+        f"Generated from the parser by `{REGENERATE}`; `tests/test_docs.py` fails when it is "
+        "stale. What the commands do, with examples: [cli.md](cli.md).",
+        "",
+        "## `edgedigits`",
+        "",
+        "```text",
+        parser.format_help().rstrip(),
+        "```",
+    ]
     for name, command in sub.choices.items():
-        parts += ["", f"## `edgedigits {name}`", "", "```text", command.format_help().rstrip(),
-                  "```"]
+        parts += [
+            "",
+            f"## `edgedigits {name}`",
+            "",
+            "```text",
+            command.format_help().rstrip(),
+            "```",
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -53,48 +70,97 @@ def contract_markdown() -> str:
     )
 
     def promise(t: Tolerance) -> list[str]:
-        return [_percent(t.min_agreement), f"{t.max_accuracy_drop:g}",
-                "not judged" if t.max_abs_diff is None else f"{t.max_abs_diff:g}"]
+        return [
+            _percent(t.min_agreement),
+            f"{t.max_accuracy_drop:g}",
+            "not judged" if t.max_abs_diff is None else f"{t.max_abs_diff:g}",
+        ]
 
     rows = []
     for recipe, info in RECIPE_INFO.items():
-        needs = ([] + (["calibration images"] if info.calibrated else [])
-                 + (["fine-tuning"] if info.finetuned else []))
+        needs = (
+            []
+            + (["calibration images"] if info.calibrated else [])
+            + (["fine-tuning"] if info.finetuned else [])
+        )
         formats = [f.value for f in Format if recipe in FORMAT_RECIPES[f]]
-        conversion = (f"as `{info.converts_as.value}`, against the fine-tuned model"
-                      if info.converts_as else "none: it converts the trained model")
-        rows.append([f"`{recipe.value}`", info.summary, ", ".join(formats),
-                     ", ".join(needs) or "nothing", info.family, *promise(info.tolerance),
-                     f"{info.golden_atol:.3g}", conversion])
-    targets = [[f"`{t.value}`", i.summary, i.app_runtimes, ", ".join(f.value for f in i.formats),
-                ", ".join(r.value for r in i.recipes), i.variant.io.value,
-                "dynamic" if i.variant.batch is None else i.variant.batch]
-               for t, i in TARGETS.items()]
+        conversion = (
+            f"as `{info.converts_as.value}`, against the fine-tuned model"
+            if info.converts_as
+            else "none: it converts the trained model"
+        )
+        rows.append(
+            [
+                f"`{recipe.value}`",
+                info.summary,
+                ", ".join(formats),
+                ", ".join(needs) or "nothing",
+                info.family,
+                *promise(info.tolerance),
+                f"{info.golden_atol:.3g}",
+                conversion,
+            ]
+        )
+    targets = [
+        [
+            f"`{t.value}`",
+            i.summary,
+            i.app_runtimes,
+            ", ".join(f.value for f in i.formats),
+            ", ".join(r.value for r in i.recipes),
+            i.variant.io.value,
+            "dynamic" if i.variant.batch is None else i.variant.batch,
+        ]
+        for t, i in TARGETS.items()
+    ]
     lines = [
-        "# The contract: recipes, their promises, targets", "",
+        "# The contract: recipes, their promises, targets",
+        "",
         f"Generated from `edgedigits/contract/` by `{REGENERATE}`; `tests/test_docs.py` fails "
         "when it is stale. What the figures mean: "
-        "[../concepts/parity-and-tolerances.md](../concepts/parity-and-tolerances.md).", "",
-        "## Recipes", "",
+        "[../concepts/parity-and-tolerances.md](../concepts/parity-and-tolerances.md).",
+        "",
+        "## Recipes",
+        "",
         "Each artifact is judged against the **trained** Keras model by its recipe's tolerance, "
         "the same way by `export` (on its `--verify-samples` test images, recorded in the "
         "manifest's `parity`) and by `bench` (on the test set, or `--test-limit` of it). "
         "A fine-tuned recipe's file must also be a faithful conversion of its fine-tuned model, "
-        "by the tolerance of the recipe named in the last column (`parity.conversion`).", "",
-        *table(["recipe", "what it is", "formats", "needs", "family", "min agreement",
-                "max accuracy drop (points)", "max abs diff", "golden atol",
-                "conversion check"], rows, "lllllrrrrl"),
+        "by the tolerance of the recipe named in the last column (`parity.conversion`).",
+        "",
+        *table(
+            [
+                "recipe",
+                "what it is",
+                "formats",
+                "needs",
+                "family",
+                "min agreement",
+                "max accuracy drop (points)",
+                "max abs diff",
+                "golden atol",
+                "conversion check",
+            ],
+            rows,
+            "lllllrrrrl",
+        ),
         "",
         "The Keras model under another runtime (`keras-predict`, `tensorflow-gpu` in bench) is "
         "held to: min agreement {}, max accuracy drop {} points, max abs diff {}.".format(
-            *promise(REFERENCE_TOLERANCE)),
-        "", "`golden atol` is how far an app's run of *this* file may be from its golden output "
+            *promise(REFERENCE_TOLERANCE)
+        ),
+        "",
+        "`golden atol` is how far an app's run of *this* file may be from its golden output "
         "(`verify`, and an app's own unit test); integer outputs also carry their raw values.",
-        "", "## Targets", "",
+        "",
+        "## Targets",
+        "",
         "What each app runtime loads (`export --target`); `--format`, `--quant`, `--io` and "
-        "`--batch` narrow or override it.", "",
-        *table(["target", "where", "app runtime", "formats", "recipes", "TFLite I/O", "batch"],
-               targets),
+        "`--batch` narrow or override it.",
+        "",
+        *table(
+            ["target", "where", "app runtime", "formats", "recipes", "TFLite I/O", "batch"], targets
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -107,8 +173,11 @@ PAGES: dict[str, Callable[[], str]] = {
 
 def stale_pages(root: Path) -> list[str]:
     """The generated pages under ``root`` whose committed text differs from the code's."""
-    return [page for page, make in PAGES.items()
-            if not (root / page).is_file() or (root / page).read_text() != make()]
+    return [
+        page
+        for page, make in PAGES.items()
+        if not (root / page).is_file() or (root / page).read_text() != make()
+    ]
 
 
 def main(argv: list[str]) -> int:

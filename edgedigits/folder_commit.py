@@ -56,8 +56,10 @@ def lock_path(folder: Path) -> Path:
 def check_not_link(folder: Path, flag: str) -> None:
     """Refuse a model folder that is a symbolic link (see the module docstring)."""
     if folder.is_symlink():
-        raise UsageError(f"{flag}: {folder} is a symbolic link (to {os.readlink(folder)}); "
-                         "edgedigits does not write through links: replace it with a folder")
+        raise UsageError(
+            f"{flag}: {folder} is a symbolic link (to {os.readlink(folder)}); "
+            "edgedigits does not write through links: replace it with a folder"
+        )
 
 
 @contextlib.contextmanager
@@ -110,9 +112,11 @@ def commit(folder: Path, build: Callable[[Path], T], *, what: str = "files") -> 
         except OSError as exc:
             shutil.rmtree(stage, ignore_errors=True)
             if is_disk_full(exc):
-                raise DiskFullError(f"{folder}: no space left on the device while writing "
-                                    f"{what}; the folder was not changed (its earlier files and "
-                                    "manifest are as they were)") from None
+                raise DiskFullError(
+                    f"{folder}: no space left on the device while writing "
+                    f"{what}; the folder was not changed (its earlier files and "
+                    "manifest are as they were)"
+                ) from None
             raise
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
@@ -123,12 +127,14 @@ def commit(folder: Path, build: Callable[[Path], T], *, what: str = "files") -> 
 
 def commit_files(folder: Path, files: Mapping[str, bytes | Path], *, what: str = "files") -> None:
     """Commit ``files`` (bytes, or a finished file to move in) into ``folder`` together."""
+
     def build(stage: Path) -> None:
         for name, data in files.items():
             if isinstance(data, Path):
                 os.replace(data, stage / name)
             else:
                 write_new(stage / name, data)
+
     commit(folder, build, what=what)
 
 
@@ -145,8 +151,7 @@ def work_dir(folder: Path) -> Iterator[Path]:
     """A private folder beside ``folder`` for files made before they are committed (outside the
     model folder, which a commit swaps); removed afterwards, or swept once its process is gone."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f".{folder.name}{WORK}{os.getpid()}-",
-                                 dir=folder.parent))
+    path = Path(tempfile.mkdtemp(prefix=f".{folder.name}{WORK}{os.getpid()}-", dir=folder.parent))
     try:
         yield path
     finally:
@@ -162,12 +167,12 @@ def _recover(folder: Path) -> None:
     """Under the lock: undo what a killed commit left beside ``folder``."""
     prefix = f".{folder.name}"
     for path in folder.parent.glob(f"{prefix}.*"):
-        rest = path.name[len(prefix):]
+        rest = path.name[len(prefix) :]
         if rest.startswith(OLD) and not folder.exists():
             os.rename(path, folder)  # killed between the two renames of the fallback swap
         elif rest.startswith((STAGE, OLD)):
             shutil.rmtree(path, ignore_errors=True)
-        elif rest.startswith(WORK) and not _alive(rest[len(WORK):].split("-", 1)[0]):
+        elif rest.startswith(WORK) and not _alive(rest[len(WORK) :].split("-", 1)[0]):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -218,8 +223,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                          ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     at_fdcwd = -100
     if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True

@@ -19,8 +19,9 @@ from typing import BinaryIO
 
 
 @contextlib.contextmanager
-def open_regular(path: str | Path, fail: Callable[[str], Exception],
-                 max_bytes: int) -> Iterator[tuple[BinaryIO, int]]:
+def open_regular(
+    path: str | Path, fail: Callable[[str], Exception], max_bytes: int
+) -> Iterator[tuple[BinaryIO, int]]:
     """``(binary file, size)`` for the regular file at ``path``; ``fail(reason)`` makes the
     error for each refusal. A missing file raises FileNotFoundError (the caller's case)."""
     try:

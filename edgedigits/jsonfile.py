@@ -24,8 +24,9 @@ FLAG_FILE_BYTES = 64 << 20  # a --baseline: the whole zoo's bench report is ~3 M
 RECORD_BYTES = 32 << 20  # manifest/golden/metrics of one model folder: ~0.1-0.5 MB
 
 
-def read_bounded(path: str | Path, fail: Callable[[str], Exception],
-                 max_bytes: int = RECORD_BYTES) -> Any:
+def read_bounded(
+    path: str | Path, fail: Callable[[str], Exception], max_bytes: int = RECORD_BYTES
+) -> Any:
     """The JSON document at ``path``; ``fail(reason)`` makes the error for every refusal.
     A missing file raises FileNotFoundError (callers decide whether that is an error)."""
     with open_regular(path, fail, max_bytes) as (handle, _size):
@@ -35,8 +36,9 @@ def read_bounded(path: str | Path, fail: Callable[[str], Exception],
     return parse_bounded(data, fail)
 
 
-def parse_bounded(text: str | bytes, fail: Callable[[str], Exception],
-                  max_depth: int = MAX_DEPTH) -> Any:
+def parse_bounded(
+    text: str | bytes, fail: Callable[[str], Exception], max_depth: int = MAX_DEPTH
+) -> Any:
     """JSON from ``text``, no deeper than ``max_depth`` levels (never a RecursionError)."""
     try:
         doc = json.loads(text)
@@ -69,14 +71,16 @@ def read_json(path: str | Path, flag: str) -> Any:
 
     def fail(reason: str) -> UsageError:
         return UsageError(f"{flag} {path}: {reason}")
+
     try:
         return read_bounded(path, fail, FLAG_FILE_BYTES)
     except FileNotFoundError:
         raise UsageError(f"{flag} {path}: file not found") from None
 
 
-def list_of_objects(doc: dict[str, Any], key: str, noun: str,
-                    fail: Callable[[str], Exception]) -> list[dict[str, Any]]:
+def list_of_objects(
+    doc: dict[str, Any], key: str, noun: str, fail: Callable[[str], Exception]
+) -> list[dict[str, Any]]:
     """``doc[key]`` checked to be a list of JSON objects; ``fail(message)`` makes the error."""
     items = doc.get(key)
     if not isinstance(items, list):

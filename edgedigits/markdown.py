@@ -28,8 +28,10 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "")
     align = align or "l" * len(header)
     if len(align) != len(header) or set(align) - {"l", "r"}:
         raise ValueError(f"align {align!r}: one 'l' or 'r' per column ({len(header)})")
-    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
-             "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    lines = [
+        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+    ]
     for row in rows:
         if len(row) != len(header):
             raise ValueError(f"a row of {len(row)} cells in a table of {len(header)} columns")

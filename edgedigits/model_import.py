@@ -93,17 +93,22 @@ class Equivalence:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checked and self.classes_identical
-                    and self.max_abs_diff is not None
-                    and self.max_abs_diff <= self.max_abs_diff_allowed)
+        return bool(
+            self.checked
+            and self.classes_identical
+            and self.max_abs_diff is not None
+            and self.max_abs_diff <= self.max_abs_diff_allowed
+        )
 
     def line(self) -> str:
         if not self.checked:
             return f"equivalence: not checked ({self.reason})"
         verdict = "passed" if self.passed else "FAILED"
-        return (f"equivalence: {verdict} against {self.keras} on {self.images} test images "
-                f"(max abs diff {self.max_abs_diff:.2e}, classes "
-                f"{'identical' if self.classes_identical else 'differ'})")
+        return (
+            f"equivalence: {verdict} against {self.keras} on {self.images} test images "
+            f"(max abs diff {self.max_abs_diff:.2e}, classes "
+            f"{'identical' if self.classes_identical else 'differ'})"
+        )
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,7 @@ class ImportRecord:
 
 # -- steps ---------------------------------------------------------------------------------------
 
+
 def default_name(path: str | Path) -> str:
     """A model name from a file name: ``My Model-v2.keras`` -> ``My_Model_v2``."""
     stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(path).stem).strip("_") or "model"
@@ -163,13 +169,15 @@ def rebuild(held: ModelFile, where: str) -> tuple[Architecture, Any]:
 
     arch = parse_keras_config(held.config_text, where)
     model = build_model(arch)
-    arrays = read_weights(held, [(layer.class_name, layer.name) for layer in arch.layers],
-                          arch.weight_shapes, where)
+    arrays = read_weights(
+        held, [(layer.class_name, layer.name) for layer in arch.layers], arch.weight_shapes, where
+    )
     return arch, set_weights(model, arrays)
 
 
-def infer_preprocessing(model: Any, input_shape: tuple[int, ...], images: np.ndarray,
-                        labels: np.ndarray, logits: bool) -> dict[str, dict[str, float]]:
+def infer_preprocessing(
+    model: Any, input_shape: tuple[int, ...], images: np.ndarray, labels: np.ndarray, logits: bool
+) -> dict[str, dict[str, float]]:
     """Test accuracy (percent) and mean cross-entropy of ``model`` under each candidate."""
     scores = {}
     for name, (scale, offset) in PREPROCESSING.items():
@@ -181,7 +189,8 @@ def infer_preprocessing(model: Any, input_shape: tuple[int, ...], images: np.nda
         truth = np.clip(outputs[np.arange(len(labels)), labels], 1e-12, 1.0)
         scores[name] = {
             "accuracy": round(100.0 * float(np.mean(outputs.argmax(axis=1) == labels)), 4),
-            "cross_entropy": round(float(-np.mean(np.log(truth))), 6)}
+            "cross_entropy": round(float(-np.mean(np.log(truth))), 6),
+        }
     return scores
 
 
@@ -198,42 +207,82 @@ def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence
     with tempfile.TemporaryDirectory(prefix="edgedigits-reference-") as tmp:
         x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
         np.save(x_path, x, allow_pickle=False)
-        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "KERAS_HOME": tmp,
-               "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow",
-               "CUDA_VISIBLE_DEVICES": "", "TMPDIR": tmp}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": tmp,
+            "KERAS_HOME": tmp,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "KERAS_BACKEND": "tensorflow",
+            "CUDA_VISIBLE_DEVICES": "",
+            "TMPDIR": tmp,
+        }
         try:
             done = subprocess.run(
-                [sys.executable, "-I", str(script), held.writer, str(held.path), str(x_path),
-                 str(y_path)], cwd=tmp, env=env, capture_output=True, text=True,
-                timeout=REFERENCE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-I",
+                    str(script),
+                    held.writer,
+                    str(held.path),
+                    str(x_path),
+                    str(y_path),
+                ],
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=REFERENCE_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
-            return Equivalence(False, f"{held.writer} took over {REFERENCE_TIMEOUT_S} s to load "
-                                      "and run the file")
+            return Equivalence(
+                False, f"{held.writer} took over {REFERENCE_TIMEOUT_S} s to load and run the file"
+            )
         if done.returncode == 3:
-            return Equivalence(False, f"the file was written by {held.writer} "
-                                      f"{held.keras_version or ''}, which is not installed".replace(
-                                          "  ", " "))
+            return Equivalence(
+                False,
+                f"the file was written by {held.writer} "
+                f"{held.keras_version or ''}, which is not installed".replace("  ", " "),
+            )
         if done.returncode != 0 or not y_path.is_file():
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            return Equivalence(False, f"{held.writer} could not run the file: "
-                                      f"{lines[-1][:200] if lines else done.returncode}")
+            return Equivalence(
+                False,
+                f"{held.writer} could not run the file: "
+                f"{lines[-1][:200] if lines else done.returncode}",
+            )
         reference = np.load(y_path, allow_pickle=False)
         version = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "?"
     ours = model.predict(x, batch_size=256, verbose=0)
     if reference.shape != ours.shape:
-        return Equivalence(True, keras=f"{held.writer} {version}", images=len(x),
-                           max_abs_diff=float("inf"), classes_identical=False)
-    return Equivalence(True, keras=f"{held.writer} {version}", images=len(x),
-                       max_abs_diff=float(np.max(np.abs(reference - ours))),
-                       classes_identical=bool(np.array_equal(reference.argmax(1),
-                                                             ours.argmax(1))))
+        return Equivalence(
+            True,
+            keras=f"{held.writer} {version}",
+            images=len(x),
+            max_abs_diff=float("inf"),
+            classes_identical=False,
+        )
+    return Equivalence(
+        True,
+        keras=f"{held.writer} {version}",
+        images=len(x),
+        max_abs_diff=float(np.max(np.abs(reference - ours))),
+        classes_identical=bool(np.array_equal(reference.argmax(1), ours.argmax(1))),
+    )
 
 
 # -- the whole import ----------------------------------------------------------------------------
 
-def import_model(path: str | Path, *, name: str | None = None, out: str | Path = DEFAULT_OUT,
-                 data: str | Path | None = None, preprocessing: str | None = None,
-                 log: Callable[[str], None] = print) -> ImportRecord:
+
+def import_model(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    out: str | Path = DEFAULT_OUT,
+    data: str | Path | None = None,
+    preprocessing: str | None = None,
+    log: Callable[[str], None] = print,
+) -> ImportRecord:
     """Import one model file into ``<out>/<name>/`` (see the module docstring).
 
     Refused with one line (nothing written): a file outside the allowlist, an unsupported input
@@ -252,8 +301,7 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
     source = Path(path)
     name = check_name(name or default_name(source))
     if preprocessing is not None and preprocessing not in PREPROCESSING:
-        raise UsageError(f"--preprocessing {preprocessing}: choose from "
-                         f"{', '.join(PREPROCESSING)}")
+        raise UsageError(f"--preprocessing {preprocessing}: choose from {', '.join(PREPROCESSING)}")
     dataset = load_dataset(data)
     with open_model_file(source) as held:
         sha = file_sha256(held.path)
@@ -261,27 +309,33 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
         arch, model = rebuild(held, str(source))  # a hostile or broken file stops here
         classes = int(dataset.test_labels.max()) + 1
         if arch.num_classes != classes:
-            raise ModelFileError(f"{source}: the model scores {arch.num_classes} classes, the "
-                                 f"data ({dataset.source}) has {classes}")
-        scores = infer_preprocessing(model, arch.input_shape, dataset.test_images,
-                                     dataset.test_labels, arch.emits_logits)
+            raise ModelFileError(
+                f"{source}: the model scores {arch.num_classes} classes, the "
+                f"data ({dataset.source}) has {classes}"
+            )
+        scores = infer_preprocessing(
+            model, arch.input_shape, dataset.test_images, dataset.test_labels, arch.emits_logits
+        )
         chosen = preprocessing or best_preprocessing(scores)
         if preprocessing is None and scores[chosen]["accuracy"] < MIN_ACCURACY:
             shown = ", ".join(f"{k} {v['accuracy']:.1f}%" for k, v in scores.items())
-            raise ModelFileError(f"{source}: no input scaling gives a working classifier on "
-                                 f"{dataset.source} ({shown}); is it a digit classifier of "
-                                 "28x28 images? --preprocessing chooses one anyway")
+            raise ModelFileError(
+                f"{source}: no input scaling gives a working classifier on "
+                f"{dataset.source} ({shown}); is it a digit classifier of "
+                "28x28 images? --preprocessing chooses one anyway"
+            )
         scale, offset = PREPROCESSING[chosen]
-        x = scale_pixels(dataset.test_images[:EQUIVALENCE_IMAGES], scale, offset,
-                         arch.input_shape)
+        x = scale_pixels(dataset.test_images[:EQUIVALENCE_IMAGES], scale, offset, arch.input_shape)
         equivalence = check_equivalence(held, model, x)
         if equivalence.checked and not equivalence.passed:
-            raise ModelFileError(f"{source}: the rebuilt model differs from the file as "
-                                 f"{equivalence.keras} runs it (max abs diff "
-                                 f"{equivalence.max_abs_diff:.3g}, allowed "
-                                 f"{EQUIVALENCE_MAX_ABS_DIFF:g}; classes "
-                                 f"{'identical' if equivalence.classes_identical else 'differ'})"
-                                 "; not imported")
+            raise ModelFileError(
+                f"{source}: the rebuilt model differs from the file as "
+                f"{equivalence.keras} runs it (max abs diff "
+                f"{equivalence.max_abs_diff:.3g}, allowed "
+                f"{EQUIVALENCE_MAX_ABS_DIFF:g}; classes "
+                f"{'identical' if equivalence.classes_identical else 'differ'})"
+                "; not imported"
+            )
         writer, version, file_format = held.writer, held.keras_version, held.format
     # Only now, seconds in: a refused file leaves no folder behind.
     out = ensure_writable_dir(out)
@@ -293,41 +347,77 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
     work = stack.enter_context(folder_commit.work_dir(folder))
     save_model(model, work / target.name)
     record = ImportRecord(
-        name=name, source_file=str(source), source_sha256=sha, source_bytes=size,
-        file_format=file_format, keras_writer=writer, keras_version=version,
+        name=name,
+        source_file=str(source),
+        source_sha256=sha,
+        source_bytes=size,
+        file_format=file_format,
+        keras_writer=writer,
+        keras_version=version,
         architecture=arch.to_json(),
-        layers=[f"{layer.name}: {layer.class_name}" for layer in arch.layers], params=arch.params,
-        input_shape=list(arch.input_shape), num_classes=arch.num_classes,
+        layers=[f"{layer.name}: {layer.class_name}" for layer in arch.layers],
+        params=arch.params,
+        input_shape=list(arch.input_shape),
+        num_classes=arch.num_classes,
         output_kind="logits" if arch.emits_logits else "probabilities",
-        preprocessing={"name": chosen, "scale": scale, "offset": offset,
-                       "chosen_by": ("--preprocessing" if preprocessing else
-                                     f"inferred: best test accuracy, ties (within {TIE_POINTS:g} "
-                                     "points) to the lowest cross-entropy"),
-                       "scores": scores},
+        preprocessing={
+            "name": chosen,
+            "scale": scale,
+            "offset": offset,
+            "chosen_by": (
+                "--preprocessing"
+                if preprocessing
+                else f"inferred: best test accuracy, ties (within {TIE_POINTS:g} "
+                "points) to the lowest cross-entropy"
+            ),
+            "scores": scores,
+        },
         equivalence=asdict(equivalence) | {"passed": equivalence.passed},
-        test_accuracy=scores[chosen]["accuracy"], data_source=dataset.source,
-        model_sha256=file_sha256(work / target.name), import_seconds=0.0,
-        notes=["fine-tuning recipes (qat, pruned, clustered) use Adam at 1e-3 (0.1x for "
-               "fine-tuning) with sparse cross-entropy: the file's training recipe is not read"])
-    record = ImportRecord(**{**asdict(record),
-                             "import_seconds": round(time.perf_counter() - started, 2)})
-    folder_commit.commit_files(folder, {
-        target.name: work / target.name,
-        "metrics.json": atomic.json_bytes({
-            "model": name, "source": IMPORTED.id, "params": record.params,
-            "test_accuracy": record.test_accuracy, "data_source": record.data_source,
-            "model_path": str(target), "model_sha256": record.model_sha256,
-            "weights": "imported", "imported_from": record.source_file,
-            "imported_sha256": record.source_sha256}),
-        RECORD: atomic.json_bytes(record.to_json())}, what=f"the imported {name}")
+        test_accuracy=scores[chosen]["accuracy"],
+        data_source=dataset.source,
+        model_sha256=file_sha256(work / target.name),
+        import_seconds=0.0,
+        notes=[
+            "fine-tuning recipes (qat, pruned, clustered) use Adam at 1e-3 (0.1x for "
+            "fine-tuning) with sparse cross-entropy: the file's training recipe is not read"
+        ],
+    )
+    record = ImportRecord(
+        **{**asdict(record), "import_seconds": round(time.perf_counter() - started, 2)}
+    )
+    folder_commit.commit_files(
+        folder,
+        {
+            target.name: work / target.name,
+            "metrics.json": atomic.json_bytes(
+                {
+                    "model": name,
+                    "source": IMPORTED.id,
+                    "params": record.params,
+                    "test_accuracy": record.test_accuracy,
+                    "data_source": record.data_source,
+                    "model_path": str(target),
+                    "model_sha256": record.model_sha256,
+                    "weights": "imported",
+                    "imported_from": record.source_file,
+                    "imported_sha256": record.source_sha256,
+                }
+            ),
+            RECORD: atomic.json_bytes(record.to_json()),
+        },
+        what=f"the imported {name}",
+    )
     register_imported(imported_spec(record.to_json(), folder / RECORD))
-    log(f"{source}: imported as {name} ({record.params:,} params, {arch.summary()}; "
+    log(
+        f"{source}: imported as {name} ({record.params:,} params, {arch.summary()}; "
         f"{record.output_kind}; preprocessing {chosen}: test accuracy "
-        f"{record.test_accuracy:.2f}%) -> {folder}")
+        f"{record.test_accuracy:.2f}%) -> {folder}"
+    )
     return record
 
 
 # -- imported models as specs --------------------------------------------------------------------
+
 
 def imported_spec(doc: Any, where: str | Path) -> ModelSpec:
     """The ``ModelSpec`` of an imported model, from its ``import.json`` (checked like a file)."""
@@ -342,18 +432,27 @@ def imported_spec(doc: Any, where: str | Path) -> ModelSpec:
         scale, offset = PREPROCESSING[pre["name"]]
         logits = doc["output_kind"] == "logits"
     except (KeyError, TypeError, UsageError) as exc:
-        raise ModelFileError(f"{where}: damaged import record ({first_line(exc, 120)}); import "
-                             "the model again") from None
+        raise ModelFileError(
+            f"{where}: damaged import record ({first_line(exc, 120)}); import the model again"
+        ) from None
     if logits != arch.emits_logits:
         raise ModelFileError(f"{where}: output_kind does not match the architecture")
     family = "cnn" if any("Conv" in layer.class_name for layer in arch.layers) else "mlp"
-    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
-                            from_logits=logits)
-    return ModelSpec(name=name, source=IMPORTED, architecture=arch.summary(), family=family,
-                     input_shape=arch.input_shape, recipe=recipe,
-                     build_fn=lambda: build_model(arch, name),
-                     choices=f"imported from {doc.get('source_file')}",
-                     input_scale=scale, input_offset=offset)
+    recipe = TrainingRecipe(
+        loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1, from_logits=logits
+    )
+    return ModelSpec(
+        name=name,
+        source=IMPORTED,
+        architecture=arch.summary(),
+        family=family,
+        input_shape=arch.input_shape,
+        recipe=recipe,
+        build_fn=lambda: build_model(arch, name),
+        choices=f"imported from {doc.get('source_file')}",
+        input_scale=scale,
+        input_offset=offset,
+    )
 
 
 def load_imported(out: str | Path, name: str) -> ModelSpec | None:
@@ -372,8 +471,9 @@ def load_imported(out: str | Path, name: str) -> ModelSpec | None:
     return spec
 
 
-def resolve_names(names: Iterable[str], all_models: bool = False,
-                  out: str | Path | None = None) -> list[str]:
+def resolve_names(
+    names: Iterable[str], all_models: bool = False, out: str | Path | None = None
+) -> list[str]:
     """``model_files.resolve_names``, where a name may also be a model imported under ``out``
     (``edgedigits import``): its record is read, checked and registered first, so ``get_spec``
     knows it from then on."""
@@ -391,8 +491,11 @@ def imported_names(out: str | Path) -> list[str]:
     root = Path(out)
     if not root.is_dir():
         return []
-    return sorted(p.parent.name for p in root.glob(f"*/{RECORD}")
-                  if _NAME.match(p.parent.name) and not is_zoo_model(p.parent.name))
+    return sorted(
+        p.parent.name
+        for p in root.glob(f"*/{RECORD}")
+        if _NAME.match(p.parent.name) and not is_zoo_model(p.parent.name)
+    )
 
 
 def is_model_folder_file(path: Path) -> bool:
@@ -414,8 +517,13 @@ def spec_for_file(path: Path) -> ModelSpec | None:
     return load_imported(path.parent.parent, path.stem)
 
 
-def import_files(targets: Iterable[str], *, out: str | Path, data: str | Path | None = None,
-                 log: Callable[[str], None] = print) -> list[str]:
+def import_files(
+    targets: Iterable[str],
+    *,
+    out: str | Path,
+    data: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> list[str]:
     """``targets`` with each ``.keras``/``.h5`` path replaced by the name it was imported as
     (the file name's stem), saying so in one line: what export, bench, doctor and pipeline do
     with a file named where a model name goes."""
@@ -423,8 +531,10 @@ def import_files(targets: Iterable[str], *, out: str | Path, data: str | Path | 
     for target in targets:
         if looks_like_model_file(target) and not is_model_folder_file(Path(target)):
             name = default_name(target)
-            log(f"{target}: importing as {name} (name from the file; 'edgedigits import "
-                f"{target} --name NAME' to choose)")
+            log(
+                f"{target}: importing as {name} (name from the file; 'edgedigits import "
+                f"{target} --name NAME' to choose)"
+            )
             names.append(import_model(target, name=name, out=out, data=data, log=log).name)
         else:
             names.append(target)

@@ -38,12 +38,20 @@ class PipelineResult:
     files: list[str] = field(default_factory=list)  # report files written
 
 
-def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
-             out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-             epochs: int | None = None, export_options: ExportOptions | None = None,
-             bench_options: BenchOptions | None = None, report_dir: str | Path | None = None,
-             command: str | None = None, train_missing: bool = False,
-             log: Callable[[str], None] = print) -> PipelineResult:
+def pipeline(
+    names: Sequence[str] = (),
+    *,
+    all_models: bool = False,
+    out: str | Path = DEFAULT_OUT,
+    data: str | Path | None = None,
+    epochs: int | None = None,
+    export_options: ExportOptions | None = None,
+    bench_options: BenchOptions | None = None,
+    report_dir: str | Path | None = None,
+    command: str | None = None,
+    train_missing: bool = False,
+    log: Callable[[str], None] = print,
+) -> PipelineResult:
     """Start from the shipped weights (or train, when asked), export, bench, write the report.
 
     Args:
@@ -69,23 +77,22 @@ def pipeline(names: Sequence[str] = (), *, all_models: bool = False,
     from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
 
     names = import_files(names, out=out, data=data, log=log)
-    chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models,
-                           out)
+    chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models, out)
     # Everything that can be wrong with the request fails here, before minutes of training.
     export_options = export_options or ExportOptions(**PIPELINE_EXPORT)
     export_options.validate()
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
     out = check_export_folders(out, chosen)
-    report_dir = writable_dir(report_dir or out / "report",
-                              f"--report-dir {report_dir}" if report_dir else f"--out {out}")
+    report_dir = writable_dir(
+        report_dir or out / "report", f"--report-dir {report_dir}" if report_dir else f"--out {out}"
+    )
     (bench_options or BenchOptions()).validate(load_dataset(data).num_test)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     if not (train_missing or epochs is not None):  # the rest start from the shipped weights
         missing = [n for n in missing if pretrained(n) is None]
     trained = train(missing, out=out, data=data, epochs=epochs, log=log) if missing else []
-    exported = export(chosen, out=out, data=data, options=export_options, command=command,
-                      log=log)
+    exported = export(chosen, out=out, data=data, options=export_options, command=command, log=log)
     options = bench_options or BenchOptions()
     if options.plots_dir is None:
         from dataclasses import replace

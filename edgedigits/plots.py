@@ -10,8 +10,15 @@ import numpy as np
 
 from edgedigits.atomic import atomic_path
 
-__all__ = ["accuracy_bars", "confusion_matrix", "digit_grid", "layer_errors", "pyplot",
-           "save_figure", "training_curves"]
+__all__ = [
+    "accuracy_bars",
+    "confusion_matrix",
+    "digit_grid",
+    "layer_errors",
+    "pyplot",
+    "save_figure",
+    "training_curves",
+]
 
 
 def pyplot():
@@ -55,8 +62,15 @@ def confusion_matrix(matrix: np.ndarray, title: str, path: Path) -> None:
     threshold = matrix.max() / 2
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
-                    color="white" if matrix[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                str(int(matrix[i, j])),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if matrix[i, j] > threshold else "black",
+            )
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     ax.set_xlabel("predicted")
@@ -66,8 +80,9 @@ def confusion_matrix(matrix: np.ndarray, title: str, path: Path) -> None:
     save_figure(fig, path)
 
 
-def digit_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, title: str, path: Path,
-               columns: int = 8) -> None:
+def digit_grid(
+    images: np.ndarray, true: np.ndarray, pred: np.ndarray, title: str, path: Path, columns: int = 8
+) -> None:
     """A grid of digits captioned 'true -> predicted', red where they differ."""
     plt = pyplot()
     count = len(images)
@@ -78,16 +93,18 @@ def digit_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, title: st
         if k < count:
             ax.imshow(images[k], cmap="gray_r")
             wrong = int(true[k]) != int(pred[k])
-            ax.set_title(f"{int(true[k])}->{int(pred[k])}", fontsize=8,
-                         color="crimson" if wrong else "black")
+            ax.set_title(
+                f"{int(true[k])}->{int(pred[k])}", fontsize=8, color="crimson" if wrong else "black"
+            )
     if count == 0:
         fig.text(0.5, 0.5, "none", ha="center")
     fig.suptitle(title)
     save_figure(fig, path)
 
 
-def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
-                  reported: Sequence[float | None], path: Path) -> None:
+def accuracy_bars(
+    names: Sequence[str], accuracies: Sequence[float], reported: Sequence[float | None], path: Path
+) -> None:
     """Test accuracy per model, with the seed's reported figure as a marker where it has one."""
     plt = pyplot()
     order = np.argsort(accuracies)
@@ -96,8 +113,15 @@ def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
     ax.barh(y, [accuracies[i] for i in order], color="steelblue", label="edgedigits (test)")
     rep = [(k, reported[i]) for k, i in enumerate(order) if reported[i] is not None]
     if rep:
-        ax.scatter([r for _, r in rep], [k for k, _ in rep], marker="|", s=200, color="crimson",
-                   label="seed reported", zorder=3)
+        ax.scatter(
+            [r for _, r in rep],
+            [k for k, _ in rep],
+            marker="|",
+            s=200,
+            color="crimson",
+            label="seed reported",
+            zorder=3,
+        )
     ax.set_yticks(y)
     ax.set_yticklabels([names[i] for i in order], fontsize=8)
     low = min(min(accuracies), *(r for _, r in rep)) if rep else min(accuracies)
@@ -108,14 +132,18 @@ def accuracy_bars(names: Sequence[str], accuracies: Sequence[float],
     save_figure(fig, path)
 
 
-def layer_errors(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[float]]],
-                 title: str, path: Path) -> None:
+def layer_errors(
+    panels: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[float]]],
+    title: str,
+    path: Path,
+) -> None:
     """One panel per format: per layer (in model order) the SQNR in dB (bars) and the share of
     the quantization noise the layer adds (line), side by side so the formats compare at a
     glance. ``panels``: (panel title, layer names, SQNR dB, noise share 0-1)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.2), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.8 * len(panels), 4.2), squeeze=False, layout="constrained"
+    )
     for ax, (name, layers, sqnr, share) in zip(axes[0], panels):
         x = np.arange(len(layers))
         shown = [min(v, 80.0) for v in sqnr]  # exact tensors (inf dB) drawn at the top
@@ -125,8 +153,7 @@ def layer_errors(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Seq
         ax.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
         ax.set_ylabel("SQNR (dB)")
         twin = ax.twinx()
-        twin.plot(x, [100 * s for s in share], color="crimson", marker="o",
-                  label="noise added (%)")
+        twin.plot(x, [100 * s for s in share], color="crimson", marker="o", label="noise added (%)")
         twin.set_ylim(0, 105)
         twin.set_ylabel("share of added noise (%)", color="crimson")
         ax.set_title(name, fontsize=9)

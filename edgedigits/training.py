@@ -53,8 +53,15 @@ from edgedigits.zoo import ModelSpec, get_spec, list_models
 
 # What 'pipeline' trains without names, and what an empty --out is told to train: small, fast,
 # and covering both families (an MLP, the seed's tiny MSE CNN, our edge CNN).
-__all__ = ["TrainResult", "collect_results", "load_trained_model", "results_markdown", "train",
-           "train_model", "write_summary"]
+__all__ = [
+    "TrainResult",
+    "collect_results",
+    "load_trained_model",
+    "results_markdown",
+    "train",
+    "train_model",
+    "write_summary",
+]
 
 EVAL_BATCH = 1024  # batch size for test-set inference; does not affect results
 GRID_IMAGES = 32  # digits shown in samples.png / misclassified.png
@@ -119,14 +126,15 @@ def check_limit(limit: int | None, spec: ModelSpec, dataset: Dataset) -> int:
     if limit < 1:
         raise UsageError(f"--limit {limit}: must be a positive number of training images")
     if limit > available:
-        raise UsageError(f"--limit {limit}: only {available} training images in "
-                         f"{dataset.source}")
+        raise UsageError(f"--limit {limit}: only {available} training images in {dataset.source}")
     split = spec.recipe.validation_split
     if split:
         if not _splits_both_ways(limit, split):
             minimum = next(n for n in range(2, available + 1) if _splits_both_ways(n, split))
-            raise UsageError(f"--limit {limit}: too few images for {spec.name}'s validation "
-                             f"split of {split:g}; use at least {minimum}")
+            raise UsageError(
+                f"--limit {limit}: too few images for {spec.name}'s validation "
+                f"split of {split:g}; use at least {minimum}"
+            )
     return limit
 
 
@@ -154,20 +162,25 @@ def compile_model(model: Any, spec: ModelSpec, total_steps: int | None = None) -
     """
     keras = tf_keras()
     recipe = spec.recipe
-    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-                  "rmsprop": keras.optimizers.RMSprop}
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
     rate: Any = recipe.learning_rate
     if total_steps and recipe.schedule == "warmup-cosine":
         warmup = int(total_steps * recipe.warmup_fraction)
         rate = keras.optimizers.schedules.CosineDecay(
-            0.0, total_steps - warmup, alpha=0.0, warmup_target=rate, warmup_steps=warmup)
+            0.0, total_steps - warmup, alpha=0.0, warmup_target=rate, warmup_steps=warmup
+        )
     extra: dict[str, Any] = {"weight_decay": recipe.weight_decay} if recipe.weight_decay else {}
     if recipe.momentum:
         extra.update(momentum=recipe.momentum, nesterov=True)
     optimizer = optimizers[recipe.optimizer](learning_rate=rate, **extra)
     if recipe.label_smoothing:  # one-hot targets (encode_labels)
-        loss = keras.losses.CategoricalCrossentropy(from_logits=recipe.from_logits,
-                                                    label_smoothing=recipe.label_smoothing)
+        loss = keras.losses.CategoricalCrossentropy(
+            from_logits=recipe.from_logits, label_smoothing=recipe.label_smoothing
+        )
     elif recipe.loss == "sparse_categorical_crossentropy":
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=recipe.from_logits)
     else:
@@ -185,10 +198,19 @@ def predict_classes(model: Any, x: np.ndarray) -> np.ndarray:
     return np.argmax(model.predict(x, batch_size=EVAL_BATCH, verbose=0), axis=1)
 
 
-def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
-                epochs: int | None = None, limit: int | None = None, seed: int = 0,
-                strategy: Any = None, verbose: int | None = None,
-                log: Callable[[str], None] = print, spec: ModelSpec | None = None) -> TrainResult:
+def train_model(
+    name: str,
+    *,
+    dataset: Dataset,
+    out: str | Path = DEFAULT_OUT,
+    epochs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    strategy: Any = None,
+    verbose: int | None = None,
+    log: Callable[[str], None] = print,
+    spec: ModelSpec | None = None,
+) -> TrainResult:
     """Train one zoo model with its seed's recipe (``epochs`` overrides the recipe's count).
 
     ``spec`` replaces the registered spec of ``name`` (a recipe probe: the same model name and
@@ -215,23 +237,32 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
     strategy = strategy or default_strategy()
     with strategy.scope():
         model = spec.build()
-        compile_model(model, spec, total_steps=n_epochs * steps_per_epoch(n_fit,
-                                                                          recipe.batch_size))
-    log(f"training {name} ({model.count_params():,} params, seed {spec.source.id}) on "
-        f"{n_fit:,} images (+{n_val:,} validation) for {n_epochs} epochs")
+        compile_model(model, spec, total_steps=n_epochs * steps_per_epoch(n_fit, recipe.batch_size))
+    log(
+        f"training {name} ({model.count_params():,} params, seed {spec.source.id}) on "
+        f"{n_fit:,} images (+{n_val:,} validation) for {n_epochs} epochs"
+    )
 
     started = time.perf_counter()
     if recipe.augmentation:
         history = _fit_augmented(model, spec, x_train, y_train, n_fit, n_epochs, seed, verbose)
     else:
-        history = model.fit(x_train, y_train, epochs=n_epochs, batch_size=recipe.batch_size,
-                            validation_split=recipe.validation_split, shuffle=recipe.shuffle,
-                            callbacks=make_callbacks(spec), verbose=verbose).history
+        history = model.fit(
+            x_train,
+            y_train,
+            epochs=n_epochs,
+            batch_size=recipe.batch_size,
+            validation_split=recipe.validation_split,
+            shuffle=recipe.shuffle,
+            callbacks=make_callbacks(spec),
+            verbose=verbose,
+        ).history
     train_seconds = time.perf_counter() - started
     history = {k: [float(v) for v in vals] for k, vals in history.items()}
 
-    test_loss = float(model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0,
-                                     return_dict=True)["loss"])
+    test_loss = float(
+        model.evaluate(x_test, y_test, batch_size=EVAL_BATCH, verbose=0, return_dict=True)["loss"]
+    )
     pred = predict_classes(model, x_test)
     true = dataset.test_labels
     test_accuracy = 100.0 * float(np.mean(pred == true))
@@ -242,30 +273,49 @@ def train_model(name: str, *, dataset: Dataset, out: str | Path = DEFAULT_OUT,
         save_model(model, work / path.name)
         val_acc = history.get("val_accuracy")
         result = TrainResult(
-            model=name, source=spec.source.id, params=int(model.count_params()),
-            epochs_requested=n_epochs, epochs_run=len(history.get("loss", [])),
-            batch_size=recipe.batch_size, train_images=n_images, validation_images=n_val,
-            seed=seed, data_source=dataset.source, test_accuracy=round(test_accuracy, 4),
+            model=name,
+            source=spec.source.id,
+            params=int(model.count_params()),
+            epochs_requested=n_epochs,
+            epochs_run=len(history.get("loss", [])),
+            batch_size=recipe.batch_size,
+            train_images=n_images,
+            validation_images=n_val,
+            seed=seed,
+            data_source=dataset.source,
+            test_accuracy=round(test_accuracy, 4),
             test_loss=round(test_loss, 6),
             final_val_accuracy=round(100 * val_acc[-1], 4) if val_acc else None,
             best_val_accuracy=round(100 * max(val_acc), 4) if val_acc else None,
             reported_percent=spec.reported.percent if spec.reported else None,
             reported_metric=spec.reported.metric if spec.reported else None,
-            train_seconds=round(train_seconds, 3), model_path=str(path),
+            train_seconds=round(train_seconds, 3),
+            model_path=str(path),
             model_sha256=file_sha256(work / path.name),
-            tensorflow_version=tensorflow().__version__)
+            tensorflow_version=tensorflow().__version__,
+        )
         atomic.write_json(work / "history.json", {"model": name, "epochs": history})
         atomic.write_json(work / "metrics.json", result.to_json())
         _plot_model(work, name, history, dataset, true, pred)
-        folder_commit.commit_files(folder, {p.name: p for p in work.iterdir()
-                                            if not p.name.startswith(".")},
-                                   what=f"the trained {name}")
+        folder_commit.commit_files(
+            folder,
+            {p.name: p for p in work.iterdir() if not p.name.startswith(".")},
+            what=f"the trained {name}",
+        )
     log(f"  {name}: test accuracy {test_accuracy:.2f}% in {train_seconds:.1f}s -> {path}")
     return result
 
 
-def _fit_augmented(model: Any, spec: ModelSpec, x_train: np.ndarray, y_train: np.ndarray,
-                   n_fit: int, n_epochs: int, seed: int, verbose: int) -> dict[str, list]:
+def _fit_augmented(
+    model: Any,
+    spec: ModelSpec,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    n_fit: int,
+    n_epochs: int,
+    seed: int,
+    verbose: int,
+) -> dict[str, list]:
     """Fit on augmented batches (Keras' validation_split rule: the last images validate), then
     on the images as they are for the recipe's clean final epochs. The optimizer, and so the
     learning-rate schedule, carries on across the two ``fit`` calls; the history is joined.
@@ -279,28 +329,51 @@ def _fit_augmented(model: Any, spec: ModelSpec, x_train: np.ndarray, y_train: np
     callbacks = make_callbacks(spec)
     for augment, first, last in ((aug, 0, n_epochs - clean), (None, n_epochs - clean, n_epochs)):
         if last > first:
-            batches = augmented_batches(x_train[:n_fit], y_train[:n_fit], augment,
-                                        recipe.batch_size, seed, recipe.shuffle)
-            fitted = model.fit(batches, initial_epoch=first, epochs=last,
-                               validation_data=validation, callbacks=callbacks, verbose=verbose)
+            batches = augmented_batches(
+                x_train[:n_fit], y_train[:n_fit], augment, recipe.batch_size, seed, recipe.shuffle
+            )
+            fitted = model.fit(
+                batches,
+                initial_epoch=first,
+                epochs=last,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
             for key, values in fitted.history.items():
                 history.setdefault(key, []).extend(values)
     return history
 
 
-def _plot_model(folder: Path, name: str, history: dict[str, list[float]], dataset: Dataset,
-                true: np.ndarray, pred: np.ndarray) -> None:
+def _plot_model(
+    folder: Path,
+    name: str,
+    history: dict[str, list[float]],
+    dataset: Dataset,
+    true: np.ndarray,
+    pred: np.ndarray,
+) -> None:
     plots.training_curves(history, f"{name}: training", folder / "training_curves.png")
-    plots.confusion_matrix(confusion(true, pred), f"{name}: test confusion matrix",
-                           folder / "confusion_matrix.png")
+    plots.confusion_matrix(
+        confusion(true, pred), f"{name}: test confusion matrix", folder / "confusion_matrix.png"
+    )
     idx = np.arange(min(GRID_IMAGES, len(true)))
-    plots.digit_grid(dataset.test_images[idx], true[idx], pred[idx],
-                     f"{name}: first test images (true->predicted)", folder / "samples.png")
+    plots.digit_grid(
+        dataset.test_images[idx],
+        true[idx],
+        pred[idx],
+        f"{name}: first test images (true->predicted)",
+        folder / "samples.png",
+    )
     wrong = np.flatnonzero(pred != true)
     shown = wrong[:GRID_IMAGES]
-    plots.digit_grid(dataset.test_images[shown], true[shown], pred[shown],
-                     f"{name}: {len(wrong)} misclassified of {len(true)} (first {len(shown)})",
-                     folder / "misclassified.png")
+    plots.digit_grid(
+        dataset.test_images[shown],
+        true[shown],
+        pred[shown],
+        f"{name}: {len(wrong)} misclassified of {len(true)} (first {len(shown)})",
+        folder / "misclassified.png",
+    )
 
 
 def collect_results(out: str | Path) -> list[TrainResult]:
@@ -318,14 +391,40 @@ def collect_results(out: str | Path) -> list[TrainResult]:
 
 def results_markdown(results: Sequence[TrainResult]) -> str:
     """A Markdown table of training results beside each seed's reported figure."""
-    rows = [[r.model, r.source, f"{r.params:,}", f"{r.epochs_run}/{r.epochs_requested}",
-             f"{r.test_accuracy:.2f}",
-             f"{r.final_val_accuracy:.2f}" if r.final_val_accuracy is not None else "",
-             f"{r.reported_percent:.2f} ({r.reported_metric})"
-             if r.reported_percent is not None else "", f"{r.train_seconds:.1f}"]
-            for r in results]
-    return "\n".join(table(["model", "seed", "params", "epochs", "test acc %", "val acc %",
-                            "seed reported %", "train s"], rows, "llrrrrrr")) + "\n"
+    rows = [
+        [
+            r.model,
+            r.source,
+            f"{r.params:,}",
+            f"{r.epochs_run}/{r.epochs_requested}",
+            f"{r.test_accuracy:.2f}",
+            f"{r.final_val_accuracy:.2f}" if r.final_val_accuracy is not None else "",
+            f"{r.reported_percent:.2f} ({r.reported_metric})"
+            if r.reported_percent is not None
+            else "",
+            f"{r.train_seconds:.1f}",
+        ]
+        for r in results
+    ]
+    return (
+        "\n".join(
+            table(
+                [
+                    "model",
+                    "seed",
+                    "params",
+                    "epochs",
+                    "test acc %",
+                    "val acc %",
+                    "seed reported %",
+                    "train s",
+                ],
+                rows,
+                "llrrrrrr",
+            )
+        )
+        + "\n"
+    )
 
 
 def write_summary(out: str | Path) -> list[TrainResult]:
@@ -333,16 +432,29 @@ def write_summary(out: str | Path) -> list[TrainResult]:
     results = collect_results(out)
     if results:
         out = Path(out)
-        plots.accuracy_bars([r.model for r in results], [r.test_accuracy for r in results],
-                            [r.reported_percent for r in results], out / "zoo_accuracy.png")
+        plots.accuracy_bars(
+            [r.model for r in results],
+            [r.test_accuracy for r in results],
+            [r.reported_percent for r in results],
+            out / "zoo_accuracy.png",
+        )
         atomic.write_text(out / "zoo_training.md", results_markdown(results))
     return results
 
 
-def train(names: Sequence[str] = (), *, all_models: bool = False, data: str | Path | None = None,
-          out: str | Path = DEFAULT_OUT, epochs: int | None = None, limit: int | None = None,
-          seed: int = 0, strategy: Any = None, verbose: int | None = None,
-          log: Callable[[str], None] = print) -> list[TrainResult]:
+def train(
+    names: Sequence[str] = (),
+    *,
+    all_models: bool = False,
+    data: str | Path | None = None,
+    out: str | Path = DEFAULT_OUT,
+    epochs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    strategy: Any = None,
+    verbose: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[TrainResult]:
     """Train several zoo models, each with its registered recipe.
 
     Args:
@@ -372,7 +484,18 @@ def train(names: Sequence[str] = (), *, all_models: bool = False, data: str | Pa
     results = []
     for k, name in enumerate(chosen, 1):
         log(f"[{k}/{len(chosen)}] {name}")
-        results.append(train_model(name, dataset=dataset, out=out, epochs=epochs, limit=limit,
-                                   seed=seed, strategy=strategy, verbose=verbose, log=log))
+        results.append(
+            train_model(
+                name,
+                dataset=dataset,
+                out=out,
+                epochs=epochs,
+                limit=limit,
+                seed=seed,
+                strategy=strategy,
+                verbose=verbose,
+                log=log,
+            )
+        )
     write_summary(out)
     return results

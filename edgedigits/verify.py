@@ -73,9 +73,14 @@ class VerifyReport:
         return not self.problems and bool(self.folders)
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": "edgedigits.verify/1", "passed": self.passed, "folders": self.folders,
-                "manifest_sha256": self.manifests, "verified": self.verified,
-                "problems": [asdict(p) for p in self.problems]}
+        return {
+            "schema": "edgedigits.verify/1",
+            "passed": self.passed,
+            "folders": self.folders,
+            "manifest_sha256": self.manifests,
+            "verified": self.verified,
+            "problems": [asdict(p) for p in self.problems],
+        }
 
 
 def _folders(targets: Sequence[str], out: Path) -> list[Path]:
@@ -96,18 +101,25 @@ def _folders(targets: Sequence[str], out: Path) -> list[Path]:
         if (path / "manifest.json").is_file():
             folders.append(path)
             continue
-        found = sorted(p.parent for p in path.glob("*/manifest.json")
-                       if not p.parent.name.startswith("."))  # a commit's stage: not a model
+        found = sorted(
+            p.parent for p in path.glob("*/manifest.json") if not p.parent.name.startswith(".")
+        )  # a commit's stage: not a model
         if not found:
-            raise UsageError(f"{path}: no manifest.json there or in its subfolders; run "
-                             f"'edgedigits export' first")
+            raise UsageError(
+                f"{path}: no manifest.json there or in its subfolders; run "
+                f"'edgedigits export' first"
+            )
         folders.extend(found)
     return list(dict.fromkeys(folders))
 
 
-def verify(targets: Sequence[str] = (), *, out: str | Path = DEFAULT_OUT,
-           manifest_sha256: Sequence[str] = (),
-           log: Callable[[str], None] = lambda _line: None) -> VerifyReport:
+def verify(
+    targets: Sequence[str] = (),
+    *,
+    out: str | Path = DEFAULT_OUT,
+    manifest_sha256: Sequence[str] = (),
+    log: Callable[[str], None] = lambda _line: None,
+) -> VerifyReport:
     """Check every manifest record under the targets; see the module docstring.
 
     Args:
@@ -173,14 +185,18 @@ class _FolderCheck:
         try:
             self.manifest = read_manifest(self.folder / "manifest.json") or {}
         except EdgeDigitsError as exc:
-            self.report.problems.append(Problem(str(self.folder / "manifest.json"), "manifest",
-                                                str(exc).split(": ", 1)[-1]))
+            self.report.problems.append(
+                Problem(str(self.folder / "manifest.json"), "manifest", str(exc).split(": ", 1)[-1])
+            )
             return
         digest = file_sha256(self.folder / "manifest.json")
         self.report.manifests[str(self.folder)] = digest
         if self.pinned and digest not in self.pinned:
-            self.problem("manifest.json", "manifest", f"SHA-256 {digest} is not the pinned "
-                                                      f"{' or '.join(sorted(self.pinned))}")
+            self.problem(
+                "manifest.json",
+                "manifest",
+                f"SHA-256 {digest} is not the pinned {' or '.join(sorted(self.pinned))}",
+            )
         try:
             self.golden = read_golden(self.folder / "golden.json") or {}
         except EdgeDigitsError as exc:
@@ -195,10 +211,14 @@ class _FolderCheck:
         recorded = {a["file"] for a in records}
         recorded |= {a.get("details", {}).get("header") for a in records} - {None}
         for path in sorted(self.folder.iterdir()):
-            if path.suffix in ARTIFACT_SUFFIXES and not path.name.startswith(".") \
-                    and path.name not in recorded:
-                self.problem(path.name, "coverage", "artifact file with no ok record in "
-                                                    "manifest.json")
+            if (
+                path.suffix in ARTIFACT_SUFFIXES
+                and not path.name.startswith(".")
+                and path.name not in recorded
+            ):
+                self.problem(
+                    path.name, "coverage", "artifact file with no ok record in manifest.json"
+                )
         for record in records:
             before = len(self.report.problems)
             self.check_record(record)
@@ -211,11 +231,18 @@ class _FolderCheck:
         tolerances cannot be changed together without the manifest's hash changing too."""
         info = self.manifest.get("golden")
         if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
-            self.problem("golden.json", "golden", "the manifest records no SHA-256 for it "
-                                                  "(exported by an older edgedigits: re-export)")
+            self.problem(
+                "golden.json",
+                "golden",
+                "the manifest records no SHA-256 for it "
+                "(exported by an older edgedigits: re-export)",
+            )
         elif file_sha256(self.folder / "golden.json") != info["sha256"]:
-            self.problem("golden.json", "golden", "differs from the manifest's SHA-256 "
-                                                  "(changed since export)")
+            self.problem(
+                "golden.json",
+                "golden",
+                "differs from the manifest's SHA-256 (changed since export)",
+            )
 
     def check_golden_images(self) -> bool:
         """Every golden image is 28x28 uint8 pixels: one problem for the shared file."""
@@ -224,13 +251,20 @@ class _FolderCheck:
         size = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
         for k, image in enumerate(self.golden.get("images", [])):
             pixels = image.get("pixels") if isinstance(image, dict) else None
-            ok = isinstance(pixels, list) and len(pixels) == size and all(
-                isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 255
-                for p in pixels)
+            ok = (
+                isinstance(pixels, list)
+                and len(pixels) == size
+                and all(
+                    isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 255 for p in pixels
+                )
+            )
             if not ok:
                 count = len(pixels) if isinstance(pixels, list) else 0
-                self.problem("golden.json", "golden", f"image {k} is not {size} pixels 0-255 "
-                                                      f"({count} values): nothing replayed")
+                self.problem(
+                    "golden.json",
+                    "golden",
+                    f"image {k} is not {size} pixels 0-255 ({count} values): nothing replayed",
+                )
                 return False
         return True
 
@@ -240,12 +274,18 @@ class _FolderCheck:
         from edgedigits.export import to_ort
 
         companions = self.manifest.get("companions") or {}
-        ort_files = sorted(r["file"] for r in self.manifest.get("artifacts", [])
-                           if r.get("status") == "ok" and r.get("format") == "ort")
+        ort_files = sorted(
+            r["file"]
+            for r in self.manifest.get("artifacts", [])
+            if r.get("status") == "ok" and r.get("format") == "ort"
+        )
         info = companions.get(to_ort.CONFIG_NAME)
         if ort_files and info is None:
-            self.problem(to_ort.CONFIG_NAME, "companion", "the manifest lists .ort files but no "
-                                                          "operator config")
+            self.problem(
+                to_ort.CONFIG_NAME,
+                "companion",
+                "the manifest lists .ort files but no operator config",
+            )
             return
         if info is None:
             return
@@ -256,31 +296,46 @@ class _FolderCheck:
         if file_sha256(path) != info.get("sha256"):
             self.problem(to_ort.CONFIG_NAME, "companion", "differs from the manifest's SHA-256")
         if info.get("covers") != ort_files:
-            self.problem(to_ort.CONFIG_NAME, "companion", f"covers {info.get('covers')}, the "
-                                                          f"manifest's .ort files are {ort_files}")
+            self.problem(
+                to_ort.CONFIG_NAME,
+                "companion",
+                f"covers {info.get('covers')}, the manifest's .ort files are {ort_files}",
+            )
         elif all((self.folder / f).is_file() for f in ort_files):
             expected = to_ort.operator_config([self.folder / f for f in ort_files])
             if path.read_text(encoding="utf-8") != expected:
-                self.problem(to_ort.CONFIG_NAME, "companion", "does not list exactly the "
-                                                              "operators of the .ort files")
+                self.problem(
+                    to_ort.CONFIG_NAME,
+                    "companion",
+                    "does not list exactly the operators of the .ort files",
+                )
 
     def check_record(self, record: dict[str, Any]) -> None:
         name = record["file"]
         path = self.folder / name
         if path.is_symlink():
-            self.problem(name, "file", f"a symbolic link (to {os.readlink(path)}); edgedigits "
-                                       "writes real files, and an app bundle may not follow it")
+            self.problem(
+                name,
+                "file",
+                f"a symbolic link (to {os.readlink(path)}); edgedigits "
+                "writes real files, and an app bundle may not follow it",
+            )
             return
         if not path.is_file():
             self.problem(name, "file", "missing (the manifest records it)")
             return
         size, digest = path.stat().st_size, file_sha256(path)
         if size != record.get("size_bytes"):
-            self.problem(name, "file",
-                         f"{size} bytes, the manifest says {record.get('size_bytes')}")
+            self.problem(
+                name, "file", f"{size} bytes, the manifest says {record.get('size_bytes')}"
+            )
         if digest != record["sha256"]:
-            self.problem(name, "file", f"SHA-256 {digest[:16]}... differs from the manifest's "
-                                       f"{record['sha256'][:16]}... (modified since export)")
+            self.problem(
+                name,
+                "file",
+                f"SHA-256 {digest[:16]}... differs from the manifest's "
+                f"{record['sha256'][:16]}... (modified since export)",
+            )
             return  # the rest would describe some other file
         parity = record.get("parity") or {}
         if not parity.get("passed"):
@@ -300,8 +355,9 @@ class _FolderCheck:
                 tflite.write_bytes(runnable)
                 self.check_in_runtime(record, tflite, None if _in_tflm(entry) else entry)
                 if _in_tflm(entry) or record.get("details", {}).get("tflm"):
-                    self.check_in_runtime(record, tflite, entry if _in_tflm(entry) else None,
-                                          tflm=True)
+                    self.check_in_runtime(
+                        record, tflite, entry if _in_tflm(entry) else None, tflm=True
+                    )
             return
         self.check_in_runtime(record, path, entry)
 
@@ -322,8 +378,11 @@ class _FolderCheck:
             self.problem(name, "c-array", f"no byte array can be read ({first_line(exc)})")
             return None
         if details.get("tflite_bytes") is not None and len(data) != details["tflite_bytes"]:
-            self.problem(name, "c-array", f"the array holds {len(data)} bytes, the manifest "
-                                          f"says {details['tflite_bytes']}")
+            self.problem(
+                name,
+                "c-array",
+                f"the array holds {len(data)} bytes, the manifest says {details['tflite_bytes']}",
+            )
             return None
         import hashlib
 
@@ -337,8 +396,14 @@ class _FolderCheck:
             return None
         return data
 
-    def check_in_runtime(self, record: dict[str, Any], path: Path, entry: dict[str, Any] | None,
-                         *, tflm: bool = False) -> None:
+    def check_in_runtime(
+        self,
+        record: dict[str, Any],
+        path: Path,
+        entry: dict[str, Any] | None,
+        *,
+        tflm: bool = False,
+    ) -> None:
         """The artifact loads in its runtime and has the record's tensors, or, with ``tflm``, runs
         in TensorFlow Lite Micro with the arena its record states; then replays ``entry``."""
         name = record["file"]
@@ -364,14 +429,22 @@ class _FolderCheck:
         for kind, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs)):
             actual = [t.to_json() for t in tensors]
             if actual != record.get(kind):
-                self.problem(name, "tensors", f"{kind} are {_tensors(actual)}, the manifest "
-                                              f"says {_tensors(record.get(kind))}")
+                self.problem(
+                    name,
+                    "tensors",
+                    f"{kind} are {_tensors(actual)}, the manifest "
+                    f"says {_tensors(record.get(kind))}",
+                )
 
     def _check_arena(self, name: str, record: dict[str, Any], runner: Any) -> None:
         recorded = record.get("details", {}).get("tflm") or {}
         if recorded.get("arena_bytes") not in (None, runner.arena_bytes):
-            self.problem(name, "tflm", f"takes a {runner.arena_bytes}-byte arena, the manifest "
-                                       f"says {recorded['arena_bytes']}")
+            self.problem(
+                name,
+                "tflm",
+                f"takes a {runner.arena_bytes}-byte arena, the manifest "
+                f"says {recorded['arena_bytes']}",
+            )
 
     def check_tolerance(self, name: str, record: dict[str, Any], entry: dict[str, Any]) -> bool:
         """The golden entry allows no more than its recipe promises (contract/recipes.py)."""
@@ -384,14 +457,22 @@ class _FolderCheck:
             return False
         ok = True
         atol = entry.get("atol")
-        if not isinstance(atol, (int, float)) or isinstance(atol, bool) or \
-                not 0 <= atol <= promised * (1 + 1e-9):
-            self.problem(name, "golden", f"atol {atol!r} is looser than the {record['recipe']} "
-                                         f"recipe promises ({promised:g})")
+        if (
+            not isinstance(atol, (int, float))
+            or isinstance(atol, bool)
+            or not 0 <= atol <= promised * (1 + 1e-9)
+        ):
+            self.problem(
+                name,
+                "golden",
+                f"atol {atol!r} is looser than the {record['recipe']} "
+                f"recipe promises ({promised:g})",
+            )
             ok = False
         raw = entry.get("atol_raw", 1)
-        if "expected_raw" in entry and (not isinstance(raw, int) or isinstance(raw, bool)
-                                        or not 0 <= raw <= 1):
+        if "expected_raw" in entry and (
+            not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= 1
+        ):
             self.problem(name, "golden", f"atol_raw {raw!r} is looser than one integer step")
             ok = False
         return ok
@@ -420,11 +501,19 @@ class _FolderCheck:
                 raw = runner.infer_raw(quantize(xk, runner.inputs[0]))[0].astype(np.int64)
                 raw_diff = int(np.max(np.abs(raw - np.asarray(raw_expected[k]))))
                 if raw_diff > entry.get("atol_raw", 1):
-                    self.problem(name, "golden", f"image {k}: raw output differs by {raw_diff} "
-                                                 f"(allowed {entry.get('atol_raw', 1)})")
+                    self.problem(
+                        name,
+                        "golden",
+                        f"image {k}: raw output differs by {raw_diff} "
+                        f"(allowed {entry.get('atol_raw', 1)})",
+                    )
         if worst > entry["atol"]:
-            self.problem(name, "golden", f"outputs differ from the golden vectors by up to "
-                                         f"{worst:.3g} (allowed {entry['atol']:g})")
+            self.problem(
+                name,
+                "golden",
+                f"outputs differ from the golden vectors by up to "
+                f"{worst:.3g} (allowed {entry['atol']:g})",
+            )
         if wrong:
             self.problem(name, "golden", f"predicted class differs on golden image(s) {wrong}")
 
@@ -441,6 +530,9 @@ def _tensors(items: Any) -> str:
     for t in items:
         q = t.get("quantization") if isinstance(t, dict) else None
         quant = f" q({q['scale']:.6g},{q['zero_point']})" if q else ""
-        parts.append(f"{t.get('name')} {t.get('shape')} {t.get('dtype')}{quant}"
-                     if isinstance(t, dict) else repr(t))
+        parts.append(
+            f"{t.get('name')} {t.get('shape')} {t.get('dtype')}{quant}"
+            if isinstance(t, dict)
+            else repr(t)
+        )
     return "[" + "; ".join(parts) + "]"

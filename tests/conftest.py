@@ -16,8 +16,10 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU tests, even o
 
 # -- tiers: unit (the default), integration, runtime (CONTRIBUTING.md) -------------------------
 TIERS = ("integration", "runtime")
-NOT_UNIT = ("{test} trained or exported a model ({what}): a unit test trains, converts and "
-            "exports nothing; mark it integration")
+NOT_UNIT = (
+    "{test} trained or exported a model ({what}): a unit test trains, converts and "
+    "exports nothing; mark it integration"
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,6 +41,7 @@ def unit_tests_train_and_export_nothing(request, monkeypatch):
     def refuse(what):
         def call(*_args, **_kwargs):
             raise AssertionError(NOT_UNIT.format(test=request.node.nodeid, what=what))
+
         return call
 
     monkeypatch.setattr("edgedigits.training.train_model", refuse("train_model"))
@@ -46,8 +49,13 @@ def unit_tests_train_and_export_nothing(request, monkeypatch):
     tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     yield
     if tmp is not None:
-        made = [p for p in tmp.rglob("*.json") if p.is_file() and not p.is_symlink() and (
-            p.name == "history.json" or p.name == "manifest.json" and _lists_a_file(p))]
+        made = [
+            p
+            for p in tmp.rglob("*.json")
+            if p.is_file()
+            and not p.is_symlink()
+            and (p.name == "history.json" or p.name == "manifest.json" and _lists_a_file(p))
+        ]
         assert not made, NOT_UNIT.format(test=request.node.nodeid, what=made[0])
 
 
@@ -64,8 +72,12 @@ def _lists_a_file(manifest: Path) -> bool:
     for record in doc.get("artifacts", []) if isinstance(doc, dict) else []:
         path = manifest.parent / str(record.get("file")) if isinstance(record, dict) else None
         try:
-            if path is not None and record.get("status") == "ok" and path.is_file() and \
-                    hashlib.sha256(path.read_bytes()).hexdigest() == record.get("sha256"):
+            if (
+                path is not None
+                and record.get("status") == "ok"
+                and path.is_file()
+                and hashlib.sha256(path.read_bytes()).hexdigest() == record.get("sha256")
+            ):
                 return True
         except OSError:  # a name too long, say: not an exported file
             continue
@@ -79,8 +91,9 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def write_idx_folder(folder: Path, n_train: int = 50, n_test: int = 20, gz: bool = True,
-                     seed: int = 0) -> dict[str, np.ndarray]:
+def write_idx_folder(
+    folder: Path, n_train: int = 50, n_test: int = 20, gz: bool = True, seed: int = 0
+) -> dict[str, np.ndarray]:
     """A small, valid MNIST-shaped IDX folder; returns the arrays written."""
     rng = np.random.default_rng(seed)
     arrays = {
@@ -113,8 +126,9 @@ def train_and_export(out: Path, name: str, *, formats: str, recipes: str):
 
     quiet = dict(log=lambda _msg: None)
     train([name], out=out, epochs=1, limit=3000, verbose=0, **quiet)
-    report = export([name], formats=formats, recipes=recipes, out=out, calibration_samples=200,
-                    **quiet)
+    report = export(
+        [name], formats=formats, recipes=recipes, out=out, calibration_samples=200, **quiet
+    )
     return report, out / name
 
 
@@ -140,8 +154,10 @@ def every_manifest_matches_its_schema(tmp_path_factory):
     from edgedigits.errors import EdgeDigitsError
     from edgedigits.export import golden, manifest
 
-    documents = (("manifest.json", manifest.SCHEMA, manifest.read_manifest, manifest.schema()),
-                 ("golden.json", golden.SCHEMA, golden.read_golden, golden.schema()))
+    documents = (
+        ("manifest.json", manifest.SCHEMA, manifest.read_manifest, manifest.schema()),
+        ("golden.json", golden.SCHEMA, golden.read_golden, golden.schema()),
+    )
     problems = []
     for name, tag, read, doc_schema in documents:
         validator = jsonschema.Draft202012Validator(doc_schema)

@@ -20,32 +20,41 @@ EPOCHS = 2
 
 def mlp_dropout_bn(k: Any) -> Any:
     """Seed 000 style: Sequential with input_shape=(784,), Dropout and BatchNormalization."""
-    return k.Sequential([
-        k.layers.Dense(64, activation="relu", input_shape=(784,)),
-        k.layers.Dropout(0.2),
-        k.layers.BatchNormalization(),
-        k.layers.Dense(10, activation="softmax")])
+    return k.Sequential(
+        [
+            k.layers.Dense(64, activation="relu", input_shape=(784,)),
+            k.layers.Dropout(0.2),
+            k.layers.BatchNormalization(),
+            k.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def flatten_logits(k: Any) -> Any:
     """Seed 002 style: 28x28 in, Flatten, a logits output (trained with from_logits)."""
-    return k.Sequential([
-        k.Input((28, 28)),
-        k.layers.Flatten(),
-        k.layers.Dense(64, activation="relu"),
-        k.layers.Dense(10)])
+    return k.Sequential(
+        [
+            k.Input((28, 28)),
+            k.layers.Flatten(),
+            k.layers.Dense(64, activation="relu"),
+            k.layers.Dense(10),
+        ]
+    )
 
 
 def cnn_mse(k: Any) -> Any:
     """Seed 004 style: Conv2D/MaxPooling CNN with a softmax, trained with mean squared error."""
-    return k.Sequential([
-        k.Input((28, 28, 1)),
-        k.layers.Conv2D(8, 3, activation="relu"),
-        k.layers.MaxPooling2D(),
-        k.layers.Conv2D(16, 3, activation="relu"),
-        k.layers.MaxPooling2D(),
-        k.layers.Flatten(),
-        k.layers.Dense(10, activation="softmax")])
+    return k.Sequential(
+        [
+            k.Input((28, 28, 1)),
+            k.layers.Conv2D(8, 3, activation="relu"),
+            k.layers.MaxPooling2D(),
+            k.layers.Conv2D(16, 3, activation="relu"),
+            k.layers.MaxPooling2D(),
+            k.layers.Flatten(),
+            k.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def functional_separable(k: Any) -> Any:
@@ -66,13 +75,16 @@ def functional_separable(k: Any) -> Any:
 
 def rescaling_raw(k: Any) -> Any:
     """Takes raw 0..255 pixels and rescales inside the graph."""
-    return k.Sequential([
-        k.Input((28, 28, 1)),
-        k.layers.Rescaling(1.0 / 255),
-        k.layers.Conv2D(8, 3, activation="relu"),
-        k.layers.MaxPooling2D(),
-        k.layers.Flatten(),
-        k.layers.Dense(10, activation="softmax")])
+    return k.Sequential(
+        [
+            k.Input((28, 28, 1)),
+            k.layers.Rescaling(1.0 / 255),
+            k.layers.Conv2D(8, 3, activation="relu"),
+            k.layers.MaxPooling2D(),
+            k.layers.Flatten(),
+            k.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 # name -> (builder, loss, one-hot targets, input scaling the notebook trained with)
@@ -80,8 +92,12 @@ NOTEBOOKS: dict[str, tuple[Callable[[Any], Any], Any, bool, str]] = {
     "mlp_dropout_bn": (mlp_dropout_bn, "sparse_categorical_crossentropy", False, "unit"),
     "flatten_logits": (flatten_logits, "logits", False, "unit"),
     "cnn_mse": (cnn_mse, "mean_squared_error", True, "unit"),
-    "functional_separable": (functional_separable, "sparse_categorical_crossentropy", False,
-                             "unit"),
+    "functional_separable": (
+        functional_separable,
+        "sparse_categorical_crossentropy",
+        False,
+        "unit",
+    ),
     "rescaling_raw": (rescaling_raw, "sparse_categorical_crossentropy", False, "raw"),
 }
 
@@ -100,8 +116,13 @@ def keras_module(writer: str) -> Any:
     return tf_keras
 
 
-def save_notebook_model(kind: str, folder: Path, writer: str = "keras", seed: int = 0,
-                        formats: tuple[str, ...] = (".keras", ".h5")) -> dict[str, Path]:
+def save_notebook_model(
+    kind: str,
+    folder: Path,
+    writer: str = "keras",
+    seed: int = 0,
+    formats: tuple[str, ...] = (".keras", ".h5"),
+) -> dict[str, Path]:
     """Train ``kind`` as its notebook does (one short epoch) and save it in each format."""
     from edgedigits.data import load_dataset
 

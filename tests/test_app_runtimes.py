@@ -39,10 +39,17 @@ MODEL = "seed004_cnn"  # shipped weights: nothing to train
 def folder(tmp_path_factory):
     """Every target's files of one model (fine-tuning on 2,000 images to keep it short)."""
     out = tmp_path_factory.mktemp("apps")
-    report = export([MODEL], out=out, targets="all", finetune=FinetuneOptions(samples=2000),
-                    calibration_samples=200, log=lambda _m: None)
+    report = export(
+        [MODEL],
+        out=out,
+        targets="all",
+        finetune=FinetuneOptions(samples=2000),
+        calibration_samples=200,
+        log=lambda _m: None,
+    )
     assert report.records and all(r.ok for r in report.records), [
-        (r.file, r.reason) for r in report.records if not r.ok]
+        (r.file, r.reason) for r in report.records if not r.ok
+    ]
     return out / MODEL
 
 
@@ -61,8 +68,10 @@ def test_targets_pick_what_each_runtime_loads(folder):
 
     manifest = _manifest(folder)
     jsonschema.validate(manifest, schema())
-    by_target = {t: [a for a in manifest["artifacts"] if t in a["targets"]]
-                 for t in ("web", "mobile", "mcu", "server")}
+    by_target = {
+        t: [a for a in manifest["artifacts"] if t in a["targets"]]
+        for t in ("web", "mobile", "mcu", "server")
+    }
     assert all(by_target.values()), {t: len(v) for t, v in by_target.items()}
     for a in by_target["web"]:
         assert a["format"] in ("tflite", "onnx")
@@ -71,13 +80,18 @@ def test_targets_pick_what_each_runtime_loads(folder):
             assert a["inputs"][0]["shape"][0] == 1
     assert {a["format"] for a in by_target["mcu"]} == {"c"}
     assert {(a["recipe"], a["io"], a["batch"]) for a in by_target["mcu"]} == {
-        ("int8", "int8", 1), ("qat", "int8", 1)}
+        ("int8", "int8", 1),
+        ("qat", "int8", 1),
+    }
     assert {a["format"] for a in by_target["mobile"]} == {"tflite", "ort"}
     assert {a["format"] for a in by_target["server"]} == {"onnx"}
-    full_integer_web = [a for a in by_target["web"] if a["recipe"] in ("int8", "qat")
-                        and a["format"] == "tflite"]
-    assert {a["file"] for a in full_integer_web} == {f"{MODEL}.int8.io-float32.tflite",
-                                                    f"{MODEL}.qat.io-float32.tflite"}
+    full_integer_web = [
+        a for a in by_target["web"] if a["recipe"] in ("int8", "qat") and a["format"] == "tflite"
+    ]
+    assert {a["file"] for a in full_integer_web} == {
+        f"{MODEL}.int8.io-float32.tflite",
+        f"{MODEL}.qat.io-float32.tflite",
+    }
 
 
 def test_manifest_interface_is_what_the_file_says(folder):
@@ -119,22 +133,28 @@ def test_c_arrays_compile_as_c_and_cpp(folder, tmp_path):
             f'#include "{header}"\n'
             "#ifdef __cplusplus\n#define CHECK static_assert\n#else\n#define CHECK _Static_assert\n"
             "#endif\n"
-            f"CHECK({prefix}_ARENA_BYTES >= {prefix}_ARENA_MEASURED_BYTES, \"arena\");\n"
-            f"CHECK({prefix}_MODEL_BYTES > 0, \"model\");\n"
+            f'CHECK({prefix}_ARENA_BYTES >= {prefix}_ARENA_MEASURED_BYTES, "arena");\n'
+            f'CHECK({prefix}_MODEL_BYTES > 0, "model");\n'
             f"static unsigned char arena[{prefix}_ARENA_BYTES];\n"
-            "#ifdef __cplusplus\nextern \"C\"\n#endif\n"
+            '#ifdef __cplusplus\nextern "C"\n#endif\n'
             f"unsigned int first(void) {{ return "
-            f"g_{source.stem.replace('.', '_').replace('-', '_')}_model_data[4] + arena[0]; }}\n")
+            f"g_{source.stem.replace('.', '_').replace('-', '_')}_model_data[4] + arena[0]; }}\n"
+        )
         flags = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-I", str(folder), "-c"]
         for compiler, lang in ((cc, ["-x", "c", "-std=c11"]), (cxx, ["-x", "c++", "-std=c++17"])):
             for path in (source, user):
-                run = subprocess.run([compiler, *lang, *flags, str(path), "-o",
-                                      str(tmp_path / "x.o")], capture_output=True, text=True)
+                run = subprocess.run(
+                    [compiler, *lang, *flags, str(path), "-o", str(tmp_path / "x.o")],
+                    capture_output=True,
+                    text=True,
+                )
                 assert run.returncode == 0, (path.name, lang, run.stderr[-2000:])
 
 
-@pytest.mark.skipif(not (TFLM / "lib" / "libtensorflow-microlite.a").is_file(),
-                    reason=f"no prebuilt TensorFlow Lite Micro at {TFLM} (set EDGEDIGITS_TFLM)")
+@pytest.mark.skipif(
+    not (TFLM / "lib" / "libtensorflow-microlite.a").is_file(),
+    reason=f"no prebuilt TensorFlow Lite Micro at {TFLM} (set EDGEDIGITS_TFLM)",
+)
 @pytest.mark.parametrize("recipe", ["int8", "qat"])
 def test_mcu_example_classifies_golden_images_on_every_call(folder, tmp_path, recipe):
     """examples/mcu, built against TFLM with its Makefile, runs classify() 100 times per golden
@@ -142,21 +162,35 @@ def test_mcu_example_classifies_golden_images_on_every_call(folder, tmp_path, re
     if not shutil.which("make"):
         pytest.skip("make is not on PATH")
     model = f"{MODEL}.{recipe}"
-    run = subprocess.run(["make", "-s", "-C", str(MCU), f"TFLM={TFLM}", f"MODEL_DIR={folder}",
-                          f"MODEL={model}", f"BUILD={tmp_path / 'build'}", "run"],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(MCU),
+            f"TFLM={TFLM}",
+            f"MODEL_DIR={folder}",
+            f"MODEL={model}",
+            f"BUILD={tmp_path / 'build'}",
+            "run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.strip().splitlines()
     entry = _golden(folder)["artifacts"][f"{model}.cc"]
     images = _golden(folder)["images"]
     rows = [list(map(int, line.split())) for line in lines[:-1]]
     assert len(rows) == len(images) == len(entry["expected_raw"])
-    for row, image, raw, predicted in zip(rows, images, entry["expected_raw"],
-                                          entry["predicted"]):
+    for row, image, raw, predicted in zip(rows, images, entry["expected_raw"], entry["predicted"]):
         assert row[1] == image["label"]
         assert row[2] == predicted
-        assert np.max(np.abs(np.array(row[3:]) - np.array(raw[0] if np.ndim(raw) == 2
-                                                           else raw))) <= entry["atol_raw"]
+        assert (
+            np.max(np.abs(np.array(row[3:]) - np.array(raw[0] if np.ndim(raw) == 2 else raw)))
+            <= entry["atol_raw"]
+        )
     calls, arena = lines[-1].split()[1], int(lines[-1].split()[3])
     assert int(calls) == 100 * len(images)
     header = (folder / f"{model}.h").read_text()
@@ -181,8 +215,13 @@ def web_runtimes():
     if reason:
         pytest.skip(reason)
     if not (WEB / "node_modules" / "@litertjs" / "core").is_dir():
-        run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB,
-                             capture_output=True, text=True, timeout=600)
+        run = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=WEB,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if run.returncode != 0:
             pytest.fail(f"npm ci in {WEB} failed: {run.stderr[-1500:]}")
     return WEB
@@ -191,8 +230,13 @@ def web_runtimes():
 def test_web_files_match_golden_in_chromium(folder, web_runtimes):
     """Every web file in LiteRT.js or ONNX Runtime Web, one image per call, matches its golden
     entry (atol, and the same digit), under the names the manifest gives."""
-    run = subprocess.run(["node", "golden.mjs", str(folder), "--chromium", CHROMIUM],
-                         cwd=web_runtimes, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        ["node", "golden.mjs", str(folder), "--chromium", CHROMIUM],
+        cwd=web_runtimes,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
     assert "error" not in result, result
@@ -210,8 +254,9 @@ def test_web_files_match_golden_in_chromium(folder, web_runtimes):
         iface = manifest[r["file"]]["interface"]
         if r["format"] == "tflite":
             sig = iface["names"]["signatures"][0]
-            assert r["input_names"] == list(sig["inputs"]) and \
-                r["output_names"] == list(sig["outputs"])
+            assert r["input_names"] == list(sig["inputs"]) and r["output_names"] == list(
+                sig["outputs"]
+            )
         else:
             assert r["input_names"] == iface["names"]["inputs"]
             assert r["output_names"] == iface["names"]["outputs"]
@@ -235,8 +280,12 @@ def test_guide_ship_snippets_run(folder):
     golden = _golden(folder)
     for code in blocks:
         scope: dict = {}
-        exec(compile(code.replace('"exports/seed004_cnn"', repr(str(folder))), "ship-to-apps.md",
-                     "exec"), scope)
+        exec(
+            compile(
+                code.replace('"exports/seed004_cnn"', repr(str(folder))), "ship-to-apps.md", "exec"
+            ),
+            scope,
+        )
         predicted = golden["artifacts"][scope["entry"]["file"]]["predicted"]
         if "digit" in scope:
             assert scope["digit"] == predicted[3]

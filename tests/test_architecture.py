@@ -11,8 +11,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "edgedigits"
 
 # Bottom to top; a unit is a top-level module or subpackage of edgedigits.
 LAYERS = [
-    {"errors", "names", "inputs", "jsonfile", "atomic", "outputs", "folder_commit", "_tf",
-     "comparator", "mcu_budget", "plots", "markdown", "__init__"},  # foundation: no model, no data
+    {
+        "errors",
+        "names",
+        "inputs",
+        "jsonfile",
+        "atomic",
+        "outputs",
+        "folder_commit",
+        "_tf",
+        "comparator",
+        "mcu_budget",
+        "plots",
+        "markdown",
+        "__init__",
+    },  # foundation: no model, no data
     {"contract"},  # formats, recipes, targets and the tolerance each recipe promises
     {"data"},  # the digits
     {"zoo"},  # model definitions and their recipes
@@ -55,8 +68,11 @@ def imports() -> set[tuple[str, str]]:
 
 
 def test_every_unit_has_a_layer():
-    units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
-             if (p.suffix == ".py" or (p / "__init__.py").is_file())}
+    units = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").is_file())
+    }
     placed = set().union(*LAYERS)
     assert units <= placed, f"place these in LAYERS and the architecture page: {units - placed}"
 
@@ -73,8 +89,11 @@ def test_imports_point_down_except_the_listed_debts():
 def test_the_architecture_page_draws_these_layers():
     """docs/concepts/architecture.md's layer table lists the same units, in the same order."""
     page = (PACKAGE.parent / "docs" / "concepts" / "architecture.md").read_text()
-    rows = [line.split("|")[2] for line in page.splitlines()
-            if line.startswith("| ") and line.split("|")[1].strip().replace(".", "").isdigit()]
+    rows = [
+        line.split("|")[2]
+        for line in page.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().replace(".", "").isdigit()
+    ]
     drawn = [{u.strip(" `") for u in row.split(",")} for row in reversed(rows)]
     assert drawn == [layer - {"__init__"} for layer in LAYERS]
 
@@ -82,8 +101,11 @@ def test_the_architecture_page_draws_these_layers():
 def test_the_layout_page_names_every_unit():
     """docs/reference/layout.md says where each concept lives: every module and package."""
     page = (PACKAGE.parent / "docs" / "reference" / "layout.md").read_text()
-    units = {p.name + "/" if p.is_dir() else p.name for p in PACKAGE.iterdir()
-             if p.suffix == ".py" or (p / "__init__.py").is_file()} - {"__init__.py"}
+    units = {
+        p.name + "/" if p.is_dir() else p.name
+        for p in PACKAGE.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    } - {"__init__.py"}
     missing = {u for u in units if f"  {u}" not in page}
     assert not missing, f"add to docs/reference/layout.md: {sorted(missing)}"
 
@@ -115,8 +137,11 @@ def test_bench_scripts_use_the_public_api_only():
                 module, names = node.module, [a.name for a in node.names]
             elif isinstance(node, ast.Import):
                 module = None
-                misuse += [f"{script.name}: import {a.name}" for a in node.names
-                           if a.name.startswith("edgedigits.")]
+                misuse += [
+                    f"{script.name}: import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("edgedigits.")
+                ]
                 continue
             else:
                 continue
@@ -126,17 +151,20 @@ def test_bench_scripts_use_the_public_api_only():
                 if any(p.startswith("_") for p in [*module.split("."), name]):
                     misuse.append(f"{script.name}: from {module} import {name} (private)")
                 elif name not in public and submodule is None:
-                    misuse.append(f"{script.name}: from {module} import {name} (not in its "
-                                  "__all__)")
+                    misuse.append(
+                        f"{script.name}: from {module} import {name} (not in its __all__)"
+                    )
     assert not misuse, misuse
 
 
 def test_markdown_tables_come_from_one_helper():
     """No module or bench script writes a table's separator row by hand: edgedigits/markdown.py
     does (escaping a '|' inside a cell, which a hand-built row would not)."""
-    by_hand = [f"{path.relative_to(PACKAGE.parent)}:{k}"
-               for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").glob("*.py")]
-               if path.name != "markdown.py"
-               for k, line in enumerate(path.read_text().splitlines(), 1)
-               if '"|---' in line or "'|---" in line]
+    by_hand = [
+        f"{path.relative_to(PACKAGE.parent)}:{k}"
+        for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").glob("*.py")]
+        if path.name != "markdown.py"
+        for k, line in enumerate(path.read_text().splitlines(), 1)
+        if '"|---' in line or "'|---" in line
+    ]
     assert not by_hand, by_hand

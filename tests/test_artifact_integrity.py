@@ -25,8 +25,20 @@ pytestmark = pytest.mark.integration  # trains or exports models
 
 M = "seed004_mlp12"
 QUIET = dict(log=lambda _msg: None)
-FAST_BENCH = ["--runtimes", "litert,onnxruntime", "--rounds", "2", "--min-seconds", "0.01",
-              "--warmup", "1", "--batch", "1", "--test-limit", "500"]
+FAST_BENCH = [
+    "--runtimes",
+    "litert,onnxruntime",
+    "--rounds",
+    "2",
+    "--min-seconds",
+    "0.01",
+    "--warmup",
+    "1",
+    "--batch",
+    "1",
+    "--test-limit",
+    "500",
+]
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +102,9 @@ def test_an_export_killed_midway_leaves_true_records(work):
     assert not (folder / f"{M}.float32.onnx").exists()  # the old model's: removed with its
     assert f"{M}.float32.onnx" not in files  # record, in the commit that landed the tflite
     assert not [p for p in folder.iterdir() if ".tmp" in p.name]
-    assert not [p for p in work.iterdir() if p.name.startswith(f".{M}.") and
-                not p.name.endswith(".lock")]  # no stage or work folder left beside it
+    assert not [
+        p for p in work.iterdir() if p.name.startswith(f".{M}.") and not p.name.endswith(".lock")
+    ]  # no stage or work folder left beside it
     assert verify([str(folder)]).passed
 
 
@@ -108,9 +121,11 @@ def test_onnx_bytes_do_not_depend_on_what_ran_before(tmp_path):
         "def h(m, shape): return hashlib.sha256(to_onnx.keras_to_onnx(m, shape, 17)"
         ".SerializeToString()).hexdigest()\n"
         "first = h(x, (28, 28, 1)); h(y, (28, 28, 1)); again = h(x, (28, 28, 1))\n"
-        "print(first == again, first, again)\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300)
+        "print(first == again, first, again)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[0] == "True", proc.stdout
 
@@ -120,11 +135,16 @@ def test_bench_reports_a_modified_artifact_and_fails_check(work, capsys):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1  # one weight byte: predictions can stay identical
     path.write_bytes(bytes(data))
-    code = main(["bench", M, "--out", str(work), "--check", "--json",
-                 str(work / "b.json")] + FAST_BENCH + ["--runtimes", "litert,onnxruntime,keras"])
+    code = main(
+        ["bench", M, "--out", str(work), "--check", "--json", str(work / "b.json")]
+        + FAST_BENCH
+        + ["--runtimes", "litert,onnxruntime,keras"]
+    )
     assert code == 1
-    assert "gate failed: integrity: seed004_mlp12.float32.tflite: MODIFIED since export" in \
-        capsys.readouterr().err
+    assert (
+        "gate failed: integrity: seed004_mlp12.float32.tflite: MODIFIED since export"
+        in capsys.readouterr().err
+    )
     rows = json.loads((work / "b.json").read_text())["results"]
     by_file = {(Path(r["artifact"]).name, r["runtime"]): r["integrity"] for r in rows}
     assert by_file[(path.name, "litert")].startswith("MODIFIED since export")
@@ -153,8 +173,10 @@ def test_verify_catches_a_changed_file(work):
 def test_verify_catches_a_missing_file_and_an_unrecorded_one(work):
     (work / M / f"{M}.float32.tflite").unlink()
     (work / M / f"{M}.int8.tflite").write_bytes(b"x")
-    assert _problems(work / M) == {(f"{M}.float32.tflite", "file"),
-                                   (f"{M}.int8.tflite", "coverage")}
+    assert _problems(work / M) == {
+        (f"{M}.float32.tflite", "file"),
+        (f"{M}.int8.tflite", "coverage"),
+    }
 
 
 def test_verify_catches_wrong_tensor_specs(work):
@@ -173,9 +195,12 @@ def test_verify_replays_golden_vectors(work):
     golden_path.write_text(json.dumps(golden))
     report = verify([str(work / M)])
     assert [(Path(p.file).name, p.check) for p in report.problems] == [
-        ("golden.json", "golden"), (f"{M}.float32.onnx", "golden")]
-    assert "differs from the manifest's SHA-256 (changed since export)" in \
-        report.problems[0].message
+        ("golden.json", "golden"),
+        (f"{M}.float32.onnx", "golden"),
+    ]
+    assert (
+        "differs from the manifest's SHA-256 (changed since export)" in report.problems[0].message
+    )
     assert "differ from the golden vectors by up to 0.01" in report.problems[1].message
 
 
@@ -185,7 +210,7 @@ def test_verify_checks_c_array_bytes_against_the_tflite(work):
     cc = folder / f"{M}.float32.cc"
     text = cc.read_text()
     at = text.index("0x", text.index("= {") + 400)
-    text = text[:at] + ("0x00" if text[at:at + 4] != "0x00" else "0x01") + text[at + 4:]
+    text = text[:at] + ("0x00" if text[at : at + 4] != "0x00" else "0x01") + text[at + 4 :]
     cc.write_text(text)
     manifest = json.loads((folder / "manifest.json").read_text())
     for record in manifest["artifacts"]:
@@ -196,7 +221,8 @@ def test_verify_checks_c_array_bytes_against_the_tflite(work):
     problems = verify([str(folder)]).problems
     c_array = [p for p in problems if p.check == "c-array"]
     assert [(Path(p.file).name, p.message) for p in c_array] == [
-        (cc.name, f"the array's bytes differ from {M}.float32.tflite")]
+        (cc.name, f"the array's bytes differ from {M}.float32.tflite")
+    ]
 
 
 def test_verify_json_and_exit_code(work, capsys):
@@ -227,9 +253,13 @@ def test_verify_holds_golden_tolerances_to_the_recipe_contract(work):
     golden_path.write_text(json.dumps(golden))
     report = verify([str(work / M)])
     assert [(Path(p.file).name, p.check) for p in report.problems] == [
-        ("golden.json", "golden"), (f"{M}.float32.onnx", "golden")]
-    assert "atol 1000000000.0 is looser than the float32 recipe promises (1e-05)" in \
-        report.problems[1].message
+        ("golden.json", "golden"),
+        (f"{M}.float32.onnx", "golden"),
+    ]
+    assert (
+        "atol 1000000000.0 is looser than the float32 recipe promises (1e-05)"
+        in report.problems[1].message
+    )
 
 
 def test_verify_pins_the_manifest_by_its_sha256(work, capsys):
@@ -247,7 +277,9 @@ def test_verify_pins_the_manifest_by_its_sha256(work, capsys):
     assert main(["verify", "--out", str(work)]) == 0  # consistent: only a pin tells
     assert main(["verify", "--out", str(work), "--manifest-sha256", digest]) == 1
     err = capsys.readouterr().err
-    assert f"manifest.json: manifest: SHA-256 {_sha(work / M / 'manifest.json')} is not the " \
-           f"pinned {digest}" in err
+    assert (
+        f"manifest.json: manifest: SHA-256 {_sha(work / M / 'manifest.json')} is not the "
+        f"pinned {digest}" in err
+    )
     assert main(["verify", "--out", str(work), "--manifest-sha256", "abc"]) == 1
     assert "--manifest-sha256 abc: not a SHA-256" in capsys.readouterr().err

@@ -28,9 +28,18 @@ def _one_epoch(data) -> tuple[np.ndarray, np.ndarray]:
 
 def test_augmented_batches_move_pixels_and_keep_labels(digits):
     x, y = digits
-    got_x, got_y = _one_epoch(augmented_batches(
-        x, y, Augmentation(rotation_degrees=10, shift_fraction=0.1, zoom_fraction=0.1,
-                           elastic_alpha=20.0), batch_size=64, seed=0, shuffle=False))
+    got_x, got_y = _one_epoch(
+        augmented_batches(
+            x,
+            y,
+            Augmentation(
+                rotation_degrees=10, shift_fraction=0.1, zoom_fraction=0.1, elastic_alpha=20.0
+            ),
+            batch_size=64,
+            seed=0,
+            shuffle=False,
+        )
+    )
     assert got_x.shape == x.shape and got_x.dtype == np.float32
     np.testing.assert_array_equal(got_y, y)  # unshuffled: same order, labels untouched
     assert 0.0 <= got_x.min() and got_x.max() <= 1.0 + 1e-6
@@ -41,18 +50,20 @@ def test_augmented_batches_move_pixels_and_keep_labels(digits):
 def test_no_augmentation_is_the_identity_and_flat_inputs_keep_their_shape(digits):
     x, y = digits
     flat = x.reshape(len(x), 784)
-    got_x, _ = _one_epoch(augmented_batches(flat, y, Augmentation(), 64, seed=0,
-                                            shuffle=False))
+    got_x, _ = _one_epoch(augmented_batches(flat, y, Augmentation(), 64, seed=0, shuffle=False))
     np.testing.assert_array_equal(got_x, flat)
-    got_x, _ = _one_epoch(augmented_batches(flat, y, Augmentation(shift_fraction=0.1), 64,
-                                            seed=0, shuffle=False))
+    got_x, _ = _one_epoch(
+        augmented_batches(flat, y, Augmentation(shift_fraction=0.1), 64, seed=0, shuffle=False)
+    )
     assert got_x.shape == (len(x), 784) and not np.array_equal(got_x, flat)
 
 
 def _grid(n: int, dy: float = 0.0, dx: float = 0.0):
     y, x = np.meshgrid(np.arange(28.0), np.arange(28.0), indexing="ij")
-    return (np.broadcast_to(y + dy, (n, 28, 28)).astype(np.float32),
-            np.broadcast_to(x + dx, (n, 28, 28)).astype(np.float32))
+    return (
+        np.broadcast_to(y + dy, (n, 28, 28)).astype(np.float32),
+        np.broadcast_to(x + dx, (n, 28, 28)).astype(np.float32),
+    )
 
 
 def test_bilinear_sample_reads_pixels_between_and_zeros_beyond_the_border(digits):
@@ -95,11 +106,16 @@ def test_elastic_augmentation_validates_and_summarizes():
 
 def test_recipe_rejects_an_unknown_schedule_and_summarizes_its_choices():
     with pytest.raises(ValueError, match="schedule 'onecycle'"):
-        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
-                       schedule="onecycle")
-    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=3,
-                            schedule="warmup-cosine",
-                            augmentation=Augmentation(rotation_degrees=10, shift_fraction=0.1))
+        TrainingRecipe(
+            loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1, schedule="onecycle"
+        )
+    recipe = TrainingRecipe(
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        epochs=3,
+        schedule="warmup-cosine",
+        augmentation=Augmentation(rotation_degrees=10, shift_fraction=0.1),
+    )
     assert "warmup-cosine" in recipe.summary() and "rot 10deg shift 0.1" in recipe.summary()
 
 
@@ -109,22 +125,38 @@ def test_recipe_weight_decay_and_momentum_validate_summarize_and_reach_the_optim
     from edgedigits.zoo.registry import ModelSpec
 
     with pytest.raises(ValueError, match="momentum 0.9: only for sgd"):
-        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
-                       momentum=0.9)
+        TrainingRecipe(
+            loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1, momentum=0.9
+        )
     with pytest.raises(ValueError, match="weight_decay -0.1"):
-        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
-                       weight_decay=-0.1)
-    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="sgd", epochs=1,
-                            learning_rate=0.1, momentum=0.9, weight_decay=0.005)
+        TrainingRecipe(
+            loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1, weight_decay=-0.1
+        )
+    recipe = TrainingRecipe(
+        loss="sparse_categorical_crossentropy",
+        optimizer="sgd",
+        epochs=1,
+        learning_rate=0.1,
+        momentum=0.9,
+        weight_decay=0.005,
+    )
     assert "sgd 0.1" in recipe.summary() and "nesterov 0.9, wd 0.005" in recipe.summary()
     base = get_spec("edge_cnn_tiny")
-    spec = ModelSpec(name="x", source=base.source, architecture="", family="cnn",
-                     input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
+    spec = ModelSpec(
+        name="x",
+        source=base.source,
+        architecture="",
+        family="cnn",
+        input_shape=base.input_shape,
+        recipe=recipe,
+        build_fn=base.build_fn,
+    )
     model = spec.build()
     compile_model(model, spec)
     config = model.optimizer.get_config()
     assert (config["momentum"], config["nesterov"], config["weight_decay"]) == pytest.approx(
-        (0.9, True, 0.005))
+        (0.9, True, 0.005)
+    )
 
 
 def test_warmup_cosine_schedule_rises_then_decays_to_zero():
@@ -133,16 +165,30 @@ def test_warmup_cosine_schedule_rises_then_decays_to_zero():
     from edgedigits.zoo.registry import ModelSpec
 
     base = get_spec("edge_cnn_tiny")
-    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1,
-                            learning_rate=0.01, schedule="warmup-cosine", warmup_fraction=0.2)
-    spec = ModelSpec(name="x", source=base.source, architecture="", family="cnn",
-                     input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
+    recipe = TrainingRecipe(
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        epochs=1,
+        learning_rate=0.01,
+        schedule="warmup-cosine",
+        warmup_fraction=0.2,
+    )
+    spec = ModelSpec(
+        name="x",
+        source=base.source,
+        architecture="",
+        family="cnn",
+        input_shape=base.input_shape,
+        recipe=recipe,
+        build_fn=base.build_fn,
+    )
     model = spec.build()
     compile_model(model, spec, total_steps=100)
     from edgedigits._tf import tf_keras
 
     schedule = tf_keras().optimizers.schedules.deserialize(
-        model.optimizer.get_config()["learning_rate"])
+        model.optimizer.get_config()["learning_rate"]
+    )
     values = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
     assert values[0] == pytest.approx(0.0, abs=1e-9)
     assert values[1] == pytest.approx(0.005, rel=1e-3)  # halfway up the warmup
@@ -162,9 +208,15 @@ def test_clean_final_epochs_count_from_the_end_and_leave_one_augmented_epoch():
     with pytest.raises(ValueError, match="clean_final_epochs -1"):
         Augmentation(clean_final_epochs=-1)
     from edgedigits.zoo.registry import CallbackSpec
+
     with pytest.raises(ValueError, match="restart the callbacks' state"):
-        TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=5,
-                       augmentation=aug, callbacks=(CallbackSpec("EarlyStopping"),))
+        TrainingRecipe(
+            loss="sparse_categorical_crossentropy",
+            optimizer="adam",
+            epochs=5,
+            augmentation=aug,
+            callbacks=(CallbackSpec("EarlyStopping"),),
+        )
 
 
 def test_clean_batches_are_the_images_as_they_are(digits):
@@ -190,12 +242,32 @@ def test_training_switches_to_clean_batches_for_the_final_epochs(monkeypatch, tm
 
     base = get_spec("edge_cnn_tiny")
     aug = Augmentation(shift_fraction=0.1, clean_final_epochs=2)
-    recipe = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=3,
-                            batch_size=64, schedule="warmup-cosine", augmentation=aug)
-    spec = ModelSpec(name="edge_cnn_tiny", source=base.source, architecture="", family="cnn",
-                     input_shape=base.input_shape, recipe=recipe, build_fn=base.build_fn)
+    recipe = TrainingRecipe(
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        epochs=3,
+        batch_size=64,
+        schedule="warmup-cosine",
+        augmentation=aug,
+    )
+    spec = ModelSpec(
+        name="edge_cnn_tiny",
+        source=base.source,
+        architecture="",
+        family="cnn",
+        input_shape=base.input_shape,
+        recipe=recipe,
+        build_fn=base.build_fn,
+    )
     monkeypatch.setattr(training, "augmented_batches", recording)
-    result = training.train_model("edge_cnn_tiny", dataset=load_dataset(), out=tmp_path,
-                                  limit=256, verbose=0, log=lambda line: None, spec=spec)
+    result = training.train_model(
+        "edge_cnn_tiny",
+        dataset=load_dataset(),
+        out=tmp_path,
+        limit=256,
+        verbose=0,
+        log=lambda line: None,
+        spec=spec,
+    )
     assert calls == [(aug, 256), (None, 256)]  # one augmented epoch, then two clean ones
     assert result.epochs_run == 3

@@ -41,16 +41,23 @@ MODELS = ("seed003_ann16_relu", "edge_cnn_tiny")
 
 
 def fast_options(**kwargs) -> BenchOptions:
-    return BenchOptions(**{"timing": FAST, "test_limit": TEST_LIMIT, "batch_sizes": (1, 8),
-                           **kwargs})
+    return BenchOptions(
+        **{"timing": FAST, "test_limit": TEST_LIMIT, "batch_sizes": (1, 8), **kwargs}
+    )
 
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     train(MODELS, out=out, epochs=1, limit=5000, verbose=0, **QUIET)
-    export(MODELS, formats="tflite,onnx", recipes="float32,int8,dynamic,int16x8", out=out,
-           calibration_samples=100, **QUIET)
+    export(
+        MODELS,
+        formats="tflite,onnx",
+        recipes="float32,int8,dynamic,int16x8",
+        out=out,
+        calibration_samples=100,
+        **QUIET,
+    )
     return out
 
 
@@ -77,24 +84,33 @@ def gate_doc(doc):
 
 
 def _row(doc_or_report, artifact, runtime, batch=1):
-    rows = doc_or_report["results"] if isinstance(doc_or_report, dict) else [
-        r.to_json() for r in doc_or_report.results]
-    return next(r for r in rows if Path(r["artifact"]).name == artifact
-                and r["runtime"] == runtime and r["batch"] == batch)
+    rows = (
+        doc_or_report["results"]
+        if isinstance(doc_or_report, dict)
+        else [r.to_json() for r in doc_or_report.results]
+    )
+    return next(
+        r
+        for r in rows
+        if Path(r["artifact"]).name == artifact and r["runtime"] == runtime and r["batch"] == batch
+    )
 
 
 def test_every_cpu_runner_measures_each_artifact(report):
     for name in MODELS:
-        for artifact, runtime in [(f"{name}.keras", "keras"), (f"{name}.keras", "keras-predict"),
-                                  (f"{name}.float32.tflite", "litert"),
-                                  (f"{name}.int8.tflite", "litert"),
-                                  (f"{name}.dynamic.tflite", "litert"),
-                                  (f"{name}.int16x8.tflite", "litert"),
-                                  (f"{name}.float32.tflite", "litert-compiled"),
-                                  (f"{name}.int8.tflite", "litert-compiled"),
-                                  (f"{name}.float32.onnx", "onnxruntime"),
-                                  (f"{name}.int8.onnx", "onnxruntime"),
-                                  (f"{name}.dynamic.onnx", "onnxruntime")]:
+        for artifact, runtime in [
+            (f"{name}.keras", "keras"),
+            (f"{name}.keras", "keras-predict"),
+            (f"{name}.float32.tflite", "litert"),
+            (f"{name}.int8.tflite", "litert"),
+            (f"{name}.dynamic.tflite", "litert"),
+            (f"{name}.int16x8.tflite", "litert"),
+            (f"{name}.float32.tflite", "litert-compiled"),
+            (f"{name}.int8.tflite", "litert-compiled"),
+            (f"{name}.float32.onnx", "onnxruntime"),
+            (f"{name}.int8.onnx", "onnxruntime"),
+            (f"{name}.dynamic.onnx", "onnxruntime"),
+        ]:
             for batch in (1, 8):
                 row = _row(report, artifact, runtime, batch)
                 if artifact.endswith(".tflite") and batch > 1:  # exported with a batch of 1
@@ -112,9 +128,11 @@ def test_every_cpu_runner_measures_each_artifact(report):
                 else:
                     assert 0 < row["compute_us"]["min"] <= row["compute_us"]["p50"]
                     assert row["binding_us"] == pytest.approx(
-                        lat["p50"] - row["compute_us"]["p50"], abs=2e-3)
-                assert row["throughput_per_s"] == pytest.approx(batch / (lat["p50"] / 1e6),
-                                                                rel=1e-3)
+                        lat["p50"] - row["compute_us"]["p50"], abs=2e-3
+                    )
+                assert row["throughput_per_s"] == pytest.approx(
+                    batch / (lat["p50"] / 1e6), rel=1e-3
+                )
                 assert row["size_bytes"] > 0 and row["load_ms"] > 0 and row["peak_rss_mb"] > 0
 
 
@@ -132,18 +150,25 @@ def test_gpu_runtimes_skip_with_a_reason_or_run(report):
 
 def test_rows_say_what_executed_as_the_runtime_reports_it(report):
     """Node placement is read from each runtime after loading, never assumed."""
+
     def provider(artifact, runtime):
         return _row(report, artifact, runtime)["provider"]
 
-    assert re.fullmatch(r"CPUExecutionProvider (\d+)/\1 nodes",
-                        provider("edge_cnn_tiny.float32.onnx", "onnxruntime"))
-    assert re.fullmatch(r"XNNPACK (\d+)/\1 nodes", provider("edge_cnn_tiny.float32.tflite",
-                                                            "litert"))
+    assert re.fullmatch(
+        r"CPUExecutionProvider (\d+)/\1 nodes",
+        provider("edge_cnn_tiny.float32.onnx", "onnxruntime"),
+    )
+    assert re.fullmatch(
+        r"XNNPACK (\d+)/\1 nodes", provider("edge_cnn_tiny.float32.tflite", "litert")
+    )
     # XNNPACK has no int16x8 kernels: every node runs on LiteRT's builtin kernels.
-    assert re.fullmatch(r"builtin kernels, XNNPACK took 0/\d+ nodes",
-                        provider("edge_cnn_tiny.int16x8.tflite", "litert"))
+    assert re.fullmatch(
+        r"builtin kernels, XNNPACK took 0/\d+ nodes",
+        provider("edge_cnn_tiny.int16x8.tflite", "litert"),
+    )
     assert provider("edge_cnn_tiny.float32.tflite", "litert-compiled") == (
-        "LiteRT CPU accelerator, fully accelerated: yes")
+        "LiteRT CPU accelerator, fully accelerated: yes"
+    )
     assert provider("edge_cnn_tiny.keras", "keras") == "CPU:0 (TensorFlow placement)"
 
 
@@ -153,10 +178,12 @@ def test_litert_node_count_comes_from_the_interpreter(out, monkeypatch):
 
     from edgedigits.runtimes.litert import LiteRTRunner, delegated_nodes
 
-    fake = [{"index": 0, "op_name": "CONV_2D", "inputs": [0, 1], "outputs": [2]},
-            {"index": 1, "op_name": "RELU", "inputs": [2], "outputs": [3]},
-            {"index": 2, "op_name": "SOFTMAX", "inputs": [3], "outputs": [4]},
-            {"index": 3, "op_name": "DELEGATE", "inputs": [0], "outputs": [3]}]
+    fake = [
+        {"index": 0, "op_name": "CONV_2D", "inputs": [0, 1], "outputs": [2]},
+        {"index": 1, "op_name": "RELU", "inputs": [2], "outputs": [3]},
+        {"index": 2, "op_name": "SOFTMAX", "inputs": [3], "outputs": [4]},
+        {"index": 3, "op_name": "DELEGATE", "inputs": [0], "outputs": [3]},
+    ]
     assert delegated_nodes(fake) == (2, 3)  # the delegate took CONV_2D and RELU, not SOFTMAX
     assert delegated_nodes(fake[:3]) == (0, 3)
     monkeypatch.setattr(Interpreter, "_get_ops_details", lambda self: fake)
@@ -170,8 +197,9 @@ def test_litert_compiled_gpu_and_npu_skip_with_the_reason_or_run(report):
         assert rows, runtime
         for row in rows:
             if row.status == "skipped":
-                assert row.reason.startswith(f"LiteRT {accelerator} accelerator unavailable "
-                                             "here: "), row.reason
+                assert row.reason.startswith(
+                    f"LiteRT {accelerator} accelerator unavailable here: "
+                ), row.reason
             else:
                 assert row.status == "ok" and f"LiteRT {accelerator} accelerator" in row.provider
 
@@ -190,16 +218,22 @@ def test_batch_dependent_outputs_are_scored_at_batch_1(report):
 
 
 def test_profile_breaks_down_onnxruntime_by_operator(out):
-    result = bench([str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.onnx"),
-                    str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite")], out=out,
-                   options=fast_options(runtimes=("onnxruntime", "litert"), profile=True,
-                                        batch_sizes=(1,)), **QUIET)
+    result = bench(
+        [
+            str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.onnx"),
+            str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite"),
+        ],
+        out=out,
+        options=fast_options(runtimes=("onnxruntime", "litert"), profile=True, batch_sizes=(1,)),
+        **QUIET,
+    )
     ort_row = next(r for r in result.results if r.runtime == "onnxruntime")
     ops = {o["op"] for o in ort_row.profile}
     assert "QLinearConv" in ops, ops
     assert sum(o["share"] for o in ort_row.profile) == pytest.approx(1.0, abs=0.01)
-    assert all(o["us_per_run"] > 0 and o["provider"] == "CPUExecutionProvider"
-               for o in ort_row.profile)
+    assert all(
+        o["us_per_run"] > 0 and o["provider"] == "CPUExecutionProvider" for o in ort_row.profile
+    )
     litert_row = next(r for r in result.results if r.runtime == "litert")
     assert litert_row.profile is None and "no per-operator profiler" in litert_row.profile_note
     text = reports.to_markdown(reports.to_document(result))
@@ -232,9 +266,11 @@ def test_parity_equals_an_independent_computation(out, report):
     row = _row(report, f"{name}.int8.tflite", "litert")
     assert row["accuracy"] == pytest.approx(100 * np.mean(probs.argmax(1) == labels), abs=1e-4)
     assert row["reference_accuracy"] == pytest.approx(
-        100 * np.mean(keras_probs.argmax(1) == labels), abs=1e-4)
-    assert row["agreement"] == pytest.approx(np.mean(probs.argmax(1) == keras_probs.argmax(1)),
-                                             abs=1e-6)
+        100 * np.mean(keras_probs.argmax(1) == labels), abs=1e-4
+    )
+    assert row["agreement"] == pytest.approx(
+        np.mean(probs.argmax(1) == keras_probs.argmax(1)), abs=1e-6
+    )
     assert row["max_abs_diff"] == pytest.approx(np.abs(probs - keras_probs).max(), rel=1e-4)
     disagree = np.flatnonzero(probs.argmax(1) != keras_probs.argmax(1))
     assert row["disagreements"] == len(disagree)
@@ -260,6 +296,7 @@ def _bare_litert(path, x):
         interpreter.set_tensor(i, x)
         interpreter.invoke()
         return interpreter.get_tensor(o)
+
     return call
 
 
@@ -273,11 +310,15 @@ def _bare_onnxruntime(path, x):
     return lambda: session.run(out_names, {name: x})[0]
 
 
-@pytest.mark.parametrize("artifact, runtime, bare", [
-    ("seed003_ann16_relu.float32.tflite", "litert", _bare_litert),
-    ("edge_cnn_tiny.int8.tflite", "litert", _bare_litert),
-    ("seed003_ann16_relu.float32.onnx", "onnxruntime", _bare_onnxruntime),
-    ("edge_cnn_tiny.int8.onnx", "onnxruntime", _bare_onnxruntime)])
+@pytest.mark.parametrize(
+    "artifact, runtime, bare",
+    [
+        ("seed003_ann16_relu.float32.tflite", "litert", _bare_litert),
+        ("edge_cnn_tiny.int8.tflite", "litert", _bare_litert),
+        ("seed003_ann16_relu.float32.onnx", "onnxruntime", _bare_onnxruntime),
+        ("edge_cnn_tiny.int8.onnx", "onnxruntime", _bare_onnxruntime),
+    ],
+)
 def test_runner_call_costs_what_a_bare_loop_costs(out, artifact, runtime, bare):
     from functools import partial
 
@@ -286,8 +327,10 @@ def test_runner_call_costs_what_a_bare_loop_costs(out, artifact, runtime, bare):
 
     path = out / artifact.split(".")[0] / artifact
     with RUNTIMES[runtime](path) as runner:
-        x = quantize(get_spec(artifact.split(".")[0]).preprocess(
-            load_dataset().test_images[:1]), runner.inputs[0])
+        x = quantize(
+            get_spec(artifact.split(".")[0]).preprocess(load_dataset().test_images[:1]),
+            runner.inputs[0],
+        )
         bare_call = bare(path, x)
         np.testing.assert_array_equal(runner.infer_raw(x), bare_call())
         ratio = compare_calls(partial(runner.infer_raw, x), bare_call)
@@ -318,9 +361,11 @@ def test_an_injected_per_call_overhead_is_caught(out):
 
 def test_compute_is_the_runtimes_own_call(out):
     """bind() leaves only invoke() / run_with_iobinding, and gives the same answer."""
-    for artifact, runtime in (("edge_cnn_tiny.float32.tflite", "litert"),
-                              ("edge_cnn_tiny.float32.tflite", "litert-compiled"),
-                              ("edge_cnn_tiny.float32.onnx", "onnxruntime")):
+    for artifact, runtime in (
+        ("edge_cnn_tiny.float32.tflite", "litert"),
+        ("edge_cnn_tiny.float32.tflite", "litert-compiled"),
+        ("edge_cnn_tiny.float32.onnx", "onnxruntime"),
+    ):
         with RUNTIMES[runtime](out / "edge_cnn_tiny" / artifact) as runner:
             # The .tflite has a fixed batch of 1 (LiteRT's CompiledModel cannot resize it).
             n = 1 if artifact.endswith(".tflite") else 3
@@ -334,6 +379,7 @@ def test_compute_is_the_runtimes_own_call(out):
 
 
 # -- parity as a deployed app runs it -----------------------------------------------------------
+
 
 class _FakeRunner:
     """Outputs that depend on the other images in the batch when ``batch_dependent``."""
@@ -400,12 +446,15 @@ def test_markdown_report(doc, tmp_path, monkeypatch):
 
 def test_pareto_plots(doc, tmp_path):
     files = reports.write_plots(doc, tmp_path / "bench")
-    assert [Path(f).name for f in files] == ["bench_accuracy_vs_latency.png",
-                                             "bench_accuracy_vs_size.png"]
+    assert [Path(f).name for f in files] == [
+        "bench_accuracy_vs_latency.png",
+        "bench_accuracy_vs_size.png",
+    ]
     assert reports.pareto_front([(1, 90), (2, 95), (3, 94), (0.5, 80)]) == [3, 0, 1]
 
 
 # -- the gate --------------------------------------------------------------------------------
+
 
 def _scaled(doc, factor, only=None):
     new = copy.deepcopy(doc)
@@ -442,8 +491,12 @@ def test_gate_fails_on_an_injected_slowdown_with_its_interval(gate_doc):
     steady = _steady(gate_doc)  # rounds without noise: the interval is the point, testably
     result = check(_scaled(steady, 2.0, only=_named(target)), steady)
     assert not result.passed
-    assert any(f.startswith(f"latency: {target} on onnxruntime (batch 1)") and
-               "95% interval" in f and "limit 1.3x" in f for f in result.failures)
+    assert any(
+        f.startswith(f"latency: {target} on onnxruntime (batch 1)")
+        and "95% interval" in f
+        and "limit 1.3x" in f
+        for f in result.failures
+    )
     hit = next(c for c in result.comparisons if c.artifact == target and c.batch == 1)
     assert hit.regressed and hit.ci_low > 1.3 and hit.growth == pytest.approx(2.0)
     assert "REGRESSED" in result.to_markdown() and "95% interval" in result.to_markdown()
@@ -458,15 +511,16 @@ def test_gate_judges_the_interval_not_the_point(gate_doc):
     for row in noisy["results"]:
         if Path(row["artifact"]).name == target and row["status"] == "ok":
             assert len(row["round_p50_us"]) == 4
-            row["round_p50_us"] = [v * f for v, f in zip(row["round_p50_us"], (0.9, 1.4, 1.4,
-                                                                                2.4))]
-    hit = next(c for c in check(noisy, baseline).comparisons
-               if c.artifact == target and c.batch == 1)
+            row["round_p50_us"] = [v * f for v, f in zip(row["round_p50_us"], (0.9, 1.4, 1.4, 2.4))]
+    hit = next(
+        c for c in check(noisy, baseline).comparisons if c.artifact == target and c.batch == 1
+    )
     assert hit.growth == pytest.approx(1.4)
     assert hit.ci_low < 1.3 < hit.ci_high and not hit.regressed
     steady = _scaled(baseline, 1.4, only=_named(target))
-    hit = next(c for c in check(steady, baseline).comparisons
-               if c.artifact == target and c.batch == 1)
+    hit = next(
+        c for c in check(steady, baseline).comparisons if c.artifact == target and c.batch == 1
+    )
     assert hit.ci_low == pytest.approx(1.4) and hit.regressed
 
 
@@ -474,11 +528,17 @@ def test_gate_catches_a_slower_reference_by_its_model_getting_faster(gate_doc):
     """The float32 LiteRT row is what every ratio divides by: its own slowdown makes every other
     row of the model look faster, and the gate names the reference."""
     reference = "edge_cnn_tiny.float32.tflite"
-    result = check(_scaled(_steady(gate_doc), 1.5, only=lambda r: _named(reference)(r) and
-                           r["runtime"] == "litert"), _steady(gate_doc))
+    result = check(
+        _scaled(
+            _steady(gate_doc), 1.5, only=lambda r: _named(reference)(r) and r["runtime"] == "litert"
+        ),
+        _steady(gate_doc),
+    )
     assert not result.passed
-    assert any(f.startswith(f"latency: {reference} on litert (batch 1), the reference, looks "
-                            "1.50x slower") for f in result.failures), result.failures
+    assert any(
+        f.startswith(f"latency: {reference} on litert (batch 1), the reference, looks 1.50x slower")
+        for f in result.failures
+    ), result.failures
     assert not any("seed003_ann16_relu" in f for f in result.failures)
 
 
@@ -526,8 +586,10 @@ def test_gate_bad_baselines(doc, tmp_path):
     rejected({"schema": "edgedigits.bench/1", "results": []}, "re-run 'edgedigits bench")
     rejected({"schema": "edgedigits.bench/2"}, "'results' must be a list of rows")
     rejected({"schema": "edgedigits.bench/2", "results": {}}, "'results' must be a list")
-    rejected({"schema": "edgedigits.bench/2", "results": [{"model": "m"}]},
-             r"results\[0\] lacks artifact, runtime, batch, status")
+    rejected(
+        {"schema": "edgedigits.bench/2", "results": [{"model": "m"}]},
+        r"results\[0\] lacks artifact, runtime, batch, status",
+    )
     zero = copy.deepcopy(doc)
     next(r for r in zero["results"] if r["status"] == "ok")["round_p50_us"] = [0.0]
     rejected(zero, r"needs 'round_p50_us', a list of positive latencies")
@@ -539,16 +601,35 @@ def test_cli_check_exit_codes(out, doc, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(gate, "RETRY_PAUSE_S", 0.0)
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(_scaled(doc, 1.0)))
-    args = ["bench", str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite"),
-            str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite"), "--runtimes", "litert",
-            "--test-limit", "500", "--rounds", "4", "--min-runs", "8", "--min-seconds", "0.01",
-            "--batch", "8", "--gate-markdown", str(tmp_path / "gate.md"),
-            "--json", str(tmp_path / "now.json"), "--markdown", str(tmp_path / "now.md")]
+    args = [
+        "bench",
+        str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite"),
+        str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite"),
+        "--runtimes",
+        "litert",
+        "--test-limit",
+        "500",
+        "--rounds",
+        "4",
+        "--min-runs",
+        "8",
+        "--min-seconds",
+        "0.01",
+        "--batch",
+        "8",
+        "--gate-markdown",
+        str(tmp_path / "gate.md"),
+        "--json",
+        str(tmp_path / "now.json"),
+        "--markdown",
+        str(tmp_path / "now.md"),
+    ]
     assert main(args + ["--baseline", str(baseline), "--check", "--max-slowdown", "100"]) == 0
     assert "gate: passed" in capsys.readouterr().out
     assert "## Gate: passed" in (tmp_path / "gate.md").read_text()
-    slowed = _scaled(doc, 1 / 500, only=lambda r: Path(r["artifact"]).name ==
-                     "edge_cnn_tiny.int8.tflite")  # the baseline was 500x faster: a regression
+    slowed = _scaled(
+        doc, 1 / 500, only=lambda r: Path(r["artifact"]).name == "edge_cnn_tiny.int8.tflite"
+    )  # the baseline was 500x faster: a regression
     baseline.write_text(json.dumps(slowed))
     assert main(args + ["--baseline", str(baseline), "--check"]) == 1
     printed = capsys.readouterr()
@@ -565,9 +646,14 @@ def test_cli_check_exit_codes(out, doc, tmp_path, capsys, monkeypatch):
 
 # -- options and bad input --------------------------------------------------------------------
 
+
 def test_no_xnnpack_and_threads_are_recorded(out):
-    result = bench([str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite")], out=out,
-                   options=fast_options(runtimes=("litert",), xnnpack=False, threads=2), **QUIET)
+    result = bench(
+        [str(out / "edge_cnn_tiny" / "edge_cnn_tiny.float32.tflite")],
+        out=out,
+        options=fast_options(runtimes=("litert",), xnnpack=False, threads=2),
+        **QUIET,
+    )
     assert {r.provider for r in result.results} == {"builtin kernels, 7 nodes (XNNPACK off)"}
     assert {r.threads for r in result.results} == {2}
 
@@ -576,8 +662,14 @@ def test_tolerances_file_and_overrides(tmp_path):
     """A family's entry applies to each of its recipes, a recipe's own entry wins over it."""
     defaults = default_tolerances()
     path = tmp_path / "tol.json"
-    path.write_text(json.dumps({"int8": {"min_agreement": 0.5},
-                                "integer": {"max_accuracy_drop": 2.5, "min_agreement": 0.9}}))
+    path.write_text(
+        json.dumps(
+            {
+                "int8": {"min_agreement": 0.5},
+                "integer": {"max_accuracy_drop": 2.5, "min_agreement": 0.9},
+            }
+        )
+    )
     tolerances = load_tolerances(path)
     assert tolerances["dynamic"].max_accuracy_drop == tolerances["int8"].max_accuracy_drop == 2.5
     assert tolerances["int8"].min_agreement == 0.5 and tolerances["dynamic"].min_agreement == 0.9
@@ -592,8 +684,12 @@ def test_tolerances_file_and_overrides(tmp_path):
 
 def test_a_tolerance_exceeded_is_a_result(out):
     strict = {**default_tolerances(), "int8": Tolerance(1.0, 0.0, 1e-9)}
-    result = bench([str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite")], out=out,
-                   options=fast_options(runtimes=("litert",), tolerances=strict), **QUIET)
+    result = bench(
+        [str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.tflite")],
+        out=out,
+        options=fast_options(runtimes=("litert",), tolerances=strict),
+        **QUIET,
+    )
     assert {r.parity for r in result.results if r.status == "ok"} == {"fail"}
     assert "max abs diff" in " ".join(result.results[0].parity_failures)
 
@@ -602,14 +698,23 @@ def test_export_and_bench_judge_an_artifact_the_same_way(out):
     """One contract: on export's verify images, bench's parity of each file (in the runtime its
     format runs in) has the figures and the verdict export recorded in the manifest."""
     verify_images = 1000  # export's default --verify-samples
-    report = bench(list(MODELS), out=out, options=fast_options(
-        runtimes=("litert", "onnxruntime"), test_limit=verify_images, batch_sizes=(1,)), **QUIET)
+    report = bench(
+        list(MODELS),
+        out=out,
+        options=fast_options(
+            runtimes=("litert", "onnxruntime"), test_limit=verify_images, batch_sizes=(1,)
+        ),
+        **QUIET,
+    )
     compared = 0
     for name in MODELS:
         manifest = json.loads((out / name / "manifest.json").read_text())
         for entry in manifest["artifacts"]:
-            row = next(r for r in report.results if Path(r.artifact).name == entry["file"]
-                       and r.status == "ok")
+            row = next(
+                r
+                for r in report.results
+                if Path(r.artifact).name == entry["file"] and r.status == "ok"
+            )
             exported = entry["parity"]
             assert exported["images"] == verify_images
             assert row.agreement == exported["agreement"], entry["file"]
@@ -631,47 +736,76 @@ def test_bad_artifacts_fail_their_rows_and_the_rest_is_measured(out, tmp_path):
     good = (src / "edge_cnn_tiny.int8.tflite").read_bytes()
     (folder / "edge_cnn_tiny.int8.tflite").write_bytes(good[: len(good) // 3])  # truncated
     (folder / "edge_cnn_tiny.dynamic.tflite").write_bytes(
-        (src / "edge_cnn_tiny.float32.onnx").read_bytes())  # wrong format under a .tflite name
+        (src / "edge_cnn_tiny.float32.onnx").read_bytes()
+    )  # wrong format under a .tflite name
     (folder / "edge_cnn_tiny.float16.tflite").write_bytes(  # an MLP: input (784,), not 28x28x1
-        (out / "seed003_ann16_relu" / "seed003_ann16_relu.float32.tflite").read_bytes())
+        (out / "seed003_ann16_relu" / "seed003_ann16_relu.float32.tflite").read_bytes()
+    )
     (folder / "edge_cnn_tiny.int8.onnx").write_bytes(b"\x08\x07garbage")
-    result = bench(["edge_cnn_tiny"], out=tmp_path, options=fast_options(
-        runtimes=("litert", "onnxruntime")), **QUIET)
+    result = bench(
+        ["edge_cnn_tiny"],
+        out=tmp_path,
+        options=fast_options(runtimes=("litert", "onnxruntime")),
+        **QUIET,
+    )
     status = {(Path(r.artifact).name, r.batch): (r.status, r.reason) for r in result.results}
     assert status[("edge_cnn_tiny.float32.tflite", 1)][0] == "ok"
-    for name in ("edge_cnn_tiny.int8.tflite", "edge_cnn_tiny.dynamic.tflite",
-                 "edge_cnn_tiny.int8.onnx"):
+    for name in (
+        "edge_cnn_tiny.int8.tflite",
+        "edge_cnn_tiny.dynamic.tflite",
+        "edge_cnn_tiny.int8.onnx",
+    ):
         state, reason = status[(name, 1)]
         # The row names the file; its reason does not repeat the path.
-        assert state == "failed" and reason.startswith(("LiteRT cannot load it",
-                                                        "ONNX Runtime cannot load it")), reason
+        assert state == "failed" and reason.startswith(
+            ("LiteRT cannot load it", "ONNX Runtime cannot load it")
+        ), reason
     state, reason = status[("edge_cnn_tiny.float16.tflite", 1)]
     assert state == "failed"
-    assert reason == ("input shape (784,) does not match the data's (28, 28, 1) for "
-                      "edge_cnn_tiny")
+    assert reason == ("input shape (784,) does not match the data's (28, 28, 1) for edge_cnn_tiny")
 
 
 def test_bad_arguments(out, tmp_path, monkeypatch):
     from edgedigits.zoo import pretrained as shipped
 
     monkeypatch.setattr(shipped, "index", dict)  # as if no weights shipped
-    with pytest.raises(UnknownNameError, match="--runtimes tensorrt: unknown runtime; choose "
-                                               "from keras, keras-predict, litert"):
+    with pytest.raises(
+        UnknownNameError,
+        match="--runtimes tensorrt: unknown runtime; choose from keras, keras-predict, litert",
+    ):
         bench(["edge_cnn_tiny"], out=out, options=fast_options(runtimes=("tensorrt",)), **QUIET)
     with pytest.raises(UsageError, match=r"nothere\.tflite: no such file"):
         bench([str(tmp_path / "nothere.tflite")], out=out, **QUIET)
     (tmp_path / "model.tflite").write_bytes(b"x")
     with pytest.raises(UsageError, match=r"model\.tflite: cannot tell which zoo model"):
         bench([str(tmp_path / "model.tflite")], out=out, **QUIET)
-    with pytest.raises(ModelFileError, match="trained model not found; run 'edgedigits train "
-                                        "seed004_cnn"):
+    with pytest.raises(
+        ModelFileError, match="trained model not found; run 'edgedigits train seed004_cnn"
+    ):
         bench(["seed004_cnn"], out=out, **QUIET)
 
 
 def test_pipeline_trains_exports_and_benches(tmp_path, capsys):
-    args = ["pipeline", "seed003_ann16_relu", "--out", str(tmp_path), "--epochs", "1",
-            "--quant", "float32,int8", "--test-limit", "500", "--min-runs", "5",
-            "--min-seconds", "0.01", "--runtimes", "keras,litert,onnxruntime", "--batch", "4"]
+    args = [
+        "pipeline",
+        "seed003_ann16_relu",
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--quant",
+        "float32,int8",
+        "--test-limit",
+        "500",
+        "--min-runs",
+        "5",
+        "--min-seconds",
+        "0.01",
+        "--runtimes",
+        "keras,litert,onnxruntime",
+        "--batch",
+        "4",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     report_dir = tmp_path / "report"

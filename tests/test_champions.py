@@ -13,8 +13,10 @@ from edgedigits.zoo import get_spec
 
 pytestmark = pytest.mark.integration  # trains or exports models
 
-CHAMPIONS = {"edge_cnn_small": dict(params=10_000, int8_bytes=16 * 1024, arena=12 * 1024),
-             "edge_cnn_micro": dict(params=2_000, int8_bytes=8 * 1024, arena=6 * 1024)}
+CHAMPIONS = {
+    "edge_cnn_small": dict(params=10_000, int8_bytes=16 * 1024, arena=12 * 1024),
+    "edge_cnn_micro": dict(params=2_000, int8_bytes=8 * 1024, arena=6 * 1024),
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +27,14 @@ def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp("champions")
     quiet = dict(log=lambda _msg: None)
     results = train(list(CHAMPIONS), out=out, epochs=1, limit=2000, verbose=0, **quiet)
-    report = export(list(CHAMPIONS), formats="tflite,c", recipes="float32,int8", out=out,
-                    calibration_samples=100, **quiet)
+    report = export(
+        list(CHAMPIONS),
+        formats="tflite,c",
+        recipes="float32,int8",
+        out=out,
+        calibration_samples=100,
+        **quiet,
+    )
     return out, {r.model: r for r in results}, report
 
 

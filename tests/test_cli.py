@@ -49,12 +49,15 @@ def test_zoo_table(capsys):
     assert "seed002_mlp_logits" in out and "251,658" in out and "recipe" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "nope"], "edgedigits train: error: unknown model 'nope'; valid models: "),
-    (["train"], "edgedigits train: error: name at least one model, or --all"),
-    (["train", "seed004_cnn", "--limit", "99999"], "--limit 99999: only 60000 training images"),
-    (["train", "seed004_cnn", "--data", "/no/such/dir"], "--data /no/such/dir: no such file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "nope"], "edgedigits train: error: unknown model 'nope'; valid models: "),
+        (["train"], "edgedigits train: error: name at least one model, or --all"),
+        (["train", "seed004_cnn", "--limit", "99999"], "--limit 99999: only 60000 training images"),
+        (["train", "seed004_cnn", "--data", "/no/such/dir"], "--data /no/such/dir: no such file"),
+    ],
+)
 def test_user_errors_are_one_line_exit_1(argv, message, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
@@ -62,13 +65,18 @@ def test_user_errors_are_one_line_exit_1(argv, message, capsys):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "seed004_cnn", "--limit", "0"], "argument --limit: 0 must be at least 1"),
-    (["bench", "seed004_cnn", "--rounds", "0"], "argument --rounds: 0 must be at least 1"),
-    (["bench", "seed004_cnn", "--warmup", "-5"], "argument --warmup: -5 must be at least 0"),
-    (["bench", "seed004_cnn", "--min-seconds", "nan"],
-     "argument --min-seconds: 'nan' must be a positive, finite number"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "seed004_cnn", "--limit", "0"], "argument --limit: 0 must be at least 1"),
+        (["bench", "seed004_cnn", "--rounds", "0"], "argument --rounds: 0 must be at least 1"),
+        (["bench", "seed004_cnn", "--warmup", "-5"], "argument --warmup: -5 must be at least 0"),
+        (
+            ["bench", "seed004_cnn", "--min-seconds", "nan"],
+            "argument --min-seconds: 'nan' must be a positive, finite number",
+        ),
+    ],
+)
 def test_bad_flag_values_are_argparse_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -79,8 +87,9 @@ def test_bad_flag_values_are_argparse_errors(argv, message, capsys):
 @pytest.mark.integration
 def test_train_end_to_end(tmp_path, capsys):
     out = tmp_path / "exports"
-    assert main(["train", "seed004_mlp12", "--epochs", "1", "--limit", "500", "--out",
-                 str(out)]) == 0
+    assert (
+        main(["train", "seed004_mlp12", "--epochs", "1", "--limit", "500", "--out", str(out)]) == 0
+    )
     assert "trained 1 model(s)" in capsys.readouterr().out
     assert (out / "seed004_mlp12" / "seed004_mlp12.keras").is_file()
 

@@ -36,8 +36,7 @@ def test_fine_tuned_recipes_check_their_conversion_as_a_plain_recipe():
 
 def test_max_abs_diff_is_judged_for_plain_float_recipes_only():
     judged = {r for r, info in RECIPE_INFO.items() if info.tolerance.max_abs_diff is not None}
-    assert judged == {r for r, info in RECIPE_INFO.items()
-                      if info.family == "float"}
+    assert judged == {r for r, info in RECIPE_INFO.items() if info.family == "float"}
 
 
 def test_families_group_every_recipe_and_the_reference():
@@ -46,8 +45,11 @@ def test_families_group_every_recipe_and_the_reference():
 
 
 def _numeric_literals(tree: ast.AST) -> set[float]:
-    return {node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, float)}
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, float)
+    }
 
 
 def test_the_tolerance_numbers_are_written_once():
@@ -69,9 +71,11 @@ def test_the_tolerance_numbers_are_written_once():
 def test_the_docs_quote_no_tolerance_by_hand():
     """Tolerance figures in the docs come from the generated contract page only."""
     pattern = re.compile(r"(agreement|accuracy drop)[^.|\n]{0,20}(>=|<=|≥|≤) ?\d")
-    hand = [str(p.relative_to(ROOT)) for p in list((ROOT / "docs").rglob("*.md"))
-            + [ROOT / "README.md"]
-            if p.name != "contract.md" and pattern.search(p.read_text())]
+    hand = [
+        str(p.relative_to(ROOT))
+        for p in list((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+        if p.name != "contract.md" and pattern.search(p.read_text())
+    ]
     assert hand == []
 
 

@@ -28,17 +28,34 @@ pytestmark = pytest.mark.integration  # trains or exports models
 M = "seed004_mlp12"
 EXPORT_KILLS, TRAIN_KILLS = 50, 12
 RERUN_EVERY = 5  # after every fifth kill the interrupted command is re-run to completion
-EXPORT = ["export", M, "--out", "ex", "--format", "tflite,onnx,ort,c", "--quant",
-          "float32,int8", "--calibration-samples", "200", "--verify-samples", "500"]
+EXPORT = [
+    "export",
+    M,
+    "--out",
+    "ex",
+    "--format",
+    "tflite,onnx,ort,c",
+    "--quant",
+    "float32,int8",
+    "--calibration-samples",
+    "200",
+    "--verify-samples",
+    "500",
+]
 TRAIN = ["train", M, "--out", "ex", "--epochs", "1", "--limit", "6000"]
 # After a 1-epoch retrain the int8 files may fail parity (a barely trained 12-unit MLP): the last
 # re-run exports the float32 files, and drops the old model's int8 files with their records.
-EXPORT_FLOAT = [*EXPORT[:EXPORT.index("--quant") + 1], "float32"]
+EXPORT_FLOAT = [*EXPORT[: EXPORT.index("--quant") + 1], "float32"]
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edgedigits", *args], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgedigits", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _complete(args: list[str], cwd: Path) -> float:
@@ -62,16 +79,18 @@ def _holds_up(out: Path) -> str:
     """The folder after a kill: no manifest yet (no artifact either), or one that verifies."""
     folder = out / M
     if folder.is_dir():
-        assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], \
+        assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], (
             "a temporary file inside the model folder"
+        )
         metrics = folder / "metrics.json"
         if metrics.is_file():  # the model and its metrics landed together
             recorded = json.loads(metrics.read_text())["model_sha256"]
             actual = hashlib.sha256((folder / f"{M}.keras").read_bytes()).hexdigest()
             assert recorded == actual, "metrics.json describes another model file"
     if not (folder / "manifest.json").is_file():
-        assert not folder.is_dir() or not [p for p in folder.iterdir()
-                                           if p.suffix in ARTIFACT_SUFFIXES]
+        assert not folder.is_dir() or not [
+            p for p in folder.iterdir() if p.suffix in ARTIFACT_SUFFIXES
+        ]
         return "before the first artifact"
     report = verify([str(folder)])
     assert report.passed, [p.line() for p in report.problems]
@@ -108,10 +127,38 @@ def test_two_writers_and_a_reader_share_one_out(tmp_path):
     """Two exports of one model into one --out at once, verify reading meanwhile: every read
     passes, and the folder ends with both writers' artifacts."""
     _complete(["export", M, "--out", "ex", "--format", "tflite", "--quant", "float32"], tmp_path)
-    writers = [_start(["export", M, "--out", "ex", "--format", "onnx,ort", "--quant",
-                       "float32,int8", "--calibration-samples", "200"], tmp_path),
-               _start(["export", M, "--out", "ex", "--format", "tflite,c", "--quant", "int8",
-                       "--calibration-samples", "200"], tmp_path)]
+    writers = [
+        _start(
+            [
+                "export",
+                M,
+                "--out",
+                "ex",
+                "--format",
+                "onnx,ort",
+                "--quant",
+                "float32,int8",
+                "--calibration-samples",
+                "200",
+            ],
+            tmp_path,
+        ),
+        _start(
+            [
+                "export",
+                M,
+                "--out",
+                "ex",
+                "--format",
+                "tflite,c",
+                "--quant",
+                "int8",
+                "--calibration-samples",
+                "200",
+            ],
+            tmp_path,
+        ),
+    ]
     reads = 0
     while any(w.poll() is None for w in writers):
         report = verify([str(tmp_path / "ex" / M)])
@@ -124,5 +171,13 @@ def test_two_writers_and_a_reader_share_one_out(tmp_path):
     report = verify([str(tmp_path / "ex" / M)])
     assert report.passed
     assert sorted(Path(f).name for f in report.verified) == sorted(
-        [f"{M}.float32.tflite", f"{M}.float32.onnx", f"{M}.float32.ort", f"{M}.int8.onnx",
-         f"{M}.int8.ort", f"{M}.int8.tflite", f"{M}.int8.cc"])
+        [
+            f"{M}.float32.tflite",
+            f"{M}.float32.onnx",
+            f"{M}.float32.ort",
+            f"{M}.int8.onnx",
+            f"{M}.int8.ort",
+            f"{M}.int8.tflite",
+            f"{M}.int8.cc",
+        ]
+    )

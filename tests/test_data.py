@@ -35,10 +35,30 @@ def test_embedded_dataset_sanity_figures():
     ds = load_dataset()
     assert ds.train_images.shape == (60000, 28, 28) and ds.train_images.dtype == np.uint8
     assert ds.test_images.shape == (10000, 28, 28)
-    assert np.bincount(ds.train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918,
-                                                     6265, 5851, 5949]
-    assert np.bincount(ds.test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028,
-                                                    974, 1009]
+    assert np.bincount(ds.train_labels).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
+    assert np.bincount(ds.test_labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
     scaled = ds.train_images / 255.0
     assert round(float(scaled.mean()), 4) == 0.1307
     assert round(float(scaled.std()), 4) == 0.3081
@@ -78,8 +98,11 @@ def test_truncated_payload(tmp_path):
     data = idx_bytes(np.zeros((10, 28, 28), np.uint8))[:-100]
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(data)
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: truncated payload: header "
-                                        r"promises 10x28x28 = 7840 bytes, file has 7740"):
+    with pytest.raises(
+        DataError,
+        match=r"train-images-idx3-ubyte: truncated payload: header "
+        r"promises 10x28x28 = 7840 bytes, file has 7740",
+    ):
         read_idx(path)
 
 
@@ -112,8 +135,9 @@ def test_count_mismatch(tmp_path):
     write_idx_folder(folder, n_train=50)
     labels = np.zeros(49, np.uint8)
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
-    with pytest.raises(DataError, match="image/label count mismatch in train split: 50 images, "
-                                        "49 labels"):
+    with pytest.raises(
+        DataError, match="image/label count mismatch in train split: 50 images, 49 labels"
+    ):
         load_idx_folder(folder)
 
 
@@ -138,22 +162,26 @@ def test_wrong_image_size_and_label_range(tmp_path):
     folder = tmp_path / "idx"
     write_idx_folder(folder)
     (folder / "t10k-images-idx3-ubyte.gz").write_bytes(
-        gzip.compress(idx_bytes(np.zeros((20, 32, 32), np.uint8))))
+        gzip.compress(idx_bytes(np.zeros((20, 32, 32), np.uint8)))
+    )
     with pytest.raises(DataError, match=r"test images have shape \(20, 32, 32\)"):
         load_idx_folder(folder)
     write_idx_folder(folder)
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(
-        gzip.compress(idx_bytes(np.full(50, 11, np.uint8))))
+        gzip.compress(idx_bytes(np.full(50, 11, np.uint8)))
+    )
     with pytest.raises(DataError, match="train labels go up to 11"):
         load_idx_folder(folder)
 
 
 def test_npz_source(tmp_path):
     rng = np.random.default_rng(1)
-    arrays = dict(x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
-                  y_train=rng.integers(0, 10, 30, dtype=np.uint8),
-                  x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-                  y_test=rng.integers(0, 10, 10, dtype=np.uint8))
+    arrays = dict(
+        x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 30, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 10, dtype=np.uint8),
+    )
     np.savez(tmp_path / "mnist.npz", **arrays)
     ds = load_dataset(tmp_path / "mnist.npz")
     np.testing.assert_array_equal(ds.train_images, arrays["x_train"])
@@ -165,8 +193,9 @@ def test_npz_source(tmp_path):
 
 def test_npz_never_unpickles(tmp_path):
     objects = np.array([{"a": 1}] * 3, dtype=object)
-    np.savez(tmp_path / "evil.npz", x_train=objects, y_train=objects, x_test=objects,
-             y_test=objects)
+    np.savez(
+        tmp_path / "evil.npz", x_train=objects, y_train=objects, x_test=objects, y_test=objects
+    )
     with pytest.raises(DataError, match=r"evil\.npz: cannot read without unpickling"):
         load_npz(tmp_path / "evil.npz")
 
@@ -194,6 +223,9 @@ def test_keras_download_failure_is_one_clear_line(monkeypatch):
         raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(tf_keras.datasets.fashion_mnist, "load_data", offline)
-    with pytest.raises(DataError, match=r"--data keras:fashion_mnist: download failed .*omit "
-                                        r"--data to use the embedded MNIST"):
+    with pytest.raises(
+        DataError,
+        match=r"--data keras:fashion_mnist: download failed .*omit "
+        r"--data to use the embedded MNIST",
+    ):
         load_dataset("keras:fashion_mnist")

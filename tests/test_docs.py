@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md",
-         *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "CONTRIBUTING.md",
+    ROOT / "CHANGELOG.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+]
 README_MAX_LINES = 150
 
 
@@ -70,8 +74,13 @@ def test_readme_tour_runs_as_written(tmp_path):
     commands = _readme_tour()
     assert len(commands) == 7 and all(c.startswith("edgedigits ") for c in commands)
     for command in commands:
-        run = subprocess.run([sys.executable, "-m", "edgedigits", *command.split()[1:]],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        run = subprocess.run(
+            [sys.executable, "-m", "edgedigits", *command.split()[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert run.returncode == 0, (command, run.stderr[-2000:])
         assert "Traceback" not in run.stderr, command
 
@@ -84,6 +93,7 @@ def test_readme_python_block_runs_as_written(tmp_path, monkeypatch, capsys):
 
 
 # -- every command and Python block in the docs ------------------------------------------------
+
 
 def _doc_pages() -> list[Path]:
     pages = [p for p in (ROOT / "docs").rglob("*.md") if p.name != "cli-help.md"]
@@ -101,8 +111,10 @@ def _edgedigits_commands() -> list[tuple[str, str]]:
                     part = part.split("  #", 1)[0].strip()
                     if part.startswith("edgedigits "):
                         found.append((page.name, part))
-        found += [(page.name, span) for span in
-                  re.findall(r"`(edgedigits [^`]+)`", text.replace("\n", " "))]
+        found += [
+            (page.name, span)
+            for span in re.findall(r"`(edgedigits [^`]+)`", text.replace("\n", " "))
+        ]
     return found
 
 
@@ -159,14 +171,17 @@ def test_every_python_block_in_the_docs_is_run_by_a_test():
         for m in re.finditer(r"(<!-- tested: (tests/[\w/]+\.py)[^>]*-->\n)?```python\n", text):
             module = m.group(2)
             if not module or page.name not in (ROOT / module).read_text():
-                untested.append(f"{page.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}")
+                untested.append(f"{page.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}")
     assert not untested, untested
 
 
 def _python_block(page: str) -> str:
     text = (ROOT / page).read_text()
-    return text.split("<!-- tested: tests/test_docs.py", 1)[1].split("```python\n", 1)[1] \
+    return (
+        text.split("<!-- tested: tests/test_docs.py", 1)[1]
+        .split("```python\n", 1)[1]
         .split("```", 1)[0]
+    )
 
 
 @pytest.mark.integration
@@ -178,8 +193,9 @@ def test_the_extending_guide_registers_a_model():
         model = edgedigits.get_spec("my_mlp").build()
         print(model.count_params(), model(np.zeros((1, 784), np.float32)).shape)
     """)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["25450", "(1,", "10)"]
 
@@ -194,8 +210,16 @@ def test_the_python_api_page_runs_as_written(tmp_path):
         print(type(report).__name__, type(results).__name__, type(check).__name__,
               check.passed, type(verdict).__name__, probs.shape)
     """)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=1200, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=1200, cwd=tmp_path
+    )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.split()[-7:] == ["ExportReport", "BenchReport", "VerifyReport", "True",
-                                       "GateResult", "(8,", "10)"]
+    assert run.stdout.split()[-7:] == [
+        "ExportReport",
+        "BenchReport",
+        "VerifyReport",
+        "True",
+        "GateResult",
+        "(8,",
+        "10)",
+    ]

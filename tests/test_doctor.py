@@ -31,8 +31,15 @@ FACTOR = 40.0
 
 
 def _export_int8(out):
-    export([M], formats="tflite,onnx", recipes="int8", out=out, calibration_samples=200,
-           verify_samples=200, **QUIET)
+    export(
+        [M],
+        formats="tflite,onnx",
+        recipes="int8",
+        out=out,
+        calibration_samples=200,
+        verify_samples=200,
+        **QUIET,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +76,13 @@ def test_the_broken_layer_ranks_first_in_both_formats(trees):
         assert ranked[0].layer == "dense_1", [(e.layer, e.noise_share) for e in ranked]
         share_before = next(e.noise_share for e in before.ranked(fmt) if e.layer == "dense_1")
         assert ranked[0].noise_share > share_before + 0.3
-        sqnr_before = next(e.sqnr_db for e in before.layers
-                           if e.format == fmt and e.layer == "dense_1")
+        sqnr_before = next(
+            e.sqnr_db for e in before.layers if e.format == fmt and e.layer == "dense_1"
+        )
         assert ranked[0].sqnr_db < sqnr_before - 10  # 40x coarser steps: ~32 dB less
-        range_before = next(e.quant_max for e in before.layers
-                            if e.format == fmt and e.layer == "dense_1")
+        range_before = next(
+            e.quant_max for e in before.layers if e.format == fmt and e.layer == "dense_1"
+        )
         assert ranked[0].quant_max > 5 * range_before  # the int8 range grew with the unit
 
 
@@ -83,16 +92,30 @@ def test_every_layer_is_matched_and_the_output_agrees(trees):
     for f in report.formats:
         assert f.unmatched_layers == []
         assert f.agreement >= 0.95
-        layers = [e.layer for e in sorted(report.layers, key=lambda e: e.position)
-                  if e.format == f.format]
+        layers = [
+            e.layer for e in sorted(report.layers, key=lambda e: e.position) if e.format == f.format
+        ]
         assert layers == ["(input)", "dense", "dense_1", "dense_2"]
 
 
 def test_cli_writes_json_markdown_and_plot(trees, tmp_path, capsys):
     _, broken = trees
-    code = main(["doctor", M, "--out", str(broken), "--images", "50",
-                 "--json", str(tmp_path / "d.json"), "--markdown", str(tmp_path / "d.md"),
-                 "--plot", str(tmp_path / "d.png")])
+    code = main(
+        [
+            "doctor",
+            M,
+            "--out",
+            str(broken),
+            "--images",
+            "50",
+            "--json",
+            str(tmp_path / "d.json"),
+            "--markdown",
+            str(tmp_path / "d.md"),
+            "--plot",
+            str(tmp_path / "d.png"),
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     first = next(line for line in lines if line.split()[:1] == ["1"])  # rank 1, first format
@@ -103,12 +126,20 @@ def test_cli_writes_json_markdown_and_plot(trees, tmp_path, capsys):
     assert (tmp_path / "d.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["doctor", M, "--quant", "qat"], "--quant qat: the doctor diagnoses post-training recipes"),
-    (["doctor", M, "--quant", "int8", "--format", "onnx,c", "--out", "nowhere"],
-     "not exported; run 'edgedigits export seed003_ann64_relu --format onnx --quant int8"),
-    (["doctor", "nope"], "unknown model 'nope'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["doctor", M, "--quant", "qat"],
+            "--quant qat: the doctor diagnoses post-training recipes",
+        ),
+        (
+            ["doctor", M, "--quant", "int8", "--format", "onnx,c", "--out", "nowhere"],
+            "not exported; run 'edgedigits export seed003_ann64_relu --format onnx --quant int8",
+        ),
+        (["doctor", "nope"], "unknown model 'nope'"),
+    ],
+)
 def test_doctor_user_errors(argv, message, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
@@ -131,6 +162,7 @@ def test_metrics_on_known_values():
 
 # -- lint: each pitfall on a model built to have it -----------------------------------------------
 
+
 def _model(*layers):
     from edgedigits._tf import tf_keras
 
@@ -141,21 +173,31 @@ def _model(*layers):
 def _rules(model, recipes=None):
     from edgedigits.doctor import lint_model
 
-    return {(f.layer, f.rule, f.severity, f.recipes) for f in lint_model(model, recipes)
-            if f.layer != "*"}
+    return {
+        (f.layer, f.rule, f.severity, f.recipes)
+        for f in lint_model(model, recipes)
+        if f.layer != "*"
+    }
 
 
 def test_lint_batchnorm_after_an_activation():
     from edgedigits._tf import tf_keras
 
     L = tf_keras().layers
-    bad = _model(L.Dense(300, activation="relu", name="d"), L.BatchNormalization(name="bn"),
-                 L.Dense(10, name="out"))
+    bad = _model(
+        L.Dense(300, activation="relu", name="d"),
+        L.BatchNormalization(name="bn"),
+        L.Dense(10, name="out"),
+    )
     rules = _rules(bad, ["int8", "qat"])
     assert ("bn", "bn-not-foldable", "warning", ("int8",)) in rules
     assert ("bn", "bn-not-foldable", "warning", ("qat",)) in rules
-    good = _model(L.Dense(300, name="d"), L.BatchNormalization(name="bn"), L.ReLU(name="r"),
-                  L.Dense(10, name="out"))
+    good = _model(
+        L.Dense(300, name="d"),
+        L.BatchNormalization(name="bn"),
+        L.ReLU(name="r"),
+        L.Dense(10, name="out"),
+    )
     assert not [r for r in _rules(good, ["int8", "qat"]) if r[1] == "bn-not-foldable"]
 
 
@@ -163,8 +205,12 @@ def test_lint_layers_tfmot_cannot_handle_and_small_kernels():
     from edgedigits._tf import tf_keras
 
     L = tf_keras().layers
-    model = _model(L.Dense(400, name="wide"), L.LayerNormalization(name="ln"),
-                   L.Dense(16, name="narrow"), L.Dense(10, name="tiny"))
+    model = _model(
+        L.Dense(400, name="wide"),
+        L.LayerNormalization(name="ln"),
+        L.Dense(16, name="narrow"),
+        L.Dense(10, name="tiny"),
+    )
     rules = _rules(model, ["qat", "pruned"])
     assert ("ln", "qat-unsupported", "error", ("qat",)) in rules
     assert ("tiny", "small-kernel", "warning", ("pruned",)) in rules  # 16x10 = 160 weights
@@ -175,9 +221,14 @@ def test_lint_finds_the_zoo_models_where_qat_fails():
     from edgedigits.doctor import lint_model
     from edgedigits.zoo import create_model, list_models
 
-    failing = {name for name in list_models()
-               if any(f.rule == "bn-not-foldable" and "qat" in f.recipes
-                      for f in lint_model(create_model(name), ["qat"]))}
+    failing = {
+        name
+        for name in list_models()
+        if any(
+            f.rule == "bn-not-foldable" and "qat" in f.recipes
+            for f in lint_model(create_model(name), ["qat"])
+        )
+    }
     # The three models tfmot could not QAT before export folded their BatchNormalization.
     assert failing == {"seed000_deep_mlp", "seed000_deep_mlp_callbacks", "seed001_optimized_cnn"}
 
@@ -201,8 +252,16 @@ def test_auto_fix_keeps_the_doctors_worst_layer_in_float(trees, tmp_path):
     _, broken = trees
     work = tmp_path / "broken"
     shutil.copytree(broken, work)
-    report = export([M], formats="tflite", recipes="int8", out=work, calibration_samples=200,
-                    verify_samples=500, auto_fix=True, **QUIET)
+    report = export(
+        [M],
+        formats="tflite",
+        recipes="int8",
+        out=work,
+        calibration_samples=200,
+        verify_samples=500,
+        auto_fix=True,
+        **QUIET,
+    )
     by_recipe = {r.recipe: r for r in report.records}
     assert not by_recipe["int8"].parity["passed"]
     mixed = by_recipe["int8-mixed"]
@@ -215,8 +274,9 @@ def test_auto_fix_keeps_the_doctors_worst_layer_in_float(trees, tmp_path):
     from edgedigits.doctor.layers import tflite_interpreter
 
     interpreter = tflite_interpreter(work / M / mixed.file)
-    dense_1 = {d["dtype"].__name__ for d in interpreter.get_tensor_details()
-               if "/dense_1/" in d["name"]}
+    dense_1 = {
+        d["dtype"].__name__ for d in interpreter.get_tensor_details() if "/dense_1/" in d["name"]
+    }
     assert "float32" in dense_1
 
 
@@ -224,48 +284,73 @@ def test_keep_float_flag_in_both_formats(trees, tmp_path, capsys):
     good, _ = trees
     work = tmp_path / "good"
     shutil.copytree(good, work)
-    assert main(["export", M, "--format", "tflite,onnx", "--quant", "int8-mixed", "--keep-float",
-                 "dense", "--out", str(work), "--calibration-samples", "200"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                M,
+                "--format",
+                "tflite,onnx",
+                "--quant",
+                "int8-mixed",
+                "--keep-float",
+                "dense",
+                "--out",
+                str(work),
+                "--calibration-samples",
+                "200",
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((work / M / "manifest.json").read_text())
     mixed = [a for a in manifest["artifacts"] if a["recipe"] == "int8-mixed"]
     assert {a["format"] for a in mixed} == {"tflite", "onnx"}
-    assert all(a["details"]["keep_float"] == {"layers": ["dense"], "reason": "--keep-float"}
-               for a in mixed)
+    assert all(
+        a["details"]["keep_float"] == {"layers": ["dense"], "reason": "--keep-float"} for a in mixed
+    )
     import onnx
 
     graph = onnx.load(str(work / M / f"{M}.int8-mixed.onnx")).graph
-    quantized = {n.name for n in graph.node if n.op_type in ("QuantizeLinear",
-                                                              "DequantizeLinear")}
+    quantized = {n.name for n in graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")}
     weights = [name for name in quantized if "ReadVariableOp" in name]
     assert not any(f"{M}/dense/" in name for name in weights)  # the kept layer: float weights
     assert any(f"{M}/dense_1/" in name for name in weights)  # the others: int8 weights
     assert main(["export", M, "--quant", "int8-mixed", "--out", str(work)]) == 1
     assert "--quant int8-mixed needs --keep-float" in capsys.readouterr().err
-    assert main(["export", M, "--quant", "int8-mixed", "--keep-float", "conv9", "--out",
-                 str(work)]) == 1
+    assert (
+        main(["export", M, "--quant", "int8-mixed", "--keep-float", "conv9", "--out", str(work)])
+        == 1
+    )
     assert "--keep-float conv9: no such layer in" in capsys.readouterr().err
 
 
 # -- the BatchNormalization rewrite keeps outputs equal ----------------------------------------
 
+
 def _randomize_bn(model, rng, negative=False):
     for layer in model.layers:
         if type(layer).__name__ == "BatchNormalization":
             n = layer.gamma.shape[0]
-            gamma = rng.uniform(0.5, 2.0, n) * (np.where(np.arange(n) % 2, -1, 1) if negative
-                                                else 1)
-            layer.set_weights([gamma, rng.normal(0, 0.5, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.5, 2.0, n)])
+            gamma = rng.uniform(0.5, 2.0, n) * (
+                np.where(np.arange(n) % 2, -1, 1) if negative else 1
+            )
+            layer.set_weights(
+                [gamma, rng.normal(0, 0.5, n), rng.normal(0, 0.5, n), rng.uniform(0.5, 2.0, n)]
+            )
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("dense", ["bn: folded into out"]),
-    ("conv-valid", ["bn: folded into c2"]),
-    ("conv-pool-flatten-dense", ["bn: folded into out through pool, flat"]),
-    ("negative-scale-before-pool", ["bn: replaced by an equivalent DepthwiseConv2D"]),
-    ("conv-same", ["bn: replaced by an equivalent DepthwiseConv2D"]),
-    ("bn-after-linear-dense", []),  # the converters fold it already: left alone
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("dense", ["bn: folded into out"]),
+        ("conv-valid", ["bn: folded into c2"]),
+        ("conv-pool-flatten-dense", ["bn: folded into out through pool, flat"]),
+        ("negative-scale-before-pool", ["bn: replaced by an equivalent DepthwiseConv2D"]),
+        ("conv-same", ["bn: replaced by an equivalent DepthwiseConv2D"]),
+        ("bn-after-linear-dense", []),  # the converters fold it already: left alone
+    ],
+)
 def test_fold_batchnorm_keeps_outputs_equal(case, expected):
     from edgedigits._tf import tf_keras
     from edgedigits.doctor.fixes import assert_equivalent, fold_batchnorm
@@ -274,20 +359,51 @@ def test_fold_batchnorm_keeps_outputs_equal(case, expected):
     L = keras.layers
     conv = dict(kernel_size=3, activation="relu")
     body = {
-        "dense": [keras.Input((784,)), L.Dense(32, activation="relu"), L.BatchNormalization(
-            name="bn"), L.Dense(10, name="out")],
-        "conv-valid": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv), L.BatchNormalization(
-            name="bn"), L.Conv2D(3, 3, name="c2"), L.Flatten(), L.Dense(10, name="out")],
-        "conv-pool-flatten-dense": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv),
-                                    L.BatchNormalization(name="bn"), L.MaxPooling2D(name="pool"),
-                                    L.Flatten(name="flat"), L.Dense(10, name="out")],
-        "negative-scale-before-pool": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv),
-                                       L.BatchNormalization(name="bn"), L.MaxPooling2D(),
-                                       L.Flatten(), L.Dense(10, name="out")],
-        "conv-same": [keras.Input((12, 12, 1)), L.Conv2D(4, **conv), L.BatchNormalization(
-            name="bn"), L.Conv2D(3, 3, padding="same"), L.Flatten(), L.Dense(10)],
-        "bn-after-linear-dense": [keras.Input((784,)), L.Dense(32), L.BatchNormalization(
-            name="bn"), L.ReLU(), L.Dense(10)],
+        "dense": [
+            keras.Input((784,)),
+            L.Dense(32, activation="relu"),
+            L.BatchNormalization(name="bn"),
+            L.Dense(10, name="out"),
+        ],
+        "conv-valid": [
+            keras.Input((12, 12, 1)),
+            L.Conv2D(4, **conv),
+            L.BatchNormalization(name="bn"),
+            L.Conv2D(3, 3, name="c2"),
+            L.Flatten(),
+            L.Dense(10, name="out"),
+        ],
+        "conv-pool-flatten-dense": [
+            keras.Input((12, 12, 1)),
+            L.Conv2D(4, **conv),
+            L.BatchNormalization(name="bn"),
+            L.MaxPooling2D(name="pool"),
+            L.Flatten(name="flat"),
+            L.Dense(10, name="out"),
+        ],
+        "negative-scale-before-pool": [
+            keras.Input((12, 12, 1)),
+            L.Conv2D(4, **conv),
+            L.BatchNormalization(name="bn"),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dense(10, name="out"),
+        ],
+        "conv-same": [
+            keras.Input((12, 12, 1)),
+            L.Conv2D(4, **conv),
+            L.BatchNormalization(name="bn"),
+            L.Conv2D(3, 3, padding="same"),
+            L.Flatten(),
+            L.Dense(10),
+        ],
+        "bn-after-linear-dense": [
+            keras.Input((784,)),
+            L.Dense(32),
+            L.BatchNormalization(name="bn"),
+            L.ReLU(),
+            L.Dense(10),
+        ],
     }[case]
     model = keras.Sequential(body)
     rng = np.random.default_rng(0)

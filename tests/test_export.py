@@ -46,8 +46,15 @@ CHECK_IMAGES = 1000
 def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
     train(MODELS, out=out, epochs=2, limit=10000, verbose=0, **QUIET)
-    report = export(MODELS, formats="all", recipes="all,int8-fixed", out=out, finetune=FINETUNE,
-                    calibration_samples=200, **QUIET)
+    report = export(
+        MODELS,
+        formats="all",
+        recipes="all,int8-fixed",
+        out=out,
+        finetune=FINETUNE,
+        calibration_samples=200,
+        **QUIET,
+    )
     return out, report
 
 
@@ -117,13 +124,15 @@ def test_manifest_matches_files(exported):
                 one_at_a_time = entry["format"] == "tflite" or entry["recipe"] == "dynamic"
                 assert entry["parity"]["batch"] == (1 if one_at_a_time else 256), entry["file"]
                 assert entry["batch"] == (1 if entry["format"] == "tflite" else "dynamic")
-            quantized_io = entry["recipe"] in ("int8", "qat", "int8-fixed") and \
-                entry["format"] not in ("onnx", "ort")
+            quantized_io = entry["recipe"] in ("int8", "qat", "int8-fixed") and entry[
+                "format"
+            ] not in ("onnx", "ort")
             assert ("quantization" in entry["inputs"][0]) == quantized_io, entry["file"]
             if quantized_io:
                 assert entry["inputs"][0]["dtype"] == "int8"
-                assert entry["inputs"][0]["quantization"]["scale"] == pytest.approx(1 / 255,
-                                                                                    rel=1e-3)
+                assert entry["inputs"][0]["quantization"]["scale"] == pytest.approx(
+                    1 / 255, rel=1e-3
+                )
 
 
 def test_int8_calibration_never_uses_test_images(exported):
@@ -136,12 +145,12 @@ def test_int8_calibration_never_uses_test_images(exported):
     recorded = json.loads((out / MODELS[0] / "manifest.json").read_text())["calibration"]
     spec, data = get_spec(MODELS[0]), load_dataset()
     chosen = calibration_set(spec, data, recorded["samples"], recorded["seed"]).indices
-    assert hashlib.sha256(chosen.astype("<i8").tobytes()).hexdigest() == \
-        recorded["indices_sha256"]
+    assert hashlib.sha256(chosen.astype("<i8").tobytes()).hexdigest() == recorded["indices_sha256"]
 
     def digest(images):
-        return hashlib.sha256(np.ascontiguousarray(spec.preprocess(images), "<f4").tobytes()
-                              ).hexdigest()
+        return hashlib.sha256(
+            np.ascontiguousarray(spec.preprocess(images), "<f4").tobytes()
+        ).hexdigest()
 
     assert recorded["images_sha256"] == digest(data.train_images[chosen])
     assert recorded["images_sha256"] != digest(data.test_images[chosen % data.num_test])
@@ -168,12 +177,17 @@ def test_onnx_is_checked_named_and_batch_dynamic(exported):
     assert [i.name for i in proto.graph.input] == ["input"]
     assert [o.name for o in proto.graph.output] == ["output"]
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
-    assert {p.key for p in proto.metadata_props} >= {"edgedigits.labels",
-                                                     "edgedigits.preprocessing"}
+    assert {p.key for p in proto.metadata_props} >= {
+        "edgedigits.labels",
+        "edgedigits.preprocessing",
+    }
     int8 = onnx.load(str(out / "edge_cnn_tiny" / "edge_cnn_tiny.int8.onnx"))
     assert any(n.op_type == "QuantizeLinear" for n in int8.graph.node)  # QDQ format
-    weights = [onnx.numpy_helper.to_array(t) for t in int8.graph.initializer
-               if t.data_type == onnx.TensorProto.INT8 and t.dims]
+    weights = [
+        onnx.numpy_helper.to_array(t)
+        for t in int8.graph.initializer
+        if t.data_type == onnx.TensorProto.INT8 and t.dims
+    ]
     assert weights and all(-64 <= w.min() and w.max() <= 64 for w in weights)  # 7-bit: no
     # saturation in ONNX Runtime's AVX2 (non-VNNI) kernels
 
@@ -181,19 +195,20 @@ def test_onnx_is_checked_named_and_batch_dynamic(exported):
 def test_pruning_zeros_survive_and_compress(exported):
     out, report = exported
     for name in MODELS:
-        rec = next(r for r in report.records if (r.model, r.format, r.recipe) ==
-                   (name, "tflite", "pruned"))
+        rec = next(
+            r for r in report.records if (r.model, r.format, r.recipe) == (name, "tflite", "pruned")
+        )
         assert rec.details["wrappers_stripped"]
         targets = rec.details["layer_target_sparsity"]
         for layer, target in targets.items():  # kernels under 300 weights are kept dense
-            assert rec.details["layer_achieved_sparsity"][layer] == pytest.approx(target,
-                                                                                  abs=0.02)
+            assert rec.details["layer_achieved_sparsity"][layer] == pytest.approx(target, abs=0.02)
         assert set(rec.details["kept_dense"]) == {k for k, v in targets.items() if v == 0}
         assert rec.details["achieved_kernel_sparsity"] >= 0.45
         assert rec.details["tflite_weight_sparsity"] >= 0.45
         data = (out / name / rec.file).read_bytes()
         assert tflite_flatbuffer.weight_sparsity(data) == pytest.approx(
-            rec.details["tflite_weight_sparsity"], abs=1e-4)
+            rec.details["tflite_weight_sparsity"], abs=1e-4
+        )
         dense = (out / name / f"{name}.float32.tflite").read_bytes()
         assert len(gzip.compress(data)) < 0.85 * len(gzip.compress(dense))
 
@@ -217,8 +232,17 @@ def test_c_array_is_the_tflite_and_compiles(exported, tmp_path):
     compiler = shutil.which("g++") or shutil.which("c++")
     if not compiler:
         pytest.skip("no C++ compiler on this machine to compile the generated source")
-    subprocess.run([compiler, "-std=c++11", "-c", str(folder / "edge_cnn_tiny.int8.cc"),
-                    "-o", str(tmp_path / "model.o")], check=True)
+    subprocess.run(
+        [
+            compiler,
+            "-std=c++11",
+            "-c",
+            str(folder / "edge_cnn_tiny.int8.cc"),
+            "-o",
+            str(tmp_path / "model.o"),
+        ],
+        check=True,
+    )
 
 
 def _one_image_client(path):
@@ -234,6 +258,7 @@ def _one_image_client(path):
             interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
             interpreter.invoke()
             return interpreter.get_tensor(outp["index"])[0]
+
         return run, inp, outp
     import onnxruntime as ort
 
@@ -266,14 +291,21 @@ def test_golden_vectors_replay_one_image_at_a_time(exported):
                     (s_in, z_in), (s_out, z_out) = inp["quantization"], outp["quantization"]
                     q = np.clip(np.round(image / s_in) + z_in, -128, 127).astype(np.int8)
                     raw = run(q)
-                    np.testing.assert_allclose(raw, expected["expected_raw"][k],
-                                               atol=expected["atol_raw"], err_msg=entry["file"])
+                    np.testing.assert_allclose(
+                        raw,
+                        expected["expected_raw"][k],
+                        atol=expected["atol_raw"],
+                        err_msg=entry["file"],
+                    )
                     got = (raw.astype(np.float32) - z_out) * s_out
                 else:
                     got = run(image)
-                np.testing.assert_allclose(got, np.array(expected["expected"][k]),
-                                           atol=expected["atol"] + 1e-6,
-                                           err_msg=f"{entry['file']} image {k}")
+                np.testing.assert_allclose(
+                    got,
+                    np.array(expected["expected"][k]),
+                    atol=expected["atol"] + 1e-6,
+                    err_msg=f"{entry['file']} image {k}",
+                )
                 assert int(np.argmax(got)) == expected["predicted"][k], entry["file"]
                 replayed += 1
     recipes_per_model = sum(len(EXPORTED[f]) for f in (Format.TFLITE, Format.ONNX))
@@ -284,15 +316,24 @@ def test_export_twice_is_byte_identical(exported, tmp_path):
     out, report = exported
     again = tmp_path / "again"
     shutil.copytree(out / "edge_cnn_tiny", again / "edge_cnn_tiny")
-    second = export(["edge_cnn_tiny"], formats="all", recipes="all,int8-fixed", out=again,
-                    finetune=FINETUNE, calibration_samples=200, **QUIET)
+    second = export(
+        ["edge_cnn_tiny"],
+        formats="all",
+        recipes="all,int8-fixed",
+        out=again,
+        finetune=FINETUNE,
+        calibration_samples=200,
+        **QUIET,
+    )
     first = {r.file: r.sha256 for r in report.records if r.model == "edge_cnn_tiny"}
     # Every format but ORT, whose serializer orders the same graph differently each time (its
     # records say reproducible: false; tests/test_ort.py proves each .ort converts its .onnx).
     assert {r.file: r.sha256 for r in second.records if r.reproducible} == {
-        f: h for f, h in first.items() if not f.endswith(".ort")}
+        f: h for f, h in first.items() if not f.endswith(".ort")
+    }
     assert {r.file for r in second.records if not r.reproducible} == {
-        f for f in first if f.endswith(".ort")}
+        f for f in first if f.endswith(".ort")
+    }
 
 
 def test_failed_write_leaves_no_artifact_and_keeps_the_old_one(exported, tmp_path, monkeypatch):
@@ -313,16 +354,26 @@ def test_failed_write_leaves_no_artifact_and_keeps_the_old_one(exported, tmp_pat
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
     manifest_before = (folder / "manifest.json").read_bytes()
-    with pytest.raises(DiskFullError, match=f"^{folder}: no space left on the device while "
-                                            "making an artifact; the folder keeps the files"):
-        export(["seed003_ann64_relu"], formats="tflite,onnx", recipes="float32,int8",
-               out=work, calibration_samples=200, **QUIET)
+    with pytest.raises(
+        DiskFullError,
+        match=f"^{folder}: no space left on the device while "
+        "making an artifact; the folder keeps the files",
+    ):
+        export(
+            ["seed003_ann64_relu"],
+            formats="tflite,onnx",
+            recipes="float32,int8",
+            out=work,
+            calibration_samples=200,
+            **QUIET,
+        )
     monkeypatch.undo()  # a full disk stops the export: it is not one recipe's failure
     assert (folder / "seed003_ann64_relu.float32.tflite").read_bytes() == old_float
     assert (folder / "manifest.json").read_bytes() == manifest_before
     assert not [p for p in folder.iterdir() if ".tmp" in p.name]
     assert [p.name for p in work.iterdir() if not p.name.endswith(".lock")] == [
-        "seed003_ann64_relu"]  # no work or stage folder left beside it
+        "seed003_ann64_relu"
+    ]  # no work or stage folder left beside it
     assert verify([str(folder)]).passed
 
 
@@ -337,12 +388,22 @@ def test_one_failing_recipe_does_not_stop_the_others(exported, tmp_path, monkeyp
     folder = tmp_path / "edge_cnn_tiny"
     qat = folder / "edge_cnn_tiny.qat.tflite"
     qat_before = hashlib.sha256(qat.read_bytes()).hexdigest()
-    report = export(["edge_cnn_tiny"], formats="tflite", recipes="int8,qat,float16",
-                    out=tmp_path, finetune=FINETUNE, calibration_samples=200, **QUIET)
+    report = export(
+        ["edge_cnn_tiny"],
+        formats="tflite",
+        recipes="int8,qat,float16",
+        out=tmp_path,
+        finetune=FINETUNE,
+        calibration_samples=200,
+        **QUIET,
+    )
     status = {r.recipe: (r.status, r.reason) for r in report.records}
-    assert status["qat"] == ("failed", "ValueError: Layer MaxPooling2D is not supported by the "
-                                       "quantizer (the earlier edge_cnn_tiny.qat.tflite and its "
-                                       "record are kept)")
+    assert status["qat"] == (
+        "failed",
+        "ValueError: Layer MaxPooling2D is not supported by the "
+        "quantizer (the earlier edge_cnn_tiny.qat.tflite and its "
+        "record are kept)",
+    )
     assert status["int8"][0] == "ok" and status["float16"][0] == "ok"
     # The failed attempt leaves the good file and its good record untouched.
     assert hashlib.sha256(qat.read_bytes()).hexdigest() == qat_before
@@ -353,8 +414,9 @@ def test_one_failing_recipe_does_not_stop_the_others(exported, tmp_path, monkeyp
     assert golden["artifacts"][qat.name]["sha256"] == qat_before
     # Without an earlier file, the failure is recorded as such.
     qat.unlink()
-    export(["edge_cnn_tiny"], formats="tflite", recipes="qat", out=tmp_path, finetune=FINETUNE,
-           **QUIET)
+    export(
+        ["edge_cnn_tiny"], formats="tflite", recipes="qat", out=tmp_path, finetune=FINETUNE, **QUIET
+    )
     manifest = json.loads((folder / "manifest.json").read_text())
     assert [a["status"] for a in manifest["artifacts"] if a["file"] == qat.name] == ["failed"]
 
@@ -364,11 +426,13 @@ def test_bad_input_errors(exported, tmp_path, monkeypatch):
 
     monkeypatch.setattr(shipped, "index", dict)  # as if no weights shipped
     out, _ = exported
-    with pytest.raises(UnknownNameError, match="--format tf: unknown format; choose from tflite, "
-                                               "onnx, c, ort, all"):
+    with pytest.raises(
+        UnknownNameError, match="--format tf: unknown format; choose from tflite, onnx, c, ort, all"
+    ):
         export(["edge_cnn_tiny"], formats="tf", out=out, **QUIET)
-    with pytest.raises(UnknownNameError, match="--quant int4: unknown recipe; choose from "
-                                               "float32, float16"):
+    with pytest.raises(
+        UnknownNameError, match="--quant int4: unknown recipe; choose from float32, float16"
+    ):
         export(["edge_cnn_tiny"], recipes="int4", out=out, **QUIET)
     with pytest.raises(UnknownNameError, match="--quant qat: not offered by --format onnx"):
         export(["edge_cnn_tiny"], formats="onnx", recipes="qat", out=out, **QUIET)
@@ -376,14 +440,20 @@ def test_bad_input_errors(exported, tmp_path, monkeypatch):
         export(["nope"], out=out, **QUIET)
     with pytest.raises(UsageError, match="--opset 9: choose 13-18"):
         export(["edge_cnn_tiny"], opset=9, out=out, **QUIET)
-    with pytest.raises(ModelFileError, match=r"not trained yet: seed004_cnn .*run 'edgedigits "
-                                             r"train seed004_cnn --out .*' first, or add --train"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"not trained yet: seed004_cnn .*run 'edgedigits "
+        r"train seed004_cnn --out .*' first, or add --train",
+    ):
         export(["seed004_cnn"], out=out, **QUIET)
     corrupt = tmp_path / "edge_cnn_tiny"
     corrupt.mkdir()
     (corrupt / "edge_cnn_tiny.keras").write_bytes(b"PK\x03\x04truncated")
-    with pytest.raises(ModelFileError, match=r"edge_cnn_tiny\.keras: not a readable \.keras "
-                                             "zip"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"edge_cnn_tiny\.keras: not a readable \.keras "
+        "zip",
+    ):
         export(["edge_cnn_tiny"], out=tmp_path, **QUIET)
     assert sorted(p.name for p in corrupt.iterdir()) == ["edge_cnn_tiny.keras"]
 
@@ -412,15 +482,32 @@ def test_cli_reports_parity_failures_and_exits_1(exported, tmp_path, monkeypatch
     shutil.copytree(out / "edge_cnn_tiny", tmp_path / "edge_cnn_tiny")
     for recipe in (Recipe.FLOAT16, Recipe.INT8):
         info = RECIPE_INFO[recipe]
-        monkeypatch.setitem(RECIPE_INFO, recipe, replace(
-            info, tolerance=replace(info.tolerance, max_abs_diff=0.0)))  # valid, unmeetable
-    code = main(["export", "edge_cnn_tiny", "--quant", "float16,int8", "--out", str(tmp_path),
-                 "--calibration-samples", "100", "--verify-samples", "200"])
+        monkeypatch.setitem(
+            RECIPE_INFO, recipe, replace(info, tolerance=replace(info.tolerance, max_abs_diff=0.0))
+        )  # valid, unmeetable
+    code = main(
+        [
+            "export",
+            "edge_cnn_tiny",
+            "--quant",
+            "float16,int8",
+            "--out",
+            str(tmp_path),
+            "--calibration-samples",
+            "100",
+            "--verify-samples",
+            "200",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     for file in ("edge_cnn_tiny.float16.tflite", "edge_cnn_tiny.int8.tflite"):
-        assert re.search(f"parity outside tolerance: {re.escape(file)}: max abs diff "
-                         r"[0-9.e-]+ > 0$", err, re.MULTILINE), err
+        assert re.search(
+            f"parity outside tolerance: {re.escape(file)}: max abs diff "
+            r"[0-9.e-]+ > 0$",
+            err,
+            re.MULTILINE,
+        ), err
 
 
 def test_batchnorm_models_get_qat_and_a_repaired_int8(tmp_path, monkeypatch):
@@ -434,14 +521,25 @@ def test_batchnorm_models_get_qat_and_a_repaired_int8(tmp_path, monkeypatch):
     train([name], out=tmp_path, epochs=2, limit=10000, verbose=0, **QUIET)
     int8, qat = RECIPE_INFO[Recipe.INT8], RECIPE_INFO[Recipe.QAT]
     # int8 held to an unmeetable (valid) max abs diff of 0...
-    monkeypatch.setitem(RECIPE_INFO, Recipe.INT8, dataclasses.replace(
-        int8, tolerance=dataclasses.replace(int8.tolerance, max_abs_diff=0.0)))
+    monkeypatch.setitem(
+        RECIPE_INFO,
+        Recipe.INT8,
+        dataclasses.replace(int8, tolerance=dataclasses.replace(int8.tolerance, max_abs_diff=0.0)),
+    )
     # ...and QAT's conversion to an untouched integer row with int8's promise
-    monkeypatch.setitem(RECIPE_INFO, Recipe.QAT, dataclasses.replace(
-        qat, converts_as=Recipe.INT8_FIXED))
-    report = export([name], formats="tflite", recipes="int8,qat", out=tmp_path,
-                    finetune=FinetuneOptions(epochs=1, samples=2000), calibration_samples=200,
-                    auto_fix=True, **QUIET)
+    monkeypatch.setitem(
+        RECIPE_INFO, Recipe.QAT, dataclasses.replace(qat, converts_as=Recipe.INT8_FIXED)
+    )
+    report = export(
+        [name],
+        formats="tflite",
+        recipes="int8,qat",
+        out=tmp_path,
+        finetune=FinetuneOptions(epochs=1, samples=2000),
+        calibration_samples=200,
+        auto_fix=True,
+        **QUIET,
+    )
     by_recipe = {r.recipe: r for r in report.records}
     assert by_recipe["qat"].ok, by_recipe["qat"].reason
     assert by_recipe["qat"].details["rewrite"] == ["batch_normalization: folded into dense_3"]
@@ -467,7 +565,9 @@ def test_models_exported_in_processes_match_in_process(tmp_path):
     assert [r.model for r in report.records] == [n for n in names for _ in range(4)]
     assert any("in 2 processes" in line for line in lines)
     assert {line.split("(process")[0] for line in lines if "(process" in line} == {
-        "[1/2] exporting seed003_ann64_relu ", "[2/2] exporting seed004_cnn "}
+        "[1/2] exporting seed003_ann64_relu ",
+        "[2/2] exporting seed004_cnn ",
+    }
     assert any("seed004_cnn int8:" in line for line in lines)  # a worker's progress line
     for name in names:
         one = json.loads((tmp_path / "one" / name / "golden.json").read_text())["artifacts"]

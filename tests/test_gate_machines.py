@@ -13,19 +13,28 @@ from edgedigits.benchmark.gate import check, check_and_retime, reference_speed, 
 
 
 def _row(model, recipe, fmt, runtime, rounds, batch=1):
-    return {"model": model, "artifact": f"/x/{model}/{model}.{recipe}.{fmt}", "recipe": recipe,
-            "format": fmt, "runtime": runtime, "batch": batch, "status": "ok",
-            "round_p50_us": list(rounds)}
+    return {
+        "model": model,
+        "artifact": f"/x/{model}/{model}.{recipe}.{fmt}",
+        "recipe": recipe,
+        "format": fmt,
+        "runtime": runtime,
+        "batch": batch,
+        "status": "ok",
+        "round_p50_us": list(rounds),
+    }
 
 
 def _doc(int8_factor=1.0, reference_us=10.0, other_factor=1.0, machine=None):
     """Two models; ``int8_factor`` slows model a's int8 ONNX row against its reference."""
     ref = [reference_us * f for f in (1.0, 1.02, 0.98, 1.01, 0.99, 1.0)]
-    results = [_row("a", "float32", "tflite", "litert", ref),
-               _row("a", "int8", "onnx", "onnxruntime", [2 * int8_factor * v for v in ref]),
-               _row("a", "int8", "tflite", "litert", [0.6 * v for v in ref]),
-               _row("b", "float32", "tflite", "litert", ref),
-               _row("b", "int8", "onnx", "onnxruntime", [3 * other_factor * v for v in ref])]
+    results = [
+        _row("a", "float32", "tflite", "litert", ref),
+        _row("a", "int8", "onnx", "onnxruntime", [2 * int8_factor * v for v in ref]),
+        _row("a", "int8", "tflite", "litert", [0.6 * v for v in ref]),
+        _row("b", "float32", "tflite", "litert", ref),
+        _row("b", "int8", "onnx", "onnxruntime", [3 * other_factor * v for v in ref]),
+    ]
     return {"machine": machine or {}, "results": results}
 
 
@@ -63,15 +72,17 @@ def test_a_regression_that_every_measurement_repeats_fails():
     assert not result.passed and retime.calls == [["a"], ["a"]]
     assert [r.confirmed for r in result.retimings] == [True, True]
     assert len(result.failures) == 1 and result.failures[0].startswith(
-        "latency: a.int8.onnx on onnxruntime (batch 1) is 3.00x its float32 LiteRT reference")
+        "latency: a.int8.onnx on onnxruntime (batch 1) is 3.00x its float32 LiteRT reference"
+    )
     assert "confirmed" in result.to_markdown()
 
 
 def test_retiming_stops_once_the_alarm_is_gone_and_never_runs_without_one():
     baseline = _doc()
     retime = _Retimer(_doc(), _doc(int8_factor=9.0))
-    assert check_and_retime(_doc(int8_factor=1.5), baseline, retime, retries=2, pause_s=0,
-                            log=lambda s: None).passed
+    assert check_and_retime(
+        _doc(int8_factor=1.5), baseline, retime, retries=2, pause_s=0, log=lambda s: None
+    ).passed
     assert len(retime.calls) == 1  # the second prepared report was never asked for
     idle = _Retimer()
     assert check_and_retime(_doc(), baseline, idle, pause_s=0).passed and idle.calls == []
@@ -81,10 +92,15 @@ def test_retiming_stops_once_the_alarm_is_gone_and_never_runs_without_one():
 
 def test_retiming_keeps_the_first_verdict_when_nothing_could_be_measured_again():
     baseline = _doc()
-    empty = {"machine": {}, "results": [dict(r, status="failed", reason="gone")
-                                        for r in _doc()["results"] if r["model"] == "a"]}
-    result = check_and_retime(_doc(int8_factor=1.5), baseline, _Retimer(empty), retries=1,
-                              pause_s=0, log=lambda s: None)
+    empty = {
+        "machine": {},
+        "results": [
+            dict(r, status="failed", reason="gone") for r in _doc()["results"] if r["model"] == "a"
+        ],
+    }
+    result = check_and_retime(
+        _doc(int8_factor=1.5), baseline, _Retimer(empty), retries=1, pause_s=0, log=lambda s: None
+    )
     assert not result.passed and result.retimings == []
     assert any("re-timing compared nothing" in n for n in result.notes)
 
@@ -103,20 +119,32 @@ def test_reference_speed_is_the_absolute_reference_latency_against_the_baseline(
     assert reference_speed(_doc(), _doc(), "nobody") is None
 
 
-HERE = {"cpu": "AMD EPYC", "cpu_id": "AuthenticAMD family 25 model 1 stepping 1",
-        "cpu_flags": ["avx2", "fma"]}
-THERE = dict(HERE, cpu_id="AuthenticAMD family 25 model 17 stepping 1",
-             cpu_flags=["avx2", "avx512_vnni", "avx512f", "fma"])
+HERE = {
+    "cpu": "AMD EPYC",
+    "cpu_id": "AuthenticAMD family 25 model 1 stepping 1",
+    "cpu_flags": ["avx2", "fma"],
+}
+THERE = dict(
+    HERE,
+    cpu_id="AuthenticAMD family 25 model 17 stepping 1",
+    cpu_flags=["avx2", "avx512_vnni", "avx512f", "fma"],
+)
 UNNAMED = {"cpu": "AMD EPYC"}  # a report older than cpu_id
 
 
 def test_a_baseline_from_another_cpu_is_reported_not_judged():
     result = check(_doc(int8_factor=2.3, machine=HERE), _doc(machine=THERE))
     assert result.passed and result.comparisons  # compared, shown, not judged
-    assert any("another CPU (AuthenticAMD family 25 model 17 stepping 1)" in n
-               and "avx512_vnni, avx512f" in n for n in result.notes), result.notes
-    assert any(n.startswith("latency not judged: 1 row(s) beyond 1.3x") and
-               "a.int8.onnx on onnxruntime (batch 1) 2.30x" in n for n in result.notes)
+    assert any(
+        "another CPU (AuthenticAMD family 25 model 17 stepping 1)" in n
+        and "avx512_vnni, avx512f" in n
+        for n in result.notes
+    ), result.notes
+    assert any(
+        n.startswith("latency not judged: 1 row(s) beyond 1.3x")
+        and "a.int8.onnx on onnxruntime (batch 1) 2.30x" in n
+        for n in result.notes
+    )
     bad = _doc(int8_factor=2.3, machine=HERE)
     bad["results"][2].update(parity="fail", parity_failures=["agreement 90.00% < 98%"])
     assert not check(bad, _doc(machine=THERE)).passed  # parity is judged on any machine
@@ -127,8 +155,11 @@ def test_a_baseline_from_another_cpu_is_reported_not_judged():
 
 def test_the_baseline_is_chosen_by_the_runs_cpu():
     run = _doc(machine=HERE)
-    there, unnamed, here = (("there.json", _doc(machine=THERE)),
-                            ("old.json", _doc(machine=UNNAMED)), ("here.json", _doc(machine=HERE)))
+    there, unnamed, here = (
+        ("there.json", _doc(machine=THERE)),
+        ("old.json", _doc(machine=UNNAMED)),
+        ("here.json", _doc(machine=HERE)),
+    )
     assert select_baseline(run, [there, unnamed, here])[0] == "here.json"
     assert select_baseline(run, [there, unnamed])[0] == "old.json"
     assert select_baseline(run, [there])[0] == "there.json"  # then reported, not judged

@@ -17,20 +17,33 @@ import time
 import pytest
 
 DEEP = "[" * 100_000 + "]" * 100_000
-MANIFEST = {"schema": "edgedigits.manifest/2", "model": "seed004_cnn",  # valid, and empty
-            "source_model": {"file": "seed004_cnn.keras", "sha256": "0" * 64,
-                             "weights": "pretrained"},
-            "labels": [str(d) for d in range(10)], "output": "probabilities",
-            "preprocessing": {"formula": "x = pixel / 255", "scale": 1 / 255, "offset": 0.0,
-                              "layout": "HWC"},
-            "tools": {}, "artifacts": [],
-            "golden": {"file": "golden.json", "sha256": "0" * 64, "size_bytes": 0}}
+MANIFEST = {
+    "schema": "edgedigits.manifest/2",
+    "model": "seed004_cnn",  # valid, and empty
+    "source_model": {"file": "seed004_cnn.keras", "sha256": "0" * 64, "weights": "pretrained"},
+    "labels": [str(d) for d in range(10)],
+    "output": "probabilities",
+    "preprocessing": {
+        "formula": "x = pixel / 255",
+        "scale": 1 / 255,
+        "offset": 0.0,
+        "layout": "HWC",
+    },
+    "tools": {},
+    "artifacts": [],
+    "golden": {"file": "golden.json", "sha256": "0" * 64, "size_bytes": 0},
+}
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "edgedigits", *args], cwd=cwd,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "edgedigits", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     run.seconds = time.monotonic() - started
     return run
 
@@ -60,10 +73,14 @@ def test_baseline_that_would_hang_or_exhaust_is_refused_at_once(folder, content)
     else:
         with open(path, "wb") as handle:  # 200 MB, sparse: refused by its size, never read
             handle.truncate(200 << 20)
-    run = _cli("bench", "seed004_cnn", "--out", "ex", "--check", "--baseline", "base.json",
-               cwd=folder)
-    want = {"fifo": "not a regular file", "deep": "nested too deeply",
-            "huge": "over the 67,108,864-byte limit"}[content]
+    run = _cli(
+        "bench", "seed004_cnn", "--out", "ex", "--check", "--baseline", "base.json", cwd=folder
+    )
+    want = {
+        "fifo": "not a regular file",
+        "deep": "nested too deeply",
+        "huge": "over the 67,108,864-byte limit",
+    }[content]
     _one_line(run, "--baseline base.json", want)
     assert run.seconds < 60
 
@@ -77,8 +94,11 @@ def test_model_folder_records_that_would_hang_are_refused(folder, record, conten
         os.mkfifo(path)
     else:
         path.write_text(DEEP)
-    command = ("verify", "--out", "ex") if record != "metrics.json" else (
-        "export", "seed004_cnn", "--out", "ex")
+    command = (
+        ("verify", "--out", "ex")
+        if record != "metrics.json"
+        else ("export", "seed004_cnn", "--out", "ex")
+    )
     run = _cli(*command, cwd=folder)
     want = "not a regular file" if content == "fifo" else "nested too deeply"
     _one_line(run, f"seed004_cnn/{record}", want)

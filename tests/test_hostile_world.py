@@ -32,20 +32,26 @@ import pytest
 from conftest import write_idx_folder
 
 M = "seed004_mlp12"  # the smallest zoo model; shipped weights, so nothing is trained
-PEAK_RSS = ("import resource, subprocess, sys\n"
-            "code = subprocess.run(sys.argv[2:]).returncode\n"
-            "open(sys.argv[1], 'w').write(str(resource.getrusage("
-            "resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-            "sys.exit(code)\n")
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage("
+    "resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
 
 
 def cli(*args: str, cwd: Path, timeout: int = 180) -> subprocess.CompletedProcess:
     """``edgedigits ARGS`` in ``cwd``; ``.seconds`` and ``.peak_mb`` (the child's peak RSS)."""
     rss = cwd / ".peak_rss"
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-c", PEAK_RSS, str(rss), sys.executable, "-m",
-                          "edgedigits", *args], cwd=cwd, capture_output=True, text=True,
-                         timeout=timeout)
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(rss), sys.executable, "-m", "edgedigits", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     run.seconds = time.monotonic() - started
     run.peak_mb = int(rss.read_text()) / 1024
     rss.unlink()
@@ -56,8 +62,9 @@ def one_line(run: subprocess.CompletedProcess, *needles: str, code: int = 1) -> 
     """The run failed with ``code`` and one stderr line holding every needle; no traceback."""
     assert run.returncode == code, (run.returncode, run.stderr[-1500:])
     assert "Traceback" not in run.stderr, run.stderr[-1500:]
-    lines = [line for line in run.stderr.splitlines()
-             if line.startswith("edgedigits") or "error" in line]
+    lines = [
+        line for line in run.stderr.splitlines() if line.startswith("edgedigits") or "error" in line
+    ]
     hits = [line for line in lines if all(n in line for n in needles)]
     assert hits, lines
     return hits[0]
@@ -65,10 +72,12 @@ def one_line(run: subprocess.CompletedProcess, *needles: str, code: int = 1) -> 
 
 # -- data files whose headers lie (unit tier) ----------------------------------------------------
 
+
 def _npy(shape: tuple[int, ...], body: bytes) -> bytes:
     buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False,
-                                                  "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
     return buffer.getvalue() + body
 
 
@@ -95,8 +104,11 @@ def _data_case(tmp_path: Path, case: str) -> str:
     write_idx_folder(folder, gz=True)
     images = folder / "train-images-idx3-ubyte.gz"
     if case == "npz-claims-2^40-images":
-        arrays = {"y_train": np.zeros(4, np.uint8), "x_test": np.zeros((4, 28, 28), np.uint8),
-                  "y_test": np.zeros(4, np.uint8)}
+        arrays = {
+            "y_train": np.zeros(4, np.uint8),
+            "x_test": np.zeros((4, 28, 28), np.uint8),
+            "y_test": np.zeros(4, np.uint8),
+        }
         with zipfile.ZipFile(tmp_path / "d.npz", "w") as archive:
             archive.writestr("x_train.npy", _npy((2**40, 28, 28), bytes(784)))
             for key, value in arrays.items():
@@ -128,8 +140,7 @@ DATA_CASES = {  # case: what the one line says
     "npz-fifo": "--data d.npz: not a regular file or a folder",
     "idx-gzip-claims-100GiB": "over the 1,073,741,824-byte limit for one data file",
     "idx-gzip-claims-more-than-it-can-hold": "more than this gzip file can hold",
-    "idx-gzip-bomb-after-a-small-header": "data continues past the 7,856 bytes its header "
-                                          "promises",
+    "idx-gzip-bomb-after-a-small-header": "data continues past the 7,856 bytes its header promises",
     "idx-fifo": "train-images-idx3-ubyte: not a regular file",
     "checksums-fifo": "SHA256SUMS: not a regular file",
     "checksums-dangling-link": "SHA256SUMS: a symbolic link to",
@@ -150,6 +161,7 @@ def test_data_that_lies_about_its_size_or_would_hang(tmp_path, case):
 
 # -- code in a model file never runs (unit tier) -------------------------------------------------
 
+
 @pytest.mark.parametrize("module", ["edgedigits_payload", "os"])
 def test_a_model_file_naming_code_is_refused_and_nothing_runs(tmp_path, module):
     """A ``.keras`` under --out whose config names a module in the working folder (tf_keras
@@ -157,27 +169,43 @@ def test_a_model_file_naming_code_is_refused_and_nothing_runs(tmp_path, module):
     payload's marker file never appears."""
     marker = tmp_path / "payload-ran"
     (tmp_path / "edgedigits_payload.py").write_text(
-        f"open({str(marker)!r}, 'w').write('ran')\nclass Payload:\n    pass\n")
-    layer = ({"module": "edgedigits_payload", "class_name": "Payload", "config": {},
-              "registered_name": "Payload"} if module != "os" else
-             {"module": "os", "class_name": "system", "config": {"command": f"touch {marker}"},
-              "registered_name": "system"})
-    config = {"module": "keras", "class_name": "Sequential", "config": {
-        "name": M, "layers": [layer]}, "registered_name": None}
+        f"open({str(marker)!r}, 'w').write('ran')\nclass Payload:\n    pass\n"
+    )
+    layer = (
+        {
+            "module": "edgedigits_payload",
+            "class_name": "Payload",
+            "config": {},
+            "registered_name": "Payload",
+        }
+        if module != "os"
+        else {
+            "module": "os",
+            "class_name": "system",
+            "config": {"command": f"touch {marker}"},
+            "registered_name": "system",
+        }
+    )
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": M, "layers": [layer]},
+        "registered_name": None,
+    }
     folder = tmp_path / "ex" / M
     folder.mkdir(parents=True)
     with zipfile.ZipFile(folder / f"{M}.keras", "w") as archive:
         archive.writestr("config.json", json.dumps(config))
         archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.0"}))
         archive.writestr("model.weights.h5", b"not hdf5")
-    run = cli("export", M, "--out", "ex", "--format", "tflite", "--quant", "float32",
-              cwd=tmp_path)
+    run = cli("export", M, "--out", "ex", "--format", "tflite", "--quant", "float32", cwd=tmp_path)
     one_line(run, f"{M}.keras")
     assert not marker.exists()
     assert not (folder / "manifest.json").exists()
 
 
 # -- links and names (unit tier) -----------------------------------------------------------------
+
 
 def test_a_model_folder_that_is_a_link_leaving_out_is_refused(tmp_path):
     elsewhere = tmp_path / "elsewhere"
@@ -194,12 +222,27 @@ def test_record_names_too_long_for_the_filesystem_are_one_line(tmp_path):
     folder = tmp_path / "ex" / M
     folder.mkdir(parents=True)
     long_name = "a" * 300 + ".tflite"  # 307 characters: open() would say ENAMETOOLONG
-    (folder / "manifest.json").write_text(json.dumps({
-        "schema": "edgedigits.manifest/2", "model": M,
-        "source_model": {"file": f"{M}.keras", "sha256": "0" * 64},
-        "artifacts": [{"file": long_name, "format": "tflite", "recipe": "float32",
-                       "status": "ok", "sha256": "0" * 64, "size_bytes": 1, "inputs": [],
-                       "outputs": []}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "schema": "edgedigits.manifest/2",
+                "model": M,
+                "source_model": {"file": f"{M}.keras", "sha256": "0" * 64},
+                "artifacts": [
+                    {
+                        "file": long_name,
+                        "format": "tflite",
+                        "recipe": "float32",
+                        "status": "ok",
+                        "sha256": "0" * 64,
+                        "size_bytes": 1,
+                        "inputs": [],
+                        "outputs": [],
+                    }
+                ],
+            }
+        )
+    )
     run = cli("verify", "--out", "ex", cwd=tmp_path)
     one_line(run, "manifest.json", "is longer than 255 bytes")
     run = cli("verify", "b" * 307, cwd=tmp_path)
@@ -208,11 +251,22 @@ def test_record_names_too_long_for_the_filesystem_are_one_line(tmp_path):
 
 # -- an exported folder, broken one way per case (slow tier) -------------------------------------
 
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hostile")
-    run = cli("export", M, "--out", "ex", "--format", "tflite,onnx,ort,c", "--quant",
-              "float32,int8", cwd=root, timeout=600)
+    run = cli(
+        "export",
+        M,
+        "--out",
+        "ex",
+        "--format",
+        "tflite,onnx,ort,c",
+        "--quant",
+        "float32,int8",
+        cwd=root,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     return root / "ex"
 
@@ -236,8 +290,10 @@ def test_golden_outputs_and_tolerances_changed_together_fail_verify(folder):
     (folder / "golden.json").write_text(json.dumps(golden))
     run = _verify(folder)
     one_line(run, "golden.json: golden: differs from the manifest's SHA-256")
-    one_line(run, f"{M}.float32.onnx: golden: atol 1000000000.0 is looser than the float32 "
-                  "recipe promises")
+    one_line(
+        run,
+        f"{M}.float32.onnx: golden: atol 1000000000.0 is looser than the float32 recipe promises",
+    )
 
 
 @pytest.mark.integration
@@ -259,8 +315,17 @@ def test_an_artifact_linked_outside_is_flagged_and_replaced_never_written_throug
     artifact.symlink_to(outside)
     before = outside.read_bytes()
     one_line(_verify(folder), f"{M}.float32.tflite: file: a symbolic link")
-    run = cli("export", M, "--out", "ex", "--format", "tflite", "--quant", "float32",
-              cwd=folder.parent.parent)
+    run = cli(
+        "export",
+        M,
+        "--out",
+        "ex",
+        "--format",
+        "tflite",
+        "--quant",
+        "float32",
+        cwd=folder.parent.parent,
+    )
     assert run.returncode == 0, run.stderr[-1500:]
     assert outside.read_bytes() == before and not outside.is_symlink()
     assert not artifact.is_symlink()
@@ -273,8 +338,11 @@ def small_disk(where: Path, size: str):
     where.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
     try:
@@ -289,10 +357,22 @@ def test_a_full_disk_stops_export_with_one_line_and_keeps_what_landed(tmp_path):
     of seed002_mlp_logits does not."""
     with small_disk(tmp_path / "small", "6m") as mount:
         name = "seed002_mlp_logits"
-        run = cli("export", name, "--out", str(mount), "--format", "tflite,onnx,c",
-                  "--quant", "float32", cwd=tmp_path)
-        one_line(run, f"{mount / name}: no space left on the device",
-                 "the folder keeps the files exported before it")
+        run = cli(
+            "export",
+            name,
+            "--out",
+            str(mount),
+            "--format",
+            "tflite,onnx,c",
+            "--quant",
+            "float32",
+            cwd=tmp_path,
+        )
+        one_line(
+            run,
+            f"{mount / name}: no space left on the device",
+            "the folder keeps the files exported before it",
+        )
         manifest = json.loads((mount / name / "manifest.json").read_text())
         landed = sorted(a["file"] for a in manifest["artifacts"] if a["status"] == "ok")
         assert landed and f"{name}.float32.cc" not in landed
@@ -303,16 +383,29 @@ def test_a_full_disk_stops_export_with_one_line_and_keeps_what_landed(tmp_path):
 @pytest.mark.integration
 def test_a_full_disk_during_train_or_bench_is_one_line(exported, tmp_path):
     with small_disk(tmp_path / "small", "40k") as mount:
-        run = cli("train", M, "--out", str(mount), "--epochs", "1", "--limit", "2000",
-                  cwd=tmp_path)
+        run = cli("train", M, "--out", str(mount), "--epochs", "1", "--limit", "2000", cwd=tmp_path)
         one_line(run, f"{mount}", "no space left on the device", "nothing was replaced")
         assert not list(mount.iterdir())  # no model, no half-written file, no work folder
         with open(mount / "filler", "wb", buffering=0) as filler:  # full before bench writes
             with contextlib.suppress(OSError):
                 while filler.write(bytes(4096)):
                     pass
-        run = cli("bench", M, "--out", str(exported), "--runtimes", "litert", "--rounds", "2",
-                  "--min-seconds", "0.01", "--test-limit", "200", "--json",
-                  str(mount / "report.json"), cwd=tmp_path)
+        run = cli(
+            "bench",
+            M,
+            "--out",
+            str(exported),
+            "--runtimes",
+            "litert",
+            "--rounds",
+            "2",
+            "--min-seconds",
+            "0.01",
+            "--test-limit",
+            "200",
+            "--json",
+            str(mount / "report.json"),
+            cwd=tmp_path,
+        )
         one_line(run, f"{mount / 'report.json'}: no space left on the device")
         assert [p.name for p in mount.iterdir()] == ["filler"]

@@ -20,8 +20,9 @@ from notebook_models import NOTEBOOKS, save_notebook_model
 pytestmark = pytest.mark.integration  # trains or exports models
 
 QUIET = dict(log=lambda _msg: None)
-SMALL_EXPORT = dict(calibration_samples=200, verify_samples=500,
-                    finetune=FinetuneOptions(samples=3000))
+SMALL_EXPORT = dict(
+    calibration_samples=200, verify_samples=500, finetune=FinetuneOptions(samples=3000)
+)
 # What a recipe cannot do for a model, by design of the library that does it: recorded as a
 # failed artifact with the reason, the model's other recipes still exported.
 EXPECTED_FAILURES = {
@@ -70,8 +71,7 @@ def test_import_record(imported, out, kind):
     assert record["output_kind"] == ("logits" if kind == "flatten_logits" else "probabilities")
     assert record["test_accuracy"] > 80
     metrics = json.loads((out / kind / "metrics.json").read_text())
-    assert metrics["weights"] == "imported" and metrics["test_accuracy"] == record[
-        "test_accuracy"]
+    assert metrics["weights"] == "imported" and metrics["test_accuracy"] == record["test_accuracy"]
 
 
 @pytest.mark.parametrize("kind", list(NOTEBOOKS))
@@ -99,8 +99,10 @@ def test_every_format_and_recipe_exports_with_parity(imported, out, kind):
             continue
         assert record.parity_passed, (record.file, record.parity["failures"])
     manifest = json.loads((out / kind / "manifest.json").read_text())
-    scale, offset = imported[kind]["preprocessing"]["scale"], imported[kind]["preprocessing"][
-        "offset"]
+    scale, offset = (
+        imported[kind]["preprocessing"]["scale"],
+        imported[kind]["preprocessing"]["offset"],
+    )
     assert manifest["preprocessing"]["scale"] == scale
     assert manifest["preprocessing"]["offset"] == offset
     assert manifest["output"] == imported[kind]["output_kind"]
@@ -117,8 +119,19 @@ def test_h5_imports_to_the_same_model(notebook_files, imported, out, kind):
     from edgedigits.model_import import load_imported
 
     name = f"{kind}_h5"
-    assert main(["import", str(notebook_files[(kind, "keras")][".h5"]), "--name", name,
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(notebook_files[(kind, "keras")][".h5"]),
+                "--name",
+                name,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / name / "import.json").read_text())
     assert record["file_format"] == "h5" and record["equivalence"]["passed"]
     a = load_trained_model(model_path(out, kind), load_imported(out, kind))
@@ -135,8 +148,14 @@ def test_tf_keras_files_import(notebook_files, tmp_path, kind, suffix):
     record = import_model(notebook_files[(kind, "tf_keras")][suffix], out=tmp_path, **QUIET)
     assert record.keras_writer == "tf_keras" and record.equivalence["passed"]
     assert record.equivalence["keras"].startswith("tf_keras 2.")
-    report = export([record.name], formats="tflite", recipes="float32,int8", out=tmp_path,
-                    **SMALL_EXPORT, **QUIET)
+    report = export(
+        [record.name],
+        formats="tflite",
+        recipes="float32,int8",
+        out=tmp_path,
+        **SMALL_EXPORT,
+        **QUIET,
+    )
     assert report.all_good, report.to_markdown()
 
 
@@ -153,9 +172,14 @@ def test_bench_and_doctor_take_an_imported_name(imported, out, capsys):
     from edgedigits.doctor import diagnose
 
     name = "rescaling_raw"  # raw 0..255 input: the manifest's scale is 1
-    result = bench([name], out=out, options=BenchOptions(
-        runtimes=("keras", "litert", "onnxruntime"), batch_sizes=(1,), test_limit=300),
-        **QUIET)
+    result = bench(
+        [name],
+        out=out,
+        options=BenchOptions(
+            runtimes=("keras", "litert", "onnxruntime"), batch_sizes=(1,), test_limit=300
+        ),
+        **QUIET,
+    )
     assert result.results and not result.failed, [r.reason for r in result.failed]
     assert all(r.model == name for r in result.results)
     report = diagnose(name, recipe="int8", formats="tflite,onnx", out=out, images=50, **QUIET)
@@ -177,35 +201,43 @@ def test_a_changed_record_is_refused(imported, out, tmp_path):
 
 def _fake_reference(tmp_path: Path, body: str) -> Path:
     script = tmp_path / "fake_reference.py"
-    script.write_text("import sys\nimport numpy as np\nwriter, model, x, y = sys.argv[1:5]\n"
-                      + body)
+    script.write_text(
+        "import sys\nimport numpy as np\nwriter, model, x, y = sys.argv[1:5]\n" + body
+    )
     return script
 
 
-def test_equivalence_not_checked_without_the_writing_keras(notebook_files, tmp_path,
-                                                           monkeypatch):
+def test_equivalence_not_checked_without_the_writing_keras(notebook_files, tmp_path, monkeypatch):
     """Where the Keras that wrote the file is missing (the reference exits 3), the import goes
     on and says so, in the record and in one line."""
     from edgedigits import model_import
 
-    monkeypatch.setattr(model_import, "REFERENCE_SCRIPT",
-                        _fake_reference(tmp_path, "sys.exit(3)\n"))
+    monkeypatch.setattr(
+        model_import, "REFERENCE_SCRIPT", _fake_reference(tmp_path, "sys.exit(3)\n")
+    )
     lines: list[str] = []
-    record = model_import.import_model(notebook_files[("cnn_mse", "keras")][".keras"],
-                                       out=tmp_path / "out", log=lines.append)
+    record = model_import.import_model(
+        notebook_files[("cnn_mse", "keras")][".keras"], out=tmp_path / "out", log=lines.append
+    )
     assert record.equivalence["checked"] is False and not record.equivalence["passed"]
     assert "not installed" in record.equivalence["reason"]
-    assert any("equivalence: not checked (the file was written by keras 3." in line
-               for line in lines)
+    assert any(
+        "equivalence: not checked (the file was written by keras 3." in line for line in lines
+    )
 
 
 def test_a_rebuilt_model_that_differs_is_refused(notebook_files, tmp_path, monkeypatch, capsys):
     """The check can fail: a reference that disagrees stops the import, nothing written."""
     from edgedigits import model_import
 
-    monkeypatch.setattr(model_import, "REFERENCE_SCRIPT", _fake_reference(
-        tmp_path, "n = len(np.load(x))\nnp.save(y, np.full((n, 10), 0.1, np.float32))\n"
-                  "print('3.15.1')\n"))
+    monkeypatch.setattr(
+        model_import,
+        "REFERENCE_SCRIPT",
+        _fake_reference(
+            tmp_path,
+            "n = len(np.load(x))\nnp.save(y, np.full((n, 10), 0.1, np.float32))\nprint('3.15.1')\n",
+        ),
+    )
     path = notebook_files[("cnn_mse", "keras")][".keras"]
     assert main(["import", str(path), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()

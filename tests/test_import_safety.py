@@ -24,13 +24,19 @@ import pytest
 from notebook_models import keras_module
 
 MARKER = "PWNED"
-EVIL_PY = (f"open({MARKER!r}, 'w').close()\n"
-           f"def system(*a, **k):\n    open({MARKER!r}, 'w').close()\n")
+EVIL_PY = (
+    f"open({MARKER!r}, 'w').close()\ndef system(*a, **k):\n    open({MARKER!r}, 'w').close()\n"
+)
 
 
 def _small_model(k: Any, **first_layer: Any) -> Any:
-    return k.Sequential([k.Input((784,)), k.layers.Dense(8, activation="relu", **first_layer),
-                         k.layers.Dense(10, activation="softmax")])
+    return k.Sequential(
+        [
+            k.Input((784,)),
+            k.layers.Dense(8, activation="relu", **first_layer),
+            k.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,9 @@ def files(tmp_path_factory) -> Path:
     return folder
 
 
-def _edit_keras(src: Path, dst: Path, edit: Callable[[dict], None],
-                text: Callable[[str], str] = lambda t: t) -> Path:
+def _edit_keras(
+    src: Path, dst: Path, edit: Callable[[dict], None], text: Callable[[str], str] = lambda t: t
+) -> Path:
     """Copy a .keras zip with its config.json edited (as a document, then as text)."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for item in zin.infolist():
@@ -67,8 +74,15 @@ def _first_dense(doc: dict) -> dict:
 def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's package
-    return subprocess.run([sys.executable, "-m", "edgedigits", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "edgedigits", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _assert_refused(done: subprocess.CompletedProcess, *needles: str) -> str:
@@ -82,6 +96,7 @@ def _assert_refused(done: subprocess.CompletedProcess, *needles: str) -> str:
 
 # -- payloads: code that would run if anything deserialized the file ------------------------------
 
+
 def _payload_module(doc: dict) -> None:  # tf_keras would import evil.py from the working folder
     layer = _first_dense(doc)
     layer["module"] = "evil"
@@ -89,13 +104,20 @@ def _payload_module(doc: dict) -> None:  # tf_keras would import evil.py from th
 
 def _payload_os_system(doc: dict) -> None:
     _first_dense(doc)["config"]["activation"] = {
-        "module": "os", "class_name": "function", "config": "system", "registered_name": "system"}
+        "module": "os",
+        "class_name": "function",
+        "config": "system",
+        "registered_name": "system",
+    }
 
 
 def _payload_builtins(doc: dict) -> None:
     _first_dense(doc)["config"]["kernel_initializer"] = {
-        "module": "builtins", "class_name": "function", "config": "exec",
-        "registered_name": "exec"}
+        "module": "builtins",
+        "class_name": "function",
+        "config": "exec",
+        "registered_name": "exec",
+    }
 
 
 def _payload_custom(doc: dict) -> None:
@@ -129,6 +151,7 @@ def _lambda_marker(marker: str) -> Callable:
     def touch(x):  # pragma: no cover - must never run
         open(marker, "w").close()
         return x
+
     return touch
 
 
@@ -139,8 +162,13 @@ def test_lambda_layer_is_refused_and_never_runs(tmp_path, writer, suffix):
     k = keras_module(writer)
     marker = tmp_path / "work" / MARKER
     (tmp_path / "work").mkdir()
-    model = k.Sequential([k.Input((784,)), k.layers.Lambda(_lambda_marker(str(marker))),
-                          k.layers.Dense(10, activation="softmax")])
+    model = k.Sequential(
+        [
+            k.Input((784,)),
+            k.layers.Lambda(_lambda_marker(str(marker))),
+            k.layers.Dense(10, activation="softmax"),
+        ]
+    )
     if marker.exists():  # building the model called the lambda once; start clean
         marker.unlink()
     path = tmp_path / "work" / f"lambda{suffix}"
@@ -151,6 +179,7 @@ def test_lambda_layer_is_refused_and_never_runs(tmp_path, writer, suffix):
 
 
 # -- broken and unsupported files ----------------------------------------------------------------
+
 
 def _unsupported_layer(folder: Path) -> Path:
     k = keras_module("keras")
@@ -179,6 +208,7 @@ def _truncated(files: Path) -> Callable[[Path], Path]:
         data = (files / "small_keras.keras").read_bytes()
         (folder / "cut.keras").write_bytes(data[: len(data) // 2])
         return folder / "cut.keras"
+
     return make
 
 
@@ -206,25 +236,43 @@ def _deep_json(files: Path) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         def edit(doc: dict) -> None:
             _first_dense(doc)["config"]["units"] = "DEEP"
-        return _edit_keras(files / "small_keras.keras", folder / "deep.keras", edit,
-                           lambda t: t.replace('"DEEP"', "[" * 50000 + "]" * 50000))
+
+        return _edit_keras(
+            files / "small_keras.keras",
+            folder / "deep.keras",
+            edit,
+            lambda t: t.replace('"DEEP"', "[" * 50000 + "]" * 50000),
+        )
+
     return make
 
 
 def _huge_dense(files: Path) -> Callable[[Path], Path]:
     """A config claiming ~10^11 weights: refused from the arithmetic, nothing allocated."""
+
     def make(folder: Path) -> Path:
         def edit(doc: dict) -> None:
             doc["config"]["layers"][0]["config"]["batch_shape"] = [None, 28, 28, 1]
             conv = json.loads(json.dumps(_first_dense(doc)))
             conv["class_name"] = "Conv2D"
-            conv["config"] = {"name": "big", "filters": 2048, "kernel_size": [3, 3],
-                              "padding": "same", "activation": "relu"}
-            flat = {"module": "keras.layers", "class_name": "Flatten",
-                    "config": {"name": "flat"}, "registered_name": None}
+            conv["config"] = {
+                "name": "big",
+                "filters": 2048,
+                "kernel_size": [3, 3],
+                "padding": "same",
+                "activation": "relu",
+            }
+            flat = {
+                "module": "keras.layers",
+                "class_name": "Flatten",
+                "config": {"name": "flat"},
+                "registered_name": None,
+            }
             _first_dense(doc)["config"]["units"] = 65536
             doc["config"]["layers"][1:1] = [conv, flat]
+
         return _edit_keras(files / "small_keras.keras", folder / "huge.keras", edit)
+
     return make
 
 
@@ -237,11 +285,14 @@ def _wrong_weight_shape(files: Path) -> Callable[[Path], Path]:
         with h5py.File(path, "r+") as fh:
             group = fh["model_weights"]
             layer = [n for n in group if "dense" in n][0]
-            name = [n.decode() if isinstance(n, bytes) else n
-                    for n in group[layer].attrs["weight_names"]][0]
+            name = [
+                n.decode() if isinstance(n, bytes) else n
+                for n in group[layer].attrs["weight_names"]
+            ][0]
             del group[layer][name]
             group[layer].create_dataset(name, data=np.zeros((784, 9), np.float32))
         return path
+
     return make
 
 
@@ -252,6 +303,7 @@ def _no_model_config(files: Path) -> Callable[[Path], Path]:
         model.save_weights(folder / "w.weights.h5")
         os.replace(folder / "w.weights.h5", folder / "weights_only.h5")
         return folder / "weights_only.h5"
+
     return make
 
 
@@ -276,17 +328,30 @@ def _bad_cases(files: Path) -> dict[str, tuple[Callable[[Path], Path], str]]:
         "config-bomb": (_config_bomb, "config.json inflates past"),
         "deeply-nested-json": (_deep_json(files), "nested too deeply"),
         "billions-of-weights": (_huge_dense(files), "weights in all, over the limit"),
-        "wrong-weight-shape": (_wrong_weight_shape(files), "shape (784, 9), the architecture "
-                                                           "needs (784, 8)"),
+        "wrong-weight-shape": (
+            _wrong_weight_shape(files),
+            "shape (784, 9), the architecture needs (784, 8)",
+        ),
         "h5-without-model-config": (_no_model_config(files), "without a model_config"),
         "fifo": (_fifo, "not a regular file"),
         "not-a-model": (_not_a_model, "not a loadable model file"),
     }
 
 
-BAD = ["unsupported-layer", "wrong-input-shape", "two-inputs", "truncated-zip", "zip-bomb",
-       "config-bomb", "deeply-nested-json", "billions-of-weights", "wrong-weight-shape",
-       "h5-without-model-config", "fifo", "not-a-model"]
+BAD = [
+    "unsupported-layer",
+    "wrong-input-shape",
+    "two-inputs",
+    "truncated-zip",
+    "zip-bomb",
+    "config-bomb",
+    "deeply-nested-json",
+    "billions-of-weights",
+    "wrong-weight-shape",
+    "h5-without-model-config",
+    "fifo",
+    "not-a-model",
+]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -298,11 +363,13 @@ def test_bad_file_is_one_line_and_writes_nothing(files, tmp_path, case):
     done = _run_cli(["import", str(path), "--out", "out"], work)
     _assert_refused(done, path.name, needle)
     assert not (work / "out").exists()
-    assert sorted(p.name for p in work.iterdir()) == sorted({path.name, *(
-        ["evil.py"] if (work / "evil.py").exists() else [])})  # no temporary file left
+    assert sorted(p.name for p in work.iterdir()) == sorted(
+        {path.name, *(["evil.py"] if (work / "evil.py").exists() else [])}
+    )  # no temporary file left
 
 
 # -- the parser alone (no CLI, no Keras) ---------------------------------------------------------
+
 
 def test_parser_matches_what_keras_builds(files):
     """Shapes inferred from the JSON equal what tf_keras builds from it, for both writers."""
@@ -319,7 +386,8 @@ def test_parser_matches_what_keras_builds(files):
             model = load_trained_model(path)
             built = {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers}
             assert {n: s for n, s in arch.weight_shapes.items()} == {
-                n: s for n, s in built.items() if n != arch.input_name}
+                n: s for n, s in built.items() if n != arch.input_name
+            }
             assert arch.num_classes == 10 and not arch.emits_logits
             assert arch.params == model.count_params()
 
@@ -329,13 +397,21 @@ def test_imported_record_is_checked_again(tmp_path):
     from edgedigits.errors import ModelFileError
     from edgedigits.model_files.keras_json import Architecture
 
-    doc = {"name": "m", "input_name": "in", "input_shape": [784], "output": "d",
-           "layers": [{"class_name": "Lambda", "name": "d", "args": {}, "inbound": ["in"]}]}
+    doc = {
+        "name": "m",
+        "input_name": "in",
+        "input_shape": [784],
+        "output": "d",
+        "layers": [{"class_name": "Lambda", "name": "d", "args": {}, "inbound": ["in"]}],
+    }
     with pytest.raises(ModelFileError, match=r"x/import.json: .*'Lambda', which is not supp"):
         Architecture.from_json(doc, "x/import.json")
-    doc["layers"][0] = {"class_name": "Dense", "name": "d", "args": {"units": 10,
-                        "activation": {"module": "os", "class_name": "system"}},
-                        "inbound": ["in"]}
+    doc["layers"][0] = {
+        "class_name": "Dense",
+        "name": "d",
+        "args": {"units": 10, "activation": {"module": "os", "class_name": "system"}},
+        "inbound": ["in"],
+    }
     with pytest.raises(ModelFileError, match="not a built-in activation"):
         Architecture.from_json(doc, "x/import.json")
 
@@ -355,6 +431,7 @@ def test_zoo_folder_config_is_never_read(tmp_path):
     def edit(doc: dict) -> None:
         doc["config"]["layers"][1]["module"] = "evil"
         doc["config"]["layers"][1]["class_name"] = "Backdoor"
+
     edited = _edit_keras(path, tmp_path / "edited.keras", edit)
     os.replace(edited, path)
     loaded = load_trained_model(path, spec)
@@ -406,6 +483,7 @@ def test_every_allowlisted_layer_rebuilds_with_keras_shapes(tmp_path, writer):
         assert [tuple(w.shape) for w in layer.weights] == arch.weight_shapes[layer.name]
     rebuilt = load_trained_model(path)
     x = np.random.default_rng(0).random((8, 28, 28)).astype(np.float32)
-    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
     assert not arch.emits_logits

@@ -20,8 +20,9 @@ QUIET = dict(log=lambda _msg: None)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    report, folder = train_and_export(tmp_path_factory.mktemp("ort"), M, formats="onnx,ort",
-                                      recipes="float32,int8,dynamic")
+    report, folder = train_and_export(
+        tmp_path_factory.mktemp("ort"), M, formats="onnx,ort", recipes="float32,int8,dynamic"
+    )
     assert all(r.ok and r.parity["passed"] for r in report.records)
     return folder
 
@@ -31,8 +32,11 @@ def _ops_in(path) -> set[str]:
     from onnxruntime.tools.ort_format_model.ort_flatbuffers_py import fbs
 
     graph = fbs.InferenceSession.InferenceSession.GetRootAs(path.read_bytes(), 0).Model().Graph()
-    return {f"{(graph.Nodes(i).Domain() or b'').decode() or 'ai.onnx'}:"
-            f"{graph.Nodes(i).OpType().decode()}" for i in range(graph.NodesLength())}
+    return {
+        f"{(graph.Nodes(i).Domain() or b'').decode() or 'ai.onnx'}:"
+        f"{graph.Nodes(i).OpType().decode()}"
+        for i in range(graph.NodesLength())
+    }
 
 
 def test_ort_records_are_conversions_of_their_onnx(folder):
@@ -54,8 +58,12 @@ def test_ort_records_are_conversions_of_their_onnx(folder):
 
 def test_operator_config_lists_exactly_the_operators_of_the_ort_files(folder):
     text = (folder / to_ort.CONFIG_NAME).read_text()
-    listed = {f"{line.split(';')[0]}:{op}" for line in text.splitlines()
-              if line and not line.startswith("#") for op in line.split(";")[2].split(",")}
+    listed = {
+        f"{line.split(';')[0]}:{op}"
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+        for op in line.split(";")[2].split(",")
+    }
     used = set().union(*(_ops_in(p) for p in sorted(folder.glob("*.ort"))))
     assert listed == used
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -70,8 +78,9 @@ def test_an_ort_that_is_not_the_conversion_of_its_onnx_fails(folder, monkeypatch
     other = (folder / f"{M}.dynamic.onnx").read_bytes()
     real = to_ort.convert
     monkeypatch.setattr(to_ort, "convert", lambda _onnx, style="fixed": real(other, style))
-    report = export([M], formats="ort", recipes="float32", out=folder.parent,
-                    calibration_samples=200, **QUIET)
+    report = export(
+        [M], formats="ort", recipes="float32", out=folder.parent, calibration_samples=200, **QUIET
+    )
     (record,) = report.records
     assert record.status == "failed" and "not the conversion of its .onnx" in record.reason
 
@@ -89,8 +98,12 @@ def test_verify_and_bench_take_ort_files(folder, capsys):
     assert "required_operators.config: companion:" in capsys.readouterr().err
     config.write_text(original)
 
-    options = BenchOptions(runtimes=("onnxruntime",), batch_sizes=(1,), test_limit=300,
-                           timing=TimingOptions(rounds=2, min_seconds=0.01))
+    options = BenchOptions(
+        runtimes=("onnxruntime",),
+        batch_sizes=(1,),
+        test_limit=300,
+        timing=TimingOptions(rounds=2, min_seconds=0.01),
+    )
     result = bench([str(folder / f"{M}.int8.ort")], options=options, **QUIET)
     (row,) = result.results
     assert row.status == "ok" and row.format == "ort" and row.parity == "pass"
@@ -103,8 +116,15 @@ def test_verify_and_bench_take_ort_files(folder, capsys):
 
 
 def test_runtime_style_is_recorded(folder):
-    report = export([M], formats="ort", recipes="float32", out=folder.parent,
-                    calibration_samples=200, ort_style="runtime", **QUIET)
+    report = export(
+        [M],
+        formats="ort",
+        recipes="float32",
+        out=folder.parent,
+        calibration_samples=200,
+        ort_style="runtime",
+        **QUIET,
+    )
     (record,) = report.records
     assert record.ok and record.details["optimization_style"] == "runtime"
 
@@ -130,8 +150,15 @@ def test_fixed_batch_files_refuse_batch_2_and_are_usable_by_nnapi(folder, tmp_pa
     (tmp_path / M).mkdir()
     shutil.copy(folder / f"{M}.keras", tmp_path / M)
     shutil.copy(folder / "metrics.json", tmp_path / M)
-    report = export([M], formats="onnx,ort", recipes="float32,int8", out=tmp_path,
-                    calibration_samples=200, onnx_batch=1, **QUIET)
+    report = export(
+        [M],
+        formats="onnx,ort",
+        recipes="float32,int8",
+        out=tmp_path,
+        calibration_samples=200,
+        onnx_batch=1,
+        **QUIET,
+    )
     assert all(r.ok and r.parity["passed"] and r.parity["batch"] == 1 for r in report.records)
     for record in report.records:
         assert record.inputs[0]["shape"][0] == 1 and record.details["batch"] == 1
@@ -144,8 +171,12 @@ def test_fixed_batch_files_refuse_batch_2_and_are_usable_by_nnapi(folder, tmp_pa
     assert usability[f"{M}.float32.onnx"]["coreml_mlprogram"]["verdict"] == "yes"
     assert usability[f"{M}.int8.onnx"]["nnapi"]["verdict"] == "yes"
 
-    options = BenchOptions(runtimes=("onnxruntime",), batch_sizes=(1, 8), test_limit=200,
-                           timing=TimingOptions(rounds=2, min_seconds=0.01))
+    options = BenchOptions(
+        runtimes=("onnxruntime",),
+        batch_sizes=(1, 8),
+        test_limit=200,
+        timing=TimingOptions(rounds=2, min_seconds=0.01),
+    )
     rows = bench([str(tmp_path / M / f"{M}.int8.ort")], options=options, **QUIET).results
     by_batch = {r.batch: r for r in rows}
     assert by_batch[1].status == "ok" and by_batch[1].parity_batch == 1

@@ -30,19 +30,39 @@ def fake_weights(tmp_path, monkeypatch) -> Path:
     model = get_spec(M).build()
     model.save_weights(folder / f"{M}.weights.h5")
     path = folder / f"{M}.weights.h5"
-    entry = {"file": path.name, "sha256": file_sha256(path), "size_bytes": path.stat().st_size,
-             "test_accuracy": 12.34, "seed": 0, "recipe": get_spec(M).recipe.summary(),
-             "train_seconds": 1.0, "trained_on": {"cpu": "test cpu"},
-             "versions": {"tensorflow": "x"},
-             "train_result": {"model": M, "source": "004", "params": model.count_params(),
-                              "epochs_requested": 30, "epochs_run": 30, "batch_size": 32,
-                              "train_images": 60000, "validation_images": 0, "seed": 0,
-                              "data_source": "embedded MNIST", "test_accuracy": 12.34,
-                              "test_loss": 1.0, "final_val_accuracy": None,
-                              "best_val_accuracy": None, "reported_percent": None,
-                              "reported_metric": None, "train_seconds": 1.0,
-                              "model_path": "x", "model_sha256": "y",
-                              "tensorflow_version": "x"}}
+    entry = {
+        "file": path.name,
+        "sha256": file_sha256(path),
+        "size_bytes": path.stat().st_size,
+        "test_accuracy": 12.34,
+        "seed": 0,
+        "recipe": get_spec(M).recipe.summary(),
+        "train_seconds": 1.0,
+        "trained_on": {"cpu": "test cpu"},
+        "versions": {"tensorflow": "x"},
+        "train_result": {
+            "model": M,
+            "source": "004",
+            "params": model.count_params(),
+            "epochs_requested": 30,
+            "epochs_run": 30,
+            "batch_size": 32,
+            "train_images": 60000,
+            "validation_images": 0,
+            "seed": 0,
+            "data_source": "embedded MNIST",
+            "test_accuracy": 12.34,
+            "test_loss": 1.0,
+            "final_val_accuracy": None,
+            "best_val_accuracy": None,
+            "reported_percent": None,
+            "reported_metric": None,
+            "train_seconds": 1.0,
+            "model_path": "x",
+            "model_sha256": "y",
+            "tensorflow_version": "x",
+        },
+    }
     (folder / "index.json").write_text(shipped.index_document({M: entry}))
     monkeypatch.setattr(shipped, "weights_dir", lambda: folder)
     shipped.index.cache_clear()
@@ -56,8 +76,7 @@ def test_loads_the_arrays_it_was_given(fake_weights):
     model = shipped_files.load_pretrained(M)
     reference = get_spec(M).build()
     reference.load_weights(fake_weights / f"{M}.weights.h5")
-    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(),
-                                                    reference.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))
 
 
 def test_a_tampered_weights_file_is_refused(fake_weights):
@@ -65,8 +84,11 @@ def test_a_tampered_weights_file_is_refused(fake_weights):
     data = bytearray(path.read_bytes())
     data[-100] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelFileError, match=rf"{M}\.weights\.h5: SHA-256 .* is not the "
-                                             r"registry's .*reinstall edgedigits"):
+    with pytest.raises(
+        ModelFileError,
+        match=rf"{M}\.weights\.h5: SHA-256 .* is not the "
+        r"registry's .*reinstall edgedigits",
+    ):
         shipped_files.load_pretrained(M)
 
 
@@ -77,9 +99,11 @@ def test_materialize_records_pretrained(fake_weights, tmp_path):
     assert metrics["weights"] == "pretrained"
     assert metrics["weights_sha256"] == shipped.pretrained(M).sha256
     assert metrics["test_accuracy"] == 12.34
-    assert lines == [f"{M}: pretrained weights (12.34%, sha256 "
-                     f"{shipped.pretrained(M).sha256[:12]}...); 'edgedigits train {M}' to "
-                     "train it yourself"]
+    assert lines == [
+        f"{M}: pretrained weights (12.34%, sha256 "
+        f"{shipped.pretrained(M).sha256[:12]}...); 'edgedigits train {M}' to "
+        "train it yourself"
+    ]
 
 
 def test_zoo_json_shows_the_shipped_weights(fake_weights):
@@ -131,7 +155,10 @@ def test_shipped_weights_reach_their_recorded_accuracy(name):
 
     data = load_dataset()
     model = shipped_files.load_pretrained(name)
-    pred = np.argmax(model.predict(get_spec(name).preprocess(data.test_images), batch_size=1024,
-                                   verbose=0), axis=1)
+    pred = np.argmax(
+        model.predict(get_spec(name).preprocess(data.test_images), batch_size=1024, verbose=0),
+        axis=1,
+    )
     assert round(100 * float(np.mean(pred == data.test_labels)), 4) == pytest.approx(
-        SHIPPED[name].test_accuracy, abs=0.011)
+        SHIPPED[name].test_accuracy, abs=0.011
+    )

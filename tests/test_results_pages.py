@@ -26,7 +26,8 @@ def test_every_figure_in_the_prose_is_in_a_committed_result_file():
 def test_a_hand_edited_block_and_an_invented_figure_are_caught(tmp_path):
     page = tmp_path / "page.md"
     good = results_pages.regenerate(
-        "Ratios:\n<!-- results: summarize bench/baseline.json -->\n<!-- /results -->\n")
+        "Ratios:\n<!-- results: summarize bench/baseline.json -->\n<!-- /results -->\n"
+    )
     page.write_text(good)
     assert results_pages.stale_blocks([page]) == []
     page.write_text(good.replace("(5 models)", "(6 models)", 1))

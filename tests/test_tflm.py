@@ -30,8 +30,9 @@ QUIET = dict(log=lambda _msg: None)
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    return train_and_export(tmp_path_factory.mktemp("tflm"), M, formats="tflite",
-                            recipes="int8,float16,dynamic")[1]
+    return train_and_export(
+        tmp_path_factory.mktemp("tflm"), M, formats="tflite", recipes="int8,float16,dynamic"
+    )[1]
 
 
 def _allocator_total(path) -> int:
@@ -66,20 +67,24 @@ def test_tflm_runs_int8_like_litert(folder):
     x = get_spec(M).preprocess(load_dataset().test_images[:200])
     with TFLMRunner(path) as tflm, runner_for(path) as litert:
         q = tflm.outputs[0]
-        assert (q.dtype, q.scale, q.zero_point) == (litert.outputs[0].dtype,
-                                                    litert.outputs[0].scale,
-                                                    litert.outputs[0].zero_point)
+        assert (q.dtype, q.scale, q.zero_point) == (
+            litert.outputs[0].dtype,
+            litert.outputs[0].scale,
+            litert.outputs[0].zero_point,
+        )
         got, want = tflm.infer(x), litert.infer(x)
     assert np.max(np.abs(got - want)) <= 2 * q.scale + 1e-7  # kernels may round a step apart
     assert np.mean(np.argmax(got, 1) == np.argmax(want, 1)) >= 0.99
 
 
-@pytest.mark.parametrize("recipe, says", [("float16", "dequantize"),
-                                          ("dynamic", "FLOAT32 with filter type: INT8")])
+@pytest.mark.parametrize(
+    "recipe, says", [("float16", "dequantize"), ("dynamic", "FLOAT32 with filter type: INT8")]
+)
 def test_recipes_tflm_cannot_run_fail_with_its_reason(folder, recipe, says):
     """TFLM's own log line is the reason (float16: its DEQUANTIZE kernel's check fails)."""
-    with pytest.raises(ModelFileError, match=r"(?i)TensorFlow Lite Micro cannot run it \(.*"
-                                             + re.escape(says)):
+    with pytest.raises(
+        ModelFileError, match=r"(?i)TensorFlow Lite Micro cannot run it \(.*" + re.escape(says)
+    ):
         TFLMRunner(folder / f"{M}.{recipe}.tflite").load()
 
 
@@ -98,9 +103,26 @@ def test_budget_one_byte_under_the_measured_arena_fails(folder, tmp_path, capsys
     path = folder / f"{M}.int8.tflite"
     with TFLMRunner(path) as runner:
         arena, flash = runner.arena_bytes, runner.flash_bytes
-    args = ["bench", str(path), "--runtimes", "tflm", "--rounds", "2", "--min-seconds", "0.01",
-            "--batch", "1", "--test-limit", "300", "--json", str(tmp_path / "b.json"),
-            "--markdown", str(tmp_path / "b.md"), "--max-flash-bytes", str(flash)]
+    args = [
+        "bench",
+        str(path),
+        "--runtimes",
+        "tflm",
+        "--rounds",
+        "2",
+        "--min-seconds",
+        "0.01",
+        "--batch",
+        "1",
+        "--test-limit",
+        "300",
+        "--json",
+        str(tmp_path / "b.json"),
+        "--markdown",
+        str(tmp_path / "b.md"),
+        "--max-flash-bytes",
+        str(flash),
+    ]
     assert main(args + ["--max-arena-bytes", str(arena)]) == 0
     doc = json.loads((tmp_path / "b.json").read_text())
     jsonschema.validate(doc, reports.schema())
@@ -123,8 +145,10 @@ def test_c_header_carries_measured_arena_and_the_exact_operators(folder):
     data = (folder / f"{M}.int8.tflite").read_bytes()
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=data, experimental_op_resolver_type=(
-        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    interpreter = Interpreter(
+        model_content=data,
+        experimental_op_resolver_type=(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
+    )
     ops = list(dict.fromkeys(op["op_name"] for op in interpreter._get_ops_details()))
     methods = re.findall(r"resolver\.(Add\w+)\(\);", header)
     assert methods == [resolver_method(op) for op in ops] and len(methods) == len(ops)
@@ -134,8 +158,11 @@ def test_c_header_carries_measured_arena_and_the_exact_operators(folder):
     assert f"_ARENA_BYTES {to_c.recommended_arena(measured)}u" in header
     import json
 
-    record = next(a for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
-                  if a["file"] == f"{M}.int8.cc")
+    record = next(
+        a
+        for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
+        if a["file"] == f"{M}.int8.cc"
+    )
     assert record["details"]["tflm"]["arena_bytes"] == measured
     assert record["details"]["tflm"]["reference_kernels_max_raw_diff"] == 0
     assert record["parity"]["runtime"] == "tflm" and record["parity"]["passed"]
@@ -185,18 +212,20 @@ def test_c_golden_entry_is_what_tflm_computes_and_verify_replays_it(folder, caps
     record["details"]["tflm"]["arena_bytes"] += 16
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert main(["verify", str(folder)]) == 1
-    assert f"{M}.int8.cc: tflm: takes a {record['details']['tflm']['arena_bytes'] - 16}-byte " \
-           "arena" in capsys.readouterr().err
+    assert (
+        f"{M}.int8.cc: tflm: takes a {record['details']['tflm']['arena_bytes'] - 16}-byte "
+        "arena" in capsys.readouterr().err
+    )
 
 
 def test_c_array_parity_is_judged_in_tflm(folder, monkeypatch):
     """A TFLM that computes the wrong class fails the C array's parity, though LiteRT, which
     reads the same bytes, is right."""
     real = TFLMRunner.infer_raw
-    monkeypatch.setattr(TFLMRunner, "infer_raw",
-                        lambda self, x: np.roll(real(self, x), 1, axis=1))
-    report = export([M], formats="c,tflite", recipes="int8", out=folder.parent,
-                    calibration_samples=200, **QUIET)
+    monkeypatch.setattr(TFLMRunner, "infer_raw", lambda self, x: np.roll(real(self, x), 1, axis=1))
+    report = export(
+        [M], formats="c,tflite", recipes="int8", out=folder.parent, calibration_samples=200, **QUIET
+    )
     c = next(r for r in report.records if r.format == "c")
     tflite = next(r for r in report.records if r.format == "tflite")
     assert tflite.parity["passed"] and tflite.parity["agreement"] > 0.9
@@ -211,18 +240,33 @@ def test_export_budget_one_byte_under_fails_the_c_array(folder, capsys):
     from edgedigits.cli import main
 
     out = str(folder.parent)
-    base = ["export", M, "--format", "c", "--quant", "int8", "--out", out,
-            "--calibration-samples", "200"]
+    base = [
+        "export",
+        M,
+        "--format",
+        "c",
+        "--quant",
+        "int8",
+        "--out",
+        out,
+        "--calibration-samples",
+        "200",
+    ]
     assert main(base) == 0
     capsys.readouterr()
-    record = next(a for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
-                  if a["file"] == f"{M}.int8.cc")
+    record = next(
+        a
+        for a in json.loads((folder / "manifest.json").read_text())["artifacts"]
+        if a["file"] == f"{M}.int8.cc"
+    )
     arena, flash = record["details"]["tflm"]["arena_bytes"], record["details"]["tflite_bytes"]
     assert main(base + ["--max-arena-bytes", str(arena), "--max-flash-bytes", str(flash)]) == 0
     capsys.readouterr()
     assert main(base + ["--max-arena-bytes", str(arena - 1)]) == 1
-    assert (f"{M}.int8.cc: does not fit the microcontroller budget: arena {arena:,} bytes > "
-            f"--max-arena-bytes {arena - 1:,}") in capsys.readouterr().err
+    assert (
+        f"{M}.int8.cc: does not fit the microcontroller budget: arena {arena:,} bytes > "
+        f"--max-arena-bytes {arena - 1:,}"
+    ) in capsys.readouterr().err
     assert main(base + ["--max-flash-bytes", str(flash - 1)]) == 1
     assert f"flash {flash:,} bytes > --max-flash-bytes {flash - 1:,}" in capsys.readouterr().err
 
@@ -231,8 +275,12 @@ def test_tflm_is_scored_and_timed_one_image_per_call(folder):
     from edgedigits.benchmark import BenchOptions, bench
     from edgedigits.benchmark.timing import TimingOptions
 
-    options = BenchOptions(runtimes=("tflm",), batch_sizes=(1, 8), test_limit=300,
-                           timing=TimingOptions(rounds=2, min_seconds=0.01))
+    options = BenchOptions(
+        runtimes=("tflm",),
+        batch_sizes=(1, 8),
+        test_limit=300,
+        timing=TimingOptions(rounds=2, min_seconds=0.01),
+    )
     result = bench([str(folder / f"{M}.int8.tflite")], options=options, **QUIET)
     rows = {r.batch: r for r in result.results}
     assert rows[1].status == "ok" and rows[1].parity_batch == 1 and rows[1].latency_us["p50"] > 0

@@ -9,8 +9,10 @@ import pytest
 
 from edgedigits.export.tflm_ops import RESOLVER_METHODS, parse_resolver_header, resolver_method
 
-HEADER = Path(os.environ.get("EDGEDIGITS_TFLM", Path(__file__).resolve().parents[2] / "shared" /
-                             "tflm")) / "include/tensorflow/lite/micro/micro_mutable_op_resolver.h"
+HEADER = (
+    Path(os.environ.get("EDGEDIGITS_TFLM", Path(__file__).resolve().parents[2] / "shared" / "tflm"))
+    / "include/tensorflow/lite/micro/micro_mutable_op_resolver.h"
+)
 
 
 def test_irregular_names_are_tflms():
@@ -32,8 +34,10 @@ def test_parser_reads_a_resolver_method():
     assert parse_resolver_header(text) == {"PADV2": "AddPadV2"}
 
 
-@pytest.mark.skipif(not HEADER.is_file(), reason=f"TFLM's header is not at {HEADER} "
-                                                 "(set EDGEDIGITS_TFLM to a TFLM build)")
+@pytest.mark.skipif(
+    not HEADER.is_file(),
+    reason=f"TFLM's header is not at {HEADER} (set EDGEDIGITS_TFLM to a TFLM build)",
+)
 def test_table_is_the_tflm_header():
     """Every builtin TFLM's MicroMutableOpResolver registers, with its method, and nothing else."""
     assert parse_resolver_header(HEADER.read_text()) == RESOLVER_METHODS

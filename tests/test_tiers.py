@@ -29,8 +29,11 @@ def test_an_exported_folder_left_behind_is_recognized(tmp_path):
     import hashlib
 
     (tmp_path / "m.tflite").write_bytes(b"model bytes")
-    record = {"file": "m.tflite", "status": "ok",
-              "sha256": hashlib.sha256(b"model bytes").hexdigest()}
+    record = {
+        "file": "m.tflite",
+        "status": "ok",
+        "sha256": hashlib.sha256(b"model bytes").hexdigest(),
+    }
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"artifacts": [{**record, "sha256": "0" * 64}]}))
     assert not _lists_a_file(manifest)

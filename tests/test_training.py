@@ -26,8 +26,9 @@ def mnist():
 def trained(tmp_path_factory, mnist):
     """One MLP and one CNN, each trained for 1 epoch on 3,000 images."""
     out = tmp_path_factory.mktemp("exports")
-    results = train(["seed001_simple_dnn", "edge_cnn_tiny"], out=out, epochs=1, limit=LIMIT,
-                    **QUIET)
+    results = train(
+        ["seed001_simple_dnn", "edge_cnn_tiny"], out=out, epochs=1, limit=LIMIT, **QUIET
+    )
     return out, {r.model: r for r in results}
 
 
@@ -43,8 +44,15 @@ def test_outputs_per_model_and_summary(trained, mnist):
     out, results = trained
     for name, result in results.items():
         folder = out / name
-        for file in (f"{name}.keras", "history.json", "metrics.json", "training_curves.png",
-                     "confusion_matrix.png", "samples.png", "misclassified.png"):
+        for file in (
+            f"{name}.keras",
+            "history.json",
+            "metrics.json",
+            "training_curves.png",
+            "confusion_matrix.png",
+            "samples.png",
+            "misclassified.png",
+        ):
             assert (folder / file).stat().st_size > 0, file
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["test_accuracy"] == result.test_accuracy
@@ -63,7 +71,8 @@ def test_saved_model_reloads_with_identical_predictions(trained, mnist):
     model = load_trained_model(model_path(out, "edge_cnn_tiny"))
     pred = np.argmax(model.predict(spec.preprocess(mnist.test_images), verbose=0), axis=1)
     assert 100 * np.mean(pred == mnist.test_labels) == pytest.approx(
-        results["edge_cnn_tiny"].test_accuracy, abs=1e-3)
+        results["edge_cnn_tiny"].test_accuracy, abs=1e-3
+    )
 
 
 def _weights(path):
@@ -73,8 +82,15 @@ def _weights(path):
 def test_same_seed_same_weights_other_seed_differs(tmp_path, mnist):
     paths = []
     for k, seed in enumerate((7, 7, 8)):
-        train_model("seed003_ann16_relu", dataset=mnist, out=tmp_path / str(k), epochs=1,
-                    limit=1000, seed=seed, **QUIET)
+        train_model(
+            "seed003_ann16_relu",
+            dataset=mnist,
+            out=tmp_path / str(k),
+            epochs=1,
+            limit=1000,
+            seed=seed,
+            **QUIET,
+        )
         paths.append(model_path(tmp_path / str(k), "seed003_ann16_relu"))
     first, again, other = (_weights(p) for p in paths)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
@@ -95,8 +111,9 @@ def test_interrupted_save_keeps_the_previous_model(tmp_path, mnist, monkeypatch)
 
     monkeypatch.setattr(tf_keras.Model, "save", crash_mid_write)
     with pytest.raises(KeyboardInterrupt):
-        train_model("seed004_mlp12", dataset=mnist, out=tmp_path, epochs=1, limit=500, seed=3,
-                    **QUIET)
+        train_model(
+            "seed004_mlp12", dataset=mnist, out=tmp_path, epochs=1, limit=500, seed=3, **QUIET
+        )
     assert path.read_bytes() == good
     assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
 
@@ -115,8 +132,11 @@ def test_bad_arguments_fail_before_training(tmp_path):
         train(["seed004_cnn", "nope"], out=tmp_path, **QUIET)
     with pytest.raises(UsageError, match="--limit 70000: only 60000 training images"):
         train(["seed004_cnn"], out=tmp_path, limit=70000, **QUIET)
-    with pytest.raises(UsageError, match="--limit 1: too few images for seed001_simple_dnn's "
-                                         "validation split of 0.2; use at least 2"):
+    with pytest.raises(
+        UsageError,
+        match="--limit 1: too few images for seed001_simple_dnn's "
+        "validation split of 0.2; use at least 2",
+    ):
         train(["seed001_simple_dnn"], out=tmp_path, limit=1, **QUIET)
     with pytest.raises(UsageError, match="--epochs 0: must be at least 1"):
         train(["seed004_cnn"], out=tmp_path, epochs=0, **QUIET)

@@ -33,8 +33,11 @@ def test_compare_counts_disagreements_and_judges_each_bound():
     assert np.asarray(loose.confusion_delta).sum() == 0  # images move between cells, none vanish
     strict = compare(outputs, reference, labels, Tolerance(0.99, 1.0, 0.5))
     assert not strict.passed
-    assert strict.failures == ["agreement 98.00% < 99%", "accuracy drop 2.00 pts > 1",
-                               "max abs diff 1 > 0.5"]
+    assert strict.failures == [
+        "agreement 98.00% < 99%",
+        "accuracy drop 2.00 pts > 1",
+        "max abs diff 1 > 0.5",
+    ]
 
 
 def test_a_figure_exactly_at_its_bound_passes():
@@ -60,13 +63,15 @@ def test_compare_fails_non_finite_outputs_even_where_their_argmax_agrees():
     broken = np.full((4, 10), np.nan, np.float32)
     result = compare(broken, broken.copy(), labels, Tolerance(0.98, 2.0, None))
     assert result.agreement == 1.0 and not result.passed
-    assert result.failures == ["outputs: 4 of 4 rows not finite (NaN or inf)",
-                               "reference outputs: 4 of 4 rows not finite (NaN or inf)"]
+    assert result.failures == [
+        "outputs: 4 of 4 rows not finite (NaN or inf)",
+        "reference outputs: 4 of 4 rows not finite (NaN or inf)",
+    ]
     one_inf = _one_hot([0, 0, 0, 0])
     one_inf[2, 3] = np.inf
-    assert compare(one_inf, _one_hot([0, 0, 0, 0]), labels,
-                   Tolerance(0.5, 100.0, None)).failures == [
-        "outputs: 1 of 4 rows not finite (NaN or inf)"]
+    assert compare(
+        one_inf, _one_hot([0, 0, 0, 0]), labels, Tolerance(0.5, 100.0, None)
+    ).failures == ["outputs: 1 of 4 rows not finite (NaN or inf)"]
 
 
 def test_finetuning_drops_momentum_and_keeps_the_rest_of_the_recipe():
@@ -107,18 +112,30 @@ def test_measure_times_exactly_the_calls_it_reports():
 
 def test_gate_ratios_are_per_round_against_the_models_reference_row():
     def row(recipe, fmt, runtime, rounds):
-        return {"model": "m", "artifact": f"m.{recipe}.{fmt}", "recipe": recipe, "format": fmt,
-                "runtime": runtime, "batch": 1, "status": "ok", "round_p50_us": rounds}
+        return {
+            "model": "m",
+            "artifact": f"m.{recipe}.{fmt}",
+            "recipe": recipe,
+            "format": fmt,
+            "runtime": runtime,
+            "batch": 1,
+            "status": "ok",
+            "round_p50_us": rounds,
+        }
 
-    doc = {"results": [row("float32", "tflite", "litert", [10.0, 20.0, 10.0]),
-                       row("int8", "tflite", "litert", [5.0, 10.0, 6.0]),
-                       row("float32", "onnx", "onnxruntime", [20.0, 40.0])]}
+    doc = {
+        "results": [
+            row("float32", "tflite", "litert", [10.0, 20.0, 10.0]),
+            row("int8", "tflite", "litert", [5.0, 10.0, 6.0]),
+            row("float32", "onnx", "onnxruntime", [20.0, 40.0]),
+        ]
+    }
     ratios = round_ratios(doc)
     np.testing.assert_allclose(ratios[("m", "m.int8.tflite", "litert", 1)], [0.5, 0.5, 0.6])
     np.testing.assert_allclose(ratios[("m", "m.float32.onnx", "onnxruntime", 1)], [2.0, 2.0])
     assert ("m", "m.float32.tflite", "litert", 1) not in ratios  # the reference itself
     same = np.array([1.0, 1.1, 0.9, 1.0])
-    assert growth_interval(same, same) [0] == 1.0
+    assert growth_interval(same, same)[0] == 1.0
     point, low, high = growth_interval(same * 2, same)
     assert point == 2.0 and low > 1.5 and high < 2.7
 
@@ -189,20 +206,27 @@ def test_targets_plan_the_files_each_app_runtime_takes():
     assert names(targets="all", formats="c") == ["m.int8.cc", "m.qat.cc"]
     assert names(formats="tflite", recipes="int8", io="uint8") == ["m.int8.io-uint8.tflite"]
     assert names(formats="tflite", recipes="float32", batch="dynamic") == [
-        "m.float32.batch-dynamic.tflite"]
+        "m.float32.batch-dynamic.tflite"
+    ]
     assert names(formats="tflite", recipes="float32", batch="8") == ["m.float32.batch-8.tflite"]
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(targets="nope"), "--target nope: unknown target; choose from web, mobile, mcu, server"),
-    (dict(formats="tflite", recipes="float32", io="float32"), "--io float32: applies to"),
-    (dict(formats="tflite", recipes="int8", io="int4"), "--io int4: choose from"),
-    (dict(formats="tflite", batch="0"), "--batch 0: must be at least 1"),
-    (dict(formats="tflite", batch="many"), "--batch many: a whole number"),
-    (dict(formats="onnx", batch="1"), "--batch 1: shapes TFLite files"),
-    (dict(formats="tflite,c", recipes="int8", batch="dynamic"), "C arrays are batch 1"),
-    (dict(targets="mcu", formats="onnx"), "--target mcu: no file left after --format/--quant"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            dict(targets="nope"),
+            "--target nope: unknown target; choose from web, mobile, mcu, server",
+        ),
+        (dict(formats="tflite", recipes="float32", io="float32"), "--io float32: applies to"),
+        (dict(formats="tflite", recipes="int8", io="int4"), "--io int4: choose from"),
+        (dict(formats="tflite", batch="0"), "--batch 0: must be at least 1"),
+        (dict(formats="tflite", batch="many"), "--batch many: a whole number"),
+        (dict(formats="onnx", batch="1"), "--batch 1: shapes TFLite files"),
+        (dict(formats="tflite,c", recipes="int8", batch="dynamic"), "C arrays are batch 1"),
+        (dict(targets="mcu", formats="onnx"), "--target mcu: no file left after --format/--quant"),
+    ],
+)
 def test_target_io_and_batch_mistakes_are_one_line(options, message):
     from edgedigits.errors import EdgeDigitsError
     from edgedigits.export import ExportOptions
@@ -218,12 +242,12 @@ def test_artifact_names_with_variants_parse_back():
 
     from edgedigits.benchmark.artifacts import parse_artifact_name
 
-    for name, want in [("seed004_cnn.int8.io-float32.tflite", ("seed004_cnn", "int8", "tflite")),
-                       ("seed004_cnn.float32.batch-dynamic.tflite",
-                        ("seed004_cnn", "float32", "tflite")),
-                       ("seed004_cnn.qat.io-uint8.batch-8.tflite",
-                        ("seed004_cnn", "qat", "tflite")),
-                       ("seed004_cnn.int8.onnx", ("seed004_cnn", "int8", "onnx"))]:
+    for name, want in [
+        ("seed004_cnn.int8.io-float32.tflite", ("seed004_cnn", "int8", "tflite")),
+        ("seed004_cnn.float32.batch-dynamic.tflite", ("seed004_cnn", "float32", "tflite")),
+        ("seed004_cnn.qat.io-uint8.batch-8.tflite", ("seed004_cnn", "qat", "tflite")),
+        ("seed004_cnn.int8.onnx", ("seed004_cnn", "int8", "onnx")),
+    ]:
         assert parse_artifact_name(Path("/nowhere") / name) == want
 
 
@@ -236,21 +260,51 @@ def test_which_file_to_ship_prefers_the_smallest_that_keeps_accuracy(tmp_path):
     folder.mkdir()
 
     def entry(file, fmt, recipe, size, targets):
-        return {"file": file, "format": fmt, "recipe": recipe, "status": "ok", "io": "float32",
-                "size_bytes": size, "targets": targets, "parity": {"passed": True,
-                                                                 "accuracy": 90.0}}
-    (folder / "manifest.json").write_text(json.dumps({"artifacts": [
-        entry("m.float32.tflite", "tflite", "float32", 4000, ["web", "mobile"]),
-        entry("m.int8.io-float32.tflite", "tflite", "int8", 1200, ["web", "mobile"]),
-        entry("m.dynamic.tflite", "tflite", "dynamic", 1000, ["web", "mobile"])]}))
+        return {
+            "file": file,
+            "format": fmt,
+            "recipe": recipe,
+            "status": "ok",
+            "io": "float32",
+            "size_bytes": size,
+            "targets": targets,
+            "parity": {"passed": True, "accuracy": 90.0},
+        }
+
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": [
+                    entry("m.float32.tflite", "tflite", "float32", 4000, ["web", "mobile"]),
+                    entry("m.int8.io-float32.tflite", "tflite", "int8", 1200, ["web", "mobile"]),
+                    entry("m.dynamic.tflite", "tflite", "dynamic", 1000, ["web", "mobile"]),
+                ]
+            }
+        )
+    )
 
     def row(file, accuracy, p50):
-        return {"model": "m", "artifact": str(folder / file), "runtime": "litert", "batch": 1,
-                "status": "ok", "accuracy": accuracy, "latency_us": {"p50": p50}}
-    choices = which_file_to_ship([row("m.float32.tflite", 98.0, 10.0),
-                                  row("m.int8.io-float32.tflite", 97.8, 6.0),
-                                  row("m.dynamic.tflite", 97.0, 8.0)])  # 1.0 point lost: no
+        return {
+            "model": "m",
+            "artifact": str(folder / file),
+            "runtime": "litert",
+            "batch": 1,
+            "status": "ok",
+            "accuracy": accuracy,
+            "latency_us": {"p50": p50},
+        }
+
+    choices = which_file_to_ship(
+        [
+            row("m.float32.tflite", 98.0, 10.0),
+            row("m.int8.io-float32.tflite", 97.8, 6.0),
+            row("m.dynamic.tflite", 97.0, 8.0),
+        ]
+    )  # 1.0 point lost: no
     assert [(c["target"], c["file"]) for c in choices] == [
-        ("web", "m.int8.io-float32.tflite"), ("mobile", "m.int8.io-float32.tflite")]
-    assert choices[0]["command"] == ("edgedigits export m --target web --format tflite "
-                                     "--quant int8")
+        ("web", "m.int8.io-float32.tflite"),
+        ("mobile", "m.int8.io-float32.tflite"),
+    ]
+    assert choices[0]["command"] == (
+        "edgedigits export m --target web --format tflite --quant int8"
+    )

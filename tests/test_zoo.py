@@ -25,10 +25,15 @@ EXPECTED_PARAMS = {
     "seed004_cnn": 9940,  # stated by the seed
     "edge_cnn_tiny": 80 + 1168 + 400 * 10 + 10,  # 5,258
     # 3x3 convs without bias, 4 BatchNorm numbers per channel, GAP, Dense 10:
-    "edge_cnn_small": (9 * (1 * 8 + 8 * 16 + 3 * 16 * 16) + 4 * (8 + 4 * 16)
-                       + 16 * 10 + 10),  # 8,136 + 288 + 170 = 8,594
-    "edge_cnn_micro": (9 * (1 * 6 + 6 * 8 + 8 * 8 + 8 * 9) + 4 * (6 + 8 + 8 + 9)  # 1,710 + 124
-                       + 9 * 10 + 10),  # 1,934
+    "edge_cnn_small": (
+        9 * (1 * 8 + 8 * 16 + 3 * 16 * 16) + 4 * (8 + 4 * 16) + 16 * 10 + 10
+    ),  # 8,136 + 288 + 170 = 8,594
+    "edge_cnn_micro": (
+        9 * (1 * 6 + 6 * 8 + 8 * 8 + 8 * 9)
+        + 4 * (6 + 8 + 8 + 9)  # 1,710 + 124
+        + 9 * 10
+        + 10
+    ),  # 1,934
 }
 
 
@@ -56,19 +61,31 @@ def test_seed_recipes_as_stated():
     assert get_spec("seed002_mlp_logits").recipe.from_logits
     mlp12 = get_spec("seed004_mlp12").recipe
     assert (mlp12.loss, mlp12.optimizer, mlp12.epochs, mlp12.batch_size) == (
-        "mean_squared_error", "sgd", 30, 32)
+        "mean_squared_error",
+        "sgd",
+        30,
+        32,
+    )
     assert mlp12.one_hot_targets
     cb = {c.kind: c.params for c in get_spec("seed000_deep_mlp_callbacks").recipe.callbacks}
     assert cb["EarlyStopping"]["patience"] == 5 and cb["EarlyStopping"]["restore_best_weights"]
-    assert cb["ReduceLROnPlateau"] == {"monitor": "val_loss", "factor": 0.1, "patience": 3,
-                                       "min_lr": 1e-5}
+    assert cb["ReduceLROnPlateau"] == {
+        "monitor": "val_loss",
+        "factor": 0.1,
+        "patience": 3,
+        "min_lr": 1e-5,
+    }
     assert get_spec("seed000_deep_mlp").recipe.validation_split == 0.2
     for name in ("seed001_simple_dnn", "seed001_basic_cnn", "seed001_optimized_cnn"):
         recipe = get_spec(name).recipe
         assert recipe.batch_size == 64 and recipe.validation_split == 0.2
         assert 10 <= recipe.epochs <= 15
     assert [get_spec(n).reported.percent for n in list_models("seed003_*")] == [
-        94.79, 95.14, 97.29, 97.47]
+        94.79,
+        95.14,
+        97.29,
+        97.47,
+    ]
 
 
 def test_vague_seeds_record_their_choices():
@@ -77,9 +94,12 @@ def test_vague_seeds_record_their_choices():
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(UnknownNameError, match=r"unknown model 'seed002_mlp' \(did you mean "
-                                               r"seed002_mlp_logits\?\); valid models: "
-                                               r"seed000_mlp256, .*edge_cnn_tiny"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"unknown model 'seed002_mlp' \(did you mean "
+        r"seed002_mlp_logits\?\); valid models: "
+        r"seed000_mlp256, .*edge_cnn_tiny",
+    ):
         create_model("seed002_mlp")
 
 
@@ -108,5 +128,6 @@ def test_docs_zoo_table_is_what_edgedigits_zoo_prints(capsys):
     assert main(["zoo", "--markdown"]) == 0
     table = capsys.readouterr().out
     page = (Path(__file__).resolve().parents[1] / "docs" / "reference" / "zoo.md").read_text()
-    assert table in page, "docs/reference/zoo.md's zoo table is stale: paste `edgedigits zoo " \
-                          "--markdown`"
+    assert table in page, (
+        "docs/reference/zoo.md's zoo table is stale: paste `edgedigits zoo --markdown`"
+    )

@@ -13,6 +13,20 @@ from edgedigits.benchmark.parity import Tolerance, default_tolerances, load_tole
 from edgedigits.benchmark.report import machine_info, pareto_front
 from edgedigits.benchmark.timing import TimingOptions, measure
 
-__all__ = ["DEFAULT_MAX_SLOWDOWN", "BenchOptions", "BenchReport", "BenchResult", "TimingOptions",
-           "Tolerance", "bench", "check", "default_tolerances", "gate", "load_tolerances",
-           "machine_info", "measure", "pareto_front", "report"]
+__all__ = [
+    "DEFAULT_MAX_SLOWDOWN",
+    "BenchOptions",
+    "BenchReport",
+    "BenchResult",
+    "TimingOptions",
+    "Tolerance",
+    "bench",
+    "check",
+    "default_tolerances",
+    "gate",
+    "load_tolerances",
+    "machine_info",
+    "measure",
+    "pareto_front",
+    "report",
+]

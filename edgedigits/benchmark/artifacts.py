@@ -59,12 +59,16 @@ def parse_artifact_name(path: Path) -> tuple[str, str, str]:
             tags.insert(0, parts.pop())
         model, _, recipe = ".".join(parts).rpartition(".")
     known = model in list_models() or (
-        (path.parent / RECORD).is_file() and path.parent.name == model
-        and load_imported(path.parent.parent, model) is not None)
+        (path.parent / RECORD).is_file()
+        and path.parent.name == model
+        and load_imported(path.parent.parent, model) is not None
+    )
     if not known or recipe not in RECIPE_ORDER:
-        raise UsageError(f"{path}: cannot tell which zoo model and recipe it is; bench expects "
-                         "files named <model>.<recipe>[.io-...][.batch-...].tflite|onnx|ort or "
-                         "<model>.keras, as 'edgedigits export' writes them")
+        raise UsageError(
+            f"{path}: cannot tell which zoo model and recipe it is; bench expects "
+            "files named <model>.<recipe>[.io-...][.batch-...].tflite|onnx|ort or "
+            "<model>.keras, as 'edgedigits export' writes them"
+        )
     return model, recipe, suffix.lstrip(".")
 
 
@@ -72,9 +76,11 @@ def artifact_from_file(path: Path) -> Artifact:
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.suffix.lower() not in BENCHED_SUFFIXES:
-        raise UsageError(f"{path}: not a benchable artifact (expected .tflite, .onnx, .ort or "
-                         ".keras;"
-                         " C sources are benched through their .tflite)")
+        raise UsageError(
+            f"{path}: not a benchable artifact (expected .tflite, .onnx, .ort or "
+            ".keras;"
+            " C sources are benched through their .tflite)"
+        )
     model, recipe, fmt = parse_artifact_name(path)
     reference = path.with_name(f"{model}.keras")
     return Artifact(model, fmt, recipe, path, reference if reference.is_file() else None)
@@ -88,8 +94,10 @@ def artifacts_for_model(name: str, out: Path) -> list[Artifact]:
     if not keras_path.is_file() and pretrained(name) is not None:
         materialize(out, name)  # not trained there: the shipped weights, saying so
     if not keras_path.is_file():
-        raise ModelFileError(f"{keras_path}: trained model not found; run 'edgedigits train "
-                             f"{name} --out {out}' (or 'edgedigits pipeline {name}')")
+        raise ModelFileError(
+            f"{keras_path}: trained model not found; run 'edgedigits train "
+            f"{name} --out {out}' (or 'edgedigits pipeline {name}')"
+        )
     found = [Artifact(name, "keras", "keras", keras_path, keras_path)]
     for suffix in (".tflite", ".onnx", ".ort"):
         for path in sorted(keras_path.parent.glob(f"{name}.*{suffix}")):
@@ -138,8 +146,14 @@ def integrity(artifact: Artifact) -> str | None:
         recorded = manifest["source_model"].get("sha256")
         what = "the model the manifest's artifacts were exported from"
     else:
-        entry = next((a for a in manifest["artifacts"]
-                      if a["file"] == artifact.file and a["status"] == "ok"), None)
+        entry = next(
+            (
+                a
+                for a in manifest["artifacts"]
+                if a["file"] == artifact.file and a["status"] == "ok"
+            ),
+            None,
+        )
         if entry is None:
             return "no manifest record"
         recorded, what = entry["sha256"], "its manifest record"

@@ -73,16 +73,20 @@ class BenchOptions:
     def validate(self, num_test: int | None = None) -> None:
         """Every option, with its flag's name, before any work (``num_test``: the data's size)."""
         if not self.runtimes:
-            raise UsageError("--runtimes: no runtime named; choose from "
-                             f"{', '.join(RUNTIMES)}, all")
+            raise UsageError(
+                f"--runtimes: no runtime named; choose from {', '.join(RUNTIMES)}, all"
+            )
         parse_runtimes(list(self.runtimes))  # unknown names list the valid ones
         if not _whole(self.threads, 1):
             raise UsageError(f"--threads {self.threads}: must be a whole number, at least 1")
         if not self.batch_sizes or not all(_whole(b, 1) for b in self.batch_sizes):
             raise UsageError(f"--batch {self.batch_sizes}: batch sizes must be at least 1")
         t = self.timing
-        for flag, value, minimum in (("--warmup", t.warmup, 0), ("--rounds", t.rounds, 1),
-                                     ("--min-runs", t.min_runs, 1)):
+        for flag, value, minimum in (
+            ("--warmup", t.warmup, 0),
+            ("--rounds", t.rounds, 1),
+            ("--min-runs", t.min_runs, 1),
+        ):
             if not _whole(value, minimum):
                 raise UsageError(f"{flag} {value}: must be a whole number, at least {minimum}")
         if not (isinstance(t.min_seconds, (int, float)) and 0 < t.min_seconds < float("inf")):
@@ -91,15 +95,19 @@ class BenchOptions:
             if not _whole(self.test_limit, 1):
                 raise UsageError(f"--test-limit {self.test_limit}: must be at least 1")
             if num_test is not None and self.test_limit > num_test:
-                raise UsageError(f"--test-limit {self.test_limit}: the test split has "
-                                 f"{num_test} images; choose 1-{num_test}")
+                raise UsageError(
+                    f"--test-limit {self.test_limit}: the test split has "
+                    f"{num_test} images; choose 1-{num_test}"
+                )
         for recipe, tolerance in self.tolerances.items():
             tolerance.validate(f"tolerance of {recipe!r}")
         self.budget.validate()
         measuring = [n for n, cls in RUNTIMES.items() if cls.measures_memory]
         if self.budget and not set(measuring) & set(parse_runtimes(list(self.runtimes))):
-            raise UsageError(f"{self.budget.flags()}: no runtime in --runtimes measures flash "
-                             f"and arena; add {', '.join(measuring)}")
+            raise UsageError(
+                f"{self.budget.flags()}: no runtime in --runtimes measures flash "
+                f"and arena; add {', '.join(measuring)}"
+            )
 
     @property
     def budget(self) -> MCUBudget:
@@ -211,8 +219,7 @@ class _Loaded:
 
 
 class _Bench:
-    def __init__(self, options: BenchOptions, data: str | Path | None,
-                 log: Callable[[str], None]):
+    def __init__(self, options: BenchOptions, data: str | Path | None, log: Callable[[str], None]):
         self.options = options
         self.log = log
         self.dataset = load_dataset(data)
@@ -240,15 +247,28 @@ class _Bench:
 
             with KerasRunner(artifact.reference) as runner:
                 self._references[artifact.reference] = get_spec(artifact.model).probabilities(
-                    infer_batched(runner, x))
+                    infer_batched(runner, x)
+                )
         return self._references[artifact.reference]
 
-    def rows(self, artifact: Artifact, runtime: str, status: str, **values: Any
-             ) -> list[BenchResult]:
-        return [BenchResult(model=artifact.model, format=artifact.format, recipe=artifact.recipe,
-                            runtime=runtime, artifact=str(artifact.path), status=status, batch=b,
-                            threads=self.options.threads, size_bytes=artifact.size_bytes,
-                            **values) for b in self.options.batch_sizes]
+    def rows(
+        self, artifact: Artifact, runtime: str, status: str, **values: Any
+    ) -> list[BenchResult]:
+        return [
+            BenchResult(
+                model=artifact.model,
+                format=artifact.format,
+                recipe=artifact.recipe,
+                runtime=runtime,
+                artifact=str(artifact.path),
+                status=status,
+                batch=b,
+                threads=self.options.threads,
+                size_bytes=artifact.size_bytes,
+                **values,
+            )
+            for b in self.options.batch_sizes
+        ]
 
     def model_group(self, artifacts: list[Artifact]) -> list[BenchResult]:
         """Load and score every artifact of one model in every runtime, then time them all in
@@ -271,8 +291,9 @@ class _Bench:
                 item.runner.close()
         return results
 
-    def load_and_score(self, artifact: Artifact, runner_cls: type[Runner]
-                       ) -> _Loaded | list[BenchResult]:
+    def load_and_score(
+        self, artifact: Artifact, runner_cls: type[Runner]
+    ) -> _Loaded | list[BenchResult]:
         skip = runner_cls.unavailable_reason()
         if skip:
             return self.rows(artifact, runner_cls.name, "skipped", reason=skip)
@@ -281,18 +302,25 @@ class _Bench:
         reference_error = None
         # The keras runtime on the trained model *is* the reference: its scoring fills the cache
         # rather than loading and running the same model twice (~3 s per model).
-        is_reference = (runner_cls.name == REFERENCE_RUNNER and artifact.reference is not None
-                        and artifact.path == artifact.reference
-                        and artifact.reference not in self._references)
+        is_reference = (
+            runner_cls.name == REFERENCE_RUNNER
+            and artifact.reference is not None
+            and artifact.path == artifact.reference
+            and artifact.reference not in self._references
+        )
         try:
             reference = None if is_reference else self.reference(artifact, x)
         except Exception as exc:  # noqa: BLE001 - a bad reference: measure, and say so
-            reference_error = (f"reference {artifact.reference.name} could not be loaded "
-                               f"({first_line(exc, 160)}): parity not checked")
+            reference_error = (
+                f"reference {artifact.reference.name} could not be loaded "
+                f"({first_line(exc, 160)}): parity not checked"
+            )
             self.log(f"    {reference_error}")
             reference = None
-        runner = runner_cls(artifact.path, **{
-            name: getattr(self.options, name) for name in runner_cls.bench_options})
+        runner = runner_cls(
+            artifact.path,
+            **{name: getattr(self.options, name) for name in runner_cls.bench_options},
+        )
         try:
             rss_before = current_rss_mb()
             started = time.perf_counter()
@@ -302,8 +330,9 @@ class _Bench:
             expected = tuple(spec.input_shape)
             got = tuple(runner.inputs[0].shape[1:])
             if got != expected:
-                raise ModelFileError(f"input shape {got} does not match the data's {expected} "
-                                     f"for {artifact.model}")
+                raise ModelFileError(
+                    f"input shape {got} does not match the data's {expected} for {artifact.model}"
+                )
             deployed = infer_as_deployed(runner, x)
             outputs = spec.probabilities(deployed.outputs)
             if is_reference:
@@ -313,12 +342,17 @@ class _Bench:
             if reference_error:
                 values.update(parity="fail", parity_failures=[reference_error])
             values["integrity"] = self.integrity(artifact)
-            values.update(arena_bytes=runner.arena_bytes, flash_bytes=runner.flash_bytes,
-                          budget_failures=self._budget_failures(runner))
-            values.update(provider=runner.provider, load_ms=round(load_ms, 3),
-                          rss_load_delta_mb=round(rss_delta, 2),
-                          disagreement_plot=self._plot(artifact, runner_cls.name, parity,
-                                                       outputs))
+            values.update(
+                arena_bytes=runner.arena_bytes,
+                flash_bytes=runner.flash_bytes,
+                budget_failures=self._budget_failures(runner),
+            )
+            values.update(
+                provider=runner.provider,
+                load_ms=round(load_ms, 3),
+                rss_load_delta_mb=round(rss_delta, 2),
+                disagreement_plot=self._plot(artifact, runner_cls.name, parity, outputs),
+            )
             if self.options.profile:
                 values.update(self._profile(runner, x[:1]))
             status = f"{runner.provider}; acc {parity.accuracy}%" if parity else runner.provider
@@ -349,8 +383,10 @@ class _Bench:
             ops = runner.profile(quantize(x, runner.inputs[0]), PROFILE_RUNS)
         except Exception as exc:  # noqa: BLE001 - a profile is extra information
             return {"profile": None, "profile_note": f"profiling failed: {first_line(exc)}"}
-        return {"profile": None if ops is None else [o.to_json() for o in ops],
-                "profile_note": runner.profile_note}
+        return {
+            "profile": None if ops is None else [o.to_json() for o in ops],
+            "profile_note": runner.profile_note,
+        }
 
     def time_all(self, loaded: list[_Loaded]) -> list[BenchResult]:
         """One slot per (artifact, runtime, batch, kind), all timed in the same rounds."""
@@ -359,11 +395,11 @@ class _Bench:
             x = get_spec(item.artifact.model).preprocess(self.images[:1])
             for batch in self._batches(item.runner):
                 xb = quantize(np.repeat(x, batch, axis=0), item.runner.inputs[0])
-                slots.append(Slot((id(item), batch, "latency"), partial(_app_call, item.runner,
-                                                                         xb)))
+                slots.append(
+                    Slot((id(item), batch, "latency"), partial(_app_call, item.runner, xb))
+                )
                 if batch in COMPUTE_BATCHES and item.runner.bind(xb) is not None:
-                    slots.append(Slot((id(item), batch, "compute"),
-                                      partial(item.runner.bind, xb)))
+                    slots.append(Slot((id(item), batch, "compute"), partial(item.runner.bind, xb)))
         stats = run_rounds(slots, self.options.timing)
         errors = {s.key: s.error for s in slots if s.error}
         results = []
@@ -371,26 +407,39 @@ class _Bench:
             for batch in self.options.batch_sizes:
                 key = (id(item), batch, "latency")
                 if batch not in self._batches(item.runner):
-                    results.extend(r for r in self.rows(
-                        item.artifact, item.runner.name, "skipped", provider=item.runner.provider,
-                        reason=f"{item.runner.single_image_reason}; only batch 1 is timed")
-                        if r.batch == batch)
+                    results.extend(
+                        r
+                        for r in self.rows(
+                            item.artifact,
+                            item.runner.name,
+                            "skipped",
+                            provider=item.runner.provider,
+                            reason=f"{item.runner.single_image_reason}; only batch 1 is timed",
+                        )
+                        if r.batch == batch
+                    )
                     continue
                 if key not in stats:
-                    failed = self.rows(item.artifact, item.runner.name, "failed",
-                                       reason=errors.get(key, "no timing samples"),
-                                       provider=item.runner.provider)
+                    failed = self.rows(
+                        item.artifact,
+                        item.runner.name,
+                        "failed",
+                        reason=errors.get(key, "no timing samples"),
+                        provider=item.runner.provider,
+                    )
                     results.extend(r for r in failed if r.batch == batch)
                     continue
-                results.append(self._row(item, batch, stats[key],
-                                         stats.get((id(item), batch, "compute"))))
+                results.append(
+                    self._row(item, batch, stats[key], stats.get((id(item), batch, "compute")))
+                )
         return results
 
     def _batches(self, runner: Runner) -> list[int]:
         return [b for b in self.options.batch_sizes if b == 1 or not runner.single_image]
 
-    def _parity(self, artifact: Artifact, outputs: np.ndarray, reference: np.ndarray | None
-                ) -> tuple[Parity | None, str]:
+    def _parity(
+        self, artifact: Artifact, outputs: np.ndarray, reference: np.ndarray | None
+    ) -> tuple[Parity | None, str]:
         family = family_of(artifact.recipe)
         if reference is None:
             return None, family
@@ -398,21 +447,38 @@ class _Bench:
         return compare(outputs, reference, self.labels, tolerance), family
 
     @staticmethod
-    def _parity_values(parity: Parity | None, family: str, deployed: DeployedOutputs
-                       ) -> dict[str, Any]:
+    def _parity_values(
+        parity: Parity | None, family: str, deployed: DeployedOutputs
+    ) -> dict[str, Any]:
         values: dict[str, Any] = {
-            "tolerance_family": family, "parity_batch": deployed.batch,
-            "batch_invariance_max_diff": float(f"{deployed.invariance_max_diff:.3g}")}
+            "tolerance_family": family,
+            "parity_batch": deployed.batch,
+            "batch_invariance_max_diff": float(f"{deployed.invariance_max_diff:.3g}"),
+        }
         if parity is not None:
-            values.update({k: getattr(parity, k) for k in (
-                "accuracy", "reference_accuracy", "accuracy_delta", "agreement", "max_abs_diff",
-                "mean_abs_diff", "disagreements", "disagreement_indices", "confusion_delta")})
+            values.update(
+                {
+                    k: getattr(parity, k)
+                    for k in (
+                        "accuracy",
+                        "reference_accuracy",
+                        "accuracy_delta",
+                        "agreement",
+                        "max_abs_diff",
+                        "mean_abs_diff",
+                        "disagreements",
+                        "disagreement_indices",
+                        "confusion_delta",
+                    )
+                }
+            )
             values["parity"] = "pass" if parity.passed else "fail"
             values["parity_failures"] = parity.failures
         return values
 
-    def _plot(self, artifact: Artifact, runtime: str, parity: Parity | None,
-              outputs: np.ndarray) -> str | None:
+    def _plot(
+        self, artifact: Artifact, runtime: str, parity: Parity | None, outputs: np.ndarray
+    ) -> str | None:
         """A picture of the images where the artifact and the reference disagree."""
         if not (self.options.plots_dir and parity and parity.disagreements):
             return None
@@ -421,25 +487,40 @@ class _Bench:
         idx = np.array(parity.disagreement_indices[:32])
         reference = self._references[artifact.reference]
         path = Path(self.options.plots_dir) / f"disagreements_{artifact.file}.{runtime}.png"
-        plots.digit_grid(self.images[idx], np.argmax(reference[idx], axis=1),
-                         np.argmax(outputs[idx], axis=1),
-                         f"{artifact.file} on {runtime}: {parity.disagreements} disagreements "
-                         "(reference -> artifact)", path)
+        plots.digit_grid(
+            self.images[idx],
+            np.argmax(reference[idx], axis=1),
+            np.argmax(outputs[idx], axis=1),
+            f"{artifact.file} on {runtime}: {parity.disagreements} disagreements "
+            "(reference -> artifact)",
+            path,
+        )
         return str(path)
 
-    def _row(self, item: _Loaded, batch: int, stats: LatencyStats,
-             compute: LatencyStats | None) -> BenchResult:
+    def _row(
+        self, item: _Loaded, batch: int, stats: LatencyStats, compute: LatencyStats | None
+    ) -> BenchResult:
         artifact = item.artifact
         return BenchResult(
-            model=artifact.model, format=artifact.format, recipe=artifact.recipe,
-            runtime=item.runner.name, artifact=str(artifact.path), status="ok", batch=batch,
-            threads=self.options.threads, size_bytes=artifact.size_bytes,
-            latency_us=stats.to_json(), latency_per_image_us=stats.per_image(batch),
+            model=artifact.model,
+            format=artifact.format,
+            recipe=artifact.recipe,
+            runtime=item.runner.name,
+            artifact=str(artifact.path),
+            status="ok",
+            batch=batch,
+            threads=self.options.threads,
+            size_bytes=artifact.size_bytes,
+            latency_us=stats.to_json(),
+            latency_per_image_us=stats.per_image(batch),
             compute_us=compute.to_json() if compute else None,
             binding_us=round(stats.p50 - compute.p50, 3) if compute else None,
-            round_p50_us=list(stats.round_p50), runs=stats.runs,
+            round_p50_us=list(stats.round_p50),
+            runs=stats.runs,
             throughput_per_s=round(batch / (stats.p50 / 1e6), 3),
-            peak_rss_mb=round(peak_rss_mb(), 1), **item.values)
+            peak_rss_mb=round(peak_rss_mb(), 1),
+            **item.values,
+        )
 
 
 def _app_call(runner: Runner, x: np.ndarray) -> Callable[[], Any]:
@@ -448,10 +529,15 @@ def _app_call(runner: Runner, x: np.ndarray) -> Callable[[], Any]:
     return partial(runner.infer_raw, x)
 
 
-def bench(targets: Sequence[str] = (), *, all_models: bool = False,
-          out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-          options: BenchOptions | None = None, log: Callable[[str], None] = print
-          ) -> BenchReport:
+def bench(
+    targets: Sequence[str] = (),
+    *,
+    all_models: bool = False,
+    out: str | Path = DEFAULT_OUT,
+    data: str | Path | None = None,
+    options: BenchOptions | None = None,
+    log: Callable[[str], None] = print,
+) -> BenchReport:
     """Bench model names (their .keras and exported files) or artifact files; see module doc.
 
     Args:
@@ -469,8 +555,9 @@ def bench(targets: Sequence[str] = (), *, all_models: bool = False,
     options.validate()
     from edgedigits.model_import import import_files  # a user's .keras/.h5: import it first
 
-    artifacts = resolve_artifacts(import_files(list(targets), out=out, data=data, log=log),
-                                  all_models, out)
+    artifacts = resolve_artifacts(
+        import_files(list(targets), out=out, data=data, log=log), all_models, out
+    )
     from edgedigits.export.manifest import read_manifest
 
     for folder in dict.fromkeys(a.path.parent for a in artifacts):
@@ -485,6 +572,5 @@ def bench(targets: Sequence[str] = (), *, all_models: bool = False,
         results.extend(job.model_group(group))
     order = {(str(a.path)): i for i, a in enumerate(artifacts)}
     runtime_order = {name: i for i, name in enumerate(RUNTIMES)}
-    results.sort(key=lambda r: (order.get(r.artifact, 0), runtime_order.get(r.runtime, 0),
-                                r.batch))
+    results.sort(key=lambda r: (order.get(r.artifact, 0), runtime_order.get(r.runtime, 0), r.batch))
     return BenchReport(results, options)

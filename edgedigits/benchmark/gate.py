@@ -102,8 +102,9 @@ class GateResult:
 
     @property
     def failures(self) -> list[str]:
-        return self.problems + [line for model in sorted(self.latency)
-                                for line in self.latency[model]]
+        return self.problems + [
+            line for model in sorted(self.latency) for line in self.latency[model]
+        ]
 
     @property
     def compared(self) -> int:
@@ -114,35 +115,83 @@ class GateResult:
         return not self.failures
 
     def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "max_slowdown": self.max_slowdown,
-                "failures": self.failures, "notes": self.notes,
-                "retimings": [asdict(r) for r in self.retimings],
-                "comparisons": [asdict(c) for c in self.comparisons]}
+        return {
+            "passed": self.passed,
+            "max_slowdown": self.max_slowdown,
+            "failures": self.failures,
+            "notes": self.notes,
+            "retimings": [asdict(r) for r in self.retimings],
+            "comparisons": [asdict(c) for c in self.comparisons],
+        }
 
     def to_markdown(self) -> str:
         verdict = "passed" if self.passed else f"FAILED ({len(self.failures)})"
-        lines = [f"## Gate: {verdict}", "",
-                 f"Latency relative to each model's float32 LiteRT row in the same round; a row "
-                 f"fails when the {CONFIDENCE:.0%} interval of its growth lies above "
-                 f"{self.max_slowdown:g}x.", ""]
+        lines = [
+            f"## Gate: {verdict}",
+            "",
+            f"Latency relative to each model's float32 LiteRT row in the same round; a row "
+            f"fails when the {CONFIDENCE:.0%} interval of its growth lies above "
+            f"{self.max_slowdown:g}x.",
+            "",
+        ]
         lines += [f"* {f}" for f in self.failures] + [f"* note: {n}" for n in self.notes]
         if self.retimings:
-            lines += ["", "A model whose latency alarmed was benched again; it fails only if "
-                      "every measurement regressed. The table below holds the last one.", "",
-                      *table(["model", "attempt", "reference latency before it vs baseline",
-                              "largest growth", "alarm"],
-                             [[r.model, r.attempt, "" if r.reference_speed is None
-                               else f"{r.reference_speed:.2f}x", r.worst,
-                               "confirmed" if r.confirmed else "gone"] for r in self.retimings],
-                             "lrrll")]
+            lines += [
+                "",
+                "A model whose latency alarmed was benched again; it fails only if "
+                "every measurement regressed. The table below holds the last one.",
+                "",
+                *table(
+                    [
+                        "model",
+                        "attempt",
+                        "reference latency before it vs baseline",
+                        "largest growth",
+                        "alarm",
+                    ],
+                    [
+                        [
+                            r.model,
+                            r.attempt,
+                            "" if r.reference_speed is None else f"{r.reference_speed:.2f}x",
+                            r.worst,
+                            "confirmed" if r.confirmed else "gone",
+                        ]
+                        for r in self.retimings
+                    ],
+                    "lrrll",
+                ),
+            ]
         if self.comparisons:
-            lines += ["", *table(
-                ["artifact", "runtime", "batch", "relative now", "baseline", "growth",
-                 f"{CONFIDENCE:.0%} interval", "verdict"],
-                [[c.artifact, c.runtime, c.batch, f"{c.ratio:.3f}", f"{c.baseline_ratio:.3f}",
-                  f"{c.growth:.3f}x", f"{c.ci_low:.3f}-{c.ci_high:.3f}",
-                  "REGRESSED" if c.regressed else "ok"]
-                 for c in sorted(self.comparisons, key=lambda c: -c.ci_low)], "llrrrrll")]
+            lines += [
+                "",
+                *table(
+                    [
+                        "artifact",
+                        "runtime",
+                        "batch",
+                        "relative now",
+                        "baseline",
+                        "growth",
+                        f"{CONFIDENCE:.0%} interval",
+                        "verdict",
+                    ],
+                    [
+                        [
+                            c.artifact,
+                            c.runtime,
+                            c.batch,
+                            f"{c.ratio:.3f}",
+                            f"{c.baseline_ratio:.3f}",
+                            f"{c.growth:.3f}x",
+                            f"{c.ci_low:.3f}-{c.ci_high:.3f}",
+                            "REGRESSED" if c.regressed else "ok",
+                        ]
+                        for c in sorted(self.comparisons, key=lambda c: -c.ci_low)
+                    ],
+                    "llrrrrll",
+                ),
+            ]
         return "\n".join(lines) + "\n"
 
 
@@ -155,8 +204,11 @@ def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise _fail(path, "not a JSON object")
     if doc.get("schema") != SCHEMA:
-        hint = (" (an older bench report: re-run 'edgedigits bench ... --json' to refresh it)"
-                if str(doc.get("schema", "")).startswith("edgedigits.bench/") else "")
+        hint = (
+            " (an older bench report: re-run 'edgedigits bench ... --json' to refresh it)"
+            if str(doc.get("schema", "")).startswith("edgedigits.bench/")
+            else ""
+        )
         raise _fail(path, f"not an {SCHEMA} report (schema {doc.get('schema')!r}){hint}")
     results = list_of_objects(doc, "results", "rows", lambda what: _fail(path, what))
     for k, row in enumerate(results):
@@ -165,10 +217,16 @@ def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
             raise _fail(path, f"results[{k}] lacks {', '.join(missing)}")
         if row["status"] == "ok":
             rounds = row.get("round_p50_us")
-            if not isinstance(rounds, list) or not rounds or not all(
-                    isinstance(v, (int, float)) and v > 0 for v in rounds):
-                raise _fail(path, f"results[{k}] ({Path(str(row['artifact'])).name}) needs "
-                                  "'round_p50_us', a list of positive latencies")
+            if (
+                not isinstance(rounds, list)
+                or not rounds
+                or not all(isinstance(v, (int, float)) and v > 0 for v in rounds)
+            ):
+                raise _fail(
+                    path,
+                    f"results[{k}] ({Path(str(row['artifact'])).name}) needs "
+                    "'round_p50_us', a list of positive latencies",
+                )
     _check_schema(doc, path)
     return doc
 
@@ -181,8 +239,7 @@ def _check_schema(doc: dict[str, Any], path: str | Path) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
         message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
-        raise _fail(path, f"does not match the bench report schema at {error.json_path}: "
-                          f"{message}")
+        raise _fail(path, f"does not match the bench report schema at {error.json_path}: {message}")
 
 
 def load_baseline(path: str | Path) -> dict[str, Any]:
@@ -193,21 +250,30 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
     return (row["model"], Path(row["artifact"]).name, row["runtime"], int(row["batch"]))
 
 
-def round_ratios(doc: dict[str, Any], include_references: bool = False
-                 ) -> dict[tuple, np.ndarray]:
+def round_ratios(doc: dict[str, Any], include_references: bool = False) -> dict[tuple, np.ndarray]:
     """Per ok row, its per-round p50 divided by its model's reference row's, round by round."""
+
     def is_reference(r: dict[str, Any]) -> bool:
-        return ((r["recipe"], r["format"], r["runtime"]) ==
-                (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME))
+        return (r["recipe"], r["format"], r["runtime"]) == (
+            REFERENCE_RECIPE,
+            REFERENCE_FORMAT,
+            REFERENCE_RUNTIME,
+        )
 
     rows = [r for r in doc["results"] if r["status"] == "ok" and r.get("round_p50_us")]
-    refs = {(r["model"], int(r["batch"])): np.asarray(r["round_p50_us"], float) for r in rows
-            if is_reference(r)}
+    refs = {
+        (r["model"], int(r["batch"])): np.asarray(r["round_p50_us"], float)
+        for r in rows
+        if is_reference(r)
+    }
     out = {}
     for r in rows:
         ref = refs.get((r["model"], int(r["batch"])))
-        if ref is None or is_reference(r) or (r["runtime"] in REFERENCE_RUNTIMES
-                                              and not include_references):
+        if (
+            ref is None
+            or is_reference(r)
+            or (r["runtime"] in REFERENCE_RUNTIMES and not include_references)
+        ):
             continue
         mine = np.asarray(r["round_p50_us"], float)
         n = min(len(mine), len(ref))
@@ -215,8 +281,9 @@ def round_ratios(doc: dict[str, Any], include_references: bool = False
     return out
 
 
-def growth_interval(now: np.ndarray, before: np.ndarray, seed: int = 0,
-                    samples: int = BOOTSTRAP_SAMPLES) -> tuple[float, float, float]:
+def growth_interval(
+    now: np.ndarray, before: np.ndarray, seed: int = 0, samples: int = BOOTSTRAP_SAMPLES
+) -> tuple[float, float, float]:
     """(point, low, high): growth of the median per-round ratio, with a percentile bootstrap
     over rounds in both runs."""
     rng = np.random.default_rng(seed)
@@ -240,77 +307,116 @@ def _check_references(result: GateResult, current: dict[str, Any]) -> None:
         faster = [c for c in group if c.ci_high < floor]
         if len(group) >= 3 and len(faster) >= REFERENCE_CONSENSUS * len(group):
             median_growth = float(np.median([c.growth for c in group]))
-            reference = next((Path(r["artifact"]).name for r in current["results"]
-                              if r["model"] == model and (r["recipe"], r["format"], r["runtime"])
-                              == (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)), model)
+            reference = next(
+                (
+                    Path(r["artifact"]).name
+                    for r in current["results"]
+                    if r["model"] == model
+                    and (r["recipe"], r["format"], r["runtime"])
+                    == (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)
+                ),
+                model,
+            )
             result.latency.setdefault(model, []).append(
                 f"latency: {reference} on {REFERENCE_RUNTIME} (batch {batch}), the reference, "
                 f"looks {1 / median_growth:.2f}x slower: {len(faster)} of {len(group)} rows of "
                 f"{model} got faster relative to it (median growth {median_growth:.2f}x; each "
-                f"{CONFIDENCE:.0%} interval below {floor:.2f}x)")
+                f"{CONFIDENCE:.0%} interval below {floor:.2f}x)"
+            )
 
 
-def check(current: dict[str, Any], baseline: dict[str, Any] | None,
-          max_slowdown: float = DEFAULT_MAX_SLOWDOWN, include_references: bool = False
-          ) -> GateResult:
+def check(
+    current: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    max_slowdown: float = DEFAULT_MAX_SLOWDOWN,
+    include_references: bool = False,
+) -> GateResult:
     if not max_slowdown > 1.0:
         raise UsageError(f"--max-slowdown {max_slowdown}: must be greater than 1")
     result = GateResult(max_slowdown=max_slowdown)
-    modified = sorted({Path(r["artifact"]).name + ": " + r["integrity"]
-                       for r in current["results"]
-                       if str(r.get("integrity") or "").startswith("MODIFIED")})
+    modified = sorted(
+        {
+            Path(r["artifact"]).name + ": " + r["integrity"]
+            for r in current["results"]
+            if str(r.get("integrity") or "").startswith("MODIFIED")
+        }
+    )
     result.problems += [f"integrity: {m}" for m in modified]
-    result.problems += sorted({f"budget: {Path(r['artifact']).name} on {r['runtime']}: "
-                               f"{'; '.join(r['budget_failures'])}" for r in current["results"]
-                               if r.get("budget_failures")})
+    result.problems += sorted(
+        {
+            f"budget: {Path(r['artifact']).name} on {r['runtime']}: "
+            f"{'; '.join(r['budget_failures'])}"
+            for r in current["results"]
+            if r.get("budget_failures")
+        }
+    )
     for row in current["results"]:
         if row.get("parity") == "fail":
-            result.problems.append(f"parity: {Path(row['artifact']).name} on {row['runtime']} "
-                                   f"(batch {row['batch']}): {'; '.join(row['parity_failures'])}")
+            result.problems.append(
+                f"parity: {Path(row['artifact']).name} on {row['runtime']} "
+                f"(batch {row['batch']}): {'; '.join(row['parity_failures'])}"
+            )
     if baseline is None:
         return result
     now = {_key(r): r for r in current["results"]}
     overlap = [k for k in map(_key, baseline["results"]) if k in now]
     if not overlap:
-        result.problems.append("the baseline shares no row with this run (no model, artifact, "
-                               "runtime and batch in common): nothing was checked")
+        result.problems.append(
+            "the baseline shares no row with this run (no model, artifact, "
+            "runtime and batch in common): nothing was checked"
+        )
         return result
     for key, before in ((_key(r), r) for r in baseline["results"]):
         row = now.get(key)
         if before["status"] == "ok" and row is not None and row["status"] == "failed":
-            result.problems.append(f"now failing: {key[1]} on {key[2]} (batch {key[3]}): "
-                                   f"{row['reason']}")
+            result.problems.append(
+                f"now failing: {key[1]} on {key[2]} (batch {key[3]}): {row['reason']}"
+            )
     rel_now = round_ratios(current, include_references)
     rel_before = round_ratios(baseline, include_references)
     for key in sorted(set(rel_now) & set(rel_before)):
         model, artifact, runtime, batch = key
         point, low, high = growth_interval(rel_now[key], rel_before[key])
-        comparison = Comparison(model, artifact, runtime, batch, float(np.median(rel_now[key])),
-                                float(np.median(rel_before[key])), point, low, high,
-                                regressed=low > max_slowdown)
+        comparison = Comparison(
+            model,
+            artifact,
+            runtime,
+            batch,
+            float(np.median(rel_now[key])),
+            float(np.median(rel_before[key])),
+            point,
+            low,
+            high,
+            regressed=low > max_slowdown,
+        )
         result.comparisons.append(comparison)
         if comparison.regressed:
             result.latency.setdefault(model, []).append(
                 f"latency: {artifact} on {runtime} (batch {batch}) is {comparison.ratio:.2f}x "
                 f"its float32 LiteRT reference, was {comparison.baseline_ratio:.2f}x in the "
                 f"baseline: {point:.2f}x worse ({CONFIDENCE:.0%} interval {low:.2f}-{high:.2f}; "
-                f"limit {max_slowdown:g}x)")
+                f"limit {max_slowdown:g}x)"
+            )
     _check_references(result, current)
     cpu_note = _different_cpu(current, baseline)
     if cpu_note:  # ratios measured on two CPUs: reported, not judged
         result.notes.append(cpu_note)
         if result.latency:
             alarms = sum(map(len, result.latency.values()))
-            result.notes.append(f"latency not judged: {alarms} row(s) beyond "
-                                f"{max_slowdown:g}x against this baseline from another CPU "
-                                f"(largest: {largest_growth(result.comparisons)})")
+            result.notes.append(
+                f"latency not judged: {alarms} row(s) beyond "
+                f"{max_slowdown:g}x against this baseline from another CPU "
+                f"(largest: {largest_growth(result.comparisons)})"
+            )
             result.latency = {}
     missing = set(rel_before) - set(rel_now)
     if missing:
         result.notes.append(f"{len(missing)} baseline row(s) not in this run were not compared")
     if not include_references:
-        result.notes.append("reference runtimes (" + ", ".join(REFERENCE_RUNTIMES) + ") are "
-                            "reported, not gated (--gate-references to gate them)")
+        result.notes.append(
+            "reference runtimes (" + ", ".join(REFERENCE_RUNTIMES) + ") are "
+            "reported, not gated (--gate-references to gate them)"
+        )
     return result
 
 
@@ -332,13 +438,16 @@ def _different_cpu(current: dict[str, Any], baseline: dict[str, Any]) -> str | N
         return None
     flags = set(now[1]) ^ set(before[1])
     differ = f"; ISA flags that differ: {', '.join(sorted(flags))}" if flags else ""
-    return (f"the baseline was measured on another CPU ({before[0]}) than this run "
-            f"({now[0]}){differ}: relative latencies move with the CPU's kernels, so latency "
-            "is reported, not judged; give --baseline a report from this CPU too")
+    return (
+        f"the baseline was measured on another CPU ({before[0]}) than this run "
+        f"({now[0]}){differ}: relative latencies move with the CPU's kernels, so latency "
+        "is reported, not judged; give --baseline a report from this CPU too"
+    )
 
 
-def select_baseline(current: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]]
-                    ) -> tuple[str, dict[str, Any]] | None:
+def select_baseline(
+    current: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]]
+) -> tuple[str, dict[str, Any]] | None:
     """The baseline to gate ``current`` against, from (path, document) pairs: the first from the
     same CPU (``cpu_id`` and kernel flags), else the first that names no CPU (an older report,
     taken as comparable), else the first (reported, not judged: ``_different_cpu``)."""
@@ -350,16 +459,21 @@ def select_baseline(current: dict[str, Any], baselines: list[tuple[str, dict[str
     return (same or unnamed or baselines)[0]
 
 
-def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: str
-                    ) -> float | None:
+def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: str) -> float | None:
     """How much slower (>1) this run's float32 LiteRT reference of ``model`` ran than the
     baseline's, in absolute terms (median over rounds, then over batch sizes). The gate does
     not judge it (a slower machine is allowed); it says whether the machine was busy."""
+
     def p50s(doc: dict[str, Any]) -> dict[int, float]:
-        return {int(r["batch"]): float(np.median(r["round_p50_us"])) for r in doc["results"]
-                if r["model"] == model and r["status"] == "ok" and r.get("round_p50_us")
-                and (r["recipe"], r["format"], r["runtime"]) ==
-                (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)}
+        return {
+            int(r["batch"]): float(np.median(r["round_p50_us"]))
+            for r in doc["results"]
+            if r["model"] == model
+            and r["status"] == "ok"
+            and r.get("round_p50_us")
+            and (r["recipe"], r["format"], r["runtime"])
+            == (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)
+        }
 
     now, before = p50s(current), p50s(baseline)
     shared = sorted(set(now) & set(before))
@@ -371,16 +485,22 @@ def largest_growth(comparisons: list[Comparison]) -> str:
     if not comparisons:
         return "nothing compared"
     c = max(comparisons, key=lambda c: c.ci_low)
-    return (f"{c.artifact} on {c.runtime} (batch {c.batch}) {c.growth:.2f}x "
-            f"({c.ci_low:.2f}-{c.ci_high:.2f})")
+    return (
+        f"{c.artifact} on {c.runtime} (batch {c.batch}) {c.growth:.2f}x "
+        f"({c.ci_low:.2f}-{c.ci_high:.2f})"
+    )
 
 
-def check_and_retime(current: dict[str, Any], baseline: dict[str, Any] | None,
-                     retime: Callable[[list[str]], dict[str, Any]] | None,
-                     max_slowdown: float = DEFAULT_MAX_SLOWDOWN,
-                     include_references: bool = False, retries: int = DEFAULT_RETRIES,
-                     pause_s: float = RETRY_PAUSE_S, log: Callable[[str], None] = print
-                     ) -> GateResult:
+def check_and_retime(
+    current: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    retime: Callable[[list[str]], dict[str, Any]] | None,
+    max_slowdown: float = DEFAULT_MAX_SLOWDOWN,
+    include_references: bool = False,
+    retries: int = DEFAULT_RETRIES,
+    pause_s: float = RETRY_PAUSE_S,
+    log: Callable[[str], None] = print,
+) -> GateResult:
     """``check``, then: while some model's latency alarms, wait ``pause_s``, bench those models
     again (``retime(models)`` returns a bench document of them) and judge them on it. A model
     fails on latency only if every measurement regressed (see the module doc). Parity, integrity
@@ -394,28 +514,33 @@ def check_and_retime(current: dict[str, Any], baseline: dict[str, Any] | None,
         if not models:
             break
         speeds = {m: reference_speed(latest, baseline, m) for m in models}
-        log(f"gate: latency alarm on {', '.join(models)} (reference "
-            + ", ".join(f"{m} {speeds[m]:.2f}x" if speeds[m] else f"{m} -"
-                        for m in models)
+        log(
+            f"gate: latency alarm on {', '.join(models)} (reference "
+            + ", ".join(f"{m} {speeds[m]:.2f}x" if speeds[m] else f"{m} -" for m in models)
             + f" the baseline's latency); benching again in {pause_s:g} s "
-            f"(attempt {attempt} of {retries})")
+            f"(attempt {attempt} of {retries})"
+        )
         time.sleep(pause_s)
         latest = retime(models)
         again = check(latest, baseline, max_slowdown, include_references)
         for model in models:
             fresh = [c for c in again.comparisons if c.model == model]
             if not fresh:  # nothing re-measured (it failed to load): the alarm stands
-                result.notes.append(f"{model}: re-timing compared nothing; its first "
-                                    "measurement's verdict stands")
+                result.notes.append(
+                    f"{model}: re-timing compared nothing; its first measurement's verdict stands"
+                )
                 continue
-            result.comparisons = ([c for c in result.comparisons if c.model != model] + fresh)
+            result.comparisons = [c for c in result.comparisons if c.model != model] + fresh
             confirmed = model in again.latency
             if confirmed:
                 result.latency[model] = again.latency[model]
             else:
                 del result.latency[model]
-            result.retimings.append(Retiming(attempt, model, confirmed, largest_growth(fresh),
-                                             speeds[model]))
-            log(f"gate: {model}: re-timed, alarm {'confirmed' if confirmed else 'gone'}; "
-                f"largest growth {largest_growth(fresh)}")
+            result.retimings.append(
+                Retiming(attempt, model, confirmed, largest_growth(fresh), speeds[model])
+            )
+            log(
+                f"gate: {model}: re-timed, alarm {'confirmed' if confirmed else 'gone'}; "
+                f"largest growth {largest_growth(fresh)}"
+            )
     return result

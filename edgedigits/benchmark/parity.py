@@ -9,5 +9,12 @@ is an example) or flags override them for one run. A tolerance exceeded is a *re
 from edgedigits.comparator import Parity, Tolerance, compare, confusion
 from edgedigits.contract.tolerances import default_tolerances, family_of, load_tolerances
 
-__all__ = ["Parity", "Tolerance", "compare", "confusion", "default_tolerances", "family_of",
-           "load_tolerances"]
+__all__ = [
+    "Parity",
+    "Tolerance",
+    "compare",
+    "confusion",
+    "default_tolerances",
+    "family_of",
+    "load_tolerances",
+]

@@ -39,13 +39,23 @@ def _manifests(results: list[dict[str, Any]]) -> dict[str, tuple[Path, dict[str,
     return folders
 
 
-def _measured(results: list[dict[str, Any]], folder: Path, entry: dict[str, Any]
-              ) -> tuple[float | None, float | None, str]:
+def _measured(
+    results: list[dict[str, Any]], folder: Path, entry: dict[str, Any]
+) -> tuple[float | None, float | None, str]:
     """(accuracy, latency p50 µs, where the accuracy comes from) for one manifest entry."""
     runtime = NATIVE_RUNTIME.get(entry["format"])
-    row = next((r for r in results if r["status"] == "ok" and r["batch"] == 1
-                and r["runtime"] == runtime and Path(r["artifact"]).name == entry["file"]
-                and Path(r["artifact"]).parent == folder), None)
+    row = next(
+        (
+            r
+            for r in results
+            if r["status"] == "ok"
+            and r["batch"] == 1
+            and r["runtime"] == runtime
+            and Path(r["artifact"]).name == entry["file"]
+            and Path(r["artifact"]).parent == folder
+        ),
+        None,
+    )
     if row is not None:
         return row["accuracy"], row["latency_us"]["p50"], f"bench, {runtime}"
     parity = entry.get("parity") or {}
@@ -59,25 +69,39 @@ def which_file_to_ship(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for target in TARGET_ORDER:
             candidates = []
             for entry in manifest.get("artifacts", []):
-                if entry.get("status") != "ok" or target not in entry.get("targets", []) or \
-                        not (entry.get("parity") or {}).get("passed"):
+                if (
+                    entry.get("status") != "ok"
+                    or target not in entry.get("targets", [])
+                    or not (entry.get("parity") or {}).get("passed")
+                ):
                     continue
                 accuracy, latency, source = _measured(results, folder, entry)
                 if accuracy is None:
                     continue
                 size = (entry.get("details") or {}).get("tflite_bytes") or entry["size_bytes"]
-                candidates.append({"model": model, "target": target, "file": entry["file"],
-                                   "format": entry["format"], "recipe": entry["recipe"],
-                                   "io": entry.get("io"), "size_bytes": size,
-                                   "accuracy": accuracy, "accuracy_from": source,
-                                   "latency_us_p50": latency})
+                candidates.append(
+                    {
+                        "model": model,
+                        "target": target,
+                        "file": entry["file"],
+                        "format": entry["format"],
+                        "recipe": entry["recipe"],
+                        "io": entry.get("io"),
+                        "size_bytes": size,
+                        "accuracy": accuracy,
+                        "accuracy_from": source,
+                        "latency_us_p50": latency,
+                    }
+                )
             if not candidates:
                 continue
             best = max(c["accuracy"] for c in candidates)
             good = [c for c in candidates if c["accuracy"] >= best - ACCURACY_MARGIN]
             pick = min(good, key=lambda c: (c["size_bytes"], c["latency_us_p50"] or 0.0))
-            pick["command"] = (f"edgedigits export {model} --target {target} "
-                               f"--format {pick['format']} --quant {pick['recipe']}")
+            pick["command"] = (
+                f"edgedigits export {model} --target {target} "
+                f"--format {pick['format']} --quant {pick['recipe']}"
+            )
             pick["candidates"] = len(candidates)
             choices.append(pick)
     return choices
@@ -86,15 +110,29 @@ def which_file_to_ship(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(choices: list[dict[str, Any]]) -> list[str]:
     if not choices:
         return []
-    lines = ["## Which file do I ship?", "",
-             f"Per target, the smallest file within {ACCURACY_MARGIN} points of that target's "
-             "most accurate one (parity passed; accuracy on the full test set in the file's "
-             "native runtime, batch 1; a C array's from the export check; size of a C array = "
-             "the flash it takes).", "",
-             *table(["model", "target", "file", "size (bytes)", "accuracy %", "latency p50 µs",
-                     "command"],
-                    [[c["model"], c["target"], c["file"], f"{c['size_bytes']:,}",
-                      f"{c['accuracy']:.2f}",
-                      "" if c["latency_us_p50"] is None else f"{c['latency_us_p50']:.1f}",
-                      f"`{c['command']}`"] for c in choices], "lllrrrl")]
+    lines = [
+        "## Which file do I ship?",
+        "",
+        f"Per target, the smallest file within {ACCURACY_MARGIN} points of that target's "
+        "most accurate one (parity passed; accuracy on the full test set in the file's "
+        "native runtime, batch 1; a C array's from the export check; size of a C array = "
+        "the flash it takes).",
+        "",
+        *table(
+            ["model", "target", "file", "size (bytes)", "accuracy %", "latency p50 µs", "command"],
+            [
+                [
+                    c["model"],
+                    c["target"],
+                    c["file"],
+                    f"{c['size_bytes']:,}",
+                    f"{c['accuracy']:.2f}",
+                    "" if c["latency_us_p50"] is None else f"{c['latency_us_p50']:.1f}",
+                    f"`{c['command']}`",
+                ]
+                for c in choices
+            ],
+            "lllrrrl",
+        ),
+    ]
     return lines + [""]

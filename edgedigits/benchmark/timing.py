@@ -37,9 +37,11 @@ class TimingOptions:
 
     def per_round(self) -> tuple[int, int, int]:
         """(calls at least, ns at least, ns at most) per slot per round."""
-        return (max(1, math.ceil(self.min_runs / self.rounds)),
-                int(self.min_seconds * 1e9 / self.rounds),
-                int(self.max_seconds * 1e9 / self.rounds))
+        return (
+            max(1, math.ceil(self.min_runs / self.rounds)),
+            int(self.min_seconds * 1e9 / self.rounds),
+            int(self.max_seconds * 1e9 / self.rounds),
+        )
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,16 @@ class LatencyStats:
 def stats_from_ns(samples_ns: np.ndarray, round_p50_ns: Sequence[float] = ()) -> LatencyStats:
     us = np.asarray(samples_ns, dtype=np.float64) / 1000.0
     p50, p90, p99 = np.percentile(us, [50, 90, 99])
-    return LatencyStats(mean=float(us.mean()), std=float(us.std()), min=float(us.min()),
-                        p50=float(p50), p90=float(p90), p99=float(p99), runs=int(us.size),
-                        round_p50=tuple(round(float(v) / 1000.0, 3) for v in round_p50_ns))
+    return LatencyStats(
+        mean=float(us.mean()),
+        std=float(us.std()),
+        min=float(us.min()),
+        p50=float(p50),
+        p90=float(p90),
+        p99=float(p99),
+        runs=int(us.size),
+        round_p50=tuple(round(float(v) / 1000.0, 3) for v in round_p50_ns),
+    )
 
 
 @dataclass
@@ -124,26 +133,36 @@ def run_rounds(slots: Sequence[Slot], options: TimingOptions) -> dict[Hashable, 
             if samples is not None:
                 slot.samples.extend(samples)
                 slot.round_p50.append(float(np.median(samples)))
-    return {s.key: stats_from_ns(np.array(s.samples), s.round_p50)
-            for s in slots if s.error is None and s.samples}
+    return {
+        s.key: stats_from_ns(np.array(s.samples), s.round_p50)
+        for s in slots
+        if s.error is None and s.samples
+    }
 
 
 def measure(call: Callable[[Any], Any], arg: Any, options: TimingOptions) -> LatencyStats:
     """Time ``call(arg)`` alone (one slot)."""
-    slot = Slot("only", lambda: (lambda: call(arg)))
+    slot = Slot("only", lambda: lambda: call(arg))
     stats = run_rounds([slot], options)
     if slot.error:
         raise RuntimeError(slot.error)
     return stats["only"]
 
 
-def compare_calls(call_a: Callable[[], Any], call_b: Callable[[], Any], *, rounds: int = 21,
-                  seconds: float = 0.05, seed: int = 0) -> float:
+def compare_calls(
+    call_a: Callable[[], Any],
+    call_b: Callable[[], Any],
+    *,
+    rounds: int = 21,
+    seconds: float = 0.05,
+    seed: int = 0,
+) -> float:
     """How many times slower ``call_a`` is than ``call_b``: the median over interleaved rounds of
     (median time of a) / (median time of b) in the same round. Robust to machine noise that
     lasts longer than a round, which is most of it on a shared machine."""
-    options = TimingOptions(warmup=100, rounds=rounds, min_runs=100 * rounds,
-                            min_seconds=seconds * rounds, seed=seed)
+    options = TimingOptions(
+        warmup=100, rounds=rounds, min_runs=100 * rounds, min_seconds=seconds * rounds, seed=seed
+    )
     a, b = Slot("a", lambda: call_a), Slot("b", lambda: call_b)
     run_rounds([a, b], options)
     for slot in (a, b):

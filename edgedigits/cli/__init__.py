@@ -22,7 +22,8 @@ COMMANDS = (zoo, train, import_model, export, bench, pipeline, doctor, verify)  
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="edgedigits",
-        description="Train a zoo of MNIST digit models, export them for the edge, benchmark them.")
+        description="Train a zoo of MNIST digit models, export them for the edge, benchmark them.",
+    )
     parser.add_argument("--version", action="version", version=f"edgedigits {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
@@ -44,8 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every write is to a temporary name renamed into place, and a model folder changes
         # only by a whole commit, so a write that failed replaced nothing.
         where = exc.filename or getattr(args, "out", None) or "."
-        print(f"edgedigits {args.command}: error: {where}: no space left on the device; the "
-              "files written before were kept and nothing was replaced", file=sys.stderr)
+        print(
+            f"edgedigits {args.command}: error: {where}: no space left on the device; the "
+            "files written before were kept and nothing was replaced",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"edgedigits {args.command}: interrupted", file=sys.stderr)

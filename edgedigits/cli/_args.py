@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-EPILOG_DATA = ("--data: omit for the embedded MNIST; or a folder of IDX files, a Keras-style "
-               ".npz, or 'keras' / 'keras:fashion_mnist' to download (needs a network)")
+EPILOG_DATA = (
+    "--data: omit for the embedded MNIST; or a folder of IDX files, a Keras-style "
+    ".npz, or 'keras' / 'keras:fashion_mnist' to download (needs a network)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _int_at_least(minimum: int, maximum: int | None = None):
     """An argparse type: a whole number no smaller than ``minimum``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -31,6 +34,7 @@ def _int_at_least(minimum: int, maximum: int | None = None):
         if maximum is not None and value > maximum:
             raise argparse.ArgumentTypeError(f"{value} must be at most {maximum}")
         return value
+
     return parse
 
 
@@ -41,6 +45,7 @@ _seed = _int_at_least(0, 2**32 - 1)  # NumPy's seeding range
 
 def _number_in(low: float, high: float):
     """An argparse type: a finite number in [low, high]."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -49,6 +54,7 @@ def _number_in(low: float, high: float):
         if not low <= value <= high:  # also rejects nan
             raise argparse.ArgumentTypeError(f"{text!r} must be between {low:g} and {high:g}")
         return value
+
     return parse
 
 
@@ -62,8 +68,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _command(sub: Any, func: Callable[[argparse.Namespace], int], name: str,
-             **parser_args: Any) -> argparse.ArgumentParser:
+def _command(
+    sub: Any, func: Callable[[argparse.Namespace], int], name: str, **parser_args: Any
+) -> argparse.ArgumentParser:
     """One subcommand: its parser, bound to the function that runs it."""
     parser = sub.add_parser(name, **parser_args)
     parser.set_defaults(func=func)
@@ -71,12 +78,23 @@ def _command(sub: Any, func: Callable[[argparse.Namespace], int], name: str,
 
 
 def _add_data_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="PATH", default=None,
-                        help="data source (default: the embedded MNIST; see below)")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        default=None,
+        help="data source (default: the embedded MNIST; see below)",
+    )
 
 
-def _add_model_selection(parser: argparse.ArgumentParser, *, names: str, all_models: str,
-                         out: str, dest: str = "names", metavar: str = "NAME") -> None:
+def _add_model_selection(
+    parser: argparse.ArgumentParser,
+    *,
+    names: str,
+    all_models: str,
+    out: str,
+    dest: str = "names",
+    metavar: str = "NAME",
+) -> None:
     """What every model-taking command shares: the names, --all, --out and --data."""
     parser.add_argument(dest, nargs="*", metavar=metavar, help=names)
     parser.add_argument("--all", action="store_true", help=all_models)
@@ -93,70 +111,148 @@ def cli_command() -> str:
 
 def _add_budget_flags(parser: argparse.ArgumentParser, what: str, scope: str) -> None:
     """--max-arena-bytes / --max-flash-bytes: the same budget for bench rows and C arrays."""
-    for flag, figure in (("--max-arena-bytes", "tensor arena, measured in TensorFlow Lite Micro,"),
-                         ("--max-flash-bytes", "model data (the .tflite bytes)")):
-        parser.add_argument(flag, type=_positive_int, default=None, metavar="N",
-                            help=f"microcontroller budget: {what} whose {figure} is larger fail "
-                                 f"({scope})")
+    for flag, figure in (
+        ("--max-arena-bytes", "tensor arena, measured in TensorFlow Lite Micro,"),
+        ("--max-flash-bytes", "model data (the .tflite bytes)"),
+    ):
+        parser.add_argument(
+            flag,
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help=f"microcontroller budget: {what} whose {figure} is larger fail ({scope})",
+        )
 
 
 def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
     from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN, DEFAULT_RETRIES, RETRY_PAUSE_S
     from edgedigits.runtimes import DEFAULT_RUNTIMES, RUNTIMES
 
-    parser.add_argument("--runtimes", default=None, metavar="RT[,RT]",
-                        help=f"runtimes to use (default: {', '.join(DEFAULT_RUNTIMES)}; opt-in: "
-                             f"{', '.join(n for n in RUNTIMES if n not in DEFAULT_RUNTIMES)}); "
-                             "GPU ones are skipped with the reason on machines without a GPU")
-    parser.add_argument("--threads", type=_positive_int, default=1,
-                        help="runtime threads (default 1, the edge-like case)")
-    parser.add_argument("--batch", type=_positive_int, default=32, metavar="N",
-                        help="larger batch measured besides batch 1 (default 32)")
-    parser.add_argument("--no-xnnpack", action="store_true",
-                        help="LiteRT without its XNNPACK delegate")
-    parser.add_argument("--warmup", type=_non_negative_int, default=10,
-                        help="untimed calls per row before timing (default 10)")
-    parser.add_argument("--rounds", type=_positive_int, default=20,
-                        help="interleaved timing rounds; each round times every row of a model "
-                             "once, in a shuffled order (default 20)")
-    parser.add_argument("--min-runs", type=_positive_int, default=20,
-                        help="timed calls per row at least, over all rounds (default 20: one "
-                             "per round)")
-    parser.add_argument("--min-seconds", type=_positive_float, default=0.2,
-                        help="timed seconds per row at least, over all rounds (default 0.2)")
-    parser.add_argument("--profile", action="store_true",
-                        help="add a per-operator time breakdown where the runtime exposes one "
-                             "(ONNX Runtime's session profiling)")
-    parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
-                        help="parity on the first N test images (default: all 10,000)")
-    parser.add_argument("--tolerances", metavar="FILE", default=None,
-                        help="JSON file overriding the contract's parity tolerances by "
-                             "family or recipe (see bench/tolerances.json and "
-                             "docs/reference/contract.md)")
-    parser.add_argument("--min-agreement", type=_number_in(0.0, 1.0), default=None,
-                        help="override the top-1 agreement floor for every recipe (0-1)")
-    parser.add_argument("--max-accuracy-drop", type=_number_in(0.0, 100.0), default=None,
-                        help="override the allowed accuracy drop (points) for every recipe")
-    parser.add_argument("--baseline", metavar="FILE", action="append", default=[],
-                        help="a committed bench JSON to compare with (see --check); repeat it "
-                             "to give one per machine: the gate takes the one from this "
-                             "run's CPU, else one that names no CPU")
-    parser.add_argument("--check", action="store_true",
-                        help="exit non-zero on a parity failure, a newly failing row, or a "
-                             "latency regression against --baseline")
-    parser.add_argument("--max-slowdown", type=_number_in(1.0, 1e6), default=DEFAULT_MAX_SLOWDOWN,
-                        help="allowed growth of latency relative to the same run's float32 "
-                             "LiteRT reference; a row fails only when the 95%% interval of its "
-                             f"growth lies above it (default {DEFAULT_MAX_SLOWDOWN}x)")
-    parser.add_argument("--gate-retries", type=_non_negative_int, default=DEFAULT_RETRIES,
-                        metavar="N",
-                        help="bench a model whose latency alarms again, after a "
-                             f"{RETRY_PAUSE_S:g} s pause, up to N times; it fails only if every "
-                             f"measurement regressed (default {DEFAULT_RETRIES}; 0: judge the "
-                             "first)")
-    parser.add_argument("--gate-references", action="store_true",
-                        help="also gate the latency of the trained model's own runtimes "
-                             "(keras, keras-predict, tensorflow-gpu); reported either way")
+    parser.add_argument(
+        "--runtimes",
+        default=None,
+        metavar="RT[,RT]",
+        help=f"runtimes to use (default: {', '.join(DEFAULT_RUNTIMES)}; opt-in: "
+        f"{', '.join(n for n in RUNTIMES if n not in DEFAULT_RUNTIMES)}); "
+        "GPU ones are skipped with the reason on machines without a GPU",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="runtime threads (default 1, the edge-like case)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="larger batch measured besides batch 1 (default 32)",
+    )
+    parser.add_argument(
+        "--no-xnnpack", action="store_true", help="LiteRT without its XNNPACK delegate"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_non_negative_int,
+        default=10,
+        help="untimed calls per row before timing (default 10)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=20,
+        help="interleaved timing rounds; each round times every row of a model "
+        "once, in a shuffled order (default 20)",
+    )
+    parser.add_argument(
+        "--min-runs",
+        type=_positive_int,
+        default=20,
+        help="timed calls per row at least, over all rounds (default 20: one per round)",
+    )
+    parser.add_argument(
+        "--min-seconds",
+        type=_positive_float,
+        default=0.2,
+        help="timed seconds per row at least, over all rounds (default 0.2)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="add a per-operator time breakdown where the runtime exposes one "
+        "(ONNX Runtime's session profiling)",
+    )
+    parser.add_argument(
+        "--test-limit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="parity on the first N test images (default: all 10,000)",
+    )
+    parser.add_argument(
+        "--tolerances",
+        metavar="FILE",
+        default=None,
+        help="JSON file overriding the contract's parity tolerances by "
+        "family or recipe (see bench/tolerances.json and "
+        "docs/reference/contract.md)",
+    )
+    parser.add_argument(
+        "--min-agreement",
+        type=_number_in(0.0, 1.0),
+        default=None,
+        help="override the top-1 agreement floor for every recipe (0-1)",
+    )
+    parser.add_argument(
+        "--max-accuracy-drop",
+        type=_number_in(0.0, 100.0),
+        default=None,
+        help="override the allowed accuracy drop (points) for every recipe",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a committed bench JSON to compare with (see --check); repeat it "
+        "to give one per machine: the gate takes the one from this "
+        "run's CPU, else one that names no CPU",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit non-zero on a parity failure, a newly failing row, or a "
+        "latency regression against --baseline",
+    )
+    parser.add_argument(
+        "--max-slowdown",
+        type=_number_in(1.0, 1e6),
+        default=DEFAULT_MAX_SLOWDOWN,
+        help="allowed growth of latency relative to the same run's float32 "
+        "LiteRT reference; a row fails only when the 95%% interval of its "
+        f"growth lies above it (default {DEFAULT_MAX_SLOWDOWN}x)",
+    )
+    parser.add_argument(
+        "--gate-retries",
+        type=_non_negative_int,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help="bench a model whose latency alarms again, after a "
+        f"{RETRY_PAUSE_S:g} s pause, up to N times; it fails only if every "
+        f"measurement regressed (default {DEFAULT_RETRIES}; 0: judge the "
+        "first)",
+    )
+    parser.add_argument(
+        "--gate-references",
+        action="store_true",
+        help="also gate the latency of the trained model's own runtimes "
+        "(keras, keras-predict, tensorflow-gpu); reported either way",
+    )
     _add_budget_flags(parser, "rows", "with --runtimes tflm")
-    parser.add_argument("--gate-markdown", metavar="PATH", default=None,
-                        help="write the gate's table (growth and interval per row) here")
+    parser.add_argument(
+        "--gate-markdown",
+        metavar="PATH",
+        default=None,
+        help="write the gate's table (growth and interval per row) here",
+    )

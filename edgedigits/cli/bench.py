@@ -20,18 +20,29 @@ def _bench_options(args: argparse.Namespace):
     from edgedigits.benchmark import BenchOptions, TimingOptions, load_tolerances
     from edgedigits.runtimes import parse_runtimes
 
-    tolerances = load_tolerances(args.tolerances, {"min_agreement": args.min_agreement,
-                                                   "max_accuracy_drop": args.max_accuracy_drop})
+    tolerances = load_tolerances(
+        args.tolerances,
+        {"min_agreement": args.min_agreement, "max_accuracy_drop": args.max_accuracy_drop},
+    )
     batches = (1,) if args.batch == 1 else (1, args.batch)
     return BenchOptions(
-        runtimes=tuple(parse_runtimes(args.runtimes)), threads=args.threads,
-        batch_sizes=batches, xnnpack=not args.no_xnnpack,
-        timing=TimingOptions(warmup=args.warmup, rounds=args.rounds, min_runs=args.min_runs,
-                             min_seconds=args.min_seconds),
-        test_limit=args.test_limit, tolerances=tolerances,
+        runtimes=tuple(parse_runtimes(args.runtimes)),
+        threads=args.threads,
+        batch_sizes=batches,
+        xnnpack=not args.no_xnnpack,
+        timing=TimingOptions(
+            warmup=args.warmup,
+            rounds=args.rounds,
+            min_runs=args.min_runs,
+            min_seconds=args.min_seconds,
+        ),
+        test_limit=args.test_limit,
+        tolerances=tolerances,
         plots_dir=Path(args.plots) if getattr(args, "plots", None) else None,
-        profile=args.profile, max_arena_bytes=args.max_arena_bytes,
-        max_flash_bytes=args.max_flash_bytes)
+        profile=args.profile,
+        max_arena_bytes=args.max_arena_bytes,
+        max_flash_bytes=args.max_flash_bytes,
+    )
 
 
 def _check_outputs(args: argparse.Namespace) -> list[tuple[str, dict]]:
@@ -64,10 +75,12 @@ def _retimer(args: argparse.Namespace, doc: dict):
     from edgedigits.runtimes import REFERENCE_RUNTIMES
 
     options = _bench_options(args)
-    runtimes = tuple(r for r in options.runtimes
-                     if args.gate_references or r not in REFERENCE_RUNTIMES)
-    options = dataclasses.replace(options, runtimes=runtimes or options.runtimes,
-                                  plots_dir=None, profile=False)
+    runtimes = tuple(
+        r for r in options.runtimes if args.gate_references or r not in REFERENCE_RUNTIMES
+    )
+    options = dataclasses.replace(
+        options, runtimes=runtimes or options.runtimes, plots_dir=None, profile=False
+    )
 
     def retime(models: list[str]) -> dict:
         files = list(dict.fromkeys(r["artifact"] for r in doc["results"] if r["model"] in models))
@@ -85,11 +98,19 @@ def _gate(args: argparse.Namespace, doc: dict, baselines: list[tuple[str, dict]]
     chosen = gate.select_baseline(doc, baselines)
     baseline = None if chosen is None else chosen[1]
     if len(baselines) > 1:
-        print(f"gate: baseline: {chosen[0]} (of {len(baselines)}, chosen by this run's CPU: "
-              f"{doc['machine'].get('cpu_id') or doc['machine']['cpu']})")
-    result = gate.check_and_retime(doc, baseline, _retimer(args, doc), args.max_slowdown,
-                                   args.gate_references, retries=args.gate_retries,
-                                   pause_s=gate.RETRY_PAUSE_S)
+        print(
+            f"gate: baseline: {chosen[0]} (of {len(baselines)}, chosen by this run's CPU: "
+            f"{doc['machine'].get('cpu_id') or doc['machine']['cpu']})"
+        )
+    result = gate.check_and_retime(
+        doc,
+        baseline,
+        _retimer(args, doc),
+        args.max_slowdown,
+        args.gate_references,
+        retries=args.gate_retries,
+        pause_s=gate.RETRY_PAUSE_S,
+    )
     if args.gate_markdown:
         from edgedigits import atomic
 
@@ -97,11 +118,15 @@ def _gate(args: argparse.Namespace, doc: dict, baselines: list[tuple[str, dict]]
     for note in result.notes:
         print(f"gate: note: {note}")
     if result.comparisons:
-        print(f"gate: largest growth interval: {gate.largest_growth(result.comparisons)}; "
-              f"limit {result.max_slowdown:g}x")
+        print(
+            f"gate: largest growth interval: {gate.largest_growth(result.comparisons)}; "
+            f"limit {result.max_slowdown:g}x"
+        )
     if result.passed:
-        print(f"gate: passed ({result.compared} relative latencies compared"
-              f"{', no baseline' if baseline is None else ''})")
+        print(
+            f"gate: passed ({result.compared} relative latencies compared"
+            f"{', no baseline' if baseline is None else ''})"
+        )
         return 0
     for failure in result.failures:
         print(f"edgedigits {args.command}: gate failed: {failure}", file=sys.stderr)
@@ -115,8 +140,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     baselines = _check_outputs(args)
     if args.baseline and not args.check:
         print("note: --baseline without --check only validates the baseline file")
-    result = bench(args.targets, all_models=args.all, out=args.out, data=args.data,
-                   options=_bench_options(args))
+    result = bench(
+        args.targets,
+        all_models=args.all,
+        out=args.out,
+        data=args.data,
+        options=_bench_options(args),
+    )
     doc = reports.to_document(result)
     if args.json:
         from edgedigits import atomic
@@ -129,30 +159,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for path in reports.write_plots(doc, f"{args.plots}/bench"):
             print(f"plot: {path}")
     for row in result.failed:
-        print(f"edgedigits bench: failed: {row.artifact} on {row.runtime}: {row.reason}",
-              file=sys.stderr)
+        print(
+            f"edgedigits bench: failed: {row.artifact} on {row.runtime}: {row.reason}",
+            file=sys.stderr,
+        )
     for row in result.over_budget:
         if row.batch == 1:
-            print(f"edgedigits bench: over budget: {row.artifact} on {row.runtime}: "
-                  f"{'; '.join(row.budget_failures)}", file=sys.stderr)
+            print(
+                f"edgedigits bench: over budget: {row.artifact} on {row.runtime}: "
+                f"{'; '.join(row.budget_failures)}",
+                file=sys.stderr,
+            )
     code = _gate(args, doc, baselines)
     return 1 if ((result.failed or result.over_budget) and not code) else code
 
 
 def add_parser(sub: Any) -> None:
-    bench = _command(sub, cmd_bench,
-        "bench", help="accuracy parity and latency of every artifact in every runtime",
+    bench = _command(
+        sub,
+        cmd_bench,
+        "bench",
+        help="accuracy parity and latency of every artifact in every runtime",
         description="Bench the artifacts 'export' wrote (by model name) or the files named: "
-                    "accuracy parity with the Keras model on the test set and latency at batch 1 "
-                    "and --batch, in every runtime that can run them.",
-        epilog=EPILOG_DATA)
-    _add_model_selection(bench, dest="targets", metavar="NAME|ARTIFACT",
-                         names="zoo or imported model names, .tflite/.onnx/.ort files, or a "
-                               ".keras/.h5 file to import",
-                         all_models="every trained zoo model",
-                         out="folder the models were trained and exported into (default exports/)")
+        "accuracy parity with the Keras model on the test set and latency at batch 1 "
+        "and --batch, in every runtime that can run them.",
+        epilog=EPILOG_DATA,
+    )
+    _add_model_selection(
+        bench,
+        dest="targets",
+        metavar="NAME|ARTIFACT",
+        names="zoo or imported model names, .tflite/.onnx/.ort files, or a "
+        ".keras/.h5 file to import",
+        all_models="every trained zoo model",
+        out="folder the models were trained and exported into (default exports/)",
+    )
     bench.add_argument("--json", metavar="PATH", help="write the JSON report (edgedigits.bench/2)")
     bench.add_argument("--markdown", metavar="PATH", help="write the Markdown report")
-    bench.add_argument("--plots", metavar="DIR", help="write Pareto plots and pictures of "
-                                                      "disagreeing images here")
+    bench.add_argument(
+        "--plots", metavar="DIR", help="write Pareto plots and pictures of disagreeing images here"
+    )
     _add_bench_flags(bench)

@@ -20,6 +20,19 @@ from edgedigits.contract.recipes import (
 from edgedigits.contract.targets import IO, TARGETS, Target, Variant
 from edgedigits.contract.tolerances import default_tolerances, family_of, load_tolerances
 
-__all__ = ["EXPLICIT_ONLY", "FORMAT_RECIPES", "IO", "RECIPE_INFO", "REFERENCE_TOLERANCE",
-           "TARGETS", "Format", "Recipe", "RecipeInfo", "Target", "Variant",
-           "default_tolerances", "family_of", "load_tolerances"]
+__all__ = [
+    "EXPLICIT_ONLY",
+    "FORMAT_RECIPES",
+    "IO",
+    "RECIPE_INFO",
+    "REFERENCE_TOLERANCE",
+    "TARGETS",
+    "Format",
+    "Recipe",
+    "RecipeInfo",
+    "Target",
+    "Variant",
+    "default_tolerances",
+    "family_of",
+    "load_tolerances",
+]

@@ -87,26 +87,55 @@ class RecipeInfo:
 
 RECIPE_INFO: dict[Recipe, RecipeInfo] = {
     Recipe.FLOAT32: RecipeInfo(False, False, _FLOAT32, _FLOAT_GOLDEN, "float32"),
-    Recipe.FLOAT16: RecipeInfo(False, False, _FLOAT16, _FLOAT_GOLDEN,
-                               "float16 weights (half the size)"),
-    Recipe.DYNAMIC: RecipeInfo(True, False, _INTEGER, 1e-2,
-                               "dynamic-range: int8 weights, float activations"),
-    Recipe.INT8: RecipeInfo(True, True, _INTEGER, _INT8_GOLDEN,
-                            "full integer int8, calibrated on training images"),
-    Recipe.INT8_FIXED: RecipeInfo(True, True, _INTEGER, _INT8_GOLDEN,
-                                  "int8 of a float-equivalent rewrite: BatchNormalization after "
-                                  "an activation folded forward"),
-    Recipe.INT8_MIXED: RecipeInfo(True, True, _INTEGER, _INT8_GOLDEN,
-                                  "int8 with the --keep-float layers in float (quantize and "
-                                  "dequantize around them); int8 input and output"),
+    Recipe.FLOAT16: RecipeInfo(
+        False, False, _FLOAT16, _FLOAT_GOLDEN, "float16 weights (half the size)"
+    ),
+    Recipe.DYNAMIC: RecipeInfo(
+        True, False, _INTEGER, 1e-2, "dynamic-range: int8 weights, float activations"
+    ),
+    Recipe.INT8: RecipeInfo(
+        True, True, _INTEGER, _INT8_GOLDEN, "full integer int8, calibrated on training images"
+    ),
+    Recipe.INT8_FIXED: RecipeInfo(
+        True,
+        True,
+        _INTEGER,
+        _INT8_GOLDEN,
+        "int8 of a float-equivalent rewrite: BatchNormalization after an activation folded forward",
+    ),
+    Recipe.INT8_MIXED: RecipeInfo(
+        True,
+        True,
+        _INTEGER,
+        _INT8_GOLDEN,
+        "int8 with the --keep-float layers in float (quantize and "
+        "dequantize around them); int8 input and output",
+    ),
     Recipe.INT16X8: RecipeInfo(True, True, _INTEGER, 1e-3, "int16 activations, int8 weights"),
-    Recipe.QAT: RecipeInfo(True, True, _FINETUNED, _INT8_GOLDEN,
-                           "quantization-aware fine-tune, then int8", converts_as=Recipe.INT8),
-    Recipe.PRUNED: RecipeInfo(False, False, _FINETUNED, _FLOAT_GOLDEN,
-                              "magnitude-pruned fine-tune, float32", converts_as=Recipe.FLOAT32),
-    Recipe.CLUSTERED: RecipeInfo(False, False, _FINETUNED, _FLOAT_GOLDEN,
-                                 "weight-clustered fine-tune, float32",
-                                 converts_as=Recipe.FLOAT32),
+    Recipe.QAT: RecipeInfo(
+        True,
+        True,
+        _FINETUNED,
+        _INT8_GOLDEN,
+        "quantization-aware fine-tune, then int8",
+        converts_as=Recipe.INT8,
+    ),
+    Recipe.PRUNED: RecipeInfo(
+        False,
+        False,
+        _FINETUNED,
+        _FLOAT_GOLDEN,
+        "magnitude-pruned fine-tune, float32",
+        converts_as=Recipe.FLOAT32,
+    ),
+    Recipe.CLUSTERED: RecipeInfo(
+        False,
+        False,
+        _FINETUNED,
+        _FLOAT_GOLDEN,
+        "weight-clustered fine-tune, float32",
+        converts_as=Recipe.FLOAT32,
+    ),
 }
 
 
@@ -116,8 +145,13 @@ FORMAT_RECIPES: dict[Format, tuple[Recipe, ...]] = {
     # TensorFlow Lite Micro cannot run float16 weights (its DEQUANTIZE takes no float16) or
     # dynamic-range files (no hybrid kernels): measured with the tflite-micro interpreter.
     Format.C: tuple(r for r in Recipe if r not in (Recipe.FLOAT16, Recipe.DYNAMIC)),
-    Format.ONNX: (Recipe.FLOAT32, Recipe.INT8, Recipe.DYNAMIC, Recipe.INT8_FIXED,
-                  Recipe.INT8_MIXED),
+    Format.ONNX: (
+        Recipe.FLOAT32,
+        Recipe.INT8,
+        Recipe.DYNAMIC,
+        Recipe.INT8_FIXED,
+        Recipe.INT8_MIXED,
+    ),
 }
 FORMAT_RECIPES[Format.ORT] = FORMAT_RECIPES[Format.ONNX]  # the ORT conversion of each .onnx
 # Made only when asked for by name, or by 'export --auto-fix' when int8 fails parity: without
@@ -129,8 +163,9 @@ def parse_formats(values: str | list[str] | tuple[str, ...]) -> list[Format]:
     """``"tflite,onnx"`` / ``["all"]`` -> formats; an unknown one lists the valid choices."""
     names = split_names(values)
     if not names:
-        raise UnknownNameError(f"--format: empty; choose from {', '.join(f.value for f in Format)}"
-                               ", all")
+        raise UnknownNameError(
+            f"--format: empty; choose from {', '.join(f.value for f in Format)}, all"
+        )
     if "all" in names:
         return list(Format)
     out = []
@@ -138,13 +173,14 @@ def parse_formats(values: str | list[str] | tuple[str, ...]) -> list[Format]:
         try:
             out.append(Format(name))
         except ValueError:
-            raise UnknownNameError(f"--format {name}: unknown format; choose from "
-                                   f"{', '.join(f.value for f in Format)}, all") from None
+            raise UnknownNameError(
+                f"--format {name}: unknown format; choose from "
+                f"{', '.join(f.value for f in Format)}, all"
+            ) from None
     return list(dict.fromkeys(out))
 
 
-def parse_recipes(values: str | list[str] | tuple[str, ...],
-                  formats: list[Format]) -> list[Recipe]:
+def parse_recipes(values: str | list[str] | tuple[str, ...], formats: list[Format]) -> list[Recipe]:
     """Recipes for ``--quant``: each must apply to at least one of the chosen formats."""
     names = split_names(values)
     offered = [r for r in Recipe if any(r in FORMAT_RECIPES[f] for f in formats)]
@@ -153,25 +189,28 @@ def parse_recipes(values: str | list[str] | tuple[str, ...],
         try:
             recipe = Recipe(name)
         except ValueError:
-            raise UnknownNameError(f"--quant {name}: unknown recipe; choose from "
-                                   f"{', '.join(r.value for r in Recipe)}, all") from None
+            raise UnknownNameError(
+                f"--quant {name}: unknown recipe; choose from "
+                f"{', '.join(r.value for r in Recipe)}, all"
+            ) from None
         if recipe not in offered:
             raise UnknownNameError(
                 f"--quant {name}: not offered by --format {','.join(f.value for f in formats)};"
-                f" those formats offer {', '.join(r.value for r in offered)}")
+                f" those formats offer {', '.join(r.value for r in offered)}"
+            )
         out.append(recipe)
     return list(dict.fromkeys(out))
 
 
 def artifact_suffix(fmt: Format) -> str:
-    return {Format.TFLITE: ".tflite", Format.ONNX: ".onnx", Format.C: ".cc",
-            Format.ORT: ".ort"}[fmt]
+    return {Format.TFLITE: ".tflite", Format.ONNX: ".onnx", Format.C: ".cc", Format.ORT: ".ort"}[
+        fmt
+    ]
 
 
 def artifact_name(model: str, fmt: Format, recipe: Recipe, variant: Any = None) -> str:
     """``seed004_cnn.int8.tflite``: model, recipe, format, so ``ls`` explains each file. A
     TFLite file or C array that is not its recipe's default variant (``targets.Variant``) says
     how it differs: ``seed004_cnn.int8.io-float32.tflite``, ``...float32.batch-dynamic.tflite``."""
-    tags = variant.tags(recipe) if variant is not None and fmt in (Format.TFLITE, Format.C) \
-        else []
+    tags = variant.tags(recipe) if variant is not None and fmt in (Format.TFLITE, Format.C) else []
     return ".".join([model, recipe.value, *tags]) + artifact_suffix(fmt)

@@ -80,22 +80,46 @@ class TargetInfo:
     variant: Variant  # the I/O and batch its TFLite files (and C arrays) are written with
 
 
-_FLOAT_AND_QUANT = (Recipe.FLOAT32, Recipe.FLOAT16, Recipe.DYNAMIC, Recipe.INT8, Recipe.INT16X8,
-                    Recipe.QAT, Recipe.PRUNED, Recipe.CLUSTERED)
+_FLOAT_AND_QUANT = (
+    Recipe.FLOAT32,
+    Recipe.FLOAT16,
+    Recipe.DYNAMIC,
+    Recipe.INT8,
+    Recipe.INT16X8,
+    Recipe.QAT,
+    Recipe.PRUNED,
+    Recipe.CLUSTERED,
+)
 
 TARGETS: dict[Target, TargetInfo] = {
     Target.WEB: TargetInfo(
-        "a web page", "LiteRT.js (@litertjs/core) for .tflite, ONNX Runtime Web for .onnx",
-        (Format.TFLITE, Format.ONNX), _FLOAT_AND_QUANT, Variant(IO.FLOAT32, 1)),
+        "a web page",
+        "LiteRT.js (@litertjs/core) for .tflite, ONNX Runtime Web for .onnx",
+        (Format.TFLITE, Format.ONNX),
+        _FLOAT_AND_QUANT,
+        Variant(IO.FLOAT32, 1),
+    ),
     Target.MOBILE: TargetInfo(
-        "an Android or iOS app", "LiteRT for .tflite, ONNX Runtime Mobile for .ort",
-        (Format.TFLITE, Format.ORT), _FLOAT_AND_QUANT, Variant(IO.FLOAT32, 1)),
+        "an Android or iOS app",
+        "LiteRT for .tflite, ONNX Runtime Mobile for .ort",
+        (Format.TFLITE, Format.ORT),
+        _FLOAT_AND_QUANT,
+        Variant(IO.FLOAT32, 1),
+    ),
     Target.MCU: TargetInfo(
-        "a microcontroller", "TensorFlow Lite Micro, the model compiled in as a C array",
-        (Format.C,), (Recipe.INT8, Recipe.QAT), Variant(IO.INT8, 1)),
+        "a microcontroller",
+        "TensorFlow Lite Micro, the model compiled in as a C array",
+        (Format.C,),
+        (Recipe.INT8, Recipe.QAT),
+        Variant(IO.INT8, 1),
+    ),
     Target.SERVER: TargetInfo(
-        "a server", "ONNX Runtime (or OpenVINO) with batched requests",
-        (Format.ONNX,), (Recipe.FLOAT32, Recipe.DYNAMIC, Recipe.INT8), Variant(IO.FLOAT32, None)),
+        "a server",
+        "ONNX Runtime (or OpenVINO) with batched requests",
+        (Format.ONNX,),
+        (Recipe.FLOAT32, Recipe.DYNAMIC, Recipe.INT8),
+        Variant(IO.FLOAT32, None),
+    ),
 }
 
 
@@ -109,8 +133,10 @@ def parse_targets(values: str | list[str] | tuple[str, ...] | None) -> list[Targ
         try:
             out.append(Target(name))
         except ValueError:
-            raise UnknownNameError(f"--target {name}: unknown target; choose from "
-                                   f"{', '.join(t.value for t in Target)}, all") from None
+            raise UnknownNameError(
+                f"--target {name}: unknown target; choose from "
+                f"{', '.join(t.value for t in Target)}, all"
+            ) from None
     return list(dict.fromkeys(out))
 
 
@@ -133,8 +159,9 @@ def parse_batch(value: str | int | None) -> int | None | str:
     try:
         batch = int(value)
     except (TypeError, ValueError):
-        raise UsageError(f"--batch {value}: a whole number of images (1 or more) or "
-                         "'dynamic'") from None
+        raise UsageError(
+            f"--batch {value}: a whole number of images (1 or more) or 'dynamic'"
+        ) from None
     if batch < 1:
         raise UsageError(f"--batch {value}: must be at least 1, or 'dynamic'")
     return batch
@@ -145,8 +172,12 @@ def targets_for(fmt: Format, variant: Variant) -> list[Target]:
     see the module docstring). The web's ONNX choice is ``.onnx``: ONNX Runtime Web loads
     ``.ort`` too, but those are larger and not faster there."""
     accepted = {
-        Target.WEB: (fmt == Format.ONNX or fmt == Format.TFLITE and variant.batch == 1
-                     and variant.io != IO.INT8),
+        Target.WEB: (
+            fmt == Format.ONNX
+            or fmt == Format.TFLITE
+            and variant.batch == 1
+            and variant.io != IO.INT8
+        ),
         Target.MOBILE: fmt in (Format.TFLITE, Format.ORT),
         Target.MCU: fmt == Format.C,
         Target.SERVER: fmt == Format.ONNX,

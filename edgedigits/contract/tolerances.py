@@ -33,20 +33,22 @@ def family_of(recipe: str) -> str:
 
 def default_tolerances() -> dict[str, Tolerance]:
     """Every recipe's promise, keyed by recipe name (``keras``: the reference's)."""
-    return {REFERENCE: REFERENCE_TOLERANCE,
-            **{r.value: info.tolerance for r, info in RECIPE_INFO.items()}}
+    return {
+        REFERENCE: REFERENCE_TOLERANCE,
+        **{r.value: info.tolerance for r, info in RECIPE_INFO.items()},
+    }
 
 
-def load_tolerances(path: str | Path | None, overrides: dict[str, float] | None = None
-                    ) -> dict[str, Tolerance]:
+def load_tolerances(
+    path: str | Path | None, overrides: dict[str, float] | None = None
+) -> dict[str, Tolerance]:
     """Defaults, then a JSON file ``{"family or recipe": {"field": value}}`` (families first,
     then recipes), then flag overrides (every recipe)."""
     tolerances = default_tolerances()
     if path is not None:
         data = read_json(path, "--tolerances")
         if not isinstance(data, dict):
-            raise UsageError(f"--tolerances {path}: expected a JSON object of families or "
-                             "recipes")
+            raise UsageError(f"--tolerances {path}: expected a JSON object of families or recipes")
         names = {f.name for f in fields(Tolerance)}
         keys = [k for k in data if not k.startswith("_")]  # "_comment" and the like
         for key in sorted(keys, key=lambda k: k not in FAMILIES):  # families, then recipes
@@ -56,15 +58,19 @@ def load_tolerances(path: str | Path | None, overrides: dict[str, float] | None 
             elif key in tolerances:
                 recipes = [key]
             else:
-                raise UsageError(f"--tolerances {path}: unknown family or recipe {key!r}; "
-                                 f"families: {', '.join(FAMILIES)}; recipes: "
-                                 f"{', '.join(tolerances)}")
+                raise UsageError(
+                    f"--tolerances {path}: unknown family or recipe {key!r}; "
+                    f"families: {', '.join(FAMILIES)}; recipes: "
+                    f"{', '.join(tolerances)}"
+                )
             if not isinstance(values, dict):
                 raise UsageError(f"--tolerances {path}: {key}: expected an object of fields")
             unknown = set(values) - names
             if unknown:
-                raise UsageError(f"--tolerances {path}: unknown field(s) {sorted(unknown)} for "
-                                 f"{key}; fields: {', '.join(sorted(names))}")
+                raise UsageError(
+                    f"--tolerances {path}: unknown field(s) {sorted(unknown)} for "
+                    f"{key}; fields: {', '.join(sorted(names))}"
+                )
             for recipe in recipes:
                 tolerances[recipe] = replace(tolerances[recipe], **values)
                 tolerances[recipe].validate(f"--tolerances {path}: {key}")

@@ -64,15 +64,21 @@ def _read_promised(stream, source: str, can_hold: int | None, kind: str = "") ->
     if can_hold is None:  # a raw file: reads stop at its real size (already under the limit)
         return head + stream.read(MAX_DATA_BYTES + 1)
     if promised > MAX_DATA_BYTES:
-        raise DataError(f"{source}: header promises {promised:,} bytes, over the "
-                        f"{MAX_DATA_BYTES:,}-byte limit for one data file")
+        raise DataError(
+            f"{source}: header promises {promised:,} bytes, over the "
+            f"{MAX_DATA_BYTES:,}-byte limit for one data file"
+        )
     if can_hold is not None and promised > can_hold:
-        raise DataError(f"{source}: header promises {promised:,} bytes, more than this "
-                        f"{kind}file can hold ({can_hold:,}): truncated or not an IDX file")
+        raise DataError(
+            f"{source}: header promises {promised:,} bytes, more than this "
+            f"{kind}file can hold ({can_hold:,}): truncated or not an IDX file"
+        )
     data = head + stream.read(promised - header_len + 1)
     if len(data) > promised:  # the stream goes on: say so without inflating the rest
-        raise DataError(f"{source}: data continues past the {promised:,} bytes its header "
-                        "promises (trailing bytes, or a gzip bomb); not inflated further")
+        raise DataError(
+            f"{source}: data continues past the {promised:,} bytes its header "
+            "promises (trailing bytes, or a gzip bomb); not inflated further"
+        )
     return data
 
 
@@ -83,11 +89,15 @@ def parse_idx(data: bytes, source: str) -> np.ndarray:
     zero, type_code, ndim = struct.unpack(">HBB", data[:4])
     magic = int.from_bytes(data[:4], "big")
     if zero != 0 or ndim == 0:
-        raise DataError(f"{source}: bad magic number 0x{magic:08X} (not an IDX file; expected "
-                        "0x00000803 for images or 0x00000801 for labels)")
+        raise DataError(
+            f"{source}: bad magic number 0x{magic:08X} (not an IDX file; expected "
+            "0x00000803 for images or 0x00000801 for labels)"
+        )
     if type_code != UBYTE_TYPE_CODE:
-        raise DataError(f"{source}: bad magic number 0x{magic:08X}: element type 0x{type_code:02X} "
-                        "is not unsigned byte (0x08)")
+        raise DataError(
+            f"{source}: bad magic number 0x{magic:08X}: element type 0x{type_code:02X} "
+            "is not unsigned byte (0x08)"
+        )
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
         raise DataError(f"{source}: truncated header ({len(data)} bytes, need {header_len})")
@@ -95,11 +105,15 @@ def parse_idx(data: bytes, source: str) -> np.ndarray:
     expected = math.prod(dims)  # Python ints: a huge header cannot overflow into a small size
     payload = len(data) - header_len
     if payload < expected:
-        raise DataError(f"{source}: truncated payload: header promises {'x'.join(map(str, dims))} "
-                        f"= {expected} bytes, file has {payload}")
+        raise DataError(
+            f"{source}: truncated payload: header promises {'x'.join(map(str, dims))} "
+            f"= {expected} bytes, file has {payload}"
+        )
     if payload > expected:
-        raise DataError(f"{source}: {payload - expected} unexpected trailing bytes after "
-                        f"{'x'.join(map(str, dims))} payload")
+        raise DataError(
+            f"{source}: {payload - expected} unexpected trailing bytes after "
+            f"{'x'.join(map(str, dims))} payload"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(dims)
 
 

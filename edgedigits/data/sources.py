@@ -106,8 +106,13 @@ def load_dataset(data: str | Path | None = None) -> Dataset:
 def _load_cached(kind: str, where: str) -> Dataset:
     if kind == "embedded":
         ds = load_idx_folder(where, require_checksums=True)
-        return Dataset(ds.train_images, ds.train_labels, ds.test_images, ds.test_labels,
-                       source="embedded MNIST (SHA-256 verified)")
+        return Dataset(
+            ds.train_images,
+            ds.train_labels,
+            ds.test_images,
+            ds.test_labels,
+            source="embedded MNIST (SHA-256 verified)",
+        )
     if kind == "idx":
         return load_idx_folder(where)
     if kind == "npz":
@@ -120,8 +125,10 @@ def _find_idx_file(folder: Path, spellings: tuple[str, ...]) -> Path:
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.exists():  # a pipe or folder by that name is refused when read
                 return candidate
-    raise DataError(f"{folder}: missing {spellings[0]}[.gz] (a folder of IDX files needs "
-                    "train-images, train-labels, t10k-images and t10k-labels)")
+    raise DataError(
+        f"{folder}: missing {spellings[0]}[.gz] (a folder of IDX files needs "
+        "train-images, train-labels, t10k-images and t10k-labels)"
+    )
 
 
 def read_checksums(path: Path) -> dict[str, str]:
@@ -129,11 +136,14 @@ def read_checksums(path: Path) -> dict[str, str]:
     sums: dict[str, str] = {}
     try:
         with open_regular(path, lambda why: DataError(f"{path}: {why}"), CHECKSUM_BYTES) as (
-                handle, _size):
+            handle,
+            _size,
+        ):
             text = handle.read().decode("utf-8")
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text checksum file (expected '<sha256>  <file name>' "
-                        "lines)") from None
+        raise DataError(
+            f"{path}: not a text checksum file (expected '<sha256>  <file name>' lines)"
+        ) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -155,8 +165,10 @@ def load_idx_folder(folder: str | Path, *, require_checksums: bool = False) -> D
     folder = Path(folder)
     sums_path = folder / CHECKSUM_FILE
     if sums_path.is_symlink() and not sums_path.exists():  # never skipped as if absent
-        raise DataError(f"{sums_path}: a symbolic link to {os.readlink(sums_path)}, which does "
-                        "not exist; restore it or remove the link")
+        raise DataError(
+            f"{sums_path}: a symbolic link to {os.readlink(sums_path)}, which does "
+            "not exist; restore it or remove the link"
+        )
     if sums_path.exists():
         sums = read_checksums(sums_path)
     elif require_checksums:
@@ -174,8 +186,10 @@ def load_idx_folder(folder: str | Path, *, require_checksums: bool = False) -> D
         if expected is not None:
             actual = sha256_hex(data)
             if actual != expected:
-                raise DataError(f"{path}: checksum mismatch: SHA-256 of the decompressed data is "
-                                f"{actual}, {sums_path.name} says {expected}")
+                raise DataError(
+                    f"{path}: checksum mismatch: SHA-256 of the decompressed data is "
+                    f"{actual}, {sums_path.name} says {expected}"
+                )
         arrays[role] = parse_idx(data, str(path))
     return _validated(arrays, source=f"IDX folder {folder}")
 
@@ -194,22 +208,36 @@ def load_npz(path: str | Path) -> Dataset:
                 members = {name.removesuffix(".npy"): name for name in archive.namelist()}
                 missing = [k for k in keys if k not in members]
                 if missing:
-                    raise DataError(f"{path}: missing array(s) {', '.join(missing)} "
-                                    f"(has: {', '.join(members) or 'none'})")
+                    raise DataError(
+                        f"{path}: missing array(s) {', '.join(missing)} "
+                        f"(has: {', '.join(members) or 'none'})"
+                    )
                 infos = [archive.getinfo(members[k]) for k in keys]
                 claimed = sum(info.file_size for info in infos)
                 if claimed > MAX_DATA_BYTES:
-                    raise DataError(f"{path}: its arrays claim {claimed:,} bytes, over the "
-                                    f"{MAX_DATA_BYTES:,}-byte limit for one data file")
-                arrays = {role: _read_npy(archive, info, path) for role, info in
-                          zip(("train_images", "train_labels", "test_images", "test_labels"),
-                              infos)}
+                    raise DataError(
+                        f"{path}: its arrays claim {claimed:,} bytes, over the "
+                        f"{MAX_DATA_BYTES:,}-byte limit for one data file"
+                    )
+                arrays = {
+                    role: _read_npy(archive, info, path)
+                    for role, info in zip(
+                        ("train_images", "train_labels", "test_images", "test_labels"), infos
+                    )
+                }
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except DataError:
         raise
-    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError,
-            ValueError, zlib.error) as exc:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+        zlib.error,
+    ) as exc:
         raise DataError(f"{path}: not a readable .npz file ({first_line(exc, 160)})") from None
     return _validated(arrays, source=f"npz {path}")
 
@@ -219,26 +247,35 @@ def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np
     header's shape and dtype are checked against the member's size, and that size against what
     its compressed bytes can inflate to, before the array is allocated."""
     key = info.filename.removesuffix(".npy")
-    if info.compress_type != zipfile.ZIP_STORED and \
-            info.file_size > info.compress_size * DEFLATE_MAX_RATIO + 1024:
-        raise DataError(f"{path}: {key} claims {info.file_size:,} bytes, more than its "
-                        f"{info.compress_size:,} compressed bytes can hold")
+    if (
+        info.compress_type != zipfile.ZIP_STORED
+        and info.file_size > info.compress_size * DEFLATE_MAX_RATIO + 1024
+    ):
+        raise DataError(
+            f"{path}: {key} claims {info.file_size:,} bytes, more than its "
+            f"{info.compress_size:,} compressed bytes can hold"
+        )
     with archive.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(member)
         except ValueError as exc:
-            raise DataError(f"{path}: a member is not a plain .npy array ({key}: "
-                            f"{first_line(exc, 120)})") from None
+            raise DataError(
+                f"{path}: a member is not a plain .npy array ({key}: {first_line(exc, 120)})"
+            ) from None
         if dtype.hasobject:
-            raise DataError(f"{path}: cannot read without unpickling ({key} holds Python "
-                            "objects)")
+            raise DataError(f"{path}: cannot read without unpickling ({key} holds Python objects)")
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > info.file_size:
-            raise DataError(f"{path}: {key}'s header claims shape {shape} ({nbytes:,} bytes), "
-                            f"the member holds {info.file_size:,}")
+            raise DataError(
+                f"{path}: {key}'s header claims shape {shape} ({nbytes:,} bytes), "
+                f"the member holds {info.file_size:,}"
+            )
         data = member.read(nbytes)
     if len(data) != nbytes:
         raise DataError(f"{path}: {key} is truncated ({len(data):,} of {nbytes:,} bytes)")
@@ -248,8 +285,9 @@ def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np
 def load_keras(name: str) -> Dataset:
     """Download through Keras (needs a network); a clear error when there is none."""
     if name not in KERAS_DATASETS:
-        raise DataError(f"--data keras:{name}: unknown Keras dataset (choose from "
-                        f"{', '.join(KERAS_DATASETS)})")
+        raise DataError(
+            f"--data keras:{name}: unknown Keras dataset (choose from {', '.join(KERAS_DATASETS)})"
+        )
     from edgedigits._tf import tf_keras
 
     module = getattr(tf_keras().datasets, name)
@@ -257,10 +295,19 @@ def load_keras(name: str) -> Dataset:
         (x_train, y_train), (x_test, y_test) = module.load_data()
     except Exception as exc:  # noqa: BLE001 - any download failure is the same user problem
         first = first_line(exc)
-        raise DataError(f"--data keras:{name}: download failed ({first}); omit --data to use "
-                        "the embedded MNIST, or pass a local IDX folder or .npz") from None
-    return _validated({"train_images": x_train, "train_labels": y_train,
-                       "test_images": x_test, "test_labels": y_test}, source=f"keras:{name}")
+        raise DataError(
+            f"--data keras:{name}: download failed ({first}); omit --data to use "
+            "the embedded MNIST, or pass a local IDX folder or .npz"
+        ) from None
+    return _validated(
+        {
+            "train_images": x_train,
+            "train_labels": y_train,
+            "test_images": x_test,
+            "test_labels": y_test,
+        },
+        source=f"keras:{name}",
+    )
 
 
 def _validated(arrays: dict[str, np.ndarray], source: str) -> Dataset:
@@ -269,24 +316,33 @@ def _validated(arrays: dict[str, np.ndarray], source: str) -> Dataset:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or tuple(images.shape[1:]) != IMAGE_SHAPE:
-            raise DataError(f"{source}: {split} images have shape {tuple(images.shape)}; the zoo's "
-                            f"models take (N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]})")
+            raise DataError(
+                f"{source}: {split} images have shape {tuple(images.shape)}; the zoo's "
+                f"models take (N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]})"
+            )
         if labels.ndim != 1:
-            raise DataError(f"{source}: {split} labels have shape {tuple(labels.shape)}, "
-                            "expected one label per image")
+            raise DataError(
+                f"{source}: {split} labels have shape {tuple(labels.shape)}, "
+                "expected one label per image"
+            )
         if images.shape[0] != labels.shape[0]:
-            raise DataError(f"{source}: image/label count mismatch in {split} split: "
-                            f"{images.shape[0]} images, {labels.shape[0]} labels")
+            raise DataError(
+                f"{source}: image/label count mismatch in {split} split: "
+                f"{images.shape[0]} images, {labels.shape[0]} labels"
+            )
         if images.shape[0] == 0:
             raise DataError(f"{source}: {split} split is empty")
         for what, arr in (("images", images), ("labels", labels)):
             if arr.dtype != np.uint8:
                 if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255:
-                    raise DataError(f"{source}: {split} {what} are {arr.dtype}; expected uint8 "
-                                    "values 0-255")
+                    raise DataError(
+                        f"{source}: {split} {what} are {arr.dtype}; expected uint8 values 0-255"
+                    )
         if int(labels.max()) >= NUM_CLASSES:
-            raise DataError(f"{source}: {split} labels go up to {int(labels.max())}; the zoo "
-                            f"classifies {NUM_CLASSES} classes (0-{NUM_CLASSES - 1})")
+            raise DataError(
+                f"{source}: {split} labels go up to {int(labels.max())}; the zoo "
+                f"classifies {NUM_CLASSES} classes (0-{NUM_CLASSES - 1})"
+            )
         for role, arr in ((f"{split}_images", images), (f"{split}_labels", labels)):
             arr = np.array(arr, dtype=np.uint8, copy=True)
             arr.setflags(write=False)

@@ -8,5 +8,13 @@ known pitfalls on the Keras model before any conversion.
 from edgedigits.doctor.diagnose import DoctorReport, FormatResult, LayerError, diagnose
 from edgedigits.doctor.lint import LintFinding, lint, lint_artifact, lint_model
 
-__all__ = ["DoctorReport", "FormatResult", "LayerError", "LintFinding", "diagnose", "lint",
-           "lint_artifact", "lint_model"]
+__all__ = [
+    "DoctorReport",
+    "FormatResult",
+    "LayerError",
+    "LintFinding",
+    "diagnose",
+    "lint",
+    "lint_artifact",
+    "lint_model",
+]

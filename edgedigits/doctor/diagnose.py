@@ -87,26 +87,51 @@ class DoctorReport:
     def to_json(self) -> dict[str, Any]:
         def clean(value: Any) -> Any:
             return None if isinstance(value, float) and not math.isfinite(value) else value
-        return {"schema": "edgedigits.doctor/1", "model": self.model, "recipe": self.recipe,
-                "images": self.images, "formats": [asdict(f) for f in self.formats],
-                "layers": [{k: clean(v) for k, v in asdict(e).items()} for e in self.layers]}
+
+        return {
+            "schema": "edgedigits.doctor/1",
+            "model": self.model,
+            "recipe": self.recipe,
+            "images": self.images,
+            "formats": [asdict(f) for f in self.formats],
+            "layers": [{k: clean(v) for k, v in asdict(e).items()} for e in self.layers],
+        }
 
     def to_markdown(self) -> str:
         lines = [f"# Doctor: {self.model} {self.recipe} ({self.images} test images)", ""]
         for f in self.formats:
-            lines += [f"## {f.format}: `{f.artifact}`", "",
-                      f"Agreement with the Keras model {100 * f.agreement:.2f}%, accuracy "
-                      f"{f.accuracy:.2f}% vs {f.reference_accuracy:.2f}%; {_promise(f)}. "
-                      "Layers ranked by the "
-                      "quantization noise they add (worst first):", "",
-                      *table(["rank", "layer", "type", "SQNR dB", "noise added (share)",
-                              "rel. RMSE", "cosine", "float range", "int8 range", "clipped",
-                              "finding"],
-                             [_layer_row(k, e) for k, e in enumerate(self.ranked(f.format), 1)],
-                             "rllrrrrllrl")]
+            lines += [
+                f"## {f.format}: `{f.artifact}`",
+                "",
+                f"Agreement with the Keras model {100 * f.agreement:.2f}%, accuracy "
+                f"{f.accuracy:.2f}% vs {f.reference_accuracy:.2f}%; {_promise(f)}. "
+                "Layers ranked by the "
+                "quantization noise they add (worst first):",
+                "",
+                *table(
+                    [
+                        "rank",
+                        "layer",
+                        "type",
+                        "SQNR dB",
+                        "noise added (share)",
+                        "rel. RMSE",
+                        "cosine",
+                        "float range",
+                        "int8 range",
+                        "clipped",
+                        "finding",
+                    ],
+                    [_layer_row(k, e) for k, e in enumerate(self.ranked(f.format), 1)],
+                    "rllrrrrllrl",
+                ),
+            ]
             if f.unmatched_layers:
-                lines += ["", f"No tensor of their own (folded into a neighbour): "
-                              f"{', '.join(f.unmatched_layers)}."]
+                lines += [
+                    "",
+                    f"No tensor of their own (folded into a neighbour): "
+                    f"{', '.join(f.unmatched_layers)}.",
+                ]
             lines.append("")
         return "\n".join(lines)
 
@@ -116,23 +141,34 @@ class DoctorReport:
 
         panels = []
         for f in self.formats:
-            rows = sorted((e for e in self.layers if e.format == f.format),
-                          key=lambda e: e.position)
-            panels.append((f"{f.artifact} (agreement {100 * f.agreement:.2f}%)",
-                           [e.layer for e in rows], [e.sqnr_db for e in rows],
-                           [e.noise_share for e in rows]))
+            rows = sorted(
+                (e for e in self.layers if e.format == f.format), key=lambda e: e.position
+            )
+            panels.append(
+                (
+                    f"{f.artifact} (agreement {100 * f.agreement:.2f}%)",
+                    [e.layer for e in rows],
+                    [e.sqnr_db for e in rows],
+                    [e.noise_share for e in rows],
+                )
+            )
         plots.layer_errors(panels, f"{self.model} {self.recipe}: error by layer", Path(path))
 
     def terminal(self) -> str:
         out = []
         for f in self.formats:
-            out.append(f"{f.artifact}: agreement {100 * f.agreement:.2f}%, accuracy "
-                       f"{f.accuracy:.2f}% (Keras {f.reference_accuracy:.2f}%); {_promise(f)}")
-            out.append(f"  {'rank':>4s}  {'layer':24s} {'type':20s} {'SQNR dB':>8s} "
-                       f"{'adds':>6s}  finding")
+            out.append(
+                f"{f.artifact}: agreement {100 * f.agreement:.2f}%, accuracy "
+                f"{f.accuracy:.2f}% (Keras {f.reference_accuracy:.2f}%); {_promise(f)}"
+            )
+            out.append(
+                f"  {'rank':>4s}  {'layer':24s} {'type':20s} {'SQNR dB':>8s} {'adds':>6s}  finding"
+            )
             for k, e in enumerate(self.ranked(f.format), 1):
-                out.append(f"  {k:4d}  {e.layer:24s} {e.layer_type:20s} {_db(e.sqnr_db):>8s} "
-                           f"{100 * e.noise_share:5.0f}%  {e.finding}")
+                out.append(
+                    f"  {k:4d}  {e.layer:24s} {e.layer_type:20s} {_db(e.sqnr_db):>8s} "
+                    f"{100 * e.noise_share:5.0f}%  {e.finding}"
+                )
         return "\n".join(out)
 
 
@@ -155,20 +191,34 @@ def _artifact(out: Path, model: str, recipe: str, fmt: str) -> Path:
 
     path = out / model / f"{model}.{recipe}.{fmt}"
     if not path.is_file():
-        variants = [p for p in sorted((out / model).glob(f"{model}.{recipe}.*.{fmt}"))
-                    if all(is_variant_tag(t) for t in
-                           p.name[len(f"{model}.{recipe}."):-len(f".{fmt}")].split("."))]
+        variants = [
+            p
+            for p in sorted((out / model).glob(f"{model}.{recipe}.*.{fmt}"))
+            if all(
+                is_variant_tag(t)
+                for t in p.name[len(f"{model}.{recipe}.") : -len(f".{fmt}")].split(".")
+            )
+        ]
         path = variants[0] if variants else path
     if not path.is_file():
-        raise ModelFileError(f"{path}: not exported; run 'edgedigits export {model} --format "
-                             f"{fmt} --quant {recipe} --out {out}' first")
+        raise ModelFileError(
+            f"{path}: not exported; run 'edgedigits export {model} --format "
+            f"{fmt} --quant {recipe} --out {out}' first"
+        )
     return path
 
 
-def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | None = None,
-             out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-             images: int = DEFAULT_IMAGES, dataset: Any = None,
-             log: Callable[[str], None] = print) -> DoctorReport:
+def diagnose(
+    name: str,
+    *,
+    recipe: str = "int8",
+    formats: str | Sequence[str] | None = None,
+    out: str | Path = DEFAULT_OUT,
+    data: str | Path | None = None,
+    images: int = DEFAULT_IMAGES,
+    dataset: Any = None,
+    log: Callable[[str], None] = print,
+) -> DoctorReport:
     """Per-layer quantization error of ``name``'s ``recipe`` artifacts against its Keras model.
 
     ``formats`` None: each of .tflite and .onnx that is exported for the recipe (both side by
@@ -188,9 +238,11 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | 
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out
     if recipe not in DIAGNOSABLE:
-        raise UsageError(f"--quant {recipe}: the doctor diagnoses post-training recipes "
-                         f"({', '.join(DIAGNOSABLE)}); fine-tuned ones come from a model that "
-                         "is not kept")
+        raise UsageError(
+            f"--quant {recipe}: the doctor diagnoses post-training recipes "
+            f"({', '.join(DIAGNOSABLE)}); fine-tuned ones come from a model that "
+            "is not kept"
+        )
     fmts = [f for f in parse_formats(formats or "tflite,onnx") if f != Format.C]
     fmts = [f for f in fmts if Recipe(recipe) in FORMAT_RECIPES[f]]
     if not fmts:
@@ -235,28 +287,51 @@ def diagnose(name: str, *, recipe: str = "int8", formats: str | Sequence[str] | 
         predicted = np.argmax(final.reshape(len(x), -1), axis=1) if final is not None else None
         ref_pred = np.argmax(reference[last].reshape(len(x), -1), axis=1)
         worst = max(rows, key=lambda e: e.noise_added).layer if rows else None
-        verdict = None if final is None else judge(
-            spec.probabilities(final.reshape(len(x), -1)),
-            spec.probabilities(reference[last].reshape(len(x), -1)), labels,
-            RECIPE_INFO[Recipe(recipe)].tolerance)
-        report.formats.append(FormatResult(
-            format=fmt, artifact=path.name,
-            agreement=float(np.mean(predicted == ref_pred)) if predicted is not None else math.nan,
-            accuracy=100 * float(np.mean(predicted == labels)) if predicted is not None
-            else math.nan,
-            reference_accuracy=100 * float(np.mean(ref_pred == labels)), worst_layer=worst,
-            unmatched_layers=[n for n in order[1:] if n not in values],
-            meets_promise=None if verdict is None else verdict.passed,
-            promise_failures=[] if verdict is None else verdict.failures))
+        verdict = (
+            None
+            if final is None
+            else judge(
+                spec.probabilities(final.reshape(len(x), -1)),
+                spec.probabilities(reference[last].reshape(len(x), -1)),
+                labels,
+                RECIPE_INFO[Recipe(recipe)].tolerance,
+            )
+        )
+        report.formats.append(
+            FormatResult(
+                format=fmt,
+                artifact=path.name,
+                agreement=float(np.mean(predicted == ref_pred))
+                if predicted is not None
+                else math.nan,
+                accuracy=100 * float(np.mean(predicted == labels))
+                if predicted is not None
+                else math.nan,
+                reference_accuracy=100 * float(np.mean(ref_pred == labels)),
+                worst_layer=worst,
+                unmatched_layers=[n for n in order[1:] if n not in values],
+                meets_promise=None if verdict is None else verdict.passed,
+                promise_failures=[] if verdict is None else verdict.failures,
+            )
+        )
     return report
 
 
 def _layer_row(rank: int, e: LayerError) -> list[Any]:
-    q = (f"[{e.quant_min:.3g}, {e.quant_max:.3g}]" if e.quant_min is not None else "float")
-    return [rank, e.layer, e.layer_type, _db(e.sqnr_db),
-            f"{e.noise_added:.2e} ({100 * e.noise_share:.0f}%)", f"{e.relative_rmse:.4f}",
-            f"{e.cosine:.5f}", f"[{e.float_min:.3g}, {e.float_max:.3g}]", q,
-            f"{100 * e.clipped:.2f}%" if e.clipped is not None else "", e.finding]
+    q = f"[{e.quant_min:.3g}, {e.quant_max:.3g}]" if e.quant_min is not None else "float"
+    return [
+        rank,
+        e.layer,
+        e.layer_type,
+        _db(e.sqnr_db),
+        f"{e.noise_added:.2e} ({100 * e.noise_share:.0f}%)",
+        f"{e.relative_rmse:.4f}",
+        f"{e.cosine:.5f}",
+        f"[{e.float_min:.3g}, {e.float_max:.3g}]",
+        q,
+        f"{100 * e.clipped:.2f}%" if e.clipped is not None else "",
+        e.finding,
+    ]
 
 
 def _promise(f: FormatResult) -> str:
@@ -267,9 +342,14 @@ def _promise(f: FormatResult) -> str:
     return f"its recipe's promise is not met ({'; '.join(f.promise_failures)})"
 
 
-def _layer_errors(fmt: str, tensors: list[layer_io.LayerTensor], values: dict[str, np.ndarray],
-                  reference: dict[str, np.ndarray], types: dict[str, str], order: list[str]
-                  ) -> list[LayerError]:
+def _layer_errors(
+    fmt: str,
+    tensors: list[layer_io.LayerTensor],
+    values: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    types: dict[str, str],
+    order: list[str],
+) -> list[LayerError]:
     by_layer = {t.layer: t for t in tensors}
     matched = [name for name in order if name in values]
     stats = {}
@@ -296,40 +376,72 @@ def _layer_errors(fmt: str, tensors: list[layer_io.LayerTensor], values: dict[st
             low, high = int8_range(t.scale, t.zero_point)
             clip = clipped_fraction(reference[name], low, high)
         share = added / total if total > 0 and math.isfinite(added) else 0.0
-        rows.append(LayerError(
-            format=fmt, position=order.index(name), layer=name,
-            layer_type=types.get(name, "input"), tensor=t.tensor, sqnr_db=s.sqnr_db,
-            noise_added=added, noise_share=share, relative_rmse=s.relative_rmse,
-            cosine=s.cosine, float_min=s.float_min, float_max=s.float_max,
-            float_p999=s.float_p999, quant_min=low, quant_max=high, clipped=clip,
-            finding=_finding(name, types.get(name, "input"), s, low, high, clip, share)))
+        rows.append(
+            LayerError(
+                format=fmt,
+                position=order.index(name),
+                layer=name,
+                layer_type=types.get(name, "input"),
+                tensor=t.tensor,
+                sqnr_db=s.sqnr_db,
+                noise_added=added,
+                noise_share=share,
+                relative_rmse=s.relative_rmse,
+                cosine=s.cosine,
+                float_min=s.float_min,
+                float_max=s.float_max,
+                float_p999=s.float_p999,
+                quant_min=low,
+                quant_max=high,
+                clipped=clip,
+                finding=_finding(name, types.get(name, "input"), s, low, high, clip, share),
+            )
+        )
     return rows
 
 
-def _finding(name: str, layer_type: str, s: Any, low: float | None, high: float | None,
-             clip: float | None, share: float) -> str:
+def _finding(
+    name: str,
+    layer_type: str,
+    s: Any,
+    low: float | None,
+    high: float | None,
+    clip: float | None,
+    share: float,
+) -> str:
     """Why this layer loses precision, read off its numbers."""
     reasons = []
     if clip is not None and clip > CLIP_WORTH_NAMING:
-        reasons.append(f"{100 * clip:.1f}% of its float values fall outside the int8 range "
-                       f"[{low:.3g}, {high:.3g}]: the calibration range is too narrow")
+        reasons.append(
+            f"{100 * clip:.1f}% of its float values fall outside the int8 range "
+            f"[{low:.3g}, {high:.3g}]: the calibration range is too narrow"
+        )
     if low is not None and high > low:
         used = (s.float_max - s.float_min) / (high - low)
         if used < RANGE_USE_WORTH_NAMING:
-            reasons.append(f"its values [{s.float_min:.3g}, {s.float_max:.3g}] use only "
-                           f"{100 * used:.0f}% of its int8 range [{low:.3g}, {high:.3g}] (about "
-                           f"{max(1, round(255 * used))} of 256 levels): the range is far too "
-                           "wide for this tensor")
+            reasons.append(
+                f"its values [{s.float_min:.3g}, {s.float_max:.3g}] use only "
+                f"{100 * used:.0f}% of its int8 range [{low:.3g}, {high:.3g}] (about "
+                f"{max(1, round(255 * used))} of 256 levels): the range is far too "
+                "wide for this tensor"
+            )
     peak = max(abs(s.float_min), abs(s.float_max))
     if low is not None and s.float_p999 > 0 and peak / s.float_p999 > OUTLIER_RATIO:
         step = (high - low) / 255
-        reasons.append(f"range set by outliers: max |x| {peak:.3g} is {peak / s.float_p999:.0f}x "
-                       f"the 99.9th percentile {s.float_p999:.3g}, so one int8 step ({step:.3g}) "
-                       f"is coarse for most values")
+        reasons.append(
+            f"range set by outliers: max |x| {peak:.3g} is {peak / s.float_p999:.0f}x "
+            f"the 99.9th percentile {s.float_p999:.3g}, so one int8 step ({step:.3g}) "
+            f"is coarse for most values"
+        )
     if layer_type == "BatchNormalization":
-        reasons.append("a BatchNormalization the converter could not fold into a Conv/Dense "
-                       "(it follows an activation), quantized on its own")
+        reasons.append(
+            "a BatchNormalization the converter could not fold into a Conv/Dense "
+            "(it follows an activation), quantized on its own"
+        )
     if not reasons:
-        reasons.append(f"adds {100 * share:.0f}% of the quantization noise the layers add"
-                       if share > 0 else "no measurable added noise")
+        reasons.append(
+            f"adds {100 * share:.0f}% of the quantization noise the layers add"
+            if share > 0
+            else "no measurable added noise"
+        )
     return "; ".join(reasons)

@@ -83,8 +83,10 @@ def fold_batchnorm(model: Any) -> Rewrite:
         target, through = _fold_target(layers, k, a)
         if target is not None:
             _fold_into(target, weights, a, b, through)
-            changes.append(f"{layer.name}: folded into {target.name}"
-                           + (f" through {', '.join(t.name for t in through)}" if through else ""))
+            changes.append(
+                f"{layer.name}: folded into {target.name}"
+                + (f" through {', '.join(t.name for t in through)}" if through else "")
+            )
             continue  # the BatchNormalization disappears
         replacement, values = _equivalent_layer(layer, a, b, keras)
         plan.append((replacement, values))
@@ -104,7 +106,7 @@ def _fold_target(layers: list[Any], k: int, a: np.ndarray) -> tuple[Any | None, 
     """The layer after ``layers[k]`` that the affine map folds into exactly, and the layers it
     passes through on the way; (None, []) when there is none."""
     through = []
-    for layer in layers[k + 1:]:
+    for layer in layers[k + 1 :]:
         kind = type(layer).__name__
         if kind in PASS_THROUGH or kind == "Flatten":
             through.append(layer)
@@ -114,15 +116,23 @@ def _fold_target(layers: list[Any], k: int, a: np.ndarray) -> tuple[Any | None, 
             continue
         if kind == "Dense":
             return layer, through
-        if kind == "Conv2D" and layer.get_config().get("padding") == "valid" and not any(
-                type(t).__name__ == "Flatten" for t in through):
+        if (
+            kind == "Conv2D"
+            and layer.get_config().get("padding") == "valid"
+            and not any(type(t).__name__ == "Flatten" for t in through)
+        ):
             return layer, through
         return None, []
     return None, []
 
 
-def _fold_into(target: Any, weights: dict[str, list[np.ndarray]], a: np.ndarray, b: np.ndarray,
-               through: list[Any]) -> None:
+def _fold_into(
+    target: Any,
+    weights: dict[str, list[np.ndarray]],
+    a: np.ndarray,
+    b: np.ndarray,
+    through: list[Any],
+) -> None:
     kernel, *rest = weights[target.name]
     bias = rest[0] if rest else None
     if type(target).__name__ == "Dense":
@@ -136,8 +146,11 @@ def _fold_into(target: Any, weights: dict[str, list[np.ndarray]], a: np.ndarray,
         shift = np.einsum("hwio,i->o", kernel, b)
     if bias is None:
         raise UsageError(f"{target.name}: has no bias to fold a BatchNormalization into")
-    weights[target.name] = [new_kernel.astype(kernel.dtype), (bias + shift).astype(bias.dtype),
-                            *rest[1:]]
+    weights[target.name] = [
+        new_kernel.astype(kernel.dtype),
+        (bias + shift).astype(bias.dtype),
+        *rest[1:],
+    ]
 
 
 def _equivalent_layer(bn: Any, a: np.ndarray, b: np.ndarray, keras: Any) -> tuple[Any, list]:
@@ -159,6 +172,7 @@ def assert_equivalent(original: Any, rewritten: Any, x: np.ndarray, atol: float 
     after = np.asarray(rewritten(x, training=False))
     diff = float(np.max(np.abs(before - after)))
     if diff > atol:
-        raise RuntimeError(f"the BatchNormalization rewrite changed outputs by {diff:.3g} "
-                           f"(allowed {atol:g})")
+        raise RuntimeError(
+            f"the BatchNormalization rewrite changed outputs by {diff:.3g} (allowed {atol:g})"
+        )
     return diff

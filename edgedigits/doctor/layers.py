@@ -46,9 +46,11 @@ def keras_layer_outputs(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
 
     keras = tf_keras()
     probe = keras.Model(model.inputs, [layer.output for layer in model.layers])
-    parts = [probe(x[k:k + 256], training=False) for k in range(0, len(x), 256)]
-    out = {layer.name: np.concatenate([np.asarray(p[i]) for p in parts])
-           for i, layer in enumerate(model.layers)}
+    parts = [probe(x[k : k + 256], training=False) for k in range(0, len(x), 256)]
+    out = {
+        layer.name: np.concatenate([np.asarray(p[i]) for p in parts])
+        for i, layer in enumerate(model.layers)
+    }
     out[INPUT] = np.asarray(x)
     return out
 
@@ -66,6 +68,7 @@ def layers_named(text: str, layers: set[str]) -> list[str]:
 
 # -- TFLite -----------------------------------------------------------------------------------
 
+
 def tflite_interpreter(path: Path) -> Any:
     import warnings
 
@@ -74,14 +77,15 @@ def tflite_interpreter(path: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "preserve_all_tensors is for debugging": it is
         interpreter = Interpreter(
-            model_path=str(path), experimental_preserve_all_tensors=True,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            model_path=str(path),
+            experimental_preserve_all_tensors=True,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
     interpreter.allocate_tensors()
     return interpreter
 
 
-def tflite_layer_tensors(interpreter: Any, shapes: dict[str, tuple[int, ...]]
-                         ) -> list[LayerTensor]:
+def tflite_layer_tensors(interpreter: Any, shapes: dict[str, tuple[int, ...]]) -> list[LayerTensor]:
     """One tensor per Keras layer that has one (see the module docstring); input first."""
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
     ops = [op for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
@@ -97,9 +101,12 @@ def tflite_layer_tensors(interpreter: Any, shapes: dict[str, tuple[int, ...]]
         k = last[layer]
         tensor = ops[k]["outputs"][0]
         # A split-off activation (TFLite SOFTMAX after FULLY_CONNECTED) names no layer.
-        for follower in ops[k + 1:]:
-            if tensor in follower["inputs"] and follower["op_name"] in ACTIVATION_OPS and not \
-                    layers_named(details[follower["outputs"][0]]["name"], layers):
+        for follower in ops[k + 1 :]:
+            if (
+                tensor in follower["inputs"]
+                and follower["op_name"] in ACTIVATION_OPS
+                and not layers_named(details[follower["outputs"][0]]["name"], layers)
+            ):
                 tensor = follower["outputs"][0]
                 break
         if tuple(details[tensor]["shape"][1:]) == tuple(shapes[layer]):
@@ -110,12 +117,18 @@ def tflite_layer_tensors(interpreter: Any, shapes: dict[str, tuple[int, ...]]
 def _tflite_tensor(layer: str, detail: dict) -> LayerTensor:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     quantized = bool(scale) and np.dtype(detail["dtype"]).kind in "iu"
-    return LayerTensor(layer, detail["name"], detail["index"], float(scale) if quantized else None,
-                       int(zero_point) if quantized else None)
+    return LayerTensor(
+        layer,
+        detail["name"],
+        detail["index"],
+        float(scale) if quantized else None,
+        int(zero_point) if quantized else None,
+    )
 
 
-def tflite_values(interpreter: Any, tensors: list[LayerTensor], x: np.ndarray
-                  ) -> dict[str, np.ndarray]:
+def tflite_values(
+    interpreter: Any, tensors: list[LayerTensor], x: np.ndarray
+) -> dict[str, np.ndarray]:
     """Each tensor's dequantized value for each image, one image per invoke()."""
     from edgedigits.runtimes import quantize
     from edgedigits.runtimes.litert import _info
@@ -124,19 +137,24 @@ def tflite_values(interpreter: Any, tensors: list[LayerTensor], x: np.ndarray
     info = _info(inp)
     values: dict[str, list[np.ndarray]] = {t.layer: [] for t in tensors}
     for k in range(len(x)):
-        interpreter.set_tensor(inp["index"], quantize(x[k:k + 1], info))
+        interpreter.set_tensor(inp["index"], quantize(x[k : k + 1], info))
         interpreter.invoke()
         for t in tensors:
             raw = interpreter.get_tensor(t.key)
-            values[t.layer].append(raw.astype(np.float64) if t.scale is None else
-                                   (raw.astype(np.float64) - t.zero_point) * t.scale)
+            values[t.layer].append(
+                raw.astype(np.float64)
+                if t.scale is None
+                else (raw.astype(np.float64) - t.zero_point) * t.scale
+            )
     return {layer: np.concatenate(v) for layer, v in values.items()}
 
 
 # -- ONNX -------------------------------------------------------------------------------------
 
-def onnx_layer_tensors(path: Path, shapes: dict[str, tuple[int, ...]]
-                       ) -> tuple[bytes, list[LayerTensor]]:
+
+def onnx_layer_tensors(
+    path: Path, shapes: dict[str, tuple[int, ...]]
+) -> tuple[bytes, list[LayerTensor]]:
     """The model with the chosen tensors as extra outputs, and the tensors, input first."""
     import onnx
     from onnx import numpy_helper
@@ -150,8 +168,10 @@ def onnx_layer_tensors(path: Path, shapes: dict[str, tuple[int, ...]]
         info = infos.get(name)
         if info is None or info.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
             return None
-        return tuple(d.dim_value if d.HasField("dim_value") else None
-                     for d in info.type.tensor_type.shape.dim)
+        return tuple(
+            d.dim_value if d.HasField("dim_value") else None
+            for d in info.type.tensor_type.shape.dim
+        )
 
     layers = set(shapes)
     chosen: dict[str, LayerTensor] = {}
@@ -170,33 +190,51 @@ def onnx_layer_tensors(path: Path, shapes: dict[str, tuple[int, ...]]
             scale = zero_point = None
             if node.op_type == "DequantizeLinear":
                 scale = float(np.asarray(init[node.input[1]]).reshape(-1)[0])
-                zero_point = int(np.asarray(init[node.input[2]]).reshape(-1)[0]) \
-                    if len(node.input) > 2 else 0
+                zero_point = (
+                    int(np.asarray(init[node.input[2]]).reshape(-1)[0])
+                    if len(node.input) > 2
+                    else 0
+                )
             chosen[layer] = LayerTensor(layer, out, out, scale, zero_point, nchw)
             order[layer] = k
     inp = graph.input[0].name
-    input_q = next((n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == inp),
-                   None)
+    input_q = next(
+        (n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == inp), None
+    )
     head = LayerTensor(INPUT, inp, inp, None, None)
     if input_q is not None:
-        dq = next((n for n in graph.node if n.op_type == "DequantizeLinear"
-                   and n.input[0] == input_q.output[0]), None)
+        dq = next(
+            (
+                n
+                for n in graph.node
+                if n.op_type == "DequantizeLinear" and n.input[0] == input_q.output[0]
+            ),
+            None,
+        )
         if dq is not None:
             zp = int(np.asarray(init[dq.input[2]]).reshape(-1)[0]) if len(dq.input) > 2 else 0
-            head = LayerTensor(INPUT, dq.output[0], dq.output[0],
-                               float(np.asarray(init[dq.input[1]]).reshape(-1)[0]), zp)
+            head = LayerTensor(
+                INPUT,
+                dq.output[0],
+                dq.output[0],
+                float(np.asarray(init[dq.input[1]]).reshape(-1)[0]),
+                zp,
+            )
     tensors = [head] + [chosen[layer] for layer in sorted(chosen, key=order.get)]
     existing = {o.name for o in graph.output}
     for t in tensors:
         if t.key not in existing:
-            graph.output.append(infos[t.key] if t.key in infos else
-                                onnx.helper.make_tensor_value_info(t.key, onnx.TensorProto.FLOAT,
-                                                                   None))
+            graph.output.append(
+                infos[t.key]
+                if t.key in infos
+                else onnx.helper.make_tensor_value_info(t.key, onnx.TensorProto.FLOAT, None)
+            )
     return model.SerializeToString(), tensors
 
 
-def onnx_values(model_bytes: bytes, tensors: list[LayerTensor], x: np.ndarray
-                ) -> dict[str, np.ndarray]:
+def onnx_values(
+    model_bytes: bytes, tensors: list[LayerTensor], x: np.ndarray
+) -> dict[str, np.ndarray]:
     """Each tensor's value for each image, one image per run, optimizations off."""
     import onnxruntime as ort
 
@@ -208,7 +246,7 @@ def onnx_values(model_bytes: bytes, tensors: list[LayerTensor], x: np.ndarray
     names = [t.key for t in tensors]
     values: dict[str, list[np.ndarray]] = {t.layer: [] for t in tensors}
     for k in range(len(x)):
-        outs = session.run(names, {input_name: x[k:k + 1].astype(np.float32)})
+        outs = session.run(names, {input_name: x[k : k + 1].astype(np.float32)})
         for t, value in zip(tensors, outs):
             value = np.asarray(value, dtype=np.float64)
             values[t.layer].append(value.transpose(0, 2, 3, 1) if t.nchw else value)

@@ -78,42 +78,87 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
         kind = type(layer).__name__
         before = layers[k - 1] if k else None
         if kind == "BatchNormalization":
-            if before is None or type(before).__name__ not in FOLDABLE_INTO or \
-                    activation_name(before) != "linear":
-                where = (f"after {before.name}'s {activation_name(before)}" if before is not None
-                         and type(before).__name__ in FOLDABLE_INTO else
-                         f"after {before.name if before is not None else 'the input'}")
-                add(layer.name, "bn-not-foldable", ("int8", "int16x8"), "warning",
+            if (
+                before is None
+                or type(before).__name__ not in FOLDABLE_INTO
+                or activation_name(before) != "linear"
+            ):
+                where = (
+                    f"after {before.name}'s {activation_name(before)}"
+                    if before is not None and type(before).__name__ in FOLDABLE_INTO
+                    else f"after {before.name if before is not None else 'the input'}"
+                )
+                add(
+                    layer.name,
+                    "bn-not-foldable",
+                    ("int8", "int16x8"),
+                    "warning",
                     f"BatchNormalization {where} cannot be folded into a Conv/Dense: it is "
                     "quantized as its own MUL+ADD, and TFLite may quantize the layer before it "
-                    "over the BatchNormalization's range (run 'edgedigits doctor')")
-                add(layer.name, "bn-not-foldable", ("qat",), "warning",
+                    "over the BatchNormalization's range (run 'edgedigits doctor')",
+                )
+                add(
+                    layer.name,
+                    "bn-not-foldable",
+                    ("qat",),
+                    "warning",
                     f"BatchNormalization {where}: tfmot's quantization-aware training only "
                     "quantizes one that directly follows a Conv/Dense without activation; "
-                    "export folds it forward first (exact in float, doctor/fixes.py)")
+                    "export folds it forward first (exact in float, doctor/fixes.py)",
+                )
             continue
         if not qat.supports(layer):
-            add(layer.name, "qat-unsupported", ("qat",), "error",
-                f"tfmot cannot quantize a {kind} layer")
+            add(
+                layer.name,
+                "qat-unsupported",
+                ("qat",),
+                "error",
+                f"tfmot cannot quantize a {kind} layer",
+            )
         if not prune_registry.PruneRegistry.supports(layer):
-            add(layer.name, "prune-unsupported", ("pruned",), "error",
-                f"tfmot cannot prune a {kind} layer")
+            add(
+                layer.name,
+                "prune-unsupported",
+                ("pruned",),
+                "error",
+                f"tfmot cannot prune a {kind} layer",
+            )
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and int(kernel.shape.num_elements()) < SMALL_KERNEL:
-            add(layer.name, "small-kernel", ("pruned",), "warning",
+            add(
+                layer.name,
+                "small-kernel",
+                ("pruned",),
+                "warning",
                 f"its {'x'.join(str(d) for d in kernel.shape)} kernel has "
                 f"{int(kernel.shape.num_elements())} weights: pruning half of them can cut "
-                "capacity the layer needs")
+                "capacity the layer needs",
+            )
     # Measured with the tflite-micro interpreter on the zoo's C arrays (its own log lines).
-    add("*", "tflm-unsupported", ("float16",), "warning",
+    add(
+        "*",
+        "tflm-unsupported",
+        ("float16",),
+        "warning",
         "TensorFlow Lite Micro cannot run this recipe's C array: its DEQUANTIZE takes int8, "
-        "int16 or uint8, not float16 weights (\"Node DEQUANTIZE failed to prepare\")")
-    add("*", "tflm-unsupported", ("dynamic",), "warning",
+        'int16 or uint8, not float16 weights ("Node DEQUANTIZE failed to prepare")',
+    )
+    add(
+        "*",
+        "tflm-unsupported",
+        ("dynamic",),
+        "warning",
         "TensorFlow Lite Micro cannot run this recipe's C array: it has no hybrid kernels "
-        "(\"Input type: FLOAT32 with filter type: INT8 not supported\")")
-    add("*", "int16x8-reference-kernels", ("int16x8",), "warning",
+        '("Input type: FLOAT32 with filter type: INT8 not supported")',
+    )
+    add(
+        "*",
+        "int16x8-reference-kernels",
+        ("int16x8",),
+        "warning",
         "XNNPACK has no int16x8 kernels: every op runs on LiteRT's reference kernels (2.95-84x "
-        "slower than int8 on the zoo, bench/results/bench_zoo_summary.md)")
+        "slower than int8 on the zoo, bench/results/bench_zoo_summary.md)",
+    )
     return findings
 
 
@@ -128,12 +173,25 @@ def lint_artifact(path: Path, recipe: str) -> list[LintFinding]:
     from edgedigits.runtimes import runner_for
 
     with runner_for(path) as runner:
-        floats = [f"{kind} {t.name} is {t.dtype}"
-                  for kind, tensors in (("input", runner.inputs), ("output", runner.outputs))
-                  for t in tensors if t.dtype.startswith("float")]
-    return findings + ([LintFinding(Path(path).name, "float-io", (recipe,), "error",
-                                    f"a full-integer file with float I/O: {', '.join(floats)}")]
-                       if floats else [])
+        floats = [
+            f"{kind} {t.name} is {t.dtype}"
+            for kind, tensors in (("input", runner.inputs), ("output", runner.outputs))
+            for t in tensors
+            if t.dtype.startswith("float")
+        ]
+    return findings + (
+        [
+            LintFinding(
+                Path(path).name,
+                "float-io",
+                (recipe,),
+                "error",
+                f"a full-integer file with float I/O: {', '.join(floats)}",
+            )
+        ]
+        if floats
+        else []
+    )
 
 
 def _tflm_check(path: Path, recipe: str) -> list[LintFinding]:
@@ -146,12 +204,20 @@ def _tflm_check(path: Path, recipe: str) -> list[LintFinding]:
             return []
     except TFLMCannotRun as exc:
         reason = exc.reason
-    return [LintFinding(path.name, "tflm-cannot-run", (recipe,), "warning",
-                        f"TensorFlow Lite Micro cannot prepare this file: {reason}")]
+    return [
+        LintFinding(
+            path.name,
+            "tflm-cannot-run",
+            (recipe,),
+            "warning",
+            f"TensorFlow Lite Micro cannot prepare this file: {reason}",
+        )
+    ]
 
 
-def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "exports"
-         ) -> list[LintFinding]:
+def lint(
+    name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "exports"
+) -> list[LintFinding]:
     """``edgedigits doctor --lint``: the trained model's pitfalls (its shipped weights, or the
     registry's architecture, when it is not trained under ``out``), plus the I/O of any
     full-integer ``.tflite`` already exported."""
@@ -172,7 +238,7 @@ def lint(name: str, *, recipes: Iterable[str] | None = None, out: str | Path = "
     from edgedigits.contract.targets import is_variant_tag
 
     for artifact in sorted((Path(out) / name).glob(f"{name}.*.tflite")):
-        parts = artifact.name[len(name) + 1:-len(".tflite")].split(".")
+        parts = artifact.name[len(name) + 1 : -len(".tflite")].split(".")
         recipe = parts[0] if all(is_variant_tag(t) for t in parts[1:]) else ".".join(parts)
         if recipes is None or recipe in set(recipes):
             findings += lint_artifact(artifact, recipe)

@@ -44,7 +44,7 @@ def channel_nsr(f: np.ndarray, q: np.ndarray) -> float:
     """Mean over the last axis of noise / signal power; channels with no signal are left out."""
     f2 = np.asarray(f, dtype=np.float64).reshape(-1, f.shape[-1])
     q2 = np.asarray(q, dtype=np.float64).reshape(-1, f.shape[-1])
-    signal = np.sum(f2 ** 2, axis=0)
+    signal = np.sum(f2**2, axis=0)
     noise = np.sum((f2 - q2) ** 2, axis=0)
     live = signal > 0
     return float(np.mean(noise[live] / signal[live])) if live.any() else 0.0
@@ -57,22 +57,28 @@ def compare(f: np.ndarray, q: np.ndarray) -> TensorError:
     per_channel = channel_nsr(f, q) if f.ndim >= 2 else math.nan
     f, q = f.reshape(-1), q.reshape(-1)
     noise = float(np.sum((f - q) ** 2))
-    signal = float(np.sum(f ** 2))
+    signal = float(np.sum(f**2))
     nsr = noise / signal if signal > 0 else (0.0 if noise == 0 else math.inf)
     sqnr = math.inf if nsr == 0 else -10 * math.log10(nsr) if math.isfinite(nsr) else -math.inf
     span = float(f.max() - f.min()) if f.size else 0.0
     rmse = math.sqrt(noise / max(f.size, 1))
     norms = float(np.linalg.norm(f) * np.linalg.norm(q))
     cosine = float(np.dot(f, q) / norms) if norms > 0 else (1.0 if noise == 0 else 0.0)
-    return TensorError(sqnr_db=sqnr, nsr=nsr,
-                       channel_nsr=nsr if math.isnan(per_channel) else per_channel,
-                       relative_rmse=rmse / span if span > 0 else rmse,
-                       cosine=cosine, float_min=float(f.min()), float_max=float(f.max()),
-                       float_p999=float(np.percentile(np.abs(f), 99.9)))
+    return TensorError(
+        sqnr_db=sqnr,
+        nsr=nsr,
+        channel_nsr=nsr if math.isnan(per_channel) else per_channel,
+        relative_rmse=rmse / span if span > 0 else rmse,
+        cosine=cosine,
+        float_min=float(f.min()),
+        float_max=float(f.max()),
+        float_p999=float(np.percentile(np.abs(f), 99.9)),
+    )
 
 
-def int8_range(scale: float, zero_point: int, qmin: int = -128, qmax: int = 127
-               ) -> tuple[float, float]:
+def int8_range(
+    scale: float, zero_point: int, qmin: int = -128, qmax: int = 127
+) -> tuple[float, float]:
     """The real values an affine-quantized tensor can hold."""
     return scale * (qmin - zero_point), scale * (qmax - zero_point)
 

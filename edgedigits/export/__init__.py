@@ -18,5 +18,15 @@ from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import ExportOptions
 from edgedigits.export.report import ExportReport
 
-__all__ = ["FORMAT_RECIPES", "RECIPE_INFO", "ArtifactRecord", "ExportOptions", "ExportReport",
-           "FinetuneOptions", "Format", "Recipe", "export", "read_manifest"]
+__all__ = [
+    "FORMAT_RECIPES",
+    "RECIPE_INFO",
+    "ArtifactRecord",
+    "ExportOptions",
+    "ExportReport",
+    "FinetuneOptions",
+    "Format",
+    "Recipe",
+    "export",
+    "read_manifest",
+]

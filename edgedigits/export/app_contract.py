@@ -44,65 +44,105 @@ def _integer(info: dict[str, Any]) -> dict[str, Any] | None:
     if not quant or np.dtype(info["dtype"]).kind not in "iu":
         return None
     limits = np.iinfo(np.dtype(info["dtype"]))
-    return {"scale": quant["scale"], "zero_point": quant["zero_point"],
-            "min": int(limits.min), "max": int(limits.max)}
+    return {
+        "scale": quant["scale"],
+        "zero_point": quant["zero_point"],
+        "min": int(limits.min),
+        "max": int(limits.max),
+    }
 
 
 def input_contract(tensor: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
     integer = _integer(tensor)
-    return {**_tensor(tensor),
-            "from_pixels": {"rule": PIXELS_RULE, "scale": spec.input_scale,
-                            "offset": spec.input_offset, "layout": spec.input_layout,
-                            "pixels": "28x28 grayscale uint8, 0 = background (MNIST)"},
-            "quantize": None if integer is None else {"rule": QUANTIZE_RULE, **integer}}
+    return {
+        **_tensor(tensor),
+        "from_pixels": {
+            "rule": PIXELS_RULE,
+            "scale": spec.input_scale,
+            "offset": spec.input_offset,
+            "layout": spec.input_layout,
+            "pixels": "28x28 grayscale uint8, 0 = background (MNIST)",
+        },
+        "quantize": None if integer is None else {"rule": QUANTIZE_RULE, **integer},
+    }
 
 
 def output_contract(tensor: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
     integer = _integer(tensor)
-    return {**_tensor(tensor),
-            "dequantize": None if integer is None else {
-                "rule": DEQUANTIZE_RULE, "scale": integer["scale"],
-                "zero_point": integer["zero_point"]},
-            "values": output_kind(spec), "labels": LABELS,
-            "read": "argmax over the 10 values is the digit"}
+    return {
+        **_tensor(tensor),
+        "dequantize": None
+        if integer is None
+        else {
+            "rule": DEQUANTIZE_RULE,
+            "scale": integer["scale"],
+            "zero_point": integer["zero_point"],
+        },
+        "values": output_kind(spec),
+        "labels": LABELS,
+        "read": "argmax over the 10 values is the digit",
+    }
 
 
 def tflite_names(tflite_bytes: bytes, inputs: list[dict], outputs: list[dict]) -> dict[str, Any]:
     signatures = tflite_flatbuffer.signatures(tflite_bytes)
-    return {"signatures": signatures,
-            "tensors": {"inputs": [t["name"] for t in inputs],
-                        "outputs": [t["name"] for t in outputs]}}
+    return {
+        "signatures": signatures,
+        "tensors": {"inputs": [t["name"] for t in inputs], "outputs": [t["name"] for t in outputs]},
+    }
 
 
 def onnx_requirements(onnx_bytes: bytes) -> dict[str, Any]:
     import onnx
 
     model = onnx.load_from_string(onnx_bytes)
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
-                default=None)
+    opset = max(
+        (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=None
+    )
     domains = sorted({o.domain for o in model.opset_import if o.domain not in ("", "ai.onnx")})
-    release = next((row[0] for row in onnx.helper.VERSION_TABLE
-                    if row[1] >= model.ir_version and row[2] >= (opset or 0)), None)
-    return {"opset": opset, "ir_version": int(model.ir_version), "other_domains": domains,
-            "onnx_release": release,
-            "rule": "loads in any ONNX Runtime that implements this ONNX release or a later one"}
+    release = next(
+        (
+            row[0]
+            for row in onnx.helper.VERSION_TABLE
+            if row[1] >= model.ir_version and row[2] >= (opset or 0)
+        ),
+        None,
+    )
+    return {
+        "opset": opset,
+        "ir_version": int(model.ir_version),
+        "other_domains": domains,
+        "onnx_release": release,
+        "rule": "loads in any ONNX Runtime that implements this ONNX release or a later one",
+    }
 
 
-def interface(fmt: str, path: Path, inputs: list[dict], outputs: list[dict], spec: ModelSpec,
-              tflite_bytes: bytes | None = None, onnx_bytes: bytes | None = None
-              ) -> dict[str, Any]:
+def interface(
+    fmt: str,
+    path: Path,
+    inputs: list[dict],
+    outputs: list[dict],
+    spec: ModelSpec,
+    tflite_bytes: bytes | None = None,
+    onnx_bytes: bytes | None = None,
+) -> dict[str, Any]:
     """The ``interface`` block of one artifact's manifest record (see the module docstring).
     ``tflite_bytes`` for a C array (its .tflite bytes); ``onnx_bytes`` for an .ort file (the
     ONNX graph it was converted from)."""
-    contract: dict[str, Any] = {"input": input_contract(inputs[0], spec),
-                                "output": output_contract(outputs[0], spec)}
+    contract: dict[str, Any] = {
+        "input": input_contract(inputs[0], spec),
+        "output": output_contract(outputs[0], spec),
+    }
     if fmt in ("tflite", "c"):
         data = tflite_bytes if tflite_bytes is not None else path.read_bytes()
         contract["names"] = tflite_names(data, inputs, outputs)
         contract["requires"] = tflite_flatbuffer.runtime_requirements(data)
     else:
-        contract["names"] = {"inputs": [t["name"] for t in inputs],
-                             "outputs": [t["name"] for t in outputs]}
-        contract["requires"] = onnx_requirements(onnx_bytes if onnx_bytes is not None
-                                                 else path.read_bytes())
+        contract["names"] = {
+            "inputs": [t["name"] for t in inputs],
+            "outputs": [t["name"] for t in outputs],
+        }
+        contract["requires"] = onnx_requirements(
+            onnx_bytes if onnx_bytes is not None else path.read_bytes()
+        )
     return contract

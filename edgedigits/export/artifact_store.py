@@ -63,24 +63,38 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:  # a regular file, bounded in size and depth (jsonfile.py)
-        data = read_bounded(path, lambda why: ModelFileError(
-            f"{path}: not a training metrics file ({why}); retrain the model or remove the file"))
+        data = read_bounded(
+            path,
+            lambda why: ModelFileError(
+                f"{path}: not a training metrics file ({why}); retrain the model or remove the file"
+            ),
+        )
     except FileNotFoundError:
         return None
     accuracy = data.get("test_accuracy") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or (accuracy is not None and (
-            isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)))):
-        raise ModelFileError(f"{path}: not a training metrics file (expected the JSON object "
-                             "'edgedigits train' writes); retrain the model or remove the file")
+    if not isinstance(data, dict) or (
+        accuracy is not None
+        and (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)))
+    ):
+        raise ModelFileError(
+            f"{path}: not a training metrics file (expected the JSON object "
+            "'edgedigits train' writes); retrain the model or remove the file"
+        )
     return data
 
 
 class ArtifactStore:
     """The records of one model folder; see the module docstring."""
 
-    def __init__(self, folder: Path, spec: ModelSpec, source: dict[str, Any],
-                 extra: dict[str, Any], golden_header: Callable[[dict], dict[str, Any]],
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        folder: Path,
+        spec: ModelSpec,
+        source: dict[str, Any],
+        extra: dict[str, Any],
+        golden_header: Callable[[dict], dict[str, Any]],
+        log: Callable[[str], None] = print,
+    ):
         self.folder, self.spec, self.source, self.extra = folder, spec, source, extra
         self._golden_doc = golden_header  # entries -> the whole golden document
         self.log = log
@@ -92,16 +106,20 @@ class ArtifactStore:
             # Hash each recorded file once here: a file changed by hand is not "already there".
             self._kept, dropped, why = self._still_true(folder, previous, golden, sha=True)
         self.records = {e["file"]: e for e in self._kept}
-        self.golden = {f: golden["artifacts"][f] for f in self.records
-                       if f in golden.get("artifacts", {})}
+        self.golden = {
+            f: golden["artifacts"][f] for f in self.records if f in golden.get("artifacts", {})
+        }
         self._dirty = bool(dropped) or bool(previous) and not self._same_source(previous)
 
     def _same_source(self, manifest: dict[str, Any]) -> bool:
-        return manifest.get("source_model", {}).get("sha256") == self.source["sha256"] \
-            and manifest.get("schema") == MANIFEST_SCHEMA  # an older layout: export afresh
+        return (
+            manifest.get("source_model", {}).get("sha256") == self.source["sha256"]
+            and manifest.get("schema") == MANIFEST_SCHEMA
+        )  # an older layout: export afresh
 
-    def _still_true(self, folder: Path, manifest: dict[str, Any], golden: dict[str, Any],
-                    sha: bool = False) -> tuple[list[dict[str, Any]], list[str], str]:
+    def _still_true(
+        self, folder: Path, manifest: dict[str, Any], golden: dict[str, Any], sha: bool = False
+    ) -> tuple[list[dict[str, Any]], list[str], str]:
         """The records of ``manifest`` that still describe ``folder`` (kept) and those that do
         not (dropped), with why; ``sha`` re-hashes each file, else its size is checked."""
         same_source = self._same_source(manifest)
@@ -115,32 +133,54 @@ class ArtifactStore:
                 continue
             path = folder / entry["file"]
             entry_golden = golden.get("artifacts", {}).get(entry["file"], {})
-            if same_source and same_images and path.is_file() and not path.is_symlink() and (
-                    sha256_of(path) == entry["sha256"] if sha
-                    else path.stat().st_size == entry["size_bytes"]) \
-                    and entry_golden.get("sha256") == entry["sha256"]:
+            if (
+                same_source
+                and same_images
+                and path.is_file()
+                and not path.is_symlink()
+                and (
+                    sha256_of(path) == entry["sha256"]
+                    if sha
+                    else path.stat().st_size == entry["size_bytes"]
+                )
+                and entry_golden.get("sha256") == entry["sha256"]
+            ):
                 kept.append(entry)
             else:
                 dropped.append(entry["file"])
-        why = ("written by an older edgedigits" if manifest.get("schema") != MANIFEST_SCHEMA
-               else "the model was retrained" if not same_source
-               else "golden images of another data source" if not same_images
-               else "changed, missing or without golden vectors")
+        why = (
+            "written by an older edgedigits"
+            if manifest.get("schema") != MANIFEST_SCHEMA
+            else "the model was retrained"
+            if not same_source
+            else "golden images of another data source"
+            if not same_images
+            else "changed, missing or without golden vectors"
+        )
         return kept, dropped, why
 
     def good_record(self, file: str) -> dict[str, Any] | None:
         entry = self.records.get(file)
         return entry if entry and entry["status"] == "ok" else None
 
-    def land(self, record: ArtifactRecord, golden_entry: dict[str, Any] | None,
-             staged: Mapping[str, Path]) -> None:
+    def land(
+        self,
+        record: ArtifactRecord,
+        golden_entry: dict[str, Any] | None,
+        staged: Mapping[str, Path],
+    ) -> None:
         """Move the verified ``staged`` files ({name: finished file}) into the folder with their
         record and golden entry, in one commit."""
+
         def build(stage: Path) -> None:
             for name, path in staged.items():
                 os.replace(path, stage / name)
-            self._finish(stage, {record.file: asdict(record)},
-                         {record.file: golden_entry} if golden_entry is not None else {})
+            self._finish(
+                stage,
+                {record.file: asdict(record)},
+                {record.file: golden_entry} if golden_entry is not None else {},
+            )
+
         folder_commit.commit(self.folder, build, what=record.file)
 
     def fail(self, record: ArtifactRecord) -> bool:
@@ -149,21 +189,32 @@ class ArtifactStore:
 
         def build(stage: Path) -> None:
             current = read_manifest(stage / MANIFEST) or {}
-            if any(e["file"] == record.file and e["status"] == "ok" and self._same_source(current)
-                   and (stage / record.file).is_file() for e in current.get("artifacts", [])):
+            if any(
+                e["file"] == record.file
+                and e["status"] == "ok"
+                and self._same_source(current)
+                and (stage / record.file).is_file()
+                for e in current.get("artifacts", [])
+            ):
                 kept.append(True)
             self._finish(stage, {} if kept else {record.file: asdict(record)}, {})
+
         folder_commit.commit(self.folder, build, what=MANIFEST)
         return bool(kept)
 
     def flush(self) -> None:
         """Write once even if nothing landed, when stale records were dropped on load."""
         if self._dirty:
-            folder_commit.commit(self.folder, lambda stage: self._finish(stage, {}, {}),
-                                 what=MANIFEST)
+            folder_commit.commit(
+                self.folder, lambda stage: self._finish(stage, {}, {}), what=MANIFEST
+            )
 
-    def _finish(self, stage: Path, records: dict[str, dict[str, Any]],
-                golden_entries: dict[str, dict[str, Any]]) -> None:
+    def _finish(
+        self,
+        stage: Path,
+        records: dict[str, dict[str, Any]],
+        golden_entries: dict[str, dict[str, Any]],
+    ) -> None:
         """In a commit's stage: the folder's records as they are on disk now, those that no
         longer hold dropped with their files, ``records`` set; then the ORT config, golden.json
         and the manifest recording its hash."""
@@ -174,8 +225,10 @@ class ArtifactStore:
         entries = {f: golden["artifacts"][f] for f in by_file if f in golden.get("artifacts", {})}
         dropped = [f for f in dropped if f not in records]
         if dropped:
-            self.log(f"  {self.folder}: removing {len(dropped)} stale artifact(s) ({why}): "
-                     f"{', '.join(dropped)}")
+            self.log(
+                f"  {self.folder}: removing {len(dropped)} stale artifact(s) ({why}): "
+                f"{', '.join(dropped)}"
+            )
         for entry in current.get("artifacts", []):
             if entry["file"] in dropped:
                 for name in (entry["file"], (entry.get("details") or {}).get("header")):
@@ -188,29 +241,43 @@ class ArtifactStore:
         if self._same_source(current) and current.get("companions"):
             extra["companions"] = current["companions"]
         self._ort_config(stage, by_file, extra)
-        golden_bytes = atomic.json_bytes(self._golden_doc(
-            {k: v for k, v in entries.items() if k in by_file}))
+        golden_bytes = atomic.json_bytes(
+            self._golden_doc({k: v for k, v in entries.items() if k in by_file})
+        )
         folder_commit.write_new(stage / GOLDEN, golden_bytes)
-        extra["golden"] = {"file": GOLDEN, "sha256": hashlib.sha256(golden_bytes).hexdigest(),
-                           "size_bytes": len(golden_bytes)}
-        folder_commit.write_new(stage / MANIFEST, atomic.json_bytes(manifest_document(
-            self.spec, self.source, list(by_file.values()), extra)))
+        extra["golden"] = {
+            "file": GOLDEN,
+            "sha256": hashlib.sha256(golden_bytes).hexdigest(),
+            "size_bytes": len(golden_bytes),
+        }
+        folder_commit.write_new(
+            stage / MANIFEST,
+            atomic.json_bytes(
+                manifest_document(self.spec, self.source, list(by_file.values()), extra)
+            ),
+        )
         self.records, self.golden = by_file, entries
 
-    def _ort_config(self, stage: Path, records: dict[str, dict[str, Any]],
-                    extra: dict[str, Any]) -> None:
+    def _ort_config(
+        self, stage: Path, records: dict[str, dict[str, Any]], extra: dict[str, Any]
+    ) -> None:
         """``required_operators.config`` for the folder's ``.ort`` files with ok records (what a
         reduced-operator ONNX Runtime build for them takes), regenerated whenever that set or
         one of its files changes, and listed under ``companions`` with its hash."""
         from edgedigits.export import to_ort
 
-        ort_files = sorted(f for f, r in records.items()
-                           if r["status"] == "ok" and r["format"] == "ort")
+        ort_files = sorted(
+            f for f, r in records.items() if r["status"] == "ok" and r["format"] == "ort"
+        )
         companions = dict(extra.get("companions") or {})
         info = companions.get(to_ort.CONFIG_NAME)
         shas = {f: records[f]["sha256"] for f in ort_files}
-        if info and info.get("covers") == ort_files and info.get("ort_sha256") == shas \
-                and (stage / to_ort.CONFIG_NAME).is_file():
+        if (
+            info
+            and info.get("covers") == ort_files
+            and info.get("ort_sha256") == shas
+            and (stage / to_ort.CONFIG_NAME).is_file()
+        ):
             return
         companions.pop(to_ort.CONFIG_NAME, None)
         with contextlib.suppress(FileNotFoundError):
@@ -219,9 +286,12 @@ class ArtifactStore:
             text = to_ort.operator_config([stage / f for f in ort_files]).encode()
             folder_commit.write_new(stage / to_ort.CONFIG_NAME, text)
             companions[to_ort.CONFIG_NAME] = {
-                "sha256": hashlib.sha256(text).hexdigest(), "size_bytes": len(text),
-                "covers": ort_files, "ort_sha256": shas,
-                "operators": to_ort.config_operators(text.decode())}
+                "sha256": hashlib.sha256(text).hexdigest(),
+                "size_bytes": len(text),
+                "covers": ort_files,
+                "ort_sha256": shas,
+                "operators": to_ort.config_operators(text.decode()),
+            }
         if companions:
             extra["companions"] = companions
         else:

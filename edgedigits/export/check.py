@@ -34,16 +34,22 @@ from edgedigits.runtimes.batching import (
     infer_raw_one_at_a_time,
 )
 
-FileCheck = Callable[["Checker", ArtifactRecord, Path, Job, np.ndarray, Any, "bytes | None"],
-                     dict[str, Any]]
+FileCheck = Callable[
+    ["Checker", ArtifactRecord, Path, Job, np.ndarray, Any, "bytes | None"], dict[str, Any]
+]
 
 
 def judged(result: Parity, tolerance: Tolerance) -> dict[str, Any]:
     """The figures of one comparison and the tolerance that judged them, for a parity record."""
-    return {"agreement": result.agreement, "max_abs_diff": result.max_abs_diff,
-            "accuracy": result.accuracy, "reference_accuracy": result.reference_accuracy,
-            "tolerance": dataclasses.asdict(tolerance), "passed": result.passed,
-            "failures": result.failures}
+    return {
+        "agreement": result.agreement,
+        "max_abs_diff": result.max_abs_diff,
+        "accuracy": result.accuracy,
+        "reference_accuracy": result.reference_accuracy,
+        "tolerance": dataclasses.asdict(tolerance),
+        "passed": result.passed,
+        "failures": result.failures,
+    }
 
 
 class Checker:
@@ -52,15 +58,23 @@ class Checker:
     def __init__(self, ctx: ModelContext, converter: Converter):
         self.ctx, self.converter = ctx, converter
 
-    def check(self, record: ArtifactRecord, path: Path, job: Job, reference: np.ndarray,
-              keras_model: Any, tflite_bytes: bytes | None) -> dict[str, Any]:
+    def check(
+        self,
+        record: ArtifactRecord,
+        path: Path,
+        job: Job,
+        reference: np.ndarray,
+        keras_model: Any,
+        tflite_bytes: bytes | None,
+    ) -> dict[str, Any]:
         """Fill ``record`` (tensors, parity, interface) from the staged file at ``path`` and
         return its golden entry; ``reference``: the outputs its conversion must match."""
         check = CHECKS.get(job.format, Checker._in_its_runtime)
         return check(self, record, path, job, reference, keras_model, tflite_bytes)
 
-    def parity(self, outputs: np.ndarray, reference: np.ndarray, info: RecipeInfo, batch: int
-               ) -> dict[str, Any]:
+    def parity(
+        self, outputs: np.ndarray, reference: np.ndarray, info: RecipeInfo, batch: int
+    ) -> dict[str, Any]:
         """The export-time parity record, judged by the contract's tolerance for the recipe
         (``info.tolerance``) against the *trained* Keras model on the verify images: the same
         promise, against the same model, that ``bench`` judges. A fine-tuned recipe's file must
@@ -68,21 +82,26 @@ class Checker:
         of the recipe it converts as (``conversion``)."""
         ctx = self.ctx
         result = compare(outputs, ctx.base_verify, ctx.verify_y, info.tolerance)
-        parity = {"images": int(len(outputs)),
-                  "batch": batch,  # 1 when the file's outputs depend on the batch size
-                  "reference": "trained Keras model", **judged(result, info.tolerance)}
+        parity = {
+            "images": int(len(outputs)),
+            "batch": batch,  # 1 when the file's outputs depend on the batch size
+            "reference": "trained Keras model",
+            **judged(result, info.tolerance),
+        }
         if info.converts_as is not None:
             tolerance = RECIPE_INFO[info.converts_as].tolerance
             conversion = compare(outputs, reference, ctx.verify_y, tolerance)
-            parity["conversion"] = {"reference": "fine-tuned Keras model",
-                                    **judged(conversion, tolerance)}
+            parity["conversion"] = {
+                "reference": "fine-tuned Keras model",
+                **judged(conversion, tolerance),
+            }
             parity["passed"] = result.passed and conversion.passed
-            parity["failures"] = (result.failures
-                                  + [f"conversion: {f}" for f in conversion.failures])
+            parity["failures"] = result.failures + [f"conversion: {f}" for f in conversion.failures]
         return parity
 
-    def verify(self, record: ArtifactRecord, path: Path, recipe: Recipe,
-               reference: np.ndarray) -> dict[str, Any]:
+    def verify(
+        self, record: ArtifactRecord, path: Path, recipe: Recipe, reference: np.ndarray
+    ) -> dict[str, Any]:
         """Run the file in its runtime: parity on test images, tensors; returns its golden
         entry."""
         info = RECIPE_INFO[recipe]
@@ -107,8 +126,9 @@ class Checker:
 
     def _in_its_runtime(self, record, path, job, reference, keras_model, tflite_bytes):
         golden = self.verify(record, path, job.recipe, reference)
-        record.interface = app_contract.interface(record.format, path, record.inputs,
-                                                  record.outputs, self.ctx.spec)
+        record.interface = app_contract.interface(
+            record.format, path, record.inputs, record.outputs, self.ctx.spec
+        )
         return golden
 
     def _ort(self, record, path, job, reference, keras_model, tflite_bytes):
@@ -117,12 +137,15 @@ class Checker:
         golden = self.verify(record, path, recipe, reference)
         onnx_bytes = self.converter.onnx_bytes(recipe, keras_model)
         record.interface = app_contract.interface(
-            record.format, path, record.inputs, record.outputs, ctx.spec, onnx_bytes=onnx_bytes)
-        with atomic.StagedFile(ctx.work / artifact_name(ctx.spec.name, Format.ONNX,
-                                                          recipe)) as onnx_file:
+            record.format, path, record.inputs, record.outputs, ctx.spec, onnx_bytes=onnx_bytes
+        )
+        with atomic.StagedFile(
+            ctx.work / artifact_name(ctx.spec.name, Format.ONNX, recipe)
+        ) as onnx_file:
             onnx_file.write_bytes(onnx_bytes)
             record.details["onnx_max_abs_diff"] = to_ort.check_conversion(
-                path, onnx_file.path, ctx.verify_x)
+                path, onnx_file.path, ctx.verify_x
+            )
         return golden
 
     def _c_array(self, record, path, job, reference, keras_model, tflite_bytes):
@@ -131,21 +154,29 @@ class Checker:
         recipe, ctx = job.recipe, self.ctx
         if to_c.parse_c_array(path.read_text()) != tflite_bytes:
             raise RuntimeError("C array does not round-trip to the TFLite bytes")
-        with atomic.StagedFile(ctx.work / artifact_name(ctx.spec.name, Format.TFLITE,
-                                                          recipe, job.variant)) as check:
-            litert_entry = self.verify(record, check.write_bytes(tflite_bytes).path, recipe,
-                                       reference)  # tensors as the flatbuffer declares them
+        with atomic.StagedFile(
+            ctx.work / artifact_name(ctx.spec.name, Format.TFLITE, recipe, job.variant)
+        ) as check:
+            litert_entry = self.verify(
+                record, check.write_bytes(tflite_bytes).path, recipe, reference
+            )  # tensors as the flatbuffer declares them
             record.parity, facts, golden = self._in_tflm(
-                record.file, check.path, recipe, reference, litert_entry)
+                record.file, check.path, recipe, reference, litert_entry
+            )
         record.details["tflm"].update(facts)
-        record.interface = app_contract.interface(record.format, path, record.inputs,
-                                                  record.outputs, ctx.spec,
-                                                  tflite_bytes=tflite_bytes)
+        record.interface = app_contract.interface(
+            record.format, path, record.inputs, record.outputs, ctx.spec, tflite_bytes=tflite_bytes
+        )
         return golden
 
-    def _in_tflm(self, name: str, path: Path, recipe: Recipe, reference: np.ndarray,
-                 litert_entry: dict[str, Any]
-                 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    def _in_tflm(
+        self,
+        name: str,
+        path: Path,
+        recipe: Recipe,
+        reference: np.ndarray,
+        litert_entry: dict[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """Verify a C array where it runs: TensorFlow Lite Micro, one image per ``invoke()``.
 
         Returns its parity record (judged as every artifact is), the facts for
@@ -174,16 +205,21 @@ class Checker:
             "reference_kernels_max_abs_diff": float(f"{np.max(np.abs(got - want)):.3g}"),
             "reference_kernels_max_raw_diff": (
                 int(np.max(np.abs(got_raw.astype(np.int64) - want_raw)))
-                if got_raw is not None else None),
+                if got_raw is not None
+                else None
+            ),
             "xnnpack_max_abs_diff": float(f"{np.max(np.abs(got - xnnpack)):.3g}"),
             "xnnpack_same_class": bool(np.array_equal(got.argmax(1), xnnpack.argmax(1))),
         }
         if facts["xnnpack_max_abs_diff"] > litert_entry["atol"]:
-            ctx.log(f"  {name}: TFLM's golden outputs are {facts['xnnpack_max_abs_diff']:g} "
-                    f"from LiteRT's XNNPACK ones ({facts['reference_kernels_max_abs_diff']:g} "
-                    f"from its reference kernels); the C array's golden entry holds TFLM's")
-        entry = golden_entry(got, got_raw, litert_entry["sha256"], litert_entry["atol"],
-                             runtime="tflm")
+            ctx.log(
+                f"  {name}: TFLM's golden outputs are {facts['xnnpack_max_abs_diff']:g} "
+                f"from LiteRT's XNNPACK ones ({facts['reference_kernels_max_abs_diff']:g} "
+                f"from its reference kernels); the C array's golden entry holds TFLM's"
+            )
+        entry = golden_entry(
+            got, got_raw, litert_entry["sha256"], litert_entry["atol"], runtime="tflm"
+        )
         return parity, facts, entry
 
 

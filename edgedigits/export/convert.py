@@ -24,8 +24,9 @@ from edgedigits.export.manifest import LABELS, output_kind, preprocessing
 from edgedigits.export.model_context import ModelContext
 from edgedigits.mcu_budget import OverBudget
 
-FileMaker = Callable[["Converter", Recipe, str, Any, "bytes | None", dict[str, Any]],
-                     dict[str, bytes]]
+FileMaker = Callable[
+    ["Converter", Recipe, str, Any, "bytes | None", dict[str, Any]], dict[str, bytes]
+]
 
 
 class Converter:
@@ -37,8 +38,15 @@ class Converter:
         self._onnx_by_recipe: dict[Recipe, bytes] = {}
         self._usability: dict[Recipe, dict[str, Any]] = {}
 
-    def files(self, fmt: Format, recipe: Recipe, name: str, keras_model: Any,
-              tflite_bytes: bytes | None, details: dict[str, Any]) -> dict[str, bytes]:
+    def files(
+        self,
+        fmt: Format,
+        recipe: Recipe,
+        name: str,
+        keras_model: Any,
+        tflite_bytes: bytes | None,
+        details: dict[str, Any],
+    ) -> dict[str, bytes]:
         return FILES[fmt](self, recipe, name, keras_model, tflite_bytes, details)
 
     def tflite_bytes(self, keras_model: Any, recipe: Recipe, variant: Variant) -> bytes:
@@ -47,8 +55,9 @@ class Converter:
         calibration = ctx.calibration if RECIPE_INFO[recipe].calibrated else None
         output = output_kind(ctx.spec)  # the signature's output name: what it holds
         if recipe == Recipe.INT8_MIXED:
-            raw = to_tflite.convert_keeping_float(keras_model, calibration, ctx.keep_float,
-                                                  variant, output)
+            raw = to_tflite.convert_keeping_float(
+                keras_model, calibration, ctx.keep_float, variant, output
+            )
         else:
             raw = to_tflite.convert(keras_model, recipe, calibration, variant, output)
         entries = {
@@ -73,20 +82,28 @@ class Converter:
         if keras_model is ctx.base:
             if self._onnx_float is None:
                 self._onnx_float = to_onnx.keras_to_onnx(
-                    ctx.base, ctx.spec.input_shape, options.opset, options.onnx_batch)
+                    ctx.base, ctx.spec.input_shape, options.opset, options.onnx_batch
+                )
             source = self._onnx_float
         else:
-            source = to_onnx.keras_to_onnx(keras_model, ctx.spec.input_shape, options.opset,
-                                           options.onnx_batch)
+            source = to_onnx.keras_to_onnx(
+                keras_model, ctx.spec.input_shape, options.opset, options.onnx_batch
+            )
         proto = onnx.ModelProto()
         proto.CopyFrom(source)
         if recipe != Recipe.FLOAT32:
-            proto = to_onnx.quantize(proto, recipe, ctx.calibration,
-                                     ctx.keep_float if recipe == Recipe.INT8_MIXED else [],
-                                     options.onnx_batch)
-        entries = {"edgedigits.labels": "\n".join(LABELS),
-                   "edgedigits.preprocessing": json.dumps(preprocessing(ctx.spec)),
-                   "edgedigits.model": json.dumps(ctx.metadata(recipe))}
+            proto = to_onnx.quantize(
+                proto,
+                recipe,
+                ctx.calibration,
+                ctx.keep_float if recipe == Recipe.INT8_MIXED else [],
+                options.onnx_batch,
+            )
+        entries = {
+            "edgedigits.labels": "\n".join(LABELS),
+            "edgedigits.preprocessing": json.dumps(preprocessing(ctx.spec)),
+            "edgedigits.model": json.dumps(ctx.metadata(recipe)),
+        }
         return to_onnx.with_metadata(proto, entries)
 
     def mobile_usability(self, recipe: Recipe, onnx_bytes: bytes) -> dict[str, Any]:
@@ -105,17 +122,21 @@ class Converter:
 
     def _onnx_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
         onnx_bytes = self.onnx_bytes(recipe, keras_model)
-        details.update(batch=self.ctx.options.onnx_batch or "dynamic",
-                       mobile_usability=self.mobile_usability(recipe, onnx_bytes))
+        details.update(
+            batch=self.ctx.options.onnx_batch or "dynamic",
+            mobile_usability=self.mobile_usability(recipe, onnx_bytes),
+        )
         return {name: onnx_bytes}
 
     def _ort_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
         """The ORT conversion of this recipe's ONNX bytes."""
         onnx_bytes = self._onnx_files(recipe, name, keras_model, tflite_bytes, details)[name]
         style = self.ctx.options.ort_style
-        details.update(optimization_style=style,
-                       onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
-                       not_reproducible=to_ort.NOT_REPRODUCIBLE)
+        details.update(
+            optimization_style=style,
+            onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
+            not_reproducible=to_ort.NOT_REPRODUCIBLE,
+        )
         return {name: to_ort.convert(onnx_bytes, style)}
 
     def _c_files(self, recipe, name, keras_model, tflite_bytes, details) -> dict:
@@ -132,13 +153,21 @@ class Converter:
         tflm["recommended_arena_bytes"] = to_c.recommended_arena(tflm["arena_bytes"])
         details["tflm"] = tflm
         header, source = to_c.c_source(
-            tflite_bytes, symbol, header_name,
-            f"{spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)", tflm,
-            (float(spec.input_scale), float(spec.input_offset)))
+            tflite_bytes,
+            symbol,
+            header_name,
+            f"{spec.name} {recipe.value} TFLite model ({len(tflite_bytes)} bytes)",
+            tflm,
+            (float(spec.input_scale), float(spec.input_offset)),
+        )
         header_bytes = header.encode()
-        details.update(header=header_name, header_sha256=hashlib.sha256(header_bytes).hexdigest(),
-                       symbol=symbol, tflite_bytes=len(tflite_bytes),
-                       tflite_sha256=hashlib.sha256(tflite_bytes).hexdigest())
+        details.update(
+            header=header_name,
+            header_sha256=hashlib.sha256(header_bytes).hexdigest(),
+            symbol=symbol,
+            tflite_bytes=len(tflite_bytes),
+            tflite_sha256=hashlib.sha256(tflite_bytes).hexdigest(),
+        )
         return {name: source.encode(), header_name: header_bytes}
 
 

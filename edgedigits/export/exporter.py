@@ -63,8 +63,16 @@ class _ModelExport:
     checked file with its manifest record and golden entry. A recipe or file that fails becomes
     a failed record with the reason; the rest go on."""
 
-    def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, options: ExportOptions,
-                 command: str, log: Callable[[str], None], work: Path):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        out: Path,
+        dataset: Dataset,
+        options: ExportOptions,
+        command: str,
+        log: Callable[[str], None],
+        work: Path,
+    ):
         self.ctx = ModelContext(spec, out, dataset, options, command, log, work)
         self.converter = Converter(self.ctx)
         self.checker = Checker(self.ctx, self.converter)
@@ -76,19 +84,32 @@ class _ModelExport:
     def run(self) -> list[ArtifactRecord]:
         self.ctx.lint  # noqa: B018 - the pitfalls are logged before any conversion
         plan = self.ctx.options.plan
-        return [record for recipe in self.ctx.options.recipe_list
-                for record in self._export_recipe(recipe, [j for j in plan if j.recipe == recipe])]
+        return [
+            record
+            for recipe in self.ctx.options.recipe_list
+            for record in self._export_recipe(recipe, [j for j in plan if j.recipe == recipe])
+        ]
 
     def auto_fix(self, records: list[ArtifactRecord]) -> list[ArtifactRecord]:
         """``--auto-fix``: for int8 files that failed parity, export a repaired sibling (the
         recipe ``optimize.choose_repair`` picks), verified the same way."""
-        failing = [r for r in records if r.recipe == Recipe.INT8.value and r.ok and r.parity
-                   and not r.parity["passed"]]
+        failing = [
+            r
+            for r in records
+            if r.recipe == Recipe.INT8.value and r.ok and r.parity and not r.parity["passed"]
+        ]
         if not failing or {Recipe.INT8_FIXED, Recipe.INT8_MIXED} & set(
-                self.ctx.options.recipe_list):
+            self.ctx.options.recipe_list
+        ):
             return []
-        before = {r.format: {"file": r.file, "agreement": r.parity["agreement"],
-                             "accuracy": r.parity["accuracy"]} for r in failing}
+        before = {
+            r.format: {
+                "file": r.file,
+                "agreement": r.parity["agreement"],
+                "accuracy": r.parity["accuracy"],
+            }
+            for r in failing
+        }
         if len(before) < len(failing):  # one repair per format: the first failing file's
             failing = [next(r for r in failing if r.format == f) for f in before]
         recipe = optimize.choose_repair(self.ctx, [Format(f) for f in before])
@@ -97,20 +118,22 @@ class _ModelExport:
         for r in fixed:
             if r.ok and r.parity:
                 was = before[r.format]
-                self.ctx.log(f"  auto-fix: {was['file']} agreement "
-                             f"{100 * was['agreement']:.2f}% -> {r.file} "
-                             f"{100 * r.parity['agreement']:.2f}%")
+                self.ctx.log(
+                    f"  auto-fix: {was['file']} agreement "
+                    f"{100 * was['agreement']:.2f}% -> {r.file} "
+                    f"{100 * r.parity['agreement']:.2f}%"
+                )
         return fixed
 
-    def _export_recipe(self, recipe: Recipe, jobs: list[Job],
-                       extra: dict[str, Any] | None = None) -> list[ArtifactRecord]:
+    def _export_recipe(
+        self, recipe: Recipe, jobs: list[Job], extra: dict[str, Any] | None = None
+    ) -> list[ArtifactRecord]:
         ctx, started = self.ctx, time.perf_counter()
         try:  # stage 1, optimize: the Keras model this recipe converts
             keras_model, details = optimize.keras_for(ctx, recipe)
             details.update(extra or {})
             if recipe == Recipe.INT8_MIXED:
-                details["keep_float"] = {"layers": ctx.keep_float,
-                                         "reason": ctx.keep_float_reason}
+                details["keep_float"] = {"layers": ctx.keep_float, "reason": ctx.keep_float_reason}
             if ctx.lint_for(recipe):
                 details["lint"] = ctx.lint_for(recipe)
             reference = optimize.conversion_reference(ctx, recipe, keras_model)
@@ -131,37 +154,57 @@ class _ModelExport:
                 if job.format in SHAPED_FORMATS:
                     if job.variant not in tflite_by_variant:
                         tflite_by_variant[job.variant] = self.converter.tflite_bytes(
-                            keras_model, recipe, job.variant)
+                            keras_model, recipe, job.variant
+                        )
                     tflite_bytes = tflite_by_variant[job.variant]
                     if recipe == Recipe.PRUNED:
                         details["tflite_weight_sparsity"] = round(
-                            tflite_flatbuffer.weight_sparsity(tflite_bytes), 4)
-                records.append(self._convert_check_record(job, name, keras_model, tflite_bytes,
-                                                          reference, dict(details)))
+                            tflite_flatbuffer.weight_sparsity(tflite_bytes), 4
+                        )
+                records.append(
+                    self._convert_check_record(
+                        job, name, keras_model, tflite_bytes, reference, dict(details)
+                    )
+                )
             except Exception as exc:  # noqa: BLE001
                 _raise_if_disk_full(exc, ctx.folder)
-                reason = (first_line(exc) if isinstance(exc, OverBudget)  # a correct file that
-                          else f"{type(exc).__name__}: {first_line(exc)}")  # does not fit
+                reason = (
+                    first_line(exc)
+                    if isinstance(exc, OverBudget)  # a correct file that
+                    else f"{type(exc).__name__}: {first_line(exc)}"
+                )  # does not fit
                 ctx.log(f"  {name}: FAILED ({reason})")
                 records.append(self._failed(job, reason))
-        ctx.log(f"  {ctx.spec.name} {recipe.value}: {', '.join(r.file for r in records if r.ok)}"
-                f" ({time.perf_counter() - started:.1f}s)")
+        ctx.log(
+            f"  {ctx.spec.name} {recipe.value}: {', '.join(r.file for r in records if r.ok)}"
+            f" ({time.perf_counter() - started:.1f}s)"
+        )
         return records
 
-    def _convert_check_record(self, job: Job, name: str, keras_model: Any,
-                              tflite_bytes: bytes | None, reference: np.ndarray,
-                              details: dict[str, Any]) -> ArtifactRecord:
+    def _convert_check_record(
+        self,
+        job: Job,
+        name: str,
+        keras_model: Any,
+        tflite_bytes: bytes | None,
+        reference: np.ndarray,
+        details: dict[str, Any],
+    ) -> ArtifactRecord:
         """Stages 2-4 for one file: convert, stage the file(s) beside their final names, check
         them there, then let the store rename them into place with their records: a failure
         anywhere leaves the old file."""
-        files = self.converter.files(job.format, job.recipe, name, keras_model, tflite_bytes,
-                                     details)
+        files = self.converter.files(
+            job.format, job.recipe, name, keras_model, tflite_bytes, details
+        )
         record = new_record(self.ctx, job, name, files[name], details)
         with contextlib.ExitStack() as stack:
-            staged = {n: stack.enter_context(atomic.StagedFile(self.ctx.work / n)).write_bytes(b)
-                      for n, b in files.items()}
-            golden = self.checker.check(record, staged[name].path, job, reference, keras_model,
-                                        tflite_bytes)
+            staged = {
+                n: stack.enter_context(atomic.StagedFile(self.ctx.work / n)).write_bytes(b)
+                for n, b in files.items()
+            }
+            golden = self.checker.check(
+                record, staged[name].path, job, reference, keras_model, tflite_bytes
+            )
             self.store.land(record, golden, {n: f.path for n, f in staged.items()})
         return record
 
@@ -173,10 +216,17 @@ class _ModelExport:
         return record
 
 
-def export(names: Sequence[str] = (), *, all_models: bool = False,
-           out: str | Path = DEFAULT_OUT, data: str | Path | None = None,
-           options: ExportOptions | None = None, command: str | None = None,
-           log: Callable[[str], None] = print, **settings: Any) -> ExportReport:
+def export(
+    names: Sequence[str] = (),
+    *,
+    all_models: bool = False,
+    out: str | Path = DEFAULT_OUT,
+    data: str | Path | None = None,
+    options: ExportOptions | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+    **settings: Any,
+) -> ExportReport:
     """Export trained zoo models; see the module docstring.
 
     Args:
@@ -200,8 +250,9 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
     TFLite bytes (flash) or measured TFLM arena exceed ``budget`` is a failed record.
     """
     if options is not None and settings:
-        raise TypeError("export(): give options=ExportOptions(...) or its fields as keywords, "
-                        "not both")
+        raise TypeError(
+            "export(): give options=ExportOptions(...) or its fields as keywords, not both"
+        )
     options = options or ExportOptions(**settings)
     options.validate()
     fmts, recs, keep_float = options.format_list, options.recipe_list, options.keep_float_layers
@@ -215,15 +266,16 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
         raise ModelFileError(
             f"not trained yet: {', '.join(unshipped)} (no {model_path(out, unshipped[0])}, and no "
             f"shipped weights); run 'edgedigits train {' '.join(unshipped)} --out {out}' first, "
-            "or add --train")
+            "or add --train"
+        )
     out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
-    _check_sample_counts(dataset, options.calibration_samples, options.verify_samples,
-                         options.finetune_options)
+    _check_sample_counts(
+        dataset, options.calibration_samples, options.verify_samples, options.finetune_options
+    )
     for name in chosen:
         if name not in missing:  # the right architecture, and the layers --keep-float names
-            _check_keep_float(keep_float, load_trained_model(model_path(out, name),
-                                                             get_spec(name)))
+            _check_keep_float(keep_float, load_trained_model(model_path(out, name), get_spec(name)))
     if missing and options.train_missing:
         from edgedigits.training import train  # --train: the trainer, only when asked for
 
@@ -233,11 +285,19 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
             materialize(out, name, log)
     if missing:
         for name in missing:
-            _check_keep_float(keep_float, load_trained_model(model_path(out, name),
-                                                             get_spec(name)))
-    command = command or "python: edgedigits.export(" + ", ".join(
-        [repr(list(chosen)), f"formats={[f.value for f in fmts]}",
-         f"recipes={[r.value for r in recs]}"]) + ")"
+            _check_keep_float(keep_float, load_trained_model(model_path(out, name), get_spec(name)))
+    command = (
+        command
+        or "python: edgedigits.export("
+        + ", ".join(
+            [
+                repr(list(chosen)),
+                f"formats={[f.value for f in fmts]}",
+                f"recipes={[r.value for r in recs]}",
+            ]
+        )
+        + ")"
+    )
     report = ExportReport()
     workers = export_workers(options, len(chosen))
     heading = f"{', '.join(f.value for f in fmts)} x {', '.join(r.value for r in recs)}"
@@ -246,8 +306,10 @@ def export(names: Sequence[str] = (), *, all_models: bool = False,
             log(f"[{k}/{len(chosen)}] exporting {name}: {heading}")
             report.records.extend(_export_model(name, out, dataset, options, command, log))
         return report
-    log(f"exporting {len(chosen)} models in {workers} processes (one model each; --jobs 1 for "
-        f"one): {heading}")
+    log(
+        f"exporting {len(chosen)} models in {workers} processes (one model each; --jobs 1 for "
+        f"one): {heading}"
+    )
     for records in _in_processes(chosen, workers, out, data, options, command, log):
         report.records.extend(records)
     return report
@@ -260,9 +322,11 @@ def _raise_if_disk_full(exc: Exception, folder: Path) -> None:
     if isinstance(exc, DiskFullError):
         raise exc
     if is_disk_full(exc):
-        raise DiskFullError(f"{folder}: no space left on the device while making an artifact; "
-                            "the folder keeps the files exported before it, each complete and "
-                            "recorded") from None
+        raise DiskFullError(
+            f"{folder}: no space left on the device while making an artifact; "
+            "the folder keeps the files exported before it, each complete and "
+            "recorded"
+        ) from None
 
 
 def record_variant(record: ArtifactRecord) -> Variant:
@@ -285,8 +349,14 @@ def export_workers(options: ExportOptions, models: int) -> int:
     return max(1, min(os.cpu_count() or 1, models))
 
 
-def _export_model(name: str, out: Path, dataset: Dataset, options: ExportOptions, command: str,
-                  log: Callable[[str], None]) -> list[ArtifactRecord]:
+def _export_model(
+    name: str,
+    out: Path,
+    dataset: Dataset,
+    options: ExportOptions,
+    command: str,
+    log: Callable[[str], None],
+) -> list[ArtifactRecord]:
     with folder_commit.work_dir(out / name) as work:
         job = _ModelExport(get_spec(name), out, dataset, options, command, log, work)
         return _run_model_export(job, options)
@@ -300,8 +370,15 @@ def _run_model_export(job: _ModelExport, options: ExportOptions) -> list[Artifac
     return records
 
 
-def _in_processes(chosen: list[str], workers: int, out: Path, data: str | Path | None,
-                  options: ExportOptions, command: str, log: Callable[[str], None]):
+def _in_processes(
+    chosen: list[str],
+    workers: int,
+    out: Path,
+    data: str | Path | None,
+    options: ExportOptions,
+    command: str,
+    log: Callable[[str], None],
+):
     """Export each model in a worker process (spawned: TensorFlow does not survive a fork);
     their log lines stream back through a queue as they are written. Yields each model's
     records in ``chosen`` order. Each model folder is written by one process only, with the
@@ -312,14 +389,18 @@ def _in_processes(chosen: list[str], workers: int, out: Path, data: str | Path |
 
     context = multiprocessing.get_context("spawn")
     lines = context.Queue()
-    printer = threading.Thread(target=lambda: [log(line) for line in iter(lines.get, None)],
-                               daemon=True)
+    printer = threading.Thread(
+        target=lambda: [log(line) for line in iter(lines.get, None)], daemon=True
+    )
     printer.start()
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
-                                 initargs=(lines,)) as pool:
-            futures = [pool.submit(_worker_export, name, k, len(chosen), str(out), data, options,
-                                   command) for k, name in enumerate(chosen, 1)]
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_worker_start, initargs=(lines,)
+        ) as pool:
+            futures = [
+                pool.submit(_worker_export, name, k, len(chosen), str(out), data, options, command)
+                for k, name in enumerate(chosen, 1)
+            ]
             for future in futures:
                 yield future.result()
     finally:
@@ -335,8 +416,15 @@ def _worker_start(lines: Any) -> None:
     _WORKER_LOG = lines
 
 
-def _worker_export(name: str, k: int, total: int, out: str, data: str | Path | None,
-                   options: ExportOptions, command: str) -> list[ArtifactRecord]:
+def _worker_export(
+    name: str,
+    k: int,
+    total: int,
+    out: str,
+    data: str | Path | None,
+    options: ExportOptions,
+    command: str,
+) -> list[ArtifactRecord]:
     from edgedigits.model_import import load_imported
 
     if name not in list_models():
@@ -350,8 +438,10 @@ def _check_keep_float(keep_float: list[str], model: Any) -> None:
     layers = [layer.name for layer in model.layers]
     unknown = [k for k in keep_float if k not in layers]
     if unknown:
-        raise UsageError(f"--keep-float {','.join(unknown)}: no such layer in {model.name}; its "
-                         f"layers: {', '.join(layers)}")
+        raise UsageError(
+            f"--keep-float {','.join(unknown)}: no such layer in {model.name}; its "
+            f"layers: {', '.join(layers)}"
+        )
 
 
 def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> list[str]:
@@ -370,16 +460,20 @@ def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> l
         raise ModelFileError(
             f"--out {out}: no trained models there to export; train the default ones first: "
             f"'edgedigits train {' '.join(DEFAULT_MODELS)} --out {out}' (or name models and "
-            "add --train)")
+            "add --train)"
+        )
     return trained
 
 
-def _check_sample_counts(dataset: Dataset, calibration_samples: int, verify_samples: int,
-                         finetune: FinetuneOptions) -> None:
+def _check_sample_counts(
+    dataset: Dataset, calibration_samples: int, verify_samples: int, finetune: FinetuneOptions
+) -> None:
     for flag, value, available, split in (
-            ("--calibration-samples", calibration_samples, dataset.num_train, "training"),
-            ("--finetune-samples", finetune.samples, dataset.num_train, "training"),
-            ("--verify-samples", verify_samples, dataset.num_test, "test")):
+        ("--calibration-samples", calibration_samples, dataset.num_train, "training"),
+        ("--finetune-samples", finetune.samples, dataset.num_train, "training"),
+        ("--verify-samples", verify_samples, dataset.num_test, "test"),
+    ):
         if value is not None and value > available:
-            raise UsageError(f"{flag} {value}: {dataset.source} has only {available} {split} "
-                             f"images")
+            raise UsageError(
+                f"{flag} {value}: {dataset.source} has only {available} {split} images"
+            )

@@ -24,24 +24,30 @@ SCHEMA = "edgedigits.golden/1"
 def golden_indices(dataset: Dataset) -> np.ndarray:
     """The first test image of each class 0-9."""
     labels = dataset.test_labels
-    return np.array([int(np.flatnonzero(labels == c)[0]) for c in range(10)
-                     if np.any(labels == c)])
+    return np.array([int(np.flatnonzero(labels == c)[0]) for c in range(10) if np.any(labels == c)])
 
 
-def golden_document(model: str, dataset: Dataset, reference: np.ndarray,
-                    entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def golden_document(
+    model: str, dataset: Dataset, reference: np.ndarray, entries: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """``golden.json``: the images, the Keras model's outputs, and one entry per artifact."""
     idx = golden_indices(dataset)
     return {
         "schema": SCHEMA,
         "model": model,
         "how_to_use": "feed each image's pixels through the manifest's preprocessing and the "
-                      "artifact, one image per call (batch 1, as the expected outputs were "
-                      "computed); expect |output - expected| <= atol elementwise and the same "
-                      "argmax. An entry's 'runtime' names the runtime that computed it when it is "
-                      "not the file's usual one: C arrays hold TensorFlow Lite Micro's outputs",
-        "images": [{"test_index": int(i), "label": int(dataset.test_labels[i]),
-                    "pixels": dataset.test_images[i].reshape(-1).tolist()} for i in idx],
+        "artifact, one image per call (batch 1, as the expected outputs were "
+        "computed); expect |output - expected| <= atol elementwise and the same "
+        "argmax. An entry's 'runtime' names the runtime that computed it when it is "
+        "not the file's usual one: C arrays hold TensorFlow Lite Micro's outputs",
+        "images": [
+            {
+                "test_index": int(i),
+                "label": int(dataset.test_labels[i]),
+                "pixels": dataset.test_images[i].reshape(-1).tolist(),
+            }
+            for i in idx
+        ],
         "keras_reference": np.round(reference, 7).tolist(),
         "artifacts": dict(sorted(entries.items())),
     }
@@ -53,8 +59,9 @@ def schema() -> dict[str, Any]:
     import json
     from importlib import resources
 
-    return json.loads((resources.files("edgedigits.export") / "golden.schema.json")
-                      .read_text(encoding="utf-8"))
+    return json.loads(
+        (resources.files("edgedigits.export") / "golden.schema.json").read_text(encoding="utf-8")
+    )
 
 
 def read_golden(path: Path) -> dict[str, Any] | None:
@@ -63,37 +70,54 @@ def read_golden(path: Path) -> dict[str, Any] | None:
         return None
     why = None
     try:  # a regular file, bounded in size and depth (jsonfile.py)
-        data = read_bounded(path, lambda reason: ModelFileError(
-            f"{path}: not valid golden vectors ({reason}); restore it, or move it aside and "
-            "re-export to rebuild it"))
+        data = read_bounded(
+            path,
+            lambda reason: ModelFileError(
+                f"{path}: not valid golden vectors ({reason}); restore it, or move it aside and "
+                "re-export to rebuild it"
+            ),
+        )
     except FileNotFoundError:
         return None
     if why is None:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             why = f"not an {SCHEMA} document"
         elif not isinstance(data.get("images"), list) or not isinstance(
-                data.get("artifacts"), dict):
+            data.get("artifacts"), dict
+        ):
             why = "'images' must be a list and 'artifacts' an object"
-        elif not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
-                     for v in data["artifacts"].values()):
+        elif not all(
+            isinstance(v, dict) and isinstance(v.get("sha256"), str)
+            for v in data["artifacts"].values()
+        ):
             why = "every artifact entry needs its sha256"
     if why:
-        raise ModelFileError(f"{path}: not valid golden vectors ({why}); restore it, or move it "
-                             "aside and re-export to rebuild it")
+        raise ModelFileError(
+            f"{path}: not valid golden vectors ({why}); restore it, or move it "
+            "aside and re-export to rebuild it"
+        )
     return data
 
 
-def golden_entry(outputs: np.ndarray, raw: np.ndarray | None, sha256: str, atol: float,
-                 runtime: str | None = None) -> dict[str, Any]:
+def golden_entry(
+    outputs: np.ndarray,
+    raw: np.ndarray | None,
+    sha256: str,
+    atol: float,
+    runtime: str | None = None,
+) -> dict[str, Any]:
     """One artifact's expected outputs on the golden images.
 
     ``runtime`` names the runtime that computed them when it is not the file's usual one: C
     arrays carry TensorFlow Lite Micro's outputs (``"tflm"``), what the firmware computes, not
     LiteRT's XNNPACK ones (those can sit a few int8 steps away; see ``runtimes/litert.py``).
     """
-    entry: dict[str, Any] = {"sha256": sha256, "atol": atol,
-                             "expected": np.round(outputs, 7).tolist(),
-                             "predicted": np.argmax(outputs, axis=1).tolist()}
+    entry: dict[str, Any] = {
+        "sha256": sha256,
+        "atol": atol,
+        "expected": np.round(outputs, 7).tolist(),
+        "predicted": np.argmax(outputs, axis=1).tolist(),
+    }
     if runtime:
         entry["runtime"] = runtime
     if raw is not None and np.issubdtype(raw.dtype, np.integer):

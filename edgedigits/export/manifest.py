@@ -23,8 +23,17 @@ from edgedigits.zoo import ModelSpec
 SCHEMA = "edgedigits.manifest/2"
 OLDER_SCHEMAS = ("edgedigits.manifest/1",)  # read, their records dropped as stale on export
 LABELS = [str(d) for d in range(10)]
-TOOL_PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx",
-                 "onnxruntime", "ai-edge-litert", "tflite-micro", "numpy")
+TOOL_PACKAGES = (
+    "tensorflow",
+    "tf-keras",
+    "tensorflow-model-optimization",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "ai-edge-litert",
+    "tflite-micro",
+    "numpy",
+)
 
 
 @dataclass
@@ -74,16 +83,19 @@ def preprocessing(spec: ModelSpec) -> dict[str, Any]:
     """The whole input contract, in words an app developer can implement."""
     return {
         "pixels": "28x28 grayscale, uint8 0-255, light digit on dark background (MNIST: "
-                  "0 = background)",
-        "formula": ("x = pixel / 255" if (spec.input_scale, spec.input_offset) == (1 / 255, 0.0)
-                    else "x = pixel * scale + offset"),
+        "0 = background)",
+        "formula": (
+            "x = pixel / 255"
+            if (spec.input_scale, spec.input_offset) == (1 / 255, 0.0)
+            else "x = pixel * scale + offset"
+        ),
         "scale": spec.input_scale,
         "offset": spec.input_offset,
         "layout": spec.input_layout,
         "input_shape": [None, *spec.input_shape],
         "integer_inputs": "for an integer input tensor: q = clamp(round_half_away_from_zero("
-                          "x / scale) + zero_point, min, max) with the tensor's quantization "
-                          "(each artifact's interface.input.quantize has the numbers)",
+        "x / scale) + zero_point, min, max) with the tensor's quantization "
+        "(each artifact's interface.input.quantize has the numbers)",
     }
 
 
@@ -92,8 +104,9 @@ def schema() -> dict[str, Any]:
     shipped in the package: an app's CI can validate against it)."""
     from importlib import resources
 
-    return json.loads((resources.files("edgedigits.export") / "manifest.schema.json")
-                      .read_text(encoding="utf-8"))
+    return json.loads(
+        (resources.files("edgedigits.export") / "manifest.schema.json").read_text(encoding="utf-8")
+    )
 
 
 def output_kind(spec: ModelSpec) -> str:
@@ -101,8 +114,10 @@ def output_kind(spec: ModelSpec) -> str:
 
 
 def _invalid(path: Path, what: str) -> ModelFileError:
-    return ModelFileError(f"{path}: not a valid edgedigits manifest ({what}); restore it, or move "
-                          "it aside and re-export to rebuild it")
+    return ModelFileError(
+        f"{path}: not a valid edgedigits manifest ({what}); restore it, or move "
+        "it aside and re-export to rebuild it"
+    )
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -140,8 +155,12 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
                 shown = repr(name) if len(str(name)) <= 60 else repr(str(name)[:60]) + "..."
                 raise _invalid(path, f"artifacts[{k}] file {shown} {why}")
         if entry["status"] == "ok":
-            for key, kind in (("sha256", str), ("size_bytes", int), ("inputs", list),
-                              ("outputs", list)):
+            for key, kind in (
+                ("sha256", str),
+                ("size_bytes", int),
+                ("inputs", list),
+                ("outputs", list),
+            ):
                 if not isinstance(entry.get(key), kind):
                     raise _invalid(path, f"artifacts[{k}] ({entry['file']}) lacks {key!r}")
     return data
@@ -162,8 +181,9 @@ def plain_name_problem(name: Any) -> str | None:
     return None
 
 
-def manifest_document(spec: ModelSpec, source: dict[str, Any], artifacts: list[dict[str, Any]],
-                      extra: dict[str, Any]) -> dict[str, Any]:
+def manifest_document(
+    spec: ModelSpec, source: dict[str, Any], artifacts: list[dict[str, Any]], extra: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "model": spec.name,

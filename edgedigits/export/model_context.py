@@ -29,8 +29,16 @@ from edgedigits.zoo import ModelSpec
 class ModelContext:
     """One model's export inputs; see the module docstring."""
 
-    def __init__(self, spec: ModelSpec, out: Path, dataset: Dataset, options: ExportOptions,
-                 command: str, log: Callable[[str], None], work: Path):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        out: Path,
+        dataset: Dataset,
+        options: ExportOptions,
+        command: str,
+        log: Callable[[str], None],
+        work: Path,
+    ):
         self.spec, self.out, self.dataset, self.options = spec, out, dataset, options
         self.work = work  # files are made and checked here, then committed into the folder
         self.command, self.log = command, log
@@ -55,11 +63,11 @@ class ModelContext:
     @cached_property
     def verify_x(self) -> np.ndarray:
         """The first ``verify_samples`` test images, preprocessed: what parity is judged on."""
-        return self.spec.preprocess(self.dataset.test_images[:self._verify_count])
+        return self.spec.preprocess(self.dataset.test_images[: self._verify_count])
 
     @cached_property
     def verify_y(self) -> np.ndarray:
-        return self.dataset.test_labels[:self._verify_count]
+        return self.dataset.test_labels[: self._verify_count]
 
     @property
     def _verify_count(self) -> int:
@@ -76,8 +84,9 @@ class ModelContext:
 
     @cached_property
     def calibration(self) -> CalibrationSet:
-        return calibration_set(self.spec, self.dataset, self.options.calibration_samples,
-                               self.options.seed)
+        return calibration_set(
+            self.spec, self.dataset, self.options.calibration_samples, self.options.seed
+        )
 
     @cached_property
     def lint(self) -> list[Any]:
@@ -85,21 +94,29 @@ class ModelContext:
         from edgedigits.doctor.lint import lint_model
 
         c_recipes = {j.recipe.value for j in self.options.plan if j.format == Format.C}
-        findings = [f for f in lint_model(self.base, [r.value for r in self.options.recipe_list])
-                    if f.rule != "tflm-unsupported" or c_recipes & set(f.recipes)]
+        findings = [
+            f
+            for f in lint_model(self.base, [r.value for r in self.options.recipe_list])
+            if f.rule != "tflm-unsupported" or c_recipes & set(f.recipes)
+        ]
         for finding in findings:
             self.log(f"  lint: {finding.line()}")
         return findings
 
     def lint_for(self, recipe: Recipe) -> list[str]:
-        return [f"{f.severity}: {f.layer}: {f.message}" for f in self.lint
-                if recipe.value in f.recipes]
+        return [
+            f"{f.severity}: {f.layer}: {f.message}" for f in self.lint if recipe.value in f.recipes
+        ]
 
     def keras_outputs(self, model: Any, x: np.ndarray) -> np.ndarray:
         return self.spec.probabilities(model.predict(x, batch_size=1024, verbose=0))
 
     def metadata(self, recipe: Recipe) -> dict[str, Any]:
         """What each file carries about itself (TFLite metadata, ONNX metadata_props)."""
-        return {"model": self.spec.name, "recipe": recipe.value,
-                "source_model_sha256": self.source_sha256, "output": output_kind(self.spec),
-                "labels": LABELS}
+        return {
+            "model": self.spec.name,
+            "recipe": recipe.value,
+            "source_model_sha256": self.source_sha256,
+            "output": output_kind(self.spec),
+            "labels": LABELS,
+        }

@@ -66,21 +66,40 @@ def finetuning_spec(spec: ModelSpec) -> ModelSpec:
     grows with the gradient (Adam's does not). That model registers 0.001."""
     recipe = spec.recipe
     rate = recipe.finetune_learning_rate or recipe.learning_rate * FINETUNE_LR_SCALE
-    return dataclasses.replace(spec, recipe=dataclasses.replace(
-        recipe, learning_rate=rate, momentum=0.0, finetune_learning_rate=None))
+    return dataclasses.replace(
+        spec,
+        recipe=dataclasses.replace(
+            recipe, learning_rate=rate, momentum=0.0, finetune_learning_rate=None
+        ),
+    )
 
 
-def _finetune(model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptions,
-              callbacks: list[Any] = ()) -> dict[str, Any]:
+def _finetune(
+    model: Any,
+    spec: ModelSpec,
+    dataset: Dataset,
+    options: FinetuneOptions,
+    callbacks: list[Any] = (),
+) -> dict[str, Any]:
     n = min(options.samples or dataset.num_train, dataset.num_train)
     x = spec.preprocess(dataset.train_images[:n])
     y = encode_labels(dataset.train_labels[:n], spec)
     tuning = finetuning_spec(spec)
     compile_model(model, tuning)
-    model.fit(x, y, epochs=options.epochs, batch_size=spec.recipe.batch_size, shuffle=True,
-              callbacks=list(callbacks), verbose=0)
-    return {"finetune_epochs": options.epochs, "finetune_images": n,
-            "finetune_learning_rate": tuning.recipe.learning_rate}
+    model.fit(
+        x,
+        y,
+        epochs=options.epochs,
+        batch_size=spec.recipe.batch_size,
+        shuffle=True,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+    return {
+        "finetune_epochs": options.epochs,
+        "finetune_images": n,
+        "finetune_learning_rate": tuning.recipe.learning_rate,
+    }
 
 
 def kernel_sparsity(model: Any) -> float:
@@ -95,8 +114,9 @@ def kernel_sparsity(model: Any) -> float:
     return zeros / total if total else 0.0
 
 
-def quantization_aware(model: Any, spec: ModelSpec, dataset: Dataset,
-                       options: FinetuneOptions) -> Optimized:
+def quantization_aware(
+    model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptions
+) -> Optimized:
     import tensorflow_model_optimization as tfmot
 
     from edgedigits.doctor.fixes import assert_equivalent, fold_batchnorm
@@ -108,8 +128,10 @@ def quantization_aware(model: Any, spec: ModelSpec, dataset: Dataset,
         # float, checked on test images) before wrapping.
         rewrite = fold_batchnorm(model)
         x = spec.preprocess(dataset.test_images[:500])
-        extra = {"rewrite": rewrite.changes,
-                 "rewrite_max_abs_diff": float(f"{assert_equivalent(model, rewrite.model, x):.3g}")}
+        extra = {
+            "rewrite": rewrite.changes,
+            "rewrite_max_abs_diff": float(f"{assert_equivalent(model, rewrite.model, x):.3g}"),
+        }
         model = rewrite.model
     seed_everything(options.seed)
     qat_model = tfmot.quantization.keras.quantize_model(model)
@@ -128,8 +150,9 @@ def pruning_plan(model: Any, sparsity: float) -> dict[str, float]:
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is not None:
-            plan[layer.name] = sparsity if int(kernel.shape.num_elements()) >= \
-                MIN_PRUNED_KERNEL else 0.0
+            plan[layer.name] = (
+                sparsity if int(kernel.shape.num_elements()) >= MIN_PRUNED_KERNEL else 0.0
+            )
     return plan
 
 
@@ -148,8 +171,13 @@ def pruned(model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptio
     end = frequency * max(1, int(steps * PRUNING_RAMP) // frequency)  # a mask update lands on it
     # Polynomial ramp from dense to the target, then fine-tuning at the target: a constant
     # schedule removes half the weights at step 0 and leaves one epoch to recover.
-    schedule = sparsity.PolynomialDecay(initial_sparsity=0.0, final_sparsity=options.sparsity,
-                                        begin_step=0, end_step=end, frequency=frequency)
+    schedule = sparsity.PolynomialDecay(
+        initial_sparsity=0.0,
+        final_sparsity=options.sparsity,
+        begin_step=0,
+        end_step=end,
+        frequency=frequency,
+    )
 
     def wrap(layer: Any) -> Any:
         if plan.get(layer.name):
@@ -166,33 +194,52 @@ def pruned(model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptio
     leftover = [layer.name for layer in stripped.layers if isinstance(layer, PruneLowMagnitude)]
     if leftover:  # the converter would keep the masks as extra tensors
         raise RuntimeError(f"pruning wrappers not stripped from layers {leftover}")
-    achieved = {layer.name: round(float(np.mean(layer.kernel.numpy() == 0)), 4)
-                for layer in stripped.layers if getattr(layer, "kernel", None) is not None}
-    return Optimized(stripped, {**details, "target_sparsity": options.sparsity,
-                                "achieved_kernel_sparsity": round(kernel_sparsity(stripped), 4),
-                                "layer_target_sparsity": plan,
-                                "layer_achieved_sparsity": achieved,
-                                "kept_dense": [k for k, v in plan.items() if not v],
-                                "schedule": f"PolynomialDecay 0 -> {options.sparsity} over "
-                                            f"{end} of {steps} steps, then fine-tuning at target",
-                                "wrappers_stripped": True})
+    achieved = {
+        layer.name: round(float(np.mean(layer.kernel.numpy() == 0)), 4)
+        for layer in stripped.layers
+        if getattr(layer, "kernel", None) is not None
+    }
+    return Optimized(
+        stripped,
+        {
+            **details,
+            "target_sparsity": options.sparsity,
+            "achieved_kernel_sparsity": round(kernel_sparsity(stripped), 4),
+            "layer_target_sparsity": plan,
+            "layer_achieved_sparsity": achieved,
+            "kept_dense": [k for k, v in plan.items() if not v],
+            "schedule": f"PolynomialDecay 0 -> {options.sparsity} over "
+            f"{end} of {steps} steps, then fine-tuning at target",
+            "wrappers_stripped": True,
+        },
+    )
 
 
-def clustered(model: Any, spec: ModelSpec, dataset: Dataset,
-              options: FinetuneOptions) -> Optimized:
+def clustered(model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptions) -> Optimized:
     import tensorflow_model_optimization as tfmot
 
     clustering = tfmot.clustering.keras
     seed_everything(options.seed)
     wrapped = clustering.cluster_weights(
-        model, number_of_clusters=options.clusters,
-        cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS)
+        model,
+        number_of_clusters=options.clusters,
+        cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
+    )
     details = _finetune(wrapped, spec, dataset, options)
     stripped = clustering.strip_clustering(wrapped)
-    distinct = [int(np.unique(layer.kernel.numpy()).size) for layer in stripped.layers
-                if getattr(layer, "kernel", None) is not None]
-    return Optimized(stripped, {**details, "clusters": options.clusters,
-                                "max_distinct_values_per_kernel": max(distinct) if distinct else 0})
+    distinct = [
+        int(np.unique(layer.kernel.numpy()).size)
+        for layer in stripped.layers
+        if getattr(layer, "kernel", None) is not None
+    ]
+    return Optimized(
+        stripped,
+        {
+            **details,
+            "clusters": options.clusters,
+            "max_distinct_values_per_kernel": max(distinct) if distinct else 0,
+        },
+    )
 
 
 OPTIMIZERS: dict[Recipe, Callable[..., Optimized]] = {
@@ -202,8 +249,9 @@ OPTIMIZERS: dict[Recipe, Callable[..., Optimized]] = {
 }
 
 
-def optimize(recipe: Recipe, fresh_model: Any, spec: ModelSpec, dataset: Dataset,
-             options: FinetuneOptions) -> Optimized:
+def optimize(
+    recipe: Recipe, fresh_model: Any, spec: ModelSpec, dataset: Dataset, options: FinetuneOptions
+) -> Optimized:
     """Apply a tfmot recipe to ``fresh_model`` (which it consumes)."""
     tf_keras()  # make sure tf_keras, not Keras 3, is what tfmot sees
     return OPTIMIZERS[recipe](fresh_model, spec, dataset, options)

@@ -26,11 +26,13 @@ def keras_for(ctx: ModelContext, recipe: Recipe) -> tuple[Any, dict[str, Any]]:
         diff = assert_equivalent(ctx.base, rewrite.model, ctx.verify_x[:500])
         return rewrite.model, {
             "fixes": rewrite.changes or ["none needed: no BatchNormalization to fold"],
-            "rewrite_max_abs_diff": float(f"{diff:.3g}")}
+            "rewrite_max_abs_diff": float(f"{diff:.3g}"),
+        }
     if not RECIPE_INFO[recipe].finetuned:
         return ctx.base, {}
-    optimized = model_optimization.optimize(recipe, ctx.fresh_copy(), ctx.spec, ctx.dataset,
-                                            ctx.options.finetune_options)  # tfmot mutates it
+    optimized = model_optimization.optimize(
+        recipe, ctx.fresh_copy(), ctx.spec, ctx.dataset, ctx.options.finetune_options
+    )  # tfmot mutates it
     return optimized.model, optimized.details
 
 
@@ -51,16 +53,27 @@ def choose_repair(ctx: ModelContext, formats: list[Format]) -> Recipe:
         return Recipe.INT8_FIXED
     from edgedigits.doctor import diagnose
 
-    report = diagnose(ctx.spec.name, recipe="int8",
-                      formats=[f.value for f in formats if f != Format.C], out=ctx.out,
-                      dataset=ctx.dataset, log=ctx.log)
+    report = diagnose(
+        ctx.spec.name,
+        recipe="int8",
+        formats=[f.value for f in formats if f != Format.C],
+        out=ctx.out,
+        dataset=ctx.dataset,
+        log=ctx.log,
+    )
     worst = [e for e in report.ranked(report.formats[0].format) if e.layer != "(input)"][0]
     names = [layer.name for layer in ctx.base.layers]
-    consumer = next((layer.name for layer in ctx.base.layers[names.index(worst.layer) + 1:]
-                     if layer.weights), None)
+    consumer = next(
+        (layer.name for layer in ctx.base.layers[names.index(worst.layer) + 1 :] if layer.weights),
+        None,
+    )
     ctx.keep_float = [worst.layer] + ([consumer] if consumer else [])
     ctx.keep_float_reason = (
         f"edgedigits doctor: {worst.layer} adds the most quantization noise ({worst.finding})"
-        + (f"; {consumer}, which consumes its output, is kept float so that output is never int8"
-           if consumer else ""))
+        + (
+            f"; {consumer}, which consumes its output, is kept float so that output is never int8"
+            if consumer
+            else ""
+        )
+    )
     return Recipe.INT8_MIXED

@@ -108,36 +108,53 @@ class ExportOptions:
         if not targets:
             formats = parse_formats(self.formats or "tflite")
             recipes = parse_recipes(self.recipes or "float32", formats)
-            variant = Variant(io or DEFAULT_IO,
-                              DEFAULT_TFLITE_BATCH if batch == "unset" else batch)
-            wanted = [Job(f, r, variant) for r in recipes for f in formats
-                      if r in FORMAT_RECIPES[f]]
+            variant = Variant(io or DEFAULT_IO, DEFAULT_TFLITE_BATCH if batch == "unset" else batch)
+            wanted = [
+                Job(f, r, variant) for r in recipes for f in formats if r in FORMAT_RECIPES[f]
+            ]
         else:
             formats = parse_formats(self.formats) if self.formats else None
-            recipes = parse_recipes(self.recipes, formats or list(Format)) if self.recipes \
-                else None
+            recipes = parse_recipes(self.recipes, formats or list(Format)) if self.recipes else None
             wanted = []
             for target in targets:
                 info = TARGETS[target]
-                variant = Variant(io or info.variant.io,
-                                  info.variant.batch if batch == "unset" else batch)
-                wanted += [Job(f, r, variant) for r in info.recipes for f in info.formats
-                           if r in FORMAT_RECIPES[f] and (formats is None or f in formats)
-                           and (recipes is None or r in recipes)]
+                variant = Variant(
+                    io or info.variant.io, info.variant.batch if batch == "unset" else batch
+                )
+                wanted += [
+                    Job(f, r, variant)
+                    for r in info.recipes
+                    for f in info.formats
+                    if r in FORMAT_RECIPES[f]
+                    and (formats is None or f in formats)
+                    and (recipes is None or r in recipes)
+                ]
             if not wanted:
-                raise UsageError(f"--target {','.join(t.value for t in targets)}: no file left "
-                                 "after --format/--quant; those targets take "
-                                 f"{self._offered(targets)}")
-        jobs = [Job(j.format, j.recipe, j.variant.for_recipe(j.recipe)
-                    if j.format in SHAPED_FORMATS else Variant().for_recipe(j.recipe))
-                for j in wanted]
+                raise UsageError(
+                    f"--target {','.join(t.value for t in targets)}: no file left "
+                    "after --format/--quant; those targets take "
+                    f"{self._offered(targets)}"
+                )
+        jobs = [
+            Job(
+                j.format,
+                j.recipe,
+                j.variant.for_recipe(j.recipe)
+                if j.format in SHAPED_FORMATS
+                else Variant().for_recipe(j.recipe),
+            )
+            for j in wanted
+        ]
         order = list(Recipe)
         return sorted(dict.fromkeys(jobs), key=lambda j: order.index(j.recipe))
 
     @staticmethod
     def _offered(targets: list[Target]) -> str:
-        return "; ".join(f"{t.value}: {','.join(f.value for f in TARGETS[t].formats)} x "
-                         f"{','.join(r.value for r in TARGETS[t].recipes)}" for t in targets)
+        return "; ".join(
+            f"{t.value}: {','.join(f.value for f in TARGETS[t].formats)} x "
+            f"{','.join(r.value for r in TARGETS[t].recipes)}"
+            for t in targets
+        )
 
     @property
     def format_list(self) -> list[Format]:
@@ -161,41 +178,55 @@ class ExportOptions:
         plan = self.plan  # unknown names list the valid ones
         formats, recipes = self.format_list, self.recipe_list
         io, batch = parse_io(self.io), parse_batch(self.batch)
-        if io is not None and not any(j.recipe in INTEGER_IO_RECIPES and j.format in
-                                      SHAPED_FORMATS for j in plan):
-            raise UsageError(f"--io {io.value}: applies to full-integer TFLite files and C arrays "
-                             f"({', '.join(r.value for r in INTEGER_IO_RECIPES)}); none is "
-                             "exported here")
+        if io is not None and not any(
+            j.recipe in INTEGER_IO_RECIPES and j.format in SHAPED_FORMATS for j in plan
+        ):
+            raise UsageError(
+                f"--io {io.value}: applies to full-integer TFLite files and C arrays "
+                f"({', '.join(r.value for r in INTEGER_IO_RECIPES)}); none is "
+                "exported here"
+            )
         if batch != "unset" and Format.TFLITE not in formats:
-            raise UsageError(f"--batch {self.batch}: shapes TFLite files; add tflite to --format "
-                             "(ONNX files take --onnx-batch, C arrays are batch 1)")
+            raise UsageError(
+                f"--batch {self.batch}: shapes TFLite files; add tflite to --format "
+                "(ONNX files take --onnx-batch, C arrays are batch 1)"
+            )
         if batch != DEFAULT_TFLITE_BATCH and batch != "unset" and Format.C in formats:
-            raise UsageError(f"--batch {self.batch}: C arrays are batch 1 (TensorFlow Lite Micro "
-                             "runs one fixed-shape image per call); leave --batch out or export "
-                             "c separately")
+            raise UsageError(
+                f"--batch {self.batch}: C arrays are batch 1 (TensorFlow Lite Micro "
+                "runs one fixed-shape image per call); leave --batch out or export "
+                "c separately"
+            )
         self.budget.validate()
         if self.onnx_batch not in (None, 1):
-            raise UsageError(f"--onnx-batch {self.onnx_batch}: only 1 (a fixed batch of one "
-                             "image) is offered; leave it out for a dynamic batch")
+            raise UsageError(
+                f"--onnx-batch {self.onnx_batch}: only 1 (a fixed batch of one "
+                "image) is offered; leave it out for a dynamic batch"
+            )
         if self.ort_style not in to_ort.STYLES:
-            raise UsageError(f"--ort-style {self.ort_style}: choose from "
-                             f"{', '.join(to_ort.STYLES)}")
+            raise UsageError(
+                f"--ort-style {self.ort_style}: choose from {', '.join(to_ort.STYLES)}"
+            )
         if self.budget and Format.C not in formats:
-            raise UsageError(f"{self.budget.flags()}: budgets apply to C arrays; add c to "
-                             "--format")
+            raise UsageError(f"{self.budget.flags()}: budgets apply to C arrays; add c to --format")
         check_seed(self.seed)
-        if self.jobs is not None and (isinstance(self.jobs, bool) or not isinstance(
-                self.jobs, int) or self.jobs < 1):
+        if self.jobs is not None and (
+            isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1
+        ):
             raise UsageError(f"--jobs {self.jobs}: must be a whole number, at least 1")
         self.finetune_options.validate()
         if not to_onnx.MIN_OPSET <= self.opset <= to_onnx.MAX_OPSET:
-            raise UsageError(f"--opset {self.opset}: choose {to_onnx.MIN_OPSET}-"
-                             f"{to_onnx.MAX_OPSET}")
+            raise UsageError(
+                f"--opset {self.opset}: choose {to_onnx.MIN_OPSET}-{to_onnx.MAX_OPSET}"
+            )
         if self.calibration_samples < 1:
-            raise UsageError(f"--calibration-samples {self.calibration_samples}: must be at "
-                             "least 1")
+            raise UsageError(
+                f"--calibration-samples {self.calibration_samples}: must be at least 1"
+            )
         if self.verify_samples < 1:
             raise UsageError(f"--verify-samples {self.verify_samples}: must be at least 1")
         if (Recipe.INT8_MIXED in recipes) != bool(self.keep_float_layers):
-            raise UsageError("--quant int8-mixed needs --keep-float LAYER[,LAYER], and "
-                             "--keep-float applies to --quant int8-mixed only")
+            raise UsageError(
+                "--quant int8-mixed needs --keep-float LAYER[,LAYER], and "
+                "--keep-float applies to --quant int8-mixed only"
+            )

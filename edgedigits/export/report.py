@@ -34,9 +34,17 @@ class ExportReport:
         if record.recipe != Recipe.INT8.value:
             return None
         repairs = (Recipe.INT8_FIXED.value, Recipe.INT8_MIXED.value)
-        return next((r for r in self.records if r.recipe in repairs
-                     and r.model == record.model and r.format == record.format
-                     and r.parity_passed), None)
+        return next(
+            (
+                r
+                for r in self.records
+                if r.recipe in repairs
+                and r.model == record.model
+                and r.format == record.format
+                and r.parity_passed
+            ),
+            None,
+        )
 
     @property
     def all_good(self) -> bool:
@@ -46,21 +54,48 @@ class ExportReport:
     def to_markdown(self) -> str:
         """One row per artifact: size, gzip size, ratio to float32 (same model and format),
         parity."""
-        float_sizes = {(r.model, r.format): r.size_bytes for r in self.records
-                       if r.ok and r.recipe == "float32"}
+        float_sizes = {
+            (r.model, r.format): r.size_bytes
+            for r in self.records
+            if r.ok and r.recipe == "float32"
+        }
         rows = []
         for r in self.records:
             if not r.ok:
-                rows.append([r.model, r.format, r.recipe, r.file, "", "", "", "", "",
-                             f"FAILED: {r.reason}"])
+                rows.append(
+                    [r.model, r.format, r.recipe, r.file, "", "", "", "", "", f"FAILED: {r.reason}"]
+                )
                 continue
             base = float_sizes.get((r.model, r.format))
             p = r.parity or {}
-            rows.append([r.model, r.format, r.recipe, r.file, f"{r.size_bytes:,}",
-                         f"{r.gzip_size_bytes:,}", f"{r.size_bytes / base:.3f}" if base else "",
-                         f"{100 * p.get('agreement', 0):.2f}", f"{p.get('max_abs_diff', 0):.2e}",
-                         "ok" if p.get("passed") else "PARITY FAIL"])
-        lines = table(["model", "format", "recipe", "file", "size (bytes)", "gzip (bytes)",
-                       "size / float32", "agreement %", "max abs diff", "status"], rows,
-                      "llllrrrrrl")
+            rows.append(
+                [
+                    r.model,
+                    r.format,
+                    r.recipe,
+                    r.file,
+                    f"{r.size_bytes:,}",
+                    f"{r.gzip_size_bytes:,}",
+                    f"{r.size_bytes / base:.3f}" if base else "",
+                    f"{100 * p.get('agreement', 0):.2f}",
+                    f"{p.get('max_abs_diff', 0):.2e}",
+                    "ok" if p.get("passed") else "PARITY FAIL",
+                ]
+            )
+        lines = table(
+            [
+                "model",
+                "format",
+                "recipe",
+                "file",
+                "size (bytes)",
+                "gzip (bytes)",
+                "size / float32",
+                "agreement %",
+                "max abs diff",
+                "status",
+            ],
+            rows,
+            "llllrrrrrl",
+        )
         return "\n".join(lines) + "\n"

@@ -48,7 +48,7 @@ def _aligned_buffer_packing() -> Iterator[None]:
             data = np.asarray(self.data, dtype=np.uint8)
             builder.StartVector(1, len(data), BUFFER_ALIGNMENT)
             builder.head = builder.head - len(data)
-            builder.Bytes[builder.head:builder.head + len(data)] = data.tobytes()
+            builder.Bytes[builder.head : builder.head + len(data)] = data.tobytes()
             builder.vectorNumElems = len(data)
             data_offset = builder.EndVector()
         schema.BufferStart(builder)
@@ -71,8 +71,7 @@ def embed(tflite_bytes: bytes, entries: dict[str, bytes]) -> bytes:
 
     schema = _schema()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite_bytes))
-    model.metadata = [m for m in (model.metadata or [])
-                      if _name(m.name) not in entries]
+    model.metadata = [m for m in (model.metadata or []) if _name(m.name) not in entries]
     for name, payload in entries.items():
         buffer = schema.BufferT()
         buffer.data = np.frombuffer(payload, dtype=np.uint8)
@@ -108,7 +107,7 @@ def read_edgedigits(tflite_bytes: bytes) -> dict[str, Any]:
     for name, payload in entries.items():
         if not name.startswith(PREFIX):
             continue
-        key = name[len(PREFIX):]
+        key = name[len(PREFIX) :]
         text = payload.decode("utf-8")
         out[key] = text.splitlines() if key == "labels" else json.loads(text)
     return out
@@ -140,8 +139,11 @@ def weight_sparsity(tflite_bytes: bytes) -> float:
         for t in range(graph.TensorsLength()):
             tensor = graph.Tensors(t)
             buffer = model.Buffers(tensor.Buffer())
-            if (tensor.Type() != schema.TensorType.FLOAT32 or tensor.ShapeLength() < 2
-                    or not buffer.DataLength()):
+            if (
+                tensor.Type() != schema.TensorType.FLOAT32
+                or tensor.ShapeLength() < 2
+                or not buffer.DataLength()
+            ):
                 continue
             values = np.frombuffer(bytes(buffer.DataAsNumpy()), dtype="<f4")
             zeros += int(np.sum(values == 0))
@@ -177,10 +179,16 @@ def signatures(tflite_bytes: bytes) -> list[dict[str, Any]]:
         graph = model.Subgraphs(sig.SubgraphIndex())
 
         def names(count, get, graph=graph):
-            return {_name(get(i).Name()): _name(graph.Tensors(get(i).TensorIndex()).Name())
-                    for i in range(count)}
+            return {
+                _name(get(i).Name()): _name(graph.Tensors(get(i).TensorIndex()).Name())
+                for i in range(count)
+            }
 
-        out.append({"key": _name(sig.SignatureKey()),
-                    "inputs": names(sig.InputsLength(), sig.Inputs),
-                    "outputs": names(sig.OutputsLength(), sig.Outputs)})
+        out.append(
+            {
+                "key": _name(sig.SignatureKey()),
+                "inputs": names(sig.InputsLength(), sig.Inputs),
+                "outputs": names(sig.OutputsLength(), sig.Outputs),
+            }
+        )
     return out

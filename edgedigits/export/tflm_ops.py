@@ -121,8 +121,11 @@ def resolver_method(op: str) -> str | None:
     return RESOLVER_METHODS.get(op)
 
 
-_METHOD = re.compile(r"TfLiteStatus (Add\w+)\([^)]*\)[^{]*\{[^}]*?"
-                     r"AddBuiltin\(\s*BuiltinOperator_(\w+)", re.S)
+_METHOD = re.compile(
+    r"TfLiteStatus (Add\w+)\([^)]*\)[^{]*\{[^}]*?"
+    r"AddBuiltin\(\s*BuiltinOperator_(\w+)",
+    re.S,
+)
 
 
 def parse_resolver_header(text: str) -> dict[str, str]:

@@ -30,8 +30,9 @@ OUTPUT_NAME = "output"
 BATCH_DIM = "batch"
 
 
-def keras_to_onnx(model: Any, input_shape: tuple[int, ...], opset: int,
-                  batch: int | None = None) -> Any:
+def keras_to_onnx(
+    model: Any, input_shape: tuple[int, ...], opset: int, batch: int | None = None
+) -> Any:
     """The float32 ONNX graph of a tf_keras model, with stable names (byte-reproducible).
 
     ``batch``: None for a dynamic ``batch`` dimension, or a fixed batch (``--onnx-batch 1``),
@@ -71,6 +72,7 @@ def renumber_generated_names(graph: Any) -> None:
     conversion), so a file's bytes depended on what the process did before. Renumbering makes
     the names a function of the graph alone.
     """
+
     def all_names():
         for node in graph.node:
             yield node.name
@@ -99,8 +101,9 @@ class _Reader:
     """onnxruntime.quantization.CalibrationDataReader over our calibration images."""
 
     def __init__(self, calibration: CalibrationSet, batch: int = 50):
-        self._batches = [calibration.images[k:k + batch]
-                         for k in range(0, len(calibration.images), batch)]
+        self._batches = [
+            calibration.images[k : k + batch] for k in range(0, len(calibration.images), batch)
+        ]
         self._next = 0
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -116,8 +119,13 @@ class _Reader:
 REDUCE_RANGE = True  # 7-bit weights in int8 and dynamic (see quantize's docstring)
 
 
-def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | None,
-             keep_float: list[str] = (), batch: int | None = None) -> Any:
+def quantize(
+    float_proto: Any,
+    recipe: Recipe,
+    calibration: CalibrationSet | None,
+    keep_float: list[str] = (),
+    batch: int | None = None,
+) -> Any:
     """int8 (static QDQ) or dynamic ONNX from the float32 graph; for int8-mixed, the nodes of the
     Keras layers in ``keep_float`` (tf2onnx keeps ``<model>/<layer>/...`` in node names) are
     excluded from quantization.
@@ -148,19 +156,35 @@ def quantize(float_proto: Any, recipe: Recipe, calibration: CalibrationSet | Non
             if keep_float:
                 from edgedigits.doctor.layers import layers_named
 
-                exclude = [n.name for n in onnx.load(str(pre)).graph.node
-                           if layers_named(n.name, set(keep_float))]
-                missing = [k for k in keep_float
-                           if not any(k in layers_named(n, {k}) for n in exclude)]
+                exclude = [
+                    n.name
+                    for n in onnx.load(str(pre)).graph.node
+                    if layers_named(n.name, set(keep_float))
+                ]
+                missing = [
+                    k for k in keep_float if not any(k in layers_named(n, {k}) for n in exclude)
+                ]
                 if missing:
                     raise ValueError(f"no ONNX node found for layer(s) {missing}")
-            quantize_static(str(pre), str(out), _Reader(calibration, batch or 50),
-                            quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            reduce_range=REDUCE_RANGE, nodes_to_exclude=exclude)
+            quantize_static(
+                str(pre),
+                str(out),
+                _Reader(calibration, batch or 50),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                reduce_range=REDUCE_RANGE,
+                nodes_to_exclude=exclude,
+            )
         elif recipe == Recipe.DYNAMIC:
-            quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul", "Gemm"], reduce_range=REDUCE_RANGE)
+            quantize_dynamic(
+                str(pre),
+                str(out),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                reduce_range=REDUCE_RANGE,
+            )
         else:  # pragma: no cover
             raise ValueError(recipe)
         proto = onnx.load(str(out))

@@ -31,9 +31,11 @@ STYLES = ("fixed", "runtime")
 DEFAULT_STYLE = "fixed"
 CONFIG_NAME = "required_operators.config"
 _DISABLED_OPTIMIZERS = ["NchwcTransformer"]  # x86-only layouts; the tool drops it for phones
-NOT_REPRODUCIBLE = ("ONNX Runtime serializes ORT files in an order that varies between "
-                    "conversions of the same graph (seen here); the record's SHA-256 pins this "
-                    "file")
+NOT_REPRODUCIBLE = (
+    "ONNX Runtime serializes ORT files in an order that varies between "
+    "conversions of the same graph (seen here); the record's SHA-256 pins this "
+    "file"
+)
 CONVERSION_ATOL = 1e-5  # measured: .ort vs its .onnx 0.0 with the same optimizers (below)
 
 
@@ -53,8 +55,12 @@ def convert(onnx_bytes: bytes, style: str = DEFAULT_STYLE) -> bytes:
         options.add_session_config_entry("session.qdqisint8allowed", "0")
         if style == "runtime":
             options.add_session_config_entry("optimization.minimal_build_optimizations", "save")
-        ort.InferenceSession(str(source), sess_options=options, providers=[
-            "CPUExecutionProvider"], disabled_optimizers=_DISABLED_OPTIMIZERS)
+        ort.InferenceSession(
+            str(source),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=_DISABLED_OPTIMIZERS,
+        )
         return target.read_bytes()
 
 
@@ -72,13 +78,19 @@ def check_conversion(ort_path: Path, onnx_path: Path, x) -> float:
     from edgedigits.runtimes.batching import infer_batched
     from edgedigits.runtimes.onnxruntime import OnnxRuntimeRunner
 
-    with OnnxRuntimeRunner(ort_path) as ort_runner, OnnxRuntimeRunner(
-            onnx_path, disabled_optimizers=tuple(_DISABLED_OPTIMIZERS)) as onnx_runner:
+    with (
+        OnnxRuntimeRunner(ort_path) as ort_runner,
+        OnnxRuntimeRunner(
+            onnx_path, disabled_optimizers=tuple(_DISABLED_OPTIMIZERS)
+        ) as onnx_runner,
+    ):
         got, want = infer_batched(ort_runner, x), infer_batched(onnx_runner, x)
     diff = float(np.max(np.abs(got.astype(np.float64) - want)))
     if diff > CONVERSION_ATOL or not np.array_equal(got.argmax(1), want.argmax(1)):
-        raise RuntimeError(f"not the conversion of its .onnx: outputs differ by {diff:.3g} "
-                           f"(allowed {CONVERSION_ATOL:g}, same class)")
+        raise RuntimeError(
+            f"not the conversion of its .onnx: outputs differ by {diff:.3g} "
+            f"(allowed {CONVERSION_ATOL:g}, same class)"
+        )
     return float(f"{diff:.3g}")
 
 
@@ -129,9 +141,11 @@ def mobile_usability(onnx_path: Path) -> dict[str, dict]:
     checks = {
         "nnapi": lambda m: uc.check_nnapi_partitions(m, True),
         "coreml_neuralnetwork": lambda m: uc.check_coreml_partitions(
-            m, True, "coreml_supported_neuralnetwork_ops.md"),
+            m, True, "coreml_supported_neuralnetwork_ops.md"
+        ),
         "coreml_mlprogram": lambda m: uc.check_coreml_partitions(
-            m, True, "coreml_supported_mlprogram_ops.md"),
+            m, True, "coreml_supported_mlprogram_ops.md"
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="edgedigits-usability-") as tmp:
         optimized = Path(tmp) / "model.onnx"
@@ -140,13 +154,19 @@ def mobile_usability(onnx_path: Path) -> dict[str, dict]:
         result = {}
         for ep, check in checks.items():
             info = check(model)
-            reasons = [f"{info.num_supported_nodes}/{info.num_nodes} nodes in "
-                       f"{info.num_partitions} partition(s)"]
+            reasons = [
+                f"{info.num_supported_nodes}/{info.num_nodes} nodes in "
+                f"{info.num_partitions} partition(s)"
+            ]
             if info.nodes_unsupported_due_to_dynamic_input:
-                reasons.append(f"{info.nodes_unsupported_due_to_dynamic_input} node(s) lost to "
-                               f"a dynamic shape (export with --onnx-batch 1)")
+                reasons.append(
+                    f"{info.nodes_unsupported_due_to_dynamic_input} node(s) lost to "
+                    f"a dynamic shape (export with --onnx-batch 1)"
+                )
             if info.unsupported_ops:
                 reasons.append(f"unsupported operators: {', '.join(sorted(info.unsupported_ops))}")
-            result[ep] = {"verdict": VERDICTS[info.suitability().name],
-                          "reason": "; ".join(reasons)}
+            result[ep] = {
+                "verdict": VERDICTS[info.suitability().name],
+                "reason": "; ".join(reasons),
+            }
     return result

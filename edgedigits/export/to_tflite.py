@@ -30,8 +30,9 @@ def _io_type(io: IO) -> Any:
     return {IO.INT8: tf.int8, IO.UINT8: tf.uint8, IO.FLOAT32: tf.float32}[io]
 
 
-def configure(converter: Any, recipe: Recipe, calibration: CalibrationSet | None,
-              io: IO = IO.INT8) -> None:
+def configure(
+    converter: Any, recipe: Recipe, calibration: CalibrationSet | None, io: IO = IO.INT8
+) -> None:
     """Set ``converter`` up for ``recipe`` (mutates it); ``io``: full-integer recipes' I/O."""
     tf = tensorflow()
     if recipe in (Recipe.FLOAT32, Recipe.PRUNED, Recipe.CLUSTERED):
@@ -51,7 +52,8 @@ def configure(converter: Any, recipe: Recipe, calibration: CalibrationSet | None
     elif recipe == Recipe.INT16X8:
         converter.representative_dataset = calibration.batches
         converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
     else:  # pragma: no cover - the Recipe enum is closed
         raise ValueError(recipe)
 
@@ -68,12 +70,16 @@ def converter_for(model: Any, batch: int | None, output_name: str) -> Any:
     def serve(image):
         return {output_name: model(image, training=False)}
 
-    return tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()],
-                                                           model)
+    return tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
 
 
-def convert(model: Any, recipe: Recipe, calibration: CalibrationSet | None = None,
-            variant: Variant = Variant(), output_name: str = "output") -> bytes:
+def convert(
+    model: Any,
+    recipe: Recipe,
+    calibration: CalibrationSet | None = None,
+    variant: Variant = Variant(),
+    output_name: str = "output",
+) -> bytes:
     """Convert a (possibly fine-tuned and stripped) tf_keras model to TFLite bytes."""
     import warnings
 
@@ -87,8 +93,13 @@ def convert(model: Any, recipe: Recipe, calibration: CalibrationSet | None = Non
         return bytes(converter.convert())
 
 
-def convert_keeping_float(model: Any, calibration: CalibrationSet, keep: list[str],
-                          variant: Variant = Variant(), output_name: str = "output") -> bytes:
+def convert_keeping_float(
+    model: Any,
+    calibration: CalibrationSet,
+    keep: list[str],
+    variant: Variant = Variant(),
+    output_name: str = "output",
+) -> bytes:
     """Full-integer int8 (``variant.io`` input and output) except the ops of the Keras layers in
     ``keep``, which stay float with quantize/dequantize around them: selective quantization through
     TFLite's QuantizationDebugger, whose ``denylisted_nodes`` are op output tensor names of the
@@ -107,7 +118,8 @@ def convert_keeping_float(model: Any, calibration: CalibrationSet, keep: list[st
     with warnings.catch_warnings(), native_stderr_silenced():
         warnings.simplefilter("ignore", UserWarning)
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=calibration.batches, debug_options=options)
+            converter=converter, debug_dataset=calibration.batches, debug_options=options
+        )
         from ai_edge_litert.interpreter import Interpreter
 
         calibrated = Interpreter(model_content=debugger.calibrated_model)

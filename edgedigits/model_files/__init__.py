@@ -19,14 +19,31 @@ from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
 
-__all__ = ["DEFAULT_MODELS", "DEFAULT_OUT", "MODEL_SUFFIX", "architecture_mismatch",
-           "check_model_folders", "check_seed", "ensure_writable_dir", "file_sha256",
-           "fill_weights", "load_trained_model", "model_dir", "model_path", "resolve_names",
-           "save_model"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "DEFAULT_OUT",
+    "MODEL_SUFFIX",
+    "architecture_mismatch",
+    "check_model_folders",
+    "check_seed",
+    "ensure_writable_dir",
+    "file_sha256",
+    "fill_weights",
+    "load_trained_model",
+    "model_dir",
+    "model_path",
+    "resolve_names",
+    "save_model",
+]
 
 DEFAULT_OUT = Path("exports")
-DEFAULT_MODELS = ("seed003_ann64_relu", "seed004_cnn", "edge_cnn_tiny", "edge_cnn_small",
-                  "edge_cnn_micro")
+DEFAULT_MODELS = (
+    "seed003_ann64_relu",
+    "seed004_cnn",
+    "edge_cnn_tiny",
+    "edge_cnn_small",
+    "edge_cnn_micro",
+)
 MODEL_SUFFIX = ".keras"
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (which Keras' set_random_seed calls) takes 0..2^32-1
 
@@ -127,23 +144,28 @@ def load_trained_model(path: str | Path, spec: ModelSpec | None = None) -> Any:
             if spec is None:
                 raise
             detail = str(exc).removeprefix(f"{path}: ")
-            fix = ("import the model again" if spec.imported
-                   else f"retrain it with 'edgedigits train {spec.name}'")
+            fix = (
+                "import the model again"
+                if spec.imported
+                else f"retrain it with 'edgedigits train {spec.name}'"
+            )
             kind = "imported model" if spec.imported else "zoo model"
-            raise ModelFileError(f"{path}: not the architecture of {kind} {spec.name} "
-                                 f"({detail}); {fix}") from None
+            raise ModelFileError(
+                f"{path}: not the architecture of {kind} {spec.name} ({detail}); {fix}"
+            ) from None
 
 
-def fill_weights(model: Any, source: Any, where: str | Path, file_format: str | None = None
-                 ) -> Any:
+def fill_weights(model: Any, source: Any, where: str | Path, file_format: str | None = None) -> Any:
     """Put the arrays of ``source`` (a held model file, or a weights-only ``.weights.h5``) into
     the built ``model``, each checked against its layer's shape before it is read."""
     from edgedigits.model_files.rebuild import set_weights
     from edgedigits.model_files.weights import read_weights
 
     layers = [(type(layer).__name__, layer.name) for layer in model.layers]
-    shapes = {layer.name: [tuple(int(d) for d in w.shape) for w in layer.weights]
-              for layer in model.layers}
+    shapes = {
+        layer.name: [tuple(int(d) for d in w.shape) for w in layer.weights]
+        for layer in model.layers
+    }
     return set_weights(model, read_weights(source, layers, shapes, where, file_format))
 
 
@@ -156,22 +178,28 @@ def _restore_layer_names(model: Any, config_text: str) -> None:
 
     try:
         items = load_json(config_text, "config.json")["config"]["layers"]
-        saved = [(item["class_name"], item["config"]["name"]) for item in items
-                 if item["class_name"] != "InputLayer"]
+        saved = [
+            (item["class_name"], item["config"]["name"])
+            for item in items
+            if item["class_name"] != "InputLayer"
+        ]
     except (ModelFileError, KeyError, TypeError):
         return
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     if len(saved) != len(layers) or any(
-            cls != type(layer).__name__ or not valid_name(name)
-            for (cls, name), layer in zip(saved, layers)):
+        cls != type(layer).__name__ or not valid_name(name)
+        for (cls, name), layer in zip(saved, layers)
+    ):
         return
     for (_, name), layer in zip(saved, layers):
         layer._name = name  # noqa: SLF001 - tf_keras has no public setter for a layer's name
 
 
 def _layer_signature(model: Any) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:
-    return [(type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
-            for layer in model.layers]
+    return [
+        (type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
+        for layer in model.layers
+    ]
 
 
 def architecture_mismatch(model: Any, spec: ModelSpec) -> str | None:

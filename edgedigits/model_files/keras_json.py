@@ -38,26 +38,71 @@ INPUT_SHAPES = ((784,), (28, 28), (28, 28, 1))  # what the data's 28x28 grayscal
 
 # Keras' own modules, as Keras 3 and tf_keras write them into configs. A "module" outside this
 # set is refused by name; nothing named here is imported either (we build with our own code).
-KERAS_MODULES = frozenset({
-    "keras", "keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints",
-    "keras.models", "keras.src.models.functional", "keras.src.models.sequential",
-    "keras.src.models.model", "tf_keras.src.engine.functional",
-    "tf_keras.src.engine.sequential", "tf_keras.src.engine.training"})
+KERAS_MODULES = frozenset(
+    {
+        "keras",
+        "keras.layers",
+        "keras.initializers",
+        "keras.regularizers",
+        "keras.constraints",
+        "keras.models",
+        "keras.src.models.functional",
+        "keras.src.models.sequential",
+        "keras.src.models.model",
+        "tf_keras.src.engine.functional",
+        "tf_keras.src.engine.sequential",
+        "tf_keras.src.engine.training",
+    }
+)
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 # Activations by name (tf_keras has each under this name).
-ACTIVATIONS = frozenset({"linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu",
-                         "softplus", "softsign", "swish", "silu", "gelu", "hard_sigmoid",
-                         "exponential"})
+ACTIVATIONS = frozenset(
+    {
+        "linear",
+        "relu",
+        "sigmoid",
+        "softmax",
+        "tanh",
+        "elu",
+        "selu",
+        "softplus",
+        "softsign",
+        "swish",
+        "silu",
+        "gelu",
+        "hard_sigmoid",
+        "exponential",
+    }
+)
 # Built-in initializers: they only shape training; accepted by class name, config ignored
 # (the weights come from the file).
-INITIALIZERS = frozenset({"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
-                          "LecunUniform", "LecunNormal", "Zeros", "Ones", "Constant",
-                          "RandomUniform", "RandomNormal", "TruncatedNormal", "VarianceScaling",
-                          "Orthogonal", "Identity"})
+INITIALIZERS = frozenset(
+    {
+        "GlorotUniform",
+        "GlorotNormal",
+        "HeUniform",
+        "HeNormal",
+        "LecunUniform",
+        "LecunNormal",
+        "Zeros",
+        "Ones",
+        "Constant",
+        "RandomUniform",
+        "RandomNormal",
+        "TruncatedNormal",
+        "VarianceScaling",
+        "Orthogonal",
+        "Identity",
+    }
+)
 # Regularizers and constraints shape fine-tuning (QAT, pruning), so their numbers are kept.
 REGULARIZERS = {"L1": ("l1",), "L2": ("l2",), "L1L2": ("l1", "l2")}
-CONSTRAINTS = {"MaxNorm": ("max_value", "axis"), "NonNeg": (), "UnitNorm": ("axis",),
-               "MinMaxNorm": ("min_value", "max_value", "rate", "axis")}
+CONSTRAINTS = {
+    "MaxNorm": ("max_value", "axis"),
+    "NonNeg": (),
+    "UnitNorm": ("axis",),
+    "MinMaxNorm": ("min_value", "max_value", "rate", "axis"),
+}
 # Keys every layer config may carry that change nothing we build (checked where they matter).
 LAYER_META = frozenset({"name", "trainable", "dtype"})
 
@@ -84,10 +129,14 @@ def _plain(value: Any) -> Any:
 def _int(low: int, high: int) -> Check:
     def check(layer: str, key: str, value: Any) -> int:
         value = _plain(value)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
-                low <= value <= high):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or not (low <= value <= high)
+        ):
             raise _fail(layer, f"{key} {value!r}: expected a whole number {low}-{high}")
         return int(value)
+
     return check
 
 
@@ -96,10 +145,14 @@ def _number(low: float, high: float, *, none: bool = False) -> Check:
         if value is None and none:
             return None
         value = _plain(value)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-                low <= value <= high):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not (low <= value <= high)
+        ):
             raise _fail(layer, f"{key} {value!r}: expected a number {low:g} to {high:g}")
         return float(value)
+
     return check
 
 
@@ -117,12 +170,14 @@ def _pair(low: int, high: int) -> Check:
         if isinstance(value, (list, tuple)) and len(value) == 2:
             return [one(layer, key, v) for v in value]
         return [one(layer, key, value)] * 2
+
     return check
 
 
 def _optional(inner: Check) -> Check:
     def check(layer: str, key: str, value: Any) -> Any:
         return None if value is None else inner(layer, key, value)
+
     return check
 
 
@@ -131,29 +186,37 @@ def _choice(*options: Any) -> Check:
         if value not in options:
             raise _fail(layer, f"{key} {value!r}: supported: {', '.join(map(repr, options))}")
         return value
+
     return check
 
 
 def _exactly(expected: Any, why: str) -> Check:
     """Accepted only at the value that changes nothing; dropped from what we build."""
+
     def check(layer: str, key: str, value: Any) -> None:
         if value != expected and not (expected is None and value in (None, 0, False)):
             raise _fail(layer, f"{key} {value!r}: not supported ({why})")
         return None
+
     return check
 
 
 def _activation(layer: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or value not in ACTIVATIONS:
         shown = value.get("class_name", value) if isinstance(value, dict) else value
-        raise _fail(layer, f"activation {shown!r} is not a built-in activation by name "
-                           f"(accepted: {', '.join(sorted(ACTIVATIONS))})")
+        raise _fail(
+            layer,
+            f"activation {shown!r} is not a built-in activation by name "
+            f"(accepted: {', '.join(sorted(ACTIVATIONS))})",
+        )
     return value
 
 
-def _builtin_object(allowed: dict[str, tuple[str, ...]] | frozenset[str], noun: str,
-                    keep_config: bool) -> Check:
+def _builtin_object(
+    allowed: dict[str, tuple[str, ...]] | frozenset[str], noun: str, keep_config: bool
+) -> Check:
     """A serialized initializer, regularizer or constraint: an allowlisted class by name."""
+
     def check(layer: str, key: str, value: Any) -> Any:
         if value is None:
             return None
@@ -163,8 +226,11 @@ def _builtin_object(allowed: dict[str, tuple[str, ...]] | frozenset[str], noun: 
             raise _fail(layer, f"{key}: expected a built-in {noun} by class name")
         name = value["class_name"]
         if name not in allowed or value.get("registered_name") not in (None, name):
-            raise _fail(layer, f"{key}: {noun} {name!r} is not a built-in one we accept "
-                               f"(accepted: {', '.join(sorted(allowed))})")
+            raise _fail(
+                layer,
+                f"{key}: {noun} {name!r} is not a built-in one we accept "
+                f"(accepted: {', '.join(sorted(allowed))})",
+            )
         if not keep_config:
             return {"class_name": name}
         config = value.get("config") or {}
@@ -179,6 +245,7 @@ def _builtin_object(allowed: dict[str, tuple[str, ...]] | frozenset[str], noun: 
             else:
                 kept[arg] = _number(-1e6, 1e6)(layer, f"{key}.{arg}", number)
         return {"class_name": name, "config": kept}
+
     return check
 
 
@@ -208,9 +275,15 @@ def _weights_of(*names: str) -> dict[str, Check]:
 
 
 _CONV_COMMON: dict[str, Check] = {
-    "kernel_size": _pair(1, 28), "strides": _pair(1, 28), "padding": _padding,
-    "data_format": _data_format, "dilation_rate": _pair(1, 28), "activation": _activation,
-    "use_bias": _flag, "activity_regularizer": _regularizer}
+    "kernel_size": _pair(1, 28),
+    "strides": _pair(1, 28),
+    "padding": _padding,
+    "data_format": _data_format,
+    "dilation_rate": _pair(1, 28),
+    "activation": _activation,
+    "use_bias": _flag,
+    "activity_regularizer": _regularizer,
+}
 
 
 @dataclass(frozen=True)
@@ -223,64 +296,110 @@ class LayerRule:
     defaults: dict[str, Any] = field(default_factory=dict)  # args a file may leave out
 
 
-_POOL = LayerRule({"pool_size": _pair(1, 28), "strides": _optional(_pair(1, 28)),
-                   "padding": _padding, "data_format": _data_format})
-_GLOBAL_POOL = LayerRule({"data_format": _data_format, "keepdims": _flag},
-                         defaults={"keepdims": False})
+_POOL = LayerRule(
+    {
+        "pool_size": _pair(1, 28),
+        "strides": _optional(_pair(1, 28)),
+        "padding": _padding,
+        "data_format": _data_format,
+    }
+)
+_GLOBAL_POOL = LayerRule(
+    {"data_format": _data_format, "keepdims": _flag}, defaults={"keepdims": False}
+)
 
 LAYERS: dict[str, LayerRule] = {
     "Dense": LayerRule(
-        {"units": _int(1, 1 << 16), "activation": _activation, "use_bias": _flag,
-         "activity_regularizer": _regularizer, **_weights_of("kernel", "bias")},
-        dropped={"quantization_config": _exactly(None, "a quantized Keras 3 layer"),
-                 "lora_rank": _exactly(None, "LoRA"), "lora_alpha": _exactly(None, "LoRA")},
-        defaults={"activation": "linear", "use_bias": True}),
+        {
+            "units": _int(1, 1 << 16),
+            "activation": _activation,
+            "use_bias": _flag,
+            "activity_regularizer": _regularizer,
+            **_weights_of("kernel", "bias"),
+        },
+        dropped={
+            "quantization_config": _exactly(None, "a quantized Keras 3 layer"),
+            "lora_rank": _exactly(None, "LoRA"),
+            "lora_alpha": _exactly(None, "LoRA"),
+        },
+        defaults={"activation": "linear", "use_bias": True},
+    ),
     "Conv2D": LayerRule(
-        {"filters": _int(1, 4096), "groups": _int(1, 4096), **_CONV_COMMON,
-         **_weights_of("kernel", "bias")},
-        defaults={"activation": "linear", "use_bias": True, "groups": 1}),
+        {
+            "filters": _int(1, 4096),
+            "groups": _int(1, 4096),
+            **_CONV_COMMON,
+            **_weights_of("kernel", "bias"),
+        },
+        defaults={"activation": "linear", "use_bias": True, "groups": 1},
+    ),
     "DepthwiseConv2D": LayerRule(
-        {"depth_multiplier": _int(1, 64), **_CONV_COMMON,
-         **_weights_of("depthwise", "bias")},
+        {"depth_multiplier": _int(1, 64), **_CONV_COMMON, **_weights_of("depthwise", "bias")},
         dropped={"groups": _exactly(1, "grouped depthwise convolution")},
-        defaults={"activation": "linear", "use_bias": True, "depth_multiplier": 1}),
+        defaults={"activation": "linear", "use_bias": True, "depth_multiplier": 1},
+    ),
     "SeparableConv2D": LayerRule(
-        {"filters": _int(1, 4096), "depth_multiplier": _int(1, 64), **_CONV_COMMON,
-         **_weights_of("depthwise", "pointwise", "bias")},
+        {
+            "filters": _int(1, 4096),
+            "depth_multiplier": _int(1, 64),
+            **_CONV_COMMON,
+            **_weights_of("depthwise", "pointwise", "bias"),
+        },
         # tf_keras writes its unused Conv base's kernel_* and groups too
-        dropped={"groups": _exactly(1, "grouped separable convolution"),
-                 **{k: lambda layer, key, v: None for k in _weights_of("kernel")}},
-        defaults={"activation": "linear", "use_bias": True, "depth_multiplier": 1}),
+        dropped={
+            "groups": _exactly(1, "grouped separable convolution"),
+            **{k: lambda layer, key, v: None for k in _weights_of("kernel")},
+        },
+        defaults={"activation": "linear", "use_bias": True, "depth_multiplier": 1},
+    ),
     "MaxPooling2D": _POOL,
     "AveragePooling2D": _POOL,
     "GlobalAveragePooling2D": _GLOBAL_POOL,
     "GlobalMaxPooling2D": _GLOBAL_POOL,
     "Flatten": LayerRule({"data_format": _data_format}),
     "Reshape": LayerRule({"target_shape": lambda layer, key, v: _shape(layer, key, v, True)}),
-    "Dropout": LayerRule({"rate": _rate, "seed": _seed},
-                         dropped={"noise_shape": _exactly(None, "a noise shape")}),
-    "SpatialDropout2D": LayerRule({"rate": _rate, "seed": _seed},
-                                  dropped={"data_format": _data_format,
-                                           "noise_shape": _exactly(None, "a noise shape")}),
+    "Dropout": LayerRule(
+        {"rate": _rate, "seed": _seed}, dropped={"noise_shape": _exactly(None, "a noise shape")}
+    ),
+    "SpatialDropout2D": LayerRule(
+        {"rate": _rate, "seed": _seed},
+        dropped={"data_format": _data_format, "noise_shape": _exactly(None, "a noise shape")},
+    ),
     "BatchNormalization": LayerRule(
-        {"axis": lambda layer, key, v: _bn_axis(layer, v), "momentum": _number(0.0, 1.0),
-         "epsilon": _number(0.0, 1.0), "center": _flag, "scale": _flag,
-         "moving_mean_initializer": _initializer, "moving_variance_initializer": _initializer,
-         **_weights_of("beta", "gamma")},
-        dropped={"synchronized": lambda layer, key, v: _flag(layer, key, v) and None,
-                 "renorm": _exactly(False, "batch renormalization"),
-                 "renorm_clipping": _exactly(None, "batch renormalization"),
-                 "renorm_momentum": _number(0.0, 1.0),
-                 "fused": lambda layer, key, v: None},
-        defaults={"center": True, "scale": True, "axis": -1}),
+        {
+            "axis": lambda layer, key, v: _bn_axis(layer, v),
+            "momentum": _number(0.0, 1.0),
+            "epsilon": _number(0.0, 1.0),
+            "center": _flag,
+            "scale": _flag,
+            "moving_mean_initializer": _initializer,
+            "moving_variance_initializer": _initializer,
+            **_weights_of("beta", "gamma"),
+        },
+        dropped={
+            "synchronized": lambda layer, key, v: _flag(layer, key, v) and None,
+            "renorm": _exactly(False, "batch renormalization"),
+            "renorm_clipping": _exactly(None, "batch renormalization"),
+            "renorm_momentum": _number(0.0, 1.0),
+            "fused": lambda layer, key, v: None,
+        },
+        defaults={"center": True, "scale": True, "axis": -1},
+    ),
     "Activation": LayerRule({"activation": _activation}),
-    "ReLU": LayerRule({"max_value": _number(0.0, 1e9, none=True),
-                       "negative_slope": _number(0.0, 1.0), "threshold": _number(-1e9, 1e9)}),
+    "ReLU": LayerRule(
+        {
+            "max_value": _number(0.0, 1e9, none=True),
+            "negative_slope": _number(0.0, 1.0),
+            "threshold": _number(-1e9, 1e9),
+        }
+    ),
     "Softmax": LayerRule({"axis": _choice(-1, [-1])}),
-    "Rescaling": LayerRule({"scale": _number(-1e9, 1e9), "offset": _number(-1e9, 1e9)},
-                           defaults={"offset": 0.0}),
-    "ZeroPadding2D": LayerRule({"padding": lambda layer, key, v: _zero_padding(layer, v),
-                                "data_format": _data_format}),
+    "Rescaling": LayerRule(
+        {"scale": _number(-1e9, 1e9), "offset": _number(-1e9, 1e9)}, defaults={"offset": 0.0}
+    ),
+    "ZeroPadding2D": LayerRule(
+        {"padding": lambda layer, key, v: _zero_padding(layer, v), "data_format": _data_format}
+    ),
     "Add": LayerRule({}),
     "Concatenate": LayerRule({"axis": _int(-4, 4)}, defaults={"axis": -1}),
 }
@@ -341,8 +460,12 @@ class LayerSpec:
     inbound: tuple[str, ...]  # layer names (the input's name for the first layer)
 
     def to_json(self) -> dict[str, Any]:
-        return {"class_name": self.class_name, "name": self.name, "args": self.args,
-                "inbound": list(self.inbound)}
+        return {
+            "class_name": self.class_name,
+            "name": self.name,
+            "args": self.args,
+            "inbound": list(self.inbound),
+        }
 
 
 @dataclass(frozen=True)
@@ -391,18 +514,30 @@ class Architecture:
         return "-".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "input_name": self.input_name,
-                "input_shape": list(self.input_shape),
-                "layers": [layer.to_json() for layer in self.layers], "output": self.output}
+        return {
+            "name": self.name,
+            "input_name": self.input_name,
+            "input_shape": list(self.input_shape),
+            "layers": [layer.to_json() for layer in self.layers],
+            "output": self.output,
+        }
 
     @classmethod
     def from_json(cls, doc: Any, where: str) -> Architecture:
         """An architecture stored by ``import`` (``import.json``), checked like a new file."""
         try:
-            layers = [(item["class_name"], item["name"], item["args"], tuple(item["inbound"]))
-                      for item in doc["layers"]]
-            return _assemble(doc["name"], doc["input_name"], doc["input_shape"], layers,
-                             doc["output"], checked=False)
+            layers = [
+                (item["class_name"], item["name"], item["args"], tuple(item["inbound"]))
+                for item in doc["layers"]
+            ]
+            return _assemble(
+                doc["name"],
+                doc["input_name"],
+                doc["input_shape"],
+                layers,
+                doc["output"],
+                checked=False,
+            )
         except Refused as exc:
             raise ModelFileError(f"{where}: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
@@ -426,8 +561,7 @@ def parse_keras_config(text: str | bytes, where: str) -> Architecture:
 def load_json(text: str | bytes, where: str, limit: int = MAX_CONFIG_BYTES) -> Any:
     """JSON bounded in size and depth (a deeply nested file is refused, never a RecursionError)."""
     if len(text) > limit:
-        raise ModelFileError(f"{where}: {len(text):,} bytes of JSON, over the {limit:,}-byte "
-                             "limit")
+        raise ModelFileError(f"{where}: {len(text):,} bytes of JSON, over the {limit:,}-byte limit")
     return parse_bounded(text, lambda why: ModelFileError(f"{where}: {why}"), MAX_JSON_DEPTH)
 
 
@@ -447,17 +581,23 @@ def _modules(doc: Any) -> list[str]:
 
 def _from_keras(config: Any) -> Architecture:
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
-        raise Refused("not a Keras model config (expected an object with 'class_name' and "
-                      "'config')")
+        raise Refused(
+            "not a Keras model config (expected an object with 'class_name' and 'config')"
+        )
     model_class = config.get("class_name")
     if model_class not in MODEL_CLASSES:
-        raise Refused(f"the model is a {model_class!r}; only Sequential and Functional models "
-                      "of built-in layers are supported (a subclassed model is code, not data)")
+        raise Refused(
+            f"the model is a {model_class!r}; only Sequential and Functional models "
+            "of built-in layers are supported (a subclassed model is code, not data)"
+        )
     body = config["config"]
     # The model's own header and everything but its layers (checked one by one below); the
     # compile config beside it (optimizer, loss) is never read.
-    _check_object_header({k: v for k, v in config.items() if k != "config"} | {
-        "body": {k: v for k, v in body.items() if k != "layers"}}, "the model")
+    _check_object_header(
+        {k: v for k, v in config.items() if k != "config"}
+        | {"body": {k: v for k, v in body.items() if k != "layers"}},
+        "the model",
+    )
     items = body.get("layers")
     if not isinstance(items, list) or not items:
         raise Refused("the model config has no layer list")
@@ -472,12 +612,16 @@ def _check_object_header(item: dict[str, Any], what: str) -> None:
     """The module and registered name of a serialized object: Keras' own, or refused."""
     for module in _modules({k: v for k, v in item.items() if k != "compile_config"}):
         if module not in KERAS_MODULES:
-            raise Refused(f"{what} names module {module!r}: only Keras' own objects are "
-                          "accepted (nothing a file names is ever imported)")
+            raise Refused(
+                f"{what} names module {module!r}: only Keras' own objects are "
+                "accepted (nothing a file names is ever imported)"
+            )
     registered = item.get("registered_name")
     if registered not in (None, item.get("class_name")):
-        raise Refused(f"{what} is a custom object ({registered!r}): custom layers are code, not "
-                      "data, and are not imported")
+        raise Refused(
+            f"{what} is a custom object ({registered!r}): custom layers are code, not "
+            "data, and are not imported"
+        )
 
 
 def _layer_item(item: Any, k: int) -> tuple[str, str, dict[str, Any]]:
@@ -492,10 +636,15 @@ def _layer_item(item: Any, k: int) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(class_name, str):
         raise Refused(f"{what} has no class name")
     if class_name not in LAYERS and class_name != "InputLayer":
-        hint = (" (a Lambda layer is code: rewrite it as built-in layers)" if class_name ==
-                "Lambda" else "")
-        raise Refused(f"{what} is a {class_name}, which edgedigits does not import{hint}; "
-                      f"supported: InputLayer, {', '.join(LAYERS)}")
+        hint = (
+            " (a Lambda layer is code: rewrite it as built-in layers)"
+            if class_name == "Lambda"
+            else ""
+        )
+        raise Refused(
+            f"{what} is a {class_name}, which edgedigits does not import{hint}; "
+            f"supported: InputLayer, {', '.join(LAYERS)}"
+        )
     _check_object_header(item, what)
     return class_name, name, config
 
@@ -505,12 +654,15 @@ def _input_shape(name: str, config: dict[str, Any]) -> list[int]:
     if shape is None and config.get("shape") is not None:
         shape = [None, *config["shape"]]
     if not isinstance(shape, list) or not shape or shape[0] is not None:
-        raise Refused(f"input {name!r}: input shape {shape!r} is not (batch, ...) with a free "
-                      "batch")
+        raise Refused(
+            f"input {name!r}: input shape {shape!r} is not (batch, ...) with a free batch"
+        )
     dims = shape[1:]
     if tuple(dims) not in INPUT_SHAPES:
-        raise Refused(f"input {name!r} takes {tuple(dims)}; supported inputs are 28x28 "
-                      f"grayscale images as {', '.join(map(str, INPUT_SHAPES))}")
+        raise Refused(
+            f"input {name!r} takes {tuple(dims)}; supported inputs are 28x28 "
+            f"grayscale images as {', '.join(map(str, INPUT_SHAPES))}"
+        )
     _check_dtype(name, config.get("dtype", "float32"))
     return dims
 
@@ -545,13 +697,16 @@ def _sequential(body: dict[str, Any], items: list[Any]) -> Architecture:
         previous = name
     if input_shape is None:
         raise Refused("the model has no input shape")
-    return _assemble(body.get("name", "model"), input_name, input_shape, layers, previous,
-                     checked=True)
+    return _assemble(
+        body.get("name", "model"), input_name, input_shape, layers, previous, checked=True
+    )
 
 
 def _functional(body: dict[str, Any], items: list[Any]) -> Architecture:
-    inputs, outputs = _endpoints(body.get("input_layers"), "inputs"), _endpoints(
-        body.get("output_layers"), "outputs")
+    inputs, outputs = (
+        _endpoints(body.get("input_layers"), "inputs"),
+        _endpoints(body.get("output_layers"), "outputs"),
+    )
     layers: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = []
     input_name, input_shape = inputs[0], None
     for k, item in enumerate(items):
@@ -564,8 +719,9 @@ def _functional(body: dict[str, Any], items: list[Any]) -> Architecture:
         layers.append((class_name, name, config, _inbound(name, item.get("inbound_nodes"))))
     if input_shape is None:
         raise Refused(f"the model's input {input_name!r} has no InputLayer")
-    return _assemble(body.get("name", "model"), input_name, input_shape, layers, outputs[0],
-                     checked=True)
+    return _assemble(
+        body.get("name", "model"), input_name, input_shape, layers, outputs[0], checked=True
+    )
 
 
 def _endpoints(value: Any, what: str) -> list[str]:
@@ -575,11 +731,17 @@ def _endpoints(value: Any, what: str) -> list[str]:
     if not isinstance(value, list) or not value:
         raise Refused(f"the model config lists no {what}")
     if len(value) != 1:
-        raise Refused(f"the model has {len(value)} {what}; only single-input, single-output "
-                      "classifiers are supported")
+        raise Refused(
+            f"the model has {len(value)} {what}; only single-input, single-output "
+            "classifiers are supported"
+        )
     entry = value[0]
-    if not (isinstance(entry, list) and entry and isinstance(entry[0], str)
-            and list(entry[1:3]) == [0, 0]):
+    if not (
+        isinstance(entry, list)
+        and entry
+        and isinstance(entry[0], str)
+        and list(entry[1:3]) == [0, 0]
+    ):
         raise Refused(f"the model's {what} entry {entry!r} is not a layer's first output")
     return [entry[0]]
 
@@ -587,8 +749,11 @@ def _endpoints(value: Any, what: str) -> list[str]:
 def _inbound(name: str, nodes: Any) -> tuple[str, ...]:
     """The layers feeding ``name``: one call of the layer, by either Keras' node format."""
     if not isinstance(nodes, list) or len(nodes) != 1:
-        raise _fail(name, f"called {len(nodes) if isinstance(nodes, list) else '?'} times; "
-                          "only layers called once are supported (no shared layers)")
+        raise _fail(
+            name,
+            f"called {len(nodes) if isinstance(nodes, list) else '?'} times; "
+            "only layers called once are supported (no shared layers)",
+        )
     node = nodes[0]
     sources: list[Any]
     if isinstance(node, dict):  # Keras 3: {"args": [tensor or [tensors]], "kwargs": {}}
@@ -596,15 +761,21 @@ def _inbound(name: str, nodes: Any) -> tuple[str, ...]:
         if not isinstance(args, list) or len(args) != 1 or not isinstance(kwargs, dict):
             raise _fail(name, "has a call with other than one argument")
         # Keras 3 records a Dropout's call as training=False/None: inference ignores it anyway.
-        if set(kwargs) - {"training", "mask"} or kwargs.get("mask") is not None or (
-                kwargs.get("training") not in (None, True, False)):
+        if (
+            set(kwargs) - {"training", "mask"}
+            or kwargs.get("mask") is not None
+            or (kwargs.get("training") not in (None, True, False))
+        ):
             raise _fail(name, f"is called with keyword arguments {sorted(kwargs)}")
         first = args[0]
         tensors = first if isinstance(first, list) else [first]
         sources = []
         for tensor in tensors:
-            history = (tensor.get("config") or {}).get("keras_history") if isinstance(
-                tensor, dict) and tensor.get("class_name") == "__keras_tensor__" else None
+            history = (
+                (tensor.get("config") or {}).get("keras_history")
+                if isinstance(tensor, dict) and tensor.get("class_name") == "__keras_tensor__"
+                else None
+            )
             if not (isinstance(history, list) and len(history) == 3):
                 raise _fail(name, "has an input that is not a layer's output")
             sources.append(history)
@@ -614,8 +785,12 @@ def _inbound(name: str, nodes: Any) -> tuple[str, ...]:
         raise _fail(name, "has an unreadable inbound node")
     names = []
     for source in sources:
-        if not (isinstance(source, list) and len(source) >= 3 and isinstance(source[0], str)
-                and list(source[1:3]) == [0, 0]):
+        if not (
+            isinstance(source, list)
+            and len(source) >= 3
+            and isinstance(source[0], str)
+            and list(source[1:3]) == [0, 0]
+        ):
             raise _fail(name, f"input {source!r} is not another layer's first output")
         if len(source) > 3 and source[3] not in ({}, None):
             raise _fail(name, f"is called with keyword arguments {source[3]!r}")
@@ -623,28 +798,37 @@ def _inbound(name: str, nodes: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _assemble(model_name: Any, input_name: Any, input_shape: Any,
-              items: list[tuple[str, str, dict[str, Any], tuple[str, ...]]], output: Any,
-              checked: bool) -> Architecture:
+def _assemble(
+    model_name: Any,
+    input_name: Any,
+    input_shape: Any,
+    items: list[tuple[str, str, dict[str, Any], tuple[str, ...]]],
+    output: Any,
+    checked: bool,
+) -> Architecture:
     """Check every layer's arguments, order the graph, infer shapes and weight shapes.
 
     ``checked``: the items come from a Keras config (arguments still in Keras' names, to be
     checked and converted); otherwise from our own record (arguments already converted, checked
     again all the same)."""
-    for what, value in (("model name", model_name), ("input name", input_name),
-                        ("output", output)):
+    for what, value in (("model name", model_name), ("input name", input_name), ("output", output)):
         if not isinstance(value, str) or not _NAME.match(value):
             raise Refused(f"{what} {value!r} is not a usable name")
     shape = tuple(input_shape) if isinstance(input_shape, (list, tuple)) else None
     if shape not in INPUT_SHAPES:
-        raise Refused(f"input shape {input_shape!r}: supported inputs are "
-                      f"{', '.join(map(str, INPUT_SHAPES))}")
+        raise Refused(
+            f"input shape {input_shape!r}: supported inputs are {', '.join(map(str, INPUT_SHAPES))}"
+        )
     if len(items) > MAX_LAYERS:
         raise Refused(f"{len(items)} layers, over the limit of {MAX_LAYERS}")
     specs: dict[str, LayerSpec] = {}
     for class_name, name, config, inbound in items:
-        if not isinstance(name, str) or not _NAME.match(name) or name in specs or (
-                name == input_name):
+        if (
+            not isinstance(name, str)
+            or not _NAME.match(name)
+            or name in specs
+            or (name == input_name)
+        ):
             raise Refused(f"layer name {name!r} is unusable or used twice")
         if class_name not in LAYERS:
             raise Refused(f"layer {name!r} is a {class_name!r}, which is not supported")
@@ -662,14 +846,20 @@ def _assemble(model_name: Any, input_name: Any, input_shape: Any,
             raise _fail(layer.name, str(exc)) from None
         total += sum(math.prod(s) for s in weights[layer.name])
         if total > MAX_PARAMS:
-            raise Refused(f"layer {layer.name!r}: more than {MAX_PARAMS:,} weights in all, over "
-                          "the limit for a digit classifier")
+            raise Refused(
+                f"layer {layer.name!r}: more than {MAX_PARAMS:,} weights in all, over "
+                "the limit for a digit classifier"
+            )
         if math.prod(shapes[layer.name]) > MAX_ACTIVATION:
-            raise Refused(f"layer {layer.name!r}: output of {math.prod(shapes[layer.name]):,} "
-                          f"values per image, over the limit of {MAX_ACTIVATION:,}")
+            raise Refused(
+                f"layer {layer.name!r}: output of {math.prod(shapes[layer.name]):,} "
+                f"values per image, over the limit of {MAX_ACTIVATION:,}"
+            )
     if len(shapes[output]) != 1 or shapes[output][0] < 2:
-        raise Refused(f"the output {output!r} has shape {shapes[output]}; expected one score "
-                      "per class (C,), C >= 2")
+        raise Refused(
+            f"the output {output!r} has shape {shapes[output]}; expected one score "
+            "per class (C,), C >= 2"
+        )
     return Architecture(model_name, input_name, shape, tuple(ordered), output, shapes, weights)
 
 
@@ -682,8 +872,9 @@ def layer_spec(class_name: str, config: dict[str, Any]) -> LayerSpec:
     return LayerSpec(class_name, name, _layer_args(class_name, name, config, from_keras=True), ())
 
 
-def _layer_args(class_name: str, name: str, config: dict[str, Any],
-                from_keras: bool) -> dict[str, Any]:
+def _layer_args(
+    class_name: str, name: str, config: dict[str, Any], from_keras: bool
+) -> dict[str, Any]:
     rule = LAYERS[class_name]
     if not isinstance(config, dict):
         raise _fail(name, "arguments are not an object")
@@ -703,10 +894,25 @@ def _layer_args(class_name: str, name: str, config: dict[str, Any],
             raise _fail(name, f"argument {key!r} of {class_name} is not supported")
     for key, value in rule.defaults.items():
         args.setdefault(key, value)
-    missing = [k for k in rule.args if k not in args and not k.endswith(
-        ("_initializer", "_regularizer", "_constraint")) and k not in (
-        "data_format", "seed", "strides", "dilation_rate", "padding", "max_value",
-        "negative_slope", "threshold", "momentum", "epsilon")]
+    missing = [
+        k
+        for k in rule.args
+        if k not in args
+        and not k.endswith(("_initializer", "_regularizer", "_constraint"))
+        and k
+        not in (
+            "data_format",
+            "seed",
+            "strides",
+            "dilation_rate",
+            "padding",
+            "max_value",
+            "negative_slope",
+            "threshold",
+            "momentum",
+            "epsilon",
+        )
+    ]
     if missing:
         raise _fail(name, f"{class_name} without {', '.join(missing)}")
     return args
@@ -731,8 +937,7 @@ def _topological(specs: dict[str, LayerSpec], input_name: str, output: str) -> l
     placed = {input_name}
     pending = list(specs.values())
     while pending:
-        ready = next((layer for layer in pending if all(s in placed for s in layer.inbound)),
-                     None)
+        ready = next((layer for layer in pending if all(s in placed for s in layer.inbound)), None)
         if ready is None:
             raise Refused(f"the layers {', '.join(layer.name for layer in pending)} form a cycle")
         order.append(ready)
@@ -744,6 +949,8 @@ def _topological(specs: dict[str, LayerSpec], input_name: str, output: str) -> l
             used.update(layer.inbound)
     unused = [layer.name for layer in order if layer.name not in used]
     if unused:
-        raise Refused(f"layers {', '.join(unused)} do not lead to the output; only one-output "
-                      "models are supported")
+        raise Refused(
+            f"layers {', '.join(unused)} do not lead to the output; only one-output "
+            "models are supported"
+        )
     return order

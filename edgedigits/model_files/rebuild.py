@@ -59,9 +59,13 @@ def build_model(arch: Architecture, name: str | None = None) -> Any:
     int8-fixed take Sequential models), Functional otherwise."""
     keras = tf_keras()
     if is_chain(arch):
-        return keras.Sequential([keras.Input(shape=arch.input_shape, name=arch.input_name),
-                                 *(make_layer(layer) for layer in arch.layers)],
-                                name=name or arch.name)
+        return keras.Sequential(
+            [
+                keras.Input(shape=arch.input_shape, name=arch.input_name),
+                *(make_layer(layer) for layer in arch.layers),
+            ],
+            name=name or arch.name,
+        )
     tensors = {arch.input_name: keras.Input(shape=arch.input_shape, name=arch.input_name)}
     for layer in arch.layers:
         inputs = [tensors[n] for n in layer.inbound]

@@ -24,12 +24,20 @@ def _conv_length(n: int, k: int, s: int, d: int, padding: str) -> int:
     return (n - d * (k - 1) - 1) // s + 1
 
 
-def _spatial(kind: str, shape: Shape, kernel: list[int], strides: list[int],
-             dilation: list[int], padding: str) -> tuple[int, int]:
+def _spatial(
+    kind: str,
+    shape: Shape,
+    kernel: list[int],
+    strides: list[int],
+    dilation: list[int],
+    padding: str,
+) -> tuple[int, int]:
     if len(shape) != 3:
         raise ShapeError(f"{kind} needs (height, width, channels) input, got {shape}")
-    h, w = (_conv_length(n, k, s, d, padding)
-            for n, k, s, d in zip(shape[:2], kernel, strides, dilation))
+    h, w = (
+        _conv_length(n, k, s, d, padding)
+        for n, k, s, d in zip(shape[:2], kernel, strides, dilation)
+    )
     if h < 1 or w < 1:
         raise ShapeError(f"{kind} leaves no output from a {shape} input")
     return h, w
@@ -39,6 +47,7 @@ def infer(kind: str, a: dict[str, Any], ins: list[Shape]) -> tuple[Shape, list[S
     """The output shape (per image) and the weight shapes, in Keras' order, of a ``kind`` layer
     with checked arguments ``a`` on inputs of shapes ``ins``."""
     shape = ins[0]
+
     def bias(n: int) -> list[tuple[int, ...]]:
         return [(n,)] if a.get("use_bias", True) else []
 
@@ -55,18 +64,24 @@ def infer(kind: str, a: dict[str, Any], ins: list[Shape]) -> tuple[Shape, list[S
             groups = a.get("groups", 1)
             if channels % groups or a["filters"] % groups:
                 raise ShapeError(f"groups {groups} does not divide the channels")
-            return (h, w, a["filters"]), [(*kernel, channels // groups, a["filters"]),
-                                          *bias(a["filters"])]
+            return (h, w, a["filters"]), [
+                (*kernel, channels // groups, a["filters"]),
+                *bias(a["filters"]),
+            ]
         multiplier = a.get("depth_multiplier", 1)
         depthwise = (*kernel, channels, multiplier)
         if kind == "DepthwiseConv2D":
             return (h, w, channels * multiplier), [depthwise, *bias(channels * multiplier)]
-        return (h, w, a["filters"]), [depthwise, (1, 1, channels * multiplier, a["filters"]),
-                                      *bias(a["filters"])]
+        return (h, w, a["filters"]), [
+            depthwise,
+            (1, 1, channels * multiplier, a["filters"]),
+            *bias(a["filters"]),
+        ]
     if kind in ("MaxPooling2D", "AveragePooling2D"):
         pool = a["pool_size"]
-        h, w = _spatial(kind, shape, pool, a.get("strides") or pool, [1, 1],
-                        a.get("padding", "valid"))
+        h, w = _spatial(
+            kind, shape, pool, a.get("strides") or pool, [1, 1], a.get("padding", "valid")
+        )
         return (h, w, shape[2]), []
     if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
         if len(shape) != 3:
@@ -100,9 +115,12 @@ def infer(kind: str, a: dict[str, Any], ins: list[Shape]) -> tuple[Shape, list[S
         return shape, []
     if kind == "Concatenate":
         axis = a["axis"] % (len(shape) + 1) - 1 if a["axis"] < 0 else a["axis"] - 1
-        if axis < 0 or any(len(s) != len(shape) or [d for k, d in enumerate(s) if k != axis]
-                           != [d for k, d in enumerate(shape) if k != axis] for s in ins):
+        if axis < 0 or any(
+            len(s) != len(shape)
+            or [d for k, d in enumerate(s) if k != axis]
+            != [d for k, d in enumerate(shape) if k != axis]
+            for s in ins
+        ):
             raise ShapeError(f"cannot concatenate {ins} on axis {a['axis']}")
-        return tuple(sum(s[axis] for s in ins) if k == axis else d
-                     for k, d in enumerate(shape)), []
+        return tuple(sum(s[axis] for s in ins) if k == axis else d for k, d in enumerate(shape)), []
     return shape, []  # Dropout, SpatialDropout2D, Activation, ReLU, Softmax, Rescaling

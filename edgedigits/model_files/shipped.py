@@ -30,14 +30,18 @@ def load_pretrained(name: str) -> Any:
 
     entry = pretrained(name)
     if entry is None:
-        raise ModelFileError(f"{name}: no pretrained weights ship with this edgedigits; train it "
-                             f"with 'edgedigits train {name}'")
+        raise ModelFileError(
+            f"{name}: no pretrained weights ship with this edgedigits; train it "
+            f"with 'edgedigits train {name}'"
+        )
     path = checked_regular_file(entry.path, "weights file")
     actual = file_sha256(path)
     if actual != entry.sha256:
-        raise ModelFileError(f"{path}: SHA-256 {actual[:12]}... is not the registry's "
-                             f"{entry.sha256[:12]}... (a changed or damaged weights file); "
-                             f"reinstall edgedigits, or 'edgedigits train {name}'")
+        raise ModelFileError(
+            f"{path}: SHA-256 {actual[:12]}... is not the registry's "
+            f"{entry.sha256[:12]}... (a changed or damaged weights file); "
+            f"reinstall edgedigits, or 'edgedigits train {name}'"
+        )
     from edgedigits._tf import tf_keras
 
     tf_keras().backend.reset_uids()  # the layer names training gave (dense, dense_1, ...)
@@ -56,14 +60,20 @@ def materialize(out: str | Path, name: str, log: Callable[[str], None] = print) 
     with folder_commit.work_dir(target.parent) as work:  # the model and its metrics together
         save_model(model, work / target.name)
         metrics = dict(entry.train_result)
-        metrics.update(model_path=str(target), model_sha256=file_sha256(work / target.name),
-                       weights="pretrained", weights_sha256=entry.sha256,
-                       trained_on=entry.trained_on.get("cpu"))
+        metrics.update(
+            model_path=str(target),
+            model_sha256=file_sha256(work / target.name),
+            weights="pretrained",
+            weights_sha256=entry.sha256,
+            trained_on=entry.trained_on.get("cpu"),
+        )
+
         def build(stage: Path) -> None:
             if (stage / target.name).exists():  # another export materialized it meanwhile:
                 return  # keep that one, whose hash its records may already carry
             os.replace(work / target.name, stage / target.name)
             folder_commit.write_new(stage / "metrics.json", atomic.json_bytes(metrics))
+
         folder_commit.commit(model_dir(out, name), build, what=f"the shipped weights of {name}")
     log(entry.line())
     return target

@@ -70,8 +70,9 @@ def file_kind(path: Path, source: Path | None = None) -> str:
         return "keras"
     if head == b"\x89HDF\r\n\x1a\n":
         return "h5"
-    raise ModelFileError(f"{source or path}: not a loadable model file (neither a .keras zip "
-                         "nor an .h5 HDF5 file)")
+    raise ModelFileError(
+        f"{source or path}: not a loadable model file (neither a .keras zip nor an .h5 HDF5 file)"
+    )
 
 
 def checked_regular_file(path: str | os.PathLike[str], what: str = "model file") -> Path:
@@ -86,8 +87,9 @@ def checked_regular_file(path: str | os.PathLike[str], what: str = "model file")
     if not stat.S_ISREG(st.st_mode):
         raise ModelFileError(f"{path}: not a regular file")
     if st.st_size > MAX_FILE_BYTES:
-        raise ModelFileError(f"{path}: {st.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte "
-                             f"limit for a {what}")
+        raise ModelFileError(
+            f"{path}: {st.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a {what}"
+        )
     return path
 
 
@@ -100,8 +102,12 @@ def open_model_file(path: str | os.PathLike[str]) -> Iterator[ModelFile]:
         copy = Path(tmp) / ("model.keras" if source.suffix.lower() == ".keras" else "model.h5")
         try:  # copied from the descriptor checked as a regular file: a file swapped for a
             # pipe after the check above cannot block the copy
-            with open_regular(source, lambda why: ModelFileError(f"{source}: {why}"),
-                              MAX_FILE_BYTES) as (handle, _size), open(copy, "wb") as sink:
+            with (
+                open_regular(
+                    source, lambda why: ModelFileError(f"{source}: {why}"), MAX_FILE_BYTES
+                ) as (handle, _size),
+                open(copy, "wb") as sink,
+            ):
                 shutil.copyfileobj(handle, sink)
         except OSError as exc:
             raise ModelFileError(f"{source}: cannot read ({exc.strerror})") from None
@@ -119,8 +125,10 @@ def _inflate(zf: zipfile.ZipFile, name: str, limit: int, source: Path, sink: Any
         while chunk := member.read(1 << 20):
             written += len(chunk)
             if written > limit:
-                raise ModelFileError(f"{source}: {name} inflates past {limit:,} bytes (a zip "
-                                     "bomb, or far too large a model)")
+                raise ModelFileError(
+                    f"{source}: {name} inflates past {limit:,} bytes (a zip "
+                    "bomb, or far too large a model)"
+                )
             sink.write(chunk)
     return written
 
@@ -146,10 +154,17 @@ def _open_keras_zip(source: Path, copy: Path, tmp: Path) -> ModelFile:
             weights = tmp / "model.weights.h5"
             with open(weights, "wb") as sink:
                 _inflate(zf, "model.weights.h5", MAX_WEIGHTS_BYTES, source, sink)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError,
-            ValueError, RuntimeError) as exc:  # truncated, corrupt, encrypted, odd compression
-        raise ModelFileError(f"{source}: not a readable .keras zip ({first_line(exc, 120)})"
-                             ) from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,
+    ) as exc:  # truncated, corrupt, encrypted, odd compression
+        raise ModelFileError(
+            f"{source}: not a readable .keras zip ({first_line(exc, 120)})"
+        ) from None
     except OSError as exc:
         raise ModelFileError(f"{source}: cannot inflate ({exc.strerror or exc})") from None
     version = None
@@ -159,8 +174,9 @@ def _open_keras_zip(source: Path, copy: Path, tmp: Path) -> ModelFile:
             version = meta.get("keras_version") if isinstance(meta, dict) else None
         except (ValueError, RecursionError):
             raise ModelFileError(f"{source}: metadata.json is not valid JSON") from None
-    return ModelFile(copy, "keras", texts["config.json"],
-                     version if isinstance(version, str) else None, weights)
+    return ModelFile(
+        copy, "keras", texts["config.json"], version if isinstance(version, str) else None, weights
+    )
 
 
 def _h5py() -> Any:
@@ -176,12 +192,15 @@ def _open_h5(source: Path, copy: Path) -> ModelFile:
             config = fh.attrs.get("model_config")
             version = fh.attrs.get("keras_version")
             if config is None:
-                raise ModelFileError(f"{source}: an HDF5 file without a model_config; a weights-"
-                                     "only file has no architecture: save the whole model "
-                                     "(model.save), not model.save_weights")
+                raise ModelFileError(
+                    f"{source}: an HDF5 file without a model_config; a weights-"
+                    "only file has no architecture: save the whole model "
+                    "(model.save), not model.save_weights"
+                )
     except OSError as exc:
-        raise ModelFileError(f"{source}: not a readable HDF5 file ({first_line(exc, 120)})"
-                             ) from None
+        raise ModelFileError(
+            f"{source}: not a readable HDF5 file ({first_line(exc, 120)})"
+        ) from None
     if isinstance(config, bytes):
         config = config.decode("utf-8", "replace")
     if isinstance(version, bytes):
@@ -192,6 +211,7 @@ def _open_h5(source: Path, copy: Path) -> ModelFile:
 
 
 # -- reading the arrays --------------------------------------------------------------------------
+
 
 def _hard_child(group: Any, key: str, where: str) -> Any:
     """``group[key]`` only through a hard link inside this file (no external or soft link)."""
@@ -211,8 +231,9 @@ def _read_array(dataset: Any, expected: tuple[int, ...], where: str) -> np.ndarr
     if dataset.is_virtual or dataset.external:
         raise ModelFileError(f"{where}: stored outside the file; refused")
     if tuple(dataset.shape) != tuple(expected):
-        raise ModelFileError(f"{where}: shape {tuple(dataset.shape)}, the architecture needs "
-                             f"{tuple(expected)}")
+        raise ModelFileError(
+            f"{where}: shape {tuple(dataset.shape)}, the architecture needs {tuple(expected)}"
+        )
     if dataset.dtype != np.float32:
         raise ModelFileError(f"{where}: dtype {dataset.dtype}, expected float32")
     try:
@@ -234,9 +255,13 @@ def keras_zip_keys(class_names: Sequence[str]) -> list[str]:
     return keys
 
 
-def read_weights(model_file: ModelFile | Path, layers: Sequence[tuple[str, str]],
-                 shapes: dict[str, list[tuple[int, ...]]], where: str | Path,
-                 file_format: str | None = None) -> dict[str, list[np.ndarray]]:
+def read_weights(
+    model_file: ModelFile | Path,
+    layers: Sequence[tuple[str, str]],
+    shapes: dict[str, list[tuple[int, ...]]],
+    where: str | Path,
+    file_format: str | None = None,
+) -> dict[str, list[np.ndarray]]:
     """Every layer's arrays, checked against ``shapes`` (layer name -> weight shapes in Keras'
     order). ``layers``: (class name, layer name) for every layer in the file's layer order,
     InputLayer included where the file lists it. Missing or extra arrays are refused."""
@@ -249,13 +274,17 @@ def read_weights(model_file: ModelFile | Path, layers: Sequence[tuple[str, str]]
                 return _read_keras_weights(fh, layers, shapes, where)
             return _read_h5_weights(fh, layers, shapes, where)
     except OSError as exc:
-        raise ModelFileError(f"{where}: weights not readable as HDF5 ({first_line(exc, 120)})"
-                             ) from None
+        raise ModelFileError(
+            f"{where}: weights not readable as HDF5 ({first_line(exc, 120)})"
+        ) from None
 
 
-def _read_keras_weights(fh: Any, layers: Sequence[tuple[str, str]],
-                        shapes: dict[str, list[tuple[int, ...]]],
-                        where: str | Path) -> dict[str, list[np.ndarray]]:
+def _read_keras_weights(
+    fh: Any,
+    layers: Sequence[tuple[str, str]],
+    shapes: dict[str, list[tuple[int, ...]]],
+    where: str | Path,
+) -> dict[str, list[np.ndarray]]:
     group = _hard_child(fh, "layers", str(where))
     keys = keras_zip_keys([c for c, _ in layers])
     found: dict[str, list[np.ndarray]] = {}
@@ -267,16 +296,25 @@ def _read_keras_weights(fh: Any, layers: Sequence[tuple[str, str]],
         vars_group = _hard_child(layer, "vars", str(where)) if layer is not None else None
         stored = sorted(vars_group.keys(), key=_as_int) if vars_group is not None else []
         if [str(k) for k in range(len(expected))] != stored:
-            raise ModelFileError(f"{where}: layer {name!r} has {len(stored)} weight arrays in "
-                                 f"the file, the architecture needs {len(expected)}")
-        found[name] = [_read_array(_hard_child(vars_group, str(k), str(where)), shape,
-                                   f"{where}: layer {name!r} weight {k}")
-                       for k, shape in enumerate(expected)]
+            raise ModelFileError(
+                f"{where}: layer {name!r} has {len(stored)} weight arrays in "
+                f"the file, the architecture needs {len(expected)}"
+            )
+        found[name] = [
+            _read_array(
+                _hard_child(vars_group, str(k), str(where)),
+                shape,
+                f"{where}: layer {name!r} weight {k}",
+            )
+            for k, shape in enumerate(expected)
+        ]
     if group is not None:
         extra = [k for k in group.keys() if k not in expected_keys and _has_arrays(group[k])]
         if extra:
-            raise ModelFileError(f"{where}: weights for layers the architecture does not have "
-                                 f"({', '.join(sorted(extra)[:5])})")
+            raise ModelFileError(
+                f"{where}: weights for layers the architecture does not have "
+                f"({', '.join(sorted(extra)[:5])})"
+            )
     return found
 
 
@@ -287,25 +325,41 @@ def _as_int(text: str) -> int:
 def _has_arrays(group: Any) -> bool:
     h5py = _h5py()
     found = []
-    group.visit(lambda name: found.append(name) if isinstance(
-        group.get(name, getlink=True), h5py.HardLink) and isinstance(group[name], h5py.Dataset)
-        else None)
+    group.visit(
+        lambda name: (
+            found.append(name)
+            if isinstance(group.get(name, getlink=True), h5py.HardLink)
+            and isinstance(group[name], h5py.Dataset)
+            else None
+        )
+    )
     return bool(found)
 
 
-def _read_h5_weights(fh: Any, layers: Sequence[tuple[str, str]],
-                     shapes: dict[str, list[tuple[int, ...]]],
-                     where: str | Path) -> dict[str, list[np.ndarray]]:
+def _read_h5_weights(
+    fh: Any,
+    layers: Sequence[tuple[str, str]],
+    shapes: dict[str, list[tuple[int, ...]]],
+    where: str | Path,
+) -> dict[str, list[np.ndarray]]:
     group = _hard_child(fh, "model_weights", str(where)) or fh
     found: dict[str, list[np.ndarray]] = {}
     for _, name in layers:
         expected = shapes.get(name, [])
         layer = _hard_child(group, name, str(where))
-        names = [] if layer is None else [n.decode() if isinstance(n, bytes) else str(n)
-                                          for n in layer.attrs.get("weight_names", [])]
+        names = (
+            []
+            if layer is None
+            else [
+                n.decode() if isinstance(n, bytes) else str(n)
+                for n in layer.attrs.get("weight_names", [])
+            ]
+        )
         if len(names) != len(expected):
-            raise ModelFileError(f"{where}: layer {name!r} has {len(names)} weight arrays in "
-                                 f"the file, the architecture needs {len(expected)}")
+            raise ModelFileError(
+                f"{where}: layer {name!r} has {len(names)} weight arrays in "
+                f"the file, the architecture needs {len(expected)}"
+            )
         arrays = []
         for k, (weight_name, shape) in enumerate(zip(names, expected)):
             node = layer
@@ -318,6 +372,8 @@ def _read_h5_weights(fh: Any, layers: Sequence[tuple[str, str]],
     known = {name for _, name in layers} | {"top_level_model_weights"}
     extra = [k for k in group.keys() if k not in known and _has_arrays(group[k])]
     if extra:
-        raise ModelFileError(f"{where}: weights for layers the architecture does not have "
-                             f"({', '.join(sorted(extra)[:5])})")
+        raise ModelFileError(
+            f"{where}: weights for layers the architecture does not have "
+            f"({', '.join(sorted(extra)[:5])})"
+        )
     return found

@@ -30,10 +30,21 @@ from edgedigits.runtimes.litert_compiled import (
 from edgedigits.runtimes.onnxruntime import OnnxRuntimeCUDARunner, OnnxRuntimeRunner
 from edgedigits.runtimes.tflm import TFLMRunner
 
-RUNTIMES: dict[str, type[Runner]] = {cls.name: cls for cls in (
-    KerasRunner, KerasPredictRunner, LiteRTRunner, LiteRTCompiledRunner, LiteRTCompiledGPURunner,
-    LiteRTCompiledNPURunner, OnnxRuntimeRunner, OnnxRuntimeCUDARunner, TensorFlowGPURunner,
-    TFLMRunner)}
+RUNTIMES: dict[str, type[Runner]] = {
+    cls.name: cls
+    for cls in (
+        KerasRunner,
+        KerasPredictRunner,
+        LiteRTRunner,
+        LiteRTCompiledRunner,
+        LiteRTCompiledGPURunner,
+        LiteRTCompiledNPURunner,
+        OnnxRuntimeRunner,
+        OnnxRuntimeCUDARunner,
+        TensorFlowGPURunner,
+        TFLMRunner,
+    )
+}
 # What a bench runs unless told otherwise. TFLM is opt-in for now (--runtimes tflm): it cannot
 # prepare float16 and dynamic-range files, and failed rows would fail every default bench.
 OPT_IN_RUNTIMES = ("tflm",)
@@ -52,8 +63,9 @@ def parse_runtimes(values: str | list[str] | tuple[str, ...] | None) -> list[str
         return list(DEFAULT_RUNTIMES)
     for name in names:
         if name not in RUNTIMES:
-            raise UnknownNameError(f"--runtimes {name}: unknown runtime; choose from "
-                                   f"{', '.join(RUNTIMES)}, all")
+            raise UnknownNameError(
+                f"--runtimes {name}: unknown runtime; choose from {', '.join(RUNTIMES)}, all"
+            )
     return list(dict.fromkeys(names))
 
 
@@ -68,10 +80,23 @@ def runner_for(path: str | Path, **options) -> Runner:
     for cls in (LiteRTRunner, OnnxRuntimeRunner, KerasRunner):
         if suffix in cls.suffixes:
             return cls(path, **options)
-    raise UnknownNameError(f"{path}: no runtime runs '{suffix}' files (known: .tflite, .onnx, "
-                           ".keras)")
+    raise UnknownNameError(
+        f"{path}: no runtime runs '{suffix}' files (known: .tflite, .onnx, .keras)"
+    )
 
 
-__all__ = ["DEFAULT_RUNTIMES", "REFERENCE_RUNTIMES", "RUNTIMES", "OpTime", "Runner",
-           "RuntimeUnavailable", "TensorInfo", "dequantize", "infer_one_at_a_time",
-           "parse_runtimes", "quantize", "runner_for", "runtimes_for"]
+__all__ = [
+    "DEFAULT_RUNTIMES",
+    "REFERENCE_RUNTIMES",
+    "RUNTIMES",
+    "OpTime",
+    "Runner",
+    "RuntimeUnavailable",
+    "TensorInfo",
+    "dequantize",
+    "infer_one_at_a_time",
+    "parse_runtimes",
+    "quantize",
+    "runner_for",
+    "runtimes_for",
+]

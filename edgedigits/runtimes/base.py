@@ -38,8 +38,13 @@ class OpTime:
     share: float  # fraction of all kernel time
 
     def to_json(self) -> dict[str, Any]:
-        return {"op": self.op, "provider": self.provider, "nodes": self.nodes,
-                "us_per_run": round(self.us_per_run, 3), "share": round(self.share, 4)}
+        return {
+            "op": self.op,
+            "provider": self.provider,
+            "nodes": self.nodes,
+            "us_per_run": round(self.us_per_run, 3),
+            "share": round(self.share, 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ class Runner(abc.ABC):
         """``infer`` over ``x`` in chunks of ``batch`` images (scoring a test set). A runtime
         whose own API takes a whole array and batches it (``model.predict``) overrides this,
         so the scoring is the call an app makes rather than one call per chunk."""
-        return np.concatenate([self.infer(x[k:k + batch]) for k in range(0, len(x), batch)])
+        return np.concatenate([self.infer(x[k : k + batch]) for k in range(0, len(x), batch)])
 
     def __enter__(self) -> Runner:
         self.load()

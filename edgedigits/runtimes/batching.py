@@ -36,27 +36,29 @@ class DeployedOutputs:
 
 def infer_one_at_a_time(runner: Runner, x: np.ndarray) -> np.ndarray:
     """Each image alone, as an app runs it."""
-    return np.concatenate([runner.infer(x[k:k + 1]) for k in range(len(x))])
+    return np.concatenate([runner.infer(x[k : k + 1]) for k in range(len(x))])
 
 
 def infer_raw_one_at_a_time(runner: Runner, q: np.ndarray) -> np.ndarray:
     """Each image alone, already in the artifact's input dtype; raw (not dequantized) outputs."""
-    return np.concatenate([runner.infer_raw(q[k:k + 1]) for k in range(len(q))])
+    return np.concatenate([runner.infer_raw(q[k : k + 1]) for k in range(len(q))])
 
 
 def infer_batched(runner: Runner, x: np.ndarray, batch: int = LARGE_BATCH) -> np.ndarray:
     return runner.infer_in_batches(x, batch)
 
 
-def infer_as_deployed(runner: Runner, x: np.ndarray, probe: int = PROBE_IMAGES,
-                      batch: int = LARGE_BATCH) -> DeployedOutputs:
+def infer_as_deployed(
+    runner: Runner, x: np.ndarray, probe: int = PROBE_IMAGES, batch: int = LARGE_BATCH
+) -> DeployedOutputs:
     """Outputs for every image of ``x`` as one-image-at-a-time calls would give them.
 
     A runner that takes one image per call (``single_image``: TFLM, a fixed-batch file) is
     scored at batch 1."""
     if runner.single_image:  # nothing to probe: it takes no other batch
-        return DeployedOutputs(infer_one_at_a_time(runner, x) if len(x) else
-                               np.zeros((0,), np.float32), 1, 0.0)
+        return DeployedOutputs(
+            infer_one_at_a_time(runner, x) if len(x) else np.zeros((0,), np.float32), 1, 0.0
+        )
     probe_x = x[:probe]
     single = infer_one_at_a_time(runner, probe_x)
     together = runner.infer(probe_x)

@@ -67,6 +67,7 @@ class KerasRunner(Runner):
         def compute():
             with tf.device(self.device):
                 return self.model(tensor, training=False)
+
         return compute
 
     def close(self) -> None:

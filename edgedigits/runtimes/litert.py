@@ -26,9 +26,13 @@ def _info(detail: dict) -> TensorInfo:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     quantized = bool(scale) and np.dtype(detail["dtype"]).kind in "iu"
     shape = tuple(None if s < 0 else int(s) for s in detail.get("shape_signature", detail["shape"]))
-    return TensorInfo(name=detail["name"], shape=shape, dtype=np.dtype(detail["dtype"]).name,
-                      scale=float(scale) if quantized else None,
-                      zero_point=int(zero_point) if quantized else None)
+    return TensorInfo(
+        name=detail["name"],
+        shape=shape,
+        dtype=np.dtype(detail["dtype"]).name,
+        scale=float(scale) if quantized else None,
+        zero_point=int(zero_point) if quantized else None,
+    )
 
 
 def mark_fixed_batch(runner: Runner) -> None:
@@ -72,8 +76,14 @@ class LiteRTRunner(Runner):
 
     bench_options = ("threads", "xnnpack")
 
-    def __init__(self, path: str | Path, *, threads: int = 1, xnnpack: bool = True,
-                 reference_kernels: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threads: int = 1,
+        xnnpack: bool = True,
+        reference_kernels: bool = False,
+    ):
         super().__init__(path)
         self.threads = threads
         self.reference_kernels = reference_kernels
@@ -90,18 +100,25 @@ class LiteRTRunner(Runner):
         # AUTO applies LiteRT's default delegate, XNNPACK, and no other (we pass no
         # experimental_delegates); BUILTIN_WITHOUT_DEFAULT_DELEGATES applies none; BUILTIN_REF
         # swaps the optimized builtin kernels for the reference ones.
-        resolver = (OpResolverType.BUILTIN_REF if self.reference_kernels
-                    else OpResolverType.AUTO if self.xnnpack
-                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        resolver = (
+            OpResolverType.BUILTIN_REF
+            if self.reference_kernels
+            else OpResolverType.AUTO
+            if self.xnnpack
+            else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
         try:
             with native_stderr_silenced():
-                self._interpreter = Interpreter(model_path=str(self.path),
-                                                num_threads=self.threads,
-                                                experimental_op_resolver_type=resolver)
+                self._interpreter = Interpreter(
+                    model_path=str(self.path),
+                    num_threads=self.threads,
+                    experimental_op_resolver_type=resolver,
+                )
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{self.path}: LiteRT cannot load it "
-                                 f"({first_line(exc, 160)})") from None
+            raise ModelFileError(
+                f"{self.path}: LiteRT cannot load it ({first_line(exc, 160)})"
+            ) from None
         self.inputs = [_info(d) for d in self._interpreter.get_input_details()]
         self.outputs = [_info(d) for d in self._interpreter.get_output_details()]
         mark_fixed_batch(self)
@@ -147,8 +164,10 @@ class LiteRTRunner(Runner):
         self._interpreter.set_tensor(self._in, x)
         return self._interpreter.invoke
 
-    profile_note = ("ai-edge-litert's Python API exposes no per-operator profiler; the node "
-                    "placement is in the provider column")
+    profile_note = (
+        "ai-edge-litert's Python API exposes no per-operator profiler; the node "
+        "placement is in the provider column"
+    )
 
     def close(self) -> None:
         self._interpreter = None

@@ -40,8 +40,11 @@ def _environment():
         from edgedigits._tf import native_stderr_silenced
 
         with native_stderr_silenced():
-            _ENVIRONMENT = Environment.create(options=EnvironmentOptions(
-                runtime_path=os.path.dirname(os.path.abspath(ai_edge_litert.__file__))))
+            _ENVIRONMENT = Environment.create(
+                options=EnvironmentOptions(
+                    runtime_path=os.path.dirname(os.path.abspath(ai_edge_litert.__file__))
+                )
+            )
         atexit.register(_release_environment)
     return _ENVIRONMENT
 
@@ -75,8 +78,13 @@ def _release_environment() -> None:
 def _failure_reason(log: str, fallback: str) -> str:
     """The most telling line of LiteRT's C++ log for a failed compilation."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    for needle in ("No adapters found", "accelerator could not be loaded", "No compiler plugin",
-                   "Failed to initialize", "not supported"):
+    for needle in (
+        "No adapters found",
+        "accelerator could not be loaded",
+        "No compiler plugin",
+        "Failed to initialize",
+        "not supported",
+    ):
         for line in lines:
             if needle.lower() in line.lower():
                 return line.split("] ", 1)[-1][:200]
@@ -108,27 +116,32 @@ class LiteRTCompiledRunner(Runner):
         with LiteRTRunner(self.path, xnnpack=False) as spec:  # tensor specs; raises if corrupt
             self.inputs, self.outputs = spec.inputs, spec.outputs
         mark_fixed_batch(self)
-        options = Options(hardware_accelerators=getattr(HardwareAccelerator, self.accelerator),
-                          cpu_options=CpuOptions(num_threads=self.threads))
+        options = Options(
+            hardware_accelerators=getattr(HardwareAccelerator, self.accelerator),
+            cpu_options=CpuOptions(num_threads=self.threads),
+        )
         with native_stderr_captured() as log:
             try:
-                self._model = CompiledModel.from_file(str(self.path), options=options,
-                                                      environment=_environment())
+                self._model = CompiledModel.from_file(
+                    str(self.path), options=options, environment=_environment()
+                )
                 error = None
             except RuntimeError as exc:
                 error = first_line(exc)
         if error is not None:
             reason = _failure_reason(log.text, error)
             if self.accelerator != "CPU":
-                raise RuntimeUnavailable(f"LiteRT {self.accelerator} accelerator unavailable "
-                                         f"here: {reason}")
-            raise ModelFileError(f"{self.path}: LiteRT CompiledModel cannot compile it "
-                                 f"({reason})")
+                raise RuntimeUnavailable(
+                    f"LiteRT {self.accelerator} accelerator unavailable here: {reason}"
+                )
+            raise ModelFileError(f"{self.path}: LiteRT CompiledModel cannot compile it ({reason})")
         self._signature = 0
         self._allocate(int(self.inputs[0].shape[0] or 1))
         self.fully_accelerated = bool(self._model.is_fully_accelerated())
-        self.provider = (f"LiteRT {self.accelerator} accelerator, fully accelerated: "
-                         f"{'yes' if self.fully_accelerated else 'no'}")
+        self.provider = (
+            f"LiteRT {self.accelerator} accelerator, fully accelerated: "
+            f"{'yes' if self.fully_accelerated else 'no'}"
+        )
 
     def _allocate(self, batch: int) -> None:
         from edgedigits._tf import native_stderr_silenced
@@ -137,14 +150,19 @@ class LiteRTCompiledRunner(Runner):
             self._allocate_buffers(batch)
             # The first write into a new buffer sets up a LiteRT environment of its own, with
             # a page of INFO lines on fd 2: do it here, quietly, not in the first timed call.
-            self._in[0].write(np.zeros((batch, *(int(d) for d in self.inputs[0].shape[1:])),
-                                       np.dtype(self.inputs[0].dtype)))
+            self._in[0].write(
+                np.zeros(
+                    (batch, *(int(d) for d in self.inputs[0].shape[1:])),
+                    np.dtype(self.inputs[0].dtype),
+                )
+            )
 
     def _allocate_buffers(self, batch: int) -> None:
         if batch != self._batch:
             shape = [batch, *(int(d) for d in self.inputs[0].shape[1:])]
             current = self._model.get_input_tensor_details(
-                self._model.get_signature_by_index(self._signature)["key"])
+                self._model.get_signature_by_index(self._signature)["key"]
+            )
             if list(next(iter(current.values()))["shape"]) != shape:
                 self._model.resize_input_tensor(0, shape, self._signature)
         self._in = self._model.create_input_buffers(self._signature)
@@ -172,8 +190,12 @@ class LiteRTCompiledRunner(Runner):
         self._in[0].write(x)
         native = getattr(self._model, "_model", None)
         if native is not None and hasattr(native, "RunByIndex"):
-            return partial(native.RunByIndex, self._signature, [b.capsule for b in self._in],
-                           [b.capsule for b in self._out])
+            return partial(
+                native.RunByIndex,
+                self._signature,
+                [b.capsule for b in self._in],
+                [b.capsule for b in self._out],
+            )
         return partial(self._model.run_by_index, self._signature, self._in, self._out)
 
     profile_note = "LiteRT's CompiledModel Python API exposes no per-operator profiler"

@@ -19,8 +19,13 @@ import numpy as np
 from edgedigits.errors import ModelFileError, first_line
 from edgedigits.runtimes.base import UNVERIFIED, OpTime, Runner, RuntimeUnavailable, TensorInfo
 
-_ORT_TYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
-              "tensor(float16)": "float16", "tensor(int64)": "int64"}
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+}
 
 
 class OnnxRuntimeRunner(Runner):
@@ -34,15 +39,18 @@ class OnnxRuntimeRunner(Runner):
         import onnxruntime as ort
 
         if cls.provider_wanted not in ort.get_available_providers():
-            return (f"onnxruntime {ort.__version__} has no {cls.provider_wanted} (available: "
-                    f"{', '.join(ort.get_available_providers())}); install onnxruntime-gpu on a "
-                    "machine with CUDA")
+            return (
+                f"onnxruntime {ort.__version__} has no {cls.provider_wanted} (available: "
+                f"{', '.join(ort.get_available_providers())}); install onnxruntime-gpu on a "
+                "machine with CUDA"
+            )
         return None
 
     bench_options = ("threads",)
 
-    def __init__(self, path: str | Path, *, threads: int = 1,
-                 disabled_optimizers: tuple[str, ...] = ()):
+    def __init__(
+        self, path: str | Path, *, threads: int = 1, disabled_optimizers: tuple[str, ...] = ()
+    ):
         super().__init__(path)
         self.threads = threads
         self.disabled_optimizers = tuple(disabled_optimizers)  # graph optimizers to leave out
@@ -61,22 +69,35 @@ class OnnxRuntimeRunner(Runner):
             options.enable_profiling = True
             options.profile_file_prefix = profile_prefix
         try:
-            return ort.InferenceSession(str(self.path), sess_options=options,
-                                        providers=list(self.providers),
-                                        disabled_optimizers=list(self.disabled_optimizers))
+            return ort.InferenceSession(
+                str(self.path),
+                sess_options=options,
+                providers=list(self.providers),
+                disabled_optimizers=list(self.disabled_optimizers),
+            )
         except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
-            raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it "
-                                 f"({first_line(exc, 160)})") from None
+            raise ModelFileError(
+                f"{self.path}: ONNX Runtime cannot load it ({first_line(exc, 160)})"
+            ) from None
 
     def load(self) -> None:
         self._session = self._new_session()
-        self.inputs = [TensorInfo(i.name, tuple(d if isinstance(d, int) else None
-                                                for d in i.shape), _ORT_TYPES.get(i.type, i.type))
-                       for i in self._session.get_inputs()]
-        self.outputs = [TensorInfo(o.name, tuple(d if isinstance(d, int) else None
-                                                 for d in o.shape),
-                                   _ORT_TYPES.get(o.type, o.type))
-                        for o in self._session.get_outputs()]
+        self.inputs = [
+            TensorInfo(
+                i.name,
+                tuple(d if isinstance(d, int) else None for d in i.shape),
+                _ORT_TYPES.get(i.type, i.type),
+            )
+            for i in self._session.get_inputs()
+        ]
+        self.outputs = [
+            TensorInfo(
+                o.name,
+                tuple(d if isinstance(d, int) else None for d in o.shape),
+                _ORT_TYPES.get(o.type, o.type),
+            )
+            for o in self._session.get_outputs()
+        ]
         self._in_name = self.inputs[0].name
         self._out_names = [self.outputs[0].name]
         if self.inputs[0].shape[0] == 1:  # exported with --onnx-batch 1: it takes nothing else
@@ -85,8 +106,10 @@ class OnnxRuntimeRunner(Runner):
         active = self._session.get_providers()[0]
         if active != self.provider_wanted:
             # ONNX Runtime silently falls back to CPU when a provider fails to initialize.
-            raise RuntimeUnavailable(f"asked for {self.provider_wanted} but ONNX Runtime runs "
-                                     f"on {active} (silent fallback)")
+            raise RuntimeUnavailable(
+                f"asked for {self.provider_wanted} but ONNX Runtime runs "
+                f"on {active} (silent fallback)"
+            )
         self.provider = self.placement()
 
     def _profiled_nodes(self, runs: int, x: np.ndarray | None = None) -> list[dict]:
@@ -100,8 +123,13 @@ class OnnxRuntimeRunner(Runner):
             for _ in range(runs):
                 session.run(self._out_names, {self._in_name: x})
             events = json.loads(Path(session.end_profiling()).read_text())
-        return [e for e in events if e.get("cat") == "Node"
-                and e.get("name", "").endswith("_kernel_time") and "provider" in e.get("args", {})]
+        return [
+            e
+            for e in events
+            if e.get("cat") == "Node"
+            and e.get("name", "").endswith("_kernel_time")
+            and "provider" in e.get("args", {})
+        ]
 
     def placement(self) -> str:
         """Each node's execution provider, from one profiled inference."""
@@ -112,8 +140,9 @@ class OnnxRuntimeRunner(Runner):
         if not nodes:
             return UNVERIFIED
         counts = Counter(nodes.values())
-        return ", ".join(f"{provider} {n}/{len(nodes)} nodes"
-                         for provider, n in counts.most_common())
+        return ", ".join(
+            f"{provider} {n}/{len(nodes)} nodes" for provider, n in counts.most_common()
+        )
 
     def profile(self, x: np.ndarray, runs: int = 20) -> list[OpTime] | None:
         events = self._profiled_nodes(runs, x)
@@ -124,13 +153,15 @@ class OnnxRuntimeRunner(Runner):
             time_us[key] += float(e.get("dur", 0))
             nodes[key].add(e["name"])
         total = sum(time_us.values()) or 1.0
-        ops = [OpTime(op, provider, len(nodes[(op, provider)]), us / runs, us / total)
-               for (op, provider), us in time_us.items()]
+        ops = [
+            OpTime(op, provider, len(nodes[(op, provider)]), us / runs, us / total)
+            for (op, provider), us in time_us.items()
+        ]
         return sorted(ops, key=lambda o: -o.us_per_run)
 
     def infer_raw(self, x: np.ndarray) -> np.ndarray:
         if self.single_image and len(x) != 1:  # a fixed-batch file, scored image by image
-            return np.concatenate([self.infer_raw(x[k:k + 1]) for k in range(len(x))])
+            return np.concatenate([self.infer_raw(x[k : k + 1]) for k in range(len(x))])
         return self._session.run(self._out_names, {self._in_name: x})[0]
 
     def bind(self, x: np.ndarray):

@@ -37,9 +37,13 @@ def _info(detail: dict, name: str) -> TensorInfo:
     scales, zero_points = q.get("scales", []), q.get("zero_points", [])
     dtype = np.dtype(detail["dtype"])
     quantized = len(scales) > 0 and dtype.kind in "iu" and float(scales[0]) != 0.0
-    return TensorInfo(name=name, shape=(None, *(int(d) for d in detail["shape"][1:])),
-                      dtype=dtype.name, scale=float(scales[0]) if quantized else None,
-                      zero_point=int(zero_points[0]) if quantized else None)
+    return TensorInfo(
+        name=name,
+        shape=(None, *(int(d) for d in detail["shape"][1:])),
+        dtype=dtype.name,
+        scale=float(scales[0]) if quantized else None,
+        zero_point=int(zero_points[0]) if quantized else None,
+    )
 
 
 class TFLMRunner(Runner):
@@ -71,12 +75,12 @@ class TFLMRunner(Runner):
         with native_stderr_captured() as log:
             try:
                 self._interpreter = runtime.Interpreter.from_bytes(
-                    data, arena_size=HOST_ARENA_BYTES)
+                    data, arena_size=HOST_ARENA_BYTES
+                )
             except Exception as exc:  # noqa: BLE001 - the reason is in TFLM's log
                 failure = first_line(exc)
         if self._interpreter is None:
-            reason = next((line.strip() for line in log.text.splitlines() if line.strip()),
-                          failure)
+            reason = next((line.strip() for line in log.text.splitlines() if line.strip()), failure)
             raise TFLMCannotRun(self.path, reason)
         self.arena_bytes = measured_arena_bytes(self._interpreter)
         self.flash_bytes = len(data)
@@ -89,7 +93,7 @@ class TFLMRunner(Runner):
         interpreter = self._interpreter
         out = []
         for k in range(len(x)):
-            interpreter.set_input(x[k:k + 1], 0)
+            interpreter.set_input(x[k : k + 1], 0)
             interpreter.invoke()
             out.append(interpreter.get_output(0))
         return np.concatenate(out)

@@ -52,8 +52,12 @@ def smallest_arena(path: str | Path, known_good: int, timeout_s: float = 120.0) 
     for _ in range(64):  # each pass ends the search or moves a bound
         if hi - lo <= ALIGN:
             break
-        run = subprocess.run([sys.executable, "-c", _PROBE, str(path), str(lo), str(hi),
-                              str(ALIGN)], capture_output=True, text=True, timeout=timeout_s)
+        run = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(path), str(lo), str(hi), str(ALIGN)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         trying = None
         for line in run.stdout.splitlines():
             word, _, size = line.partition(" ")
@@ -65,7 +69,9 @@ def smallest_arena(path: str | Path, known_good: int, timeout_s: float = 120.0) 
                 lo, trying = int(size), None
         if run.returncode != 0:
             if trying is None:  # died before trying anything: not an arena question
-                raise RuntimeError(f"{path}: TFLM arena probe failed: "
-                                   f"{(run.stderr.strip().splitlines() or ['no output'])[-1]}")
+                raise RuntimeError(
+                    f"{path}: TFLM arena probe failed: "
+                    f"{(run.stderr.strip().splitlines() or ['no output'])[-1]}"
+                )
             lo = trying  # TFLM aborted on this size: too small
     return hi

@@ -26,6 +26,17 @@ from edgedigits.zoo.registry import (
     register_model,
 )
 
-__all__ = ["OPTIMIZERS", "Augmentation", "ModelSpec", "SeedFigure", "TrainingRecipe",
-           "conv_bn_relu", "create_model", "describe_models", "get_spec", "list_models",
-           "register_model", "tf_keras"]
+__all__ = [
+    "OPTIMIZERS",
+    "Augmentation",
+    "ModelSpec",
+    "SeedFigure",
+    "TrainingRecipe",
+    "conv_bn_relu",
+    "create_model",
+    "describe_models",
+    "get_spec",
+    "list_models",
+    "register_model",
+    "tf_keras",
+]

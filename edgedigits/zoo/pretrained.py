@@ -24,8 +24,7 @@ from typing import Any
 
 from edgedigits.errors import ModelFileError
 
-__all__ = ["PretrainedWeights", "describe", "index", "index_document", "pretrained",
-           "weights_dir"]
+__all__ = ["PretrainedWeights", "describe", "index", "index_document", "pretrained", "weights_dir"]
 
 INDEX_SCHEMA = "edgedigits.pretrained/1"
 MAX_INDEX_BYTES = 1 << 20
@@ -56,8 +55,10 @@ class PretrainedWeights:
         return weights_dir() / self.file
 
     def line(self) -> str:
-        return (f"{self.model}: pretrained weights ({self.test_accuracy:.2f}%, sha256 "
-                f"{self.sha256[:12]}...); 'edgedigits train {self.model}' to train it yourself")
+        return (
+            f"{self.model}: pretrained weights ({self.test_accuracy:.2f}%, sha256 "
+            f"{self.sha256[:12]}...); 'edgedigits train {self.model}' to train it yourself"
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,8 +73,9 @@ def index() -> dict[str, PretrainedWeights]:
     if not isinstance(doc, dict) or doc.get("schema") != INDEX_SCHEMA:
         raise ModelFileError(f"{path}: not a pretrained-weights index ({INDEX_SCHEMA})")
     try:
-        return {name: PretrainedWeights(model=name, **entry)
-                for name, entry in doc["models"].items()}
+        return {
+            name: PretrainedWeights(model=name, **entry) for name, entry in doc["models"].items()
+        }
     except (TypeError, KeyError) as exc:
         raise ModelFileError(f"{path}: damaged pretrained-weights index ({exc})") from None
 
@@ -87,10 +89,17 @@ def describe(name: str) -> dict[str, Any] | None:
     entry = pretrained(name)
     if entry is None:
         return None
-    return {"file": entry.file, "sha256": entry.sha256, "size_bytes": entry.size_bytes,
-            "test_accuracy": entry.test_accuracy, "seed": entry.seed, "recipe": entry.recipe,
-            "train_seconds": entry.train_seconds, "trained_on": entry.trained_on,
-            "versions": entry.versions}
+    return {
+        "file": entry.file,
+        "sha256": entry.sha256,
+        "size_bytes": entry.size_bytes,
+        "test_accuracy": entry.test_accuracy,
+        "seed": entry.seed,
+        "recipe": entry.recipe,
+        "train_seconds": entry.train_seconds,
+        "trained_on": entry.trained_on,
+        "versions": entry.versions,
+    }
 
 
 def index_document(entries: dict[str, dict[str, Any]]) -> str:

@@ -65,8 +65,10 @@ class Augmentation:
         if self.clean_final_epochs < 0:
             raise ValueError(f"clean_final_epochs {self.clean_final_epochs}: must be >= 0")
         if self.elastic_alpha < 0 or self.elastic_sigma <= 0:
-            raise ValueError(f"elastic alpha {self.elastic_alpha} sigma {self.elastic_sigma}: "
-                             "alpha must be >= 0 and sigma > 0")
+            raise ValueError(
+                f"elastic alpha {self.elastic_alpha} sigma {self.elastic_sigma}: "
+                "alpha must be >= 0 and sigma > 0"
+            )
 
     def clean_epochs(self, epochs: int) -> int:
         """How many of ``epochs`` train without augmentation: ``clean_final_epochs``, but always
@@ -74,8 +76,10 @@ class Augmentation:
         return max(0, min(self.clean_final_epochs, epochs - 1))
 
     def summary(self) -> str:
-        text = (f"aug rot {self.rotation_degrees:g}deg shift {self.shift_fraction:g} "
-                f"zoom {self.zoom_fraction:g}")
+        text = (
+            f"aug rot {self.rotation_degrees:g}deg shift {self.shift_fraction:g} "
+            f"zoom {self.zoom_fraction:g}"
+        )
         if self.elastic_alpha:
             text += f" elastic {self.elastic_alpha:g}/{self.elastic_sigma:g}"
         if self.clean_final_epochs:
@@ -127,8 +131,10 @@ class TrainingRecipe:
         if self.finetune_learning_rate is not None and not self.finetune_learning_rate > 0:
             raise ValueError(f"finetune_learning_rate {self.finetune_learning_rate}: must be > 0")
         if self.callbacks and self.augmentation and self.augmentation.clean_final_epochs:
-            raise ValueError("clean_final_epochs trains in two fit() calls, which would restart "
-                             "the callbacks' state: use one or the other")
+            raise ValueError(
+                "clean_final_epochs trains in two fit() calls, which would restart "
+                "the callbacks' state: use one or the other"
+            )
 
     @property
     def one_hot_targets(self) -> bool:
@@ -138,12 +144,17 @@ class TrainingRecipe:
 
     def summary(self) -> str:
         """One line for the zoo table, e.g. 'adam 1e-3, sparse CE, 20 ep, bs 32, val .2, ES+RLR'."""
-        loss = {"sparse_categorical_crossentropy": "sparse CE",
-                "mean_squared_error": "MSE"}.get(self.loss, self.loss)
+        loss = {"sparse_categorical_crossentropy": "sparse CE", "mean_squared_error": "MSE"}.get(
+            self.loss, self.loss
+        )
         if self.from_logits:
             loss += " (logits)"
-        parts = [f"{self.optimizer} {self.learning_rate:g}", loss, f"{self.epochs} ep",
-                 f"bs {self.batch_size}"]
+        parts = [
+            f"{self.optimizer} {self.learning_rate:g}",
+            loss,
+            f"{self.epochs} ep",
+            f"bs {self.batch_size}",
+        ]
         if self.validation_split:
             parts.append(f"val {self.validation_split:g}")
         if self.schedule != "constant":
@@ -225,8 +236,9 @@ class ModelSpec:
         return {1: "flat", 2: "HW", 3: "HWC"}[len(self.input_shape)]
 
 
-def scale_pixels(images: np.ndarray, scale: float, offset: float,
-                 input_shape: tuple[int, ...]) -> np.ndarray:
+def scale_pixels(
+    images: np.ndarray, scale: float, offset: float, input_shape: tuple[int, ...]
+) -> np.ndarray:
     """uint8 ``(N, 28, 28)`` pixels -> float32 ``pixel * scale + offset`` in ``input_shape``."""
     x = np.asarray(images, dtype=np.float32)
     if scale == 1.0 / 255.0 and offset == 0.0:
@@ -254,18 +266,33 @@ def is_zoo_model(name: str) -> bool:
     return name in _REGISTRY
 
 
-def register_model(*, source: SeedProject, architecture: str, family: str,
-                   input_shape: tuple[int, ...], recipe: TrainingRecipe,
-                   reported: SeedFigure | None = None, choices: str = "") -> Callable:
+def register_model(
+    *,
+    source: SeedProject,
+    architecture: str,
+    family: str,
+    input_shape: tuple[int, ...],
+    recipe: TrainingRecipe,
+    reported: SeedFigure | None = None,
+    choices: str = "",
+) -> Callable:
     """Register the decorated builder under its function name."""
 
     def decorator(fn: Callable[[], Any]) -> Callable[[], Any]:
         name = fn.__name__
         if name in _REGISTRY:
             raise ValueError(f"zoo model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name=name, source=source, architecture=architecture,
-                                    family=family, input_shape=tuple(input_shape), recipe=recipe,
-                                    build_fn=fn, reported=reported, choices=choices)
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            source=source,
+            architecture=architecture,
+            family=family,
+            input_shape=tuple(input_shape),
+            recipe=recipe,
+            build_fn=fn,
+            reported=reported,
+            choices=choices,
+        )
         return fn
 
     return decorator
@@ -288,11 +315,14 @@ def get_spec(name: str) -> ModelSpec:
     except KeyError:
         # A prefix ("seed002_mlp") says more than edit distance; fall back to difflib.
         close = [n for n in _REGISTRY if n.startswith(name)] or difflib.get_close_matches(
-            name, _REGISTRY, n=1)
+            name, _REGISTRY, n=1
+        )
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UnknownNameError(f"unknown model {name!r}{hint}; valid models: "
-                               f"{', '.join(_REGISTRY)} (or a model imported under --out with "
-                               "'edgedigits import', or a .keras/.h5 file)") from None
+        raise UnknownNameError(
+            f"unknown model {name!r}{hint}; valid models: "
+            f"{', '.join(_REGISTRY)} (or a model imported under --out with "
+            "'edgedigits import', or a .keras/.h5 file)"
+        ) from None
 
 
 def create_model(name: str) -> Any:
@@ -307,18 +337,21 @@ def describe_models(names: list[str] | None = None) -> list[dict[str, Any]]:
     rows = []
     for name in names or list_models():
         spec = get_spec(name)
-        rows.append({
-            "name": spec.name,
-            "source": spec.source.id,
-            "source_title": spec.source.title,
-            "family": spec.family,
-            "architecture": spec.architecture,
-            "input_shape": list(spec.input_shape),
-            "params": int(spec.build().count_params()),
-            "recipe": spec.recipe.summary(),
-            "reported": (f"{spec.reported.percent:g}% {spec.reported.metric}"
-                         if spec.reported else None),
-            "choices": spec.choices or None,
-            "pretrained": describe_pretrained(spec.name),  # the shipped weights, or None
-        })
+        rows.append(
+            {
+                "name": spec.name,
+                "source": spec.source.id,
+                "source_title": spec.source.title,
+                "family": spec.family,
+                "architecture": spec.architecture,
+                "input_shape": list(spec.input_shape),
+                "params": int(spec.build().count_params()),
+                "recipe": spec.recipe.summary(),
+                "reported": (
+                    f"{spec.reported.percent:g}% {spec.reported.metric}" if spec.reported else None
+                ),
+                "choices": spec.choices or None,
+                "pretrained": describe_pretrained(spec.name),  # the shipped weights, or None
+            }
+        )
     return rows

@@ -15,48 +15,72 @@ SPARSE_CE = "sparse_categorical_crossentropy"
 def _deep_mlp():
     """Dense256, Dropout .5, Dense128, Dense128, BatchNorm, Dense10: the seed's Model 2/3 body."""
     layers = tf_keras().layers
-    return tf_keras().Sequential([
-        layers.Input(shape=(784,)),
-        layers.Dense(256, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(128, activation="relu"),
-        layers.BatchNormalization(),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return tf_keras().Sequential(
+        [
+            layers.Input(shape=(784,)),
+            layers.Dense(256, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(128, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
-@register_model(source=SEED, architecture="784-256-10", family="mlp", input_shape=(784,),
-                recipe=TrainingRecipe(loss=SPARSE_CE, optimizer="adam", epochs=10))
+@register_model(
+    source=SEED,
+    architecture="784-256-10",
+    family="mlp",
+    input_shape=(784,),
+    recipe=TrainingRecipe(loss=SPARSE_CE, optimizer="adam", epochs=10),
+)
 def seed000_mlp256():
     """Model 1: one hidden layer of 256 relu units, softmax output."""
     layers = tf_keras().layers
-    return tf_keras().Sequential([
-        layers.Input(shape=(784,)),
-        layers.Dense(256, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return tf_keras().Sequential(
+        [
+            layers.Input(shape=(784,)),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
-@register_model(source=SEED, architecture="784-256-d.5-128-128-BN-10", family="mlp",
-                input_shape=(784,),
-                recipe=TrainingRecipe(loss=SPARSE_CE, optimizer="adam", epochs=20,
-                                      validation_split=0.2))
+@register_model(
+    source=SEED,
+    architecture="784-256-d.5-128-128-BN-10",
+    family="mlp",
+    input_shape=(784,),
+    recipe=TrainingRecipe(loss=SPARSE_CE, optimizer="adam", epochs=20, validation_split=0.2),
+)
 def seed000_deep_mlp():
     """Model 2: deeper MLP with dropout and batch normalization, 20 epochs, 20% validation."""
     return _deep_mlp()
 
 
 @register_model(
-    source=SEED, architecture="784-256-d.5-128-128-BN-10", family="mlp", input_shape=(784,),
+    source=SEED,
+    architecture="784-256-d.5-128-128-BN-10",
+    family="mlp",
+    input_shape=(784,),
     recipe=TrainingRecipe(
-        loss=SPARSE_CE, optimizer="adam", learning_rate=1e-3, epochs=20, validation_split=0.2,
+        loss=SPARSE_CE,
+        optimizer="adam",
+        learning_rate=1e-3,
+        epochs=20,
+        validation_split=0.2,
         callbacks=(
-            CallbackSpec("EarlyStopping", {"monitor": "val_loss", "patience": 5,
-                                           "restore_best_weights": True}),
-            CallbackSpec("ReduceLROnPlateau", {"monitor": "val_loss", "factor": 0.1,
-                                               "patience": 3, "min_lr": 1e-5}),
-        )),
+            CallbackSpec(
+                "EarlyStopping",
+                {"monitor": "val_loss", "patience": 5, "restore_best_weights": True},
+            ),
+            CallbackSpec(
+                "ReduceLROnPlateau",
+                {"monitor": "val_loss", "factor": 0.1, "patience": 3, "min_lr": 1e-5},
+            ),
+        ),
+    ),
     choices="The seed names no monitor for its callbacks; Keras' default, val_loss, is used.",
 )
 def seed000_deep_mlp_callbacks():

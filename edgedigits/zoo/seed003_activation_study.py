@@ -9,20 +9,29 @@ from edgedigits._tf import tf_keras
 from edgedigits.zoo.registry import SeedFigure, SeedProject, TrainingRecipe, register_model
 
 SEED = SeedProject("003", "ANN width and activation study")
-RECIPE = TrainingRecipe(loss="sparse_categorical_crossentropy", optimizer="adam", epochs=10,
-                        batch_size=32, validation_split=0.1)
-CHOICES = ("The seed states no optimizer, epochs or split: Adam 1e-3, 10 epochs, batch 32 and a "
-           "10% validation split, the common Keras tutorial recipe for such ANNs.")
+RECIPE = TrainingRecipe(
+    loss="sparse_categorical_crossentropy",
+    optimizer="adam",
+    epochs=10,
+    batch_size=32,
+    validation_split=0.1,
+)
+CHOICES = (
+    "The seed states no optimizer, epochs or split: Adam 1e-3, 10 epochs, batch 32 and a "
+    "10% validation split, the common Keras tutorial recipe for such ANNs."
+)
 
 
 def _ann(width: int, activation: str):
     layers = tf_keras().layers
-    return tf_keras().Sequential([
-        layers.Input(shape=(784,)),
-        layers.Dense(width, activation=activation),
-        layers.Dense(width, activation=activation),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return tf_keras().Sequential(
+        [
+            layers.Input(shape=(784,)),
+            layers.Dense(width, activation=activation),
+            layers.Dense(width, activation=activation),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 # The study is one grid: width x activation, each with the validation accuracy the seed reports.
@@ -40,9 +49,15 @@ def _register(name: str, width: int, activation: str, reported: float) -> None:
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = f"Two hidden layers of {width} {activation} units."
-    register_model(source=SEED, architecture=f"784-{width}-{width}-10, {activation}",
-                   family="mlp", input_shape=(784,), recipe=RECIPE, choices=CHOICES,
-                   reported=SeedFigure(reported, "validation accuracy"))(build)
+    register_model(
+        source=SEED,
+        architecture=f"784-{width}-{width}-10, {activation}",
+        family="mlp",
+        input_shape=(784,),
+        recipe=RECIPE,
+        choices=CHOICES,
+        reported=SeedFigure(reported, "validation accuracy"),
+    )(build)
 
 
 for _name, _row in STUDY.items():
