@@ -31,6 +31,16 @@ def _p50(row: dict | None) -> float | None:
     return row["latency_us"]["p50"] if row else None
 
 
+def _judged_by(settings: dict) -> str:
+    """Reports before the contract (issue 29) recorded tolerances per family, later ones per
+    recipe: say which the report was judged by."""
+    return (
+        "recipe's tolerance"
+        if "float32" in settings.get("tolerances", {})
+        else ("family's tolerance")
+    )
+
+
 def ratio_range(rows, top: tuple[str, str], bottom: tuple[str, str]) -> tuple[float, float, int]:
     """(min, max, count) over models of p50(top) / p50(bottom), batch 1."""
     ratios = [
@@ -72,7 +82,7 @@ def summarize(doc: dict) -> str:
         f"Batch 1, {s['threads']} thread, p50 latency in µs of the app's call, with the "
         f"runtime's compute alone in brackets; {s['rounds']} interleaved rounds; machine: "
         f"{m['cpu']}, {m['cores']} cores, Python {m['python']}. Parity = batch-1 rows passing "
-        "their family's tolerance on the full 10,000-image test set.",
+        f"their {_judged_by(s)} on the full 10,000-image test set.",
         "",
     ]
     table_rows = []

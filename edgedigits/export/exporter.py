@@ -52,7 +52,7 @@ from edgedigits.model_files import (
     model_path,
 )
 from edgedigits.model_files.shipped import materialize
-from edgedigits.zoo import ModelSpec, get_spec, list_models
+from edgedigits.zoo import get_spec, list_models
 from edgedigits.zoo.pretrained import pretrained
 
 
@@ -63,17 +63,8 @@ class _ModelExport:
     checked file with its manifest record and golden entry. A recipe or file that fails becomes
     a failed record with the reason; the rest go on."""
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        out: Path,
-        dataset: Dataset,
-        options: ExportOptions,
-        command: str,
-        log: Callable[[str], None],
-        work: Path,
-    ):
-        self.ctx = ModelContext(spec, out, dataset, options, command, log, work)
+    def __init__(self, ctx: ModelContext):
+        self.ctx = ctx
         self.converter = Converter(self.ctx)
         self.checker = Checker(self.ctx, self.converter)
 
@@ -358,7 +349,7 @@ def _export_model(
     log: Callable[[str], None],
 ) -> list[ArtifactRecord]:
     with folder_commit.work_dir(out / name) as work:
-        job = _ModelExport(get_spec(name), out, dataset, options, command, log, work)
+        job = _ModelExport(ModelContext(get_spec(name), out, dataset, options, command, log, work))
         return _run_model_export(job, options)
 
 
