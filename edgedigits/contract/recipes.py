@@ -39,9 +39,9 @@ class Recipe(str, Enum):
 
 # What a recipe's artifacts promise against the *trained* Keras model, on the test images they are
 # judged on (export: its --verify-samples; bench: the test set). Export and bench read these same
-# rows, so a file passes or fails the same way whichever command looks at it
-# (tests/test_contract.py runs both on one file). Measured on the whole zoo
-# (bench/results/bench_zoo.json and export_zoo.json):
+# rows, so a file passes or fails the same way whichever command looks at it (tests/test_bench.py,
+# test_export_and_bench_judge_an_artifact_the_same_way, runs both on the same files). Measured on
+# the whole zoo (bench/results/bench_zoo.json and export_zoo.json):
 # - float32 files match to ~5e-6, float16 weights move probabilities ~3e-3; the 0.2 points a
 #   float file may lose are what its 0.2% of disagreements can cost (one image of 500);
 # - integer recipes hold >= 98.86% agreement except seed001_optimized_cnn's int8 (96.2%, -3.2
