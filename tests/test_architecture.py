@@ -5,6 +5,7 @@ adding one fails and paying one off means deleting its line)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "edgedigits"
@@ -168,3 +169,21 @@ def test_markdown_tables_come_from_one_helper():
         if '"|---' in line or "'|---" in line
     ]
     assert not by_hand, by_hand
+
+
+def test_the_python_api_page_lists_public_names_only():
+    """docs/reference/python-api.md's "What is public" table: each name it shows for a module is
+    in that module's ``__all__``."""
+    page = (PACKAGE.parent / "docs" / "reference" / "python-api.md").read_text()
+    section = page.split("## What is public", 1)[1]
+    wrong = []
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) < 4 or not cells[1].strip().startswith("`edgedigits"):
+            continue
+        module = cells[1].strip(" `")
+        offered = cells[2].split("(", 1)[0] if module == "edgedigits" else cells[2]
+        names = re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", offered)
+        public = _declared_all(module) or set()
+        wrong += [f"{module}.{n}" for n in names if n not in public]
+    assert not wrong, wrong
