@@ -1,8 +1,8 @@
 """The comparator: an artifact's outputs against its reference's, judged by a tolerance.
 
 One function serves the export-time check (``export/check.py``: the verify images against the
-Keras model, tolerances from the recipe table) and the bench (the full test set, tolerances per
-recipe family in ``benchmark/parity.py``), as Polygraphy's ``CompareFunc`` serves all its runs.
+Keras model) and the bench (the full test set), both with the recipe's tolerance from the
+contract (``edgedigits/contract/``), as Polygraphy's ``CompareFunc`` serves all its runs.
 A tolerance exceeded is a *result* (``passed`` false, with the reasons), never an exception.
 Import-light (NumPy only), so the trainer can use ``confusion`` too.
 """

@@ -78,11 +78,14 @@ def contract_markdown() -> str:
 
     rows = []
     for recipe, info in RECIPE_INFO.items():
-        needs = (
-            []
-            + (["calibration images"] if info.calibrated else [])
-            + (["fine-tuning"] if info.finetuned else [])
-        )
+        needs = [
+            need
+            for need, yes in (
+                ("calibration images", info.calibrated),
+                ("fine-tuning", info.finetuned),
+            )
+            if yes
+        ]
         formats = [f.value for f in Format if recipe in FORMAT_RECIPES[f]]
         conversion = (
             f"as `{info.converts_as.value}`, against the fine-tuned model"

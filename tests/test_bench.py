@@ -22,8 +22,8 @@ from edgedigits.benchmark import (
 from edgedigits.benchmark import report as reports
 from edgedigits.benchmark.benchmark import COMPUTE_BATCHES
 from edgedigits.benchmark.gate import load_baseline
-from edgedigits.benchmark.parity import default_tolerances
 from edgedigits.cli import main
+from edgedigits.contract import default_tolerances
 from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UnknownNameError, UsageError
 from edgedigits.export import export

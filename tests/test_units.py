@@ -11,8 +11,8 @@ import pytest
 
 from edgedigits import atomic
 from edgedigits.benchmark.gate import growth_interval, round_ratios
-from edgedigits.benchmark.parity import Tolerance, compare
 from edgedigits.benchmark.timing import TimingOptions, measure
+from edgedigits.comparator import Tolerance, compare
 from edgedigits.runtimes.base import TensorInfo, dequantize, quantize
 
 

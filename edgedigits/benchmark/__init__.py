@@ -1,17 +1,18 @@
 """Benchmark: accuracy parity and latency of every artifact in every runtime, reports, CI gate.
 
-``artifacts.py`` (what to bench), ``timing.py`` (interleaved latency rounds),
-``parity.py`` (accuracy vs the Keras reference, by the contract's tolerances), ``benchmark.py``
-(the loop and its typed records), ``report.py`` (JSON, Markdown, Pareto plots), ``gate.py``
-(baseline comparison for CI), ``schema.json`` (the JSON report's schema).
+``artifacts.py`` (what to bench), ``timing.py`` (interleaved latency rounds), ``benchmark.py``
+(the loop and its typed records; parity by the contract's tolerances, ``edgedigits.contract``),
+``report.py`` (JSON, Markdown, Pareto plots), ``gate.py`` (baseline comparison for CI),
+``schema.json`` (the JSON report's schema).
 """
 
 from edgedigits.benchmark import gate, report
 from edgedigits.benchmark.benchmark import BenchOptions, BenchReport, BenchResult, bench
 from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN, check
-from edgedigits.benchmark.parity import Tolerance, default_tolerances, load_tolerances
 from edgedigits.benchmark.report import machine_info, pareto_front
 from edgedigits.benchmark.timing import TimingOptions, measure
+from edgedigits.comparator import Tolerance
+from edgedigits.contract.tolerances import default_tolerances, load_tolerances
 
 __all__ = [
     "DEFAULT_MAX_SLOWDOWN",

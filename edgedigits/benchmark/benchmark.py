@@ -27,14 +27,9 @@ from typing import Any
 import numpy as np
 
 from edgedigits.benchmark.artifacts import INTEGRITY_OK, Artifact, integrity, resolve_artifacts
-from edgedigits.benchmark.parity import (
-    Parity,
-    Tolerance,
-    compare,
-    default_tolerances,
-    family_of,
-)
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
+from edgedigits.comparator import Parity, Tolerance, compare
+from edgedigits.contract.tolerances import default_tolerances, family_of
 from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.mcu_budget import MCUBudget
