@@ -47,6 +47,7 @@ from edgedigits.errors import DiskFullError, UsageError, is_disk_full
 T = TypeVar("T")
 LOCK, STAGE, OLD, WORK = ".lock", ".stage-", ".old-", ".work-"
 _RENAME_EXCHANGE = 2  # linux/fs.h
+NOT_PERMITTED = (errno.EPERM, errno.EACCES, errno.EROFS)
 
 
 def lock_path(folder: Path) -> Path:
@@ -116,6 +117,11 @@ def commit(folder: Path, build: Callable[[Path], T], *, what: str = "files") -> 
                     f"{folder}: no space left on the device while writing "
                     f"{what}; the folder was not changed (its earlier files and "
                     "manifest are as they were)"
+                ) from None
+            if exc.errno in NOT_PERMITTED:  # immutable (chattr +i), read-only, not ours
+                raise UsageError(
+                    f"{folder}: cannot be changed ({exc.strerror}; immutable, read-only or "
+                    f"another user's?) while writing {what}; the folder was not changed"
                 ) from None
             raise
         except BaseException:

@@ -89,3 +89,17 @@ def list_of_objects(
         if not isinstance(item, dict):
             raise fail(f"{key}[{k}] is not an object")
     return items
+
+
+def schema_violation(doc: Any, schema: dict[str, Any]) -> str | None:
+    """The first place ``doc`` breaks ``schema`` (a JSON Schema 2020-12), as ``at $.path:
+    message`` cut to one short line; None when it conforms. Every document we read back is held
+    to the schema we publish for it, so a field of the wrong type never reaches the code."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is None:
+        return None
+    message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
+    return f"at {error.json_path}: {message}"

@@ -45,6 +45,7 @@ from edgedigits.model_files import (
     model_path,
 )
 from edgedigits.model_files.keras_json import Architecture, parse_keras_config
+from edgedigits.model_files.shapes import batch_for
 from edgedigits.model_files.weights import KERAS_SUFFIXES, ModelFile, open_model_file, read_weights
 from edgedigits.zoo.registry import (
     IMPORTED,
@@ -73,7 +74,9 @@ MIN_ACCURACY = 50.0
 TIE_POINTS = 1.0
 EQUIVALENCE_IMAGES = 256
 EQUIVALENCE_MAX_ABS_DIFF = 1e-5
-REFERENCE_TIMEOUT_S = 600
+REFERENCE_TIMEOUT_S = 180  # TensorFlow's start, the file's load and 256 images: ~10 s
+# The line keras_reference.py marks Keras' own refusal with (kept equal by a test).
+REFUSED = "edgedigits-reference-refused: "
 # Run as a script in a subprocess, never imported here (see its docstring).
 REFERENCE_SCRIPT = Path(__file__).with_name("model_files") / "keras_reference.py"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -163,16 +166,22 @@ def looks_like_model_file(target: str) -> bool:
     return Path(target).suffix.lower() in KERAS_SUFFIXES
 
 
+def read_as_data(held: ModelFile, where: str) -> tuple[Architecture, dict[str, list[np.ndarray]]]:
+    """The checked architecture and every weight array, read as data: what a model file must
+    pass before anything is built from it (no TensorFlow is touched; the fuzz tier's entry)."""
+    arch = parse_keras_config(held.config_text, where)
+    arrays = read_weights(
+        held, [(layer.class_name, layer.name) for layer in arch.layers], arch.weight_shapes, where
+    )
+    return arch, arrays
+
+
 def rebuild(held: ModelFile, where: str) -> tuple[Architecture, Any]:
     """The checked architecture and the tf_keras model with the file's weights in it."""
     from edgedigits.model_files.rebuild import build_model, set_weights
 
-    arch = parse_keras_config(held.config_text, where)
-    model = build_model(arch)
-    arrays = read_weights(
-        held, [(layer.class_name, layer.name) for layer in arch.layers], arch.weight_shapes, where
-    )
-    return arch, set_weights(model, arrays)
+    arch, arrays = read_as_data(held, where)
+    return arch, set_weights(build_model(arch), arrays)
 
 
 def infer_preprocessing(
@@ -182,7 +191,7 @@ def infer_preprocessing(
     scores = {}
     for name, (scale, offset) in PREPROCESSING.items():
         x = scale_pixels(images, scale, offset, input_shape)
-        outputs = model.predict(x, batch_size=1024, verbose=0).astype(np.float64)
+        outputs = model.predict(x, batch_size=batch_for(model), verbose=0).astype(np.float64)
         if logits:
             outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
             outputs /= outputs.sum(axis=1, keepdims=True)
@@ -201,8 +210,13 @@ def best_preprocessing(scores: dict[str, dict[str, float]]) -> str:
     return min(tied, key=lambda k: scores[k]["cross_entropy"])
 
 
-def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence:
-    """The file in the Keras that wrote it (a subprocess) against the rebuilt model on ``x``."""
+def check_equivalence(
+    held: ModelFile, model: Any, x: np.ndarray, where: str | Path = "model file"
+) -> Equivalence:
+    """The file in the Keras that wrote it (a subprocess) against the rebuilt model on ``x``.
+
+    Not checked only when that Keras is not installed; when it is and cannot load or run the
+    file (or takes over ``REFERENCE_TIMEOUT_S``), the file is refused (``ModelFileError``)."""
     script = REFERENCE_SCRIPT
     with tempfile.TemporaryDirectory(prefix="edgedigits-reference-") as tmp:
         x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
@@ -235,9 +249,10 @@ def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
-            return Equivalence(
-                False, f"{held.writer} took over {REFERENCE_TIMEOUT_S} s to load and run the file"
-            )
+            raise ModelFileError(
+                f"{where}: {held.writer} took over {REFERENCE_TIMEOUT_S} s to load "
+                "and run the file; not imported"
+            ) from None
         if done.returncode == 3:
             return Equivalence(
                 False,
@@ -245,15 +260,19 @@ def check_equivalence(held: ModelFile, model: Any, x: np.ndarray) -> Equivalence
                 f"{held.keras_version or ''}, which is not installed".replace("  ", " "),
             )
         if done.returncode != 0 or not y_path.is_file():
+            # The Keras that wrote the file is here and refuses it: a damaged file, not an
+            # unverifiable one.
             lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            return Equivalence(
-                False,
-                f"{held.writer} could not run the file: "
-                f"{lines[-1][:200] if lines else done.returncode}",
+            said = next(
+                (ln.split(REFUSED, 1)[1] for ln in reversed(lines) if REFUSED in ln),
+                lines[-1][:200] if lines else f"exit {done.returncode}",
+            )
+            raise ModelFileError(
+                f"{where}: {held.writer} cannot load or run the file ({said}); not imported"
             )
         reference = np.load(y_path, allow_pickle=False)
         version = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "?"
-    ours = model.predict(x, batch_size=256, verbose=0)
+    ours = model.predict(x, batch_size=batch_for(model), verbose=0)
     if reference.shape != ours.shape:
         return Equivalence(
             True,
@@ -326,7 +345,7 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
             )
         scale, offset = PREPROCESSING[chosen]
         x = scale_pixels(dataset.test_images[:EQUIVALENCE_IMAGES], scale, offset, arch.input_shape)
-        equivalence = check_equivalence(held, model, x)
+        equivalence = check_equivalence(held, model, x, source)
         if equivalence.checked and not equivalence.passed:
             raise ModelFileError(
                 f"{source}: the rebuilt model differs from the file as "

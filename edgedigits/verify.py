@@ -30,6 +30,8 @@ Nothing is fixed or rewritten; each problem is one line naming the file and what
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
 import tempfile
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits import folder_commit
+from edgedigits._tf import native_stderr_captured
 from edgedigits.errors import EdgeDigitsError, UsageError, first_line
 from edgedigits.model_files import DEFAULT_OUT, file_sha256
 from edgedigits.model_import import RECORD
@@ -49,6 +52,7 @@ from edgedigits.zoo import list_models
 __all__ = ["Problem", "VerifyReport", "replay_golden", "verify"]
 
 ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".ort", ".cc", ".h")
+MAX_LOG_CHARS = 4000  # of a runtime's log kept per file in the report
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class VerifyReport:
     manifests: dict[str, str] = field(default_factory=dict)  # folder -> manifest.json SHA-256
     verified: list[str] = field(default_factory=list)  # artifact files that passed every check
     problems: list[Problem] = field(default_factory=list)
+    # what a runtime wrote to stderr while a file was checked (kept, not printed), by file
+    runtime_logs: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -80,6 +86,7 @@ class VerifyReport:
             "manifest_sha256": self.manifests,
             "verified": self.verified,
             "problems": [asdict(p) for p in self.problems],
+            "runtime_logs": self.runtime_logs,
         }
 
 
@@ -302,8 +309,14 @@ class _FolderCheck:
                 f"covers {info.get('covers')}, the manifest's .ort files are {ort_files}",
             )
         elif all((self.folder / f).is_file() for f in ort_files):
-            expected = to_ort.operator_config([self.folder / f for f in ort_files])
-            if path.read_text(encoding="utf-8") != expected:
+            try:
+                expected = to_ort.operator_config([self.folder / f for f in ort_files])
+            except EdgeDigitsError as exc:
+                self.problem(
+                    to_ort.CONFIG_NAME, "companion", f"cannot be regenerated: {first_line(exc)}"
+                )
+                return
+            if path.read_text(encoding="utf-8", errors="replace") != expected:
                 self.problem(
                     to_ort.CONFIG_NAME,
                     "companion",
@@ -410,20 +423,36 @@ class _FolderCheck:
         if tflm:
             from edgedigits.runtimes.tflm import TFLMRunner
 
-            kind, failure = "tflm", "does not run in TensorFlow Lite Micro"
+            kind, runtime = "tflm", "TensorFlow Lite Micro"
             open_runner, check = TFLMRunner, self._check_arena
         else:
             from edgedigits.runtimes import runner_for
 
-            kind, failure = "tensors", "does not load in its runtime"
+            kind, runtime = "tensors", "its runtime"
             open_runner, check = runner_for, self._check_tensors
-        try:
-            with open_runner(path) as runner:
-                check(name, record, runner)
-                if entry is not None and self.check_tolerance(name, record, entry):
-                    self.replay(name, runner, entry)
-        except Exception as exc:  # noqa: BLE001 - a file that does not load is a problem line
-            self.problem(name, kind, f"{failure} ({first_line(exc)})")
+        # A runtime's own log lines (ONNX Runtime's coloured errors, LiteRT's notices) are kept
+        # in the report, never printed: the problem line says what went wrong, once.
+        with native_stderr_captured() as log:
+            try:
+                runner = open_runner(path)
+                runner.__enter__()
+            except Exception as exc:  # noqa: BLE001 - any runtime's load error is this file's
+                self.problem(name, kind, f"does not load in {runtime} ({first_line(exc)})")
+                runner = None
+            if runner is not None:
+                try:
+                    check(name, record, runner)
+                    if entry is not None and self.check_tolerance(name, record, entry):
+                        self.replay(name, runner, entry)
+                except Exception as exc:  # noqa: BLE001 - a file that loads but cannot run
+                    self.problem(
+                        name, kind, f"loads but fails to run in {runtime} ({first_line(exc)})"
+                    )
+                finally:
+                    with contextlib.suppress(Exception):
+                        runner.__exit__(None, None, None)
+        if log.text.strip():
+            self.report.runtime_logs[str(self.folder / name)] = log.text[-MAX_LOG_CHARS:]
 
     def _check_tensors(self, name: str, record: dict[str, Any], runner: Any) -> None:
         for kind, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs)):
@@ -489,11 +518,18 @@ class _FolderCheck:
         if len(expected) != len(x):
             self.problem(name, "golden", f"{len(expected)} expected outputs for {len(x)} images")
             return
+        if not np.all(np.isfinite(expected)):
+            # max() would step over a NaN: a non-finite expected value is never a pass
+            self.problem(name, "golden", "golden.json's expected outputs hold NaN or infinity")
+            return
         raw_expected = entry.get("expected_raw")
-        worst, wrong = 0.0, []
+        worst, wrong, not_finite = 0.0, [], []
         for k in range(len(x)):
             xk = x[k].reshape(shape)
-            got = runner.infer(xk)[0]
+            got = np.asarray(runner.infer(xk)[0], dtype=np.float64)
+            if not np.all(np.isfinite(got)):
+                not_finite.append(k)
+                continue
             worst = max(worst, float(np.max(np.abs(got - expected[k]))))
             if int(np.argmax(got)) != int(entry["predicted"][k]):
                 wrong.append(k)
@@ -507,7 +543,9 @@ class _FolderCheck:
                         f"image {k}: raw output differs by {raw_diff} "
                         f"(allowed {entry.get('atol_raw', 1)})",
                     )
-        if worst > entry["atol"]:
+        if not_finite:
+            self.problem(name, "golden", f"outputs hold NaN or infinity on image(s) {not_finite}")
+        if not math.isfinite(worst) or worst > entry["atol"]:
             self.problem(
                 name,
                 "golden",

@@ -34,6 +34,7 @@ from edgedigits.data import load_dataset
 from edgedigits.errors import ModelFileError, UsageError, first_line
 from edgedigits.mcu_budget import MCUBudget
 from edgedigits.model_files import DEFAULT_OUT
+from edgedigits.model_files.shapes import batch_for
 from edgedigits.runtimes import (
     DEFAULT_RUNTIMES,
     RUNTIMES,
@@ -43,7 +44,12 @@ from edgedigits.runtimes import (
     quantize,
     runtimes_for,
 )
-from edgedigits.runtimes.batching import DeployedOutputs, infer_as_deployed, infer_batched
+from edgedigits.runtimes.batching import (
+    LARGE_BATCH,
+    DeployedOutputs,
+    infer_as_deployed,
+    infer_batched,
+)
 from edgedigits.zoo import get_spec
 
 PROFILE_RUNS = 50  # profiled inferences per artifact with --profile
@@ -225,6 +231,7 @@ class _Bench:
         self._references: dict[Path, np.ndarray] = {}
         self._integrity: dict[Path, str | None] = {}
         self._inputs: dict[str, np.ndarray] = {}
+        self._batches: dict[str, int] = {}
 
     def inputs(self, model: str) -> np.ndarray:
         """The test images preprocessed for ``model`` (cached: every artifact of a model in
@@ -232,6 +239,13 @@ class _Bench:
         if model not in self._inputs:
             self._inputs = {model: get_spec(model).preprocess(self.images)}  # one model at a time
         return self._inputs[model]
+
+    def batch(self, model: str, keras_model: Any = None) -> int:
+        """Images per call when scoring ``model``'s artifacts: from its Keras model's activation
+        size (``model_files.shapes.batch_for``), learnt with its reference, else LARGE_BATCH."""
+        if keras_model is not None:
+            self._batches[model] = batch_for(keras_model, cap=LARGE_BATCH)
+        return self._batches.get(model, LARGE_BATCH)
 
     def reference(self, artifact: Artifact, x: np.ndarray) -> np.ndarray | None:
         """The trained Keras model's probabilities on the test images (cached per model)."""
@@ -241,8 +255,9 @@ class _Bench:
             from edgedigits.runtimes.keras import KerasRunner
 
             with KerasRunner(artifact.reference) as runner:
+                batch = self.batch(artifact.model, runner.model)
                 self._references[artifact.reference] = get_spec(artifact.model).probabilities(
-                    infer_batched(runner, x)
+                    infer_batched(runner, x, batch)
                 )
         return self._references[artifact.reference]
 
@@ -328,7 +343,9 @@ class _Bench:
                 raise ModelFileError(
                     f"input shape {got} does not match the data's {expected} for {artifact.model}"
                 )
-            deployed = infer_as_deployed(runner, x)
+            if is_reference:
+                self.batch(artifact.model, getattr(runner, "model", None))
+            deployed = infer_as_deployed(runner, x, batch=self.batch(artifact.model))
             outputs = spec.probabilities(deployed.outputs)
             if is_reference:
                 reference = self._references[artifact.reference] = outputs

@@ -49,7 +49,7 @@ import numpy as np
 
 from edgedigits.benchmark.report import SCHEMA, schema
 from edgedigits.errors import UsageError
-from edgedigits.jsonfile import list_of_objects, read_json
+from edgedigits.jsonfile import list_of_objects, read_json, schema_violation
 from edgedigits.markdown import table
 from edgedigits.runtimes import REFERENCE_RUNTIMES
 
@@ -233,13 +233,9 @@ def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
 
 def _check_schema(doc: dict[str, Any], path: str | Path) -> None:
     """The shipped JSON Schema (``schema.json``) is the contract; name the first violation."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is not None:
-        message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
-        raise _fail(path, f"does not match the bench report schema at {error.json_path}: {message}")
+    why = schema_violation(doc, schema())
+    if why is not None:
+        raise _fail(path, f"does not match the bench report schema {why}")
 
 
 def load_baseline(path: str | Path) -> dict[str, Any]:

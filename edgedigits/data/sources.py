@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -44,6 +45,17 @@ NUM_CLASSES = 10
 CHECKSUM_FILE = "SHA256SUMS"
 CHECKSUM_BYTES = 1 << 20  # four lines of ~90 bytes
 KERAS_DATASETS = ("mnist", "fashion_mnist")
+# What NumPy's .npy header reader raises on a damaged header: it parses the header's dict as
+# Python tokens, so a cut string ends in tokenize's error, a stray byte in SyntaxError.
+NPY_HEADER_ERRORS = (
+    ValueError,
+    SyntaxError,
+    TypeError,
+    tokenize.TokenError,
+    OverflowError,
+    RecursionError,
+    UnicodeDecodeError,
+)
 
 # The four IDX files by role, each with the spellings seen in the wild (yann.lecun.com used
 # "train-images-idx3-ubyte", some mirrors "train-images.idx3-ubyte").
@@ -264,7 +276,7 @@ def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np
                 else np.lib.format.read_array_header_2_0
             )
             shape, fortran, dtype = read_header(member)
-        except ValueError as exc:
+        except NPY_HEADER_ERRORS as exc:
             raise DataError(
                 f"{path}: a member is not a plain .npy array ({key}: {first_line(exc, 120)})"
             ) from None

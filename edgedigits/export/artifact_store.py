@@ -237,6 +237,14 @@ class ArtifactStore:
                             (stage / name).unlink()
         by_file.update(records)
         entries.update(golden_entries)
+        for name in _derived_from_changed_files(by_file, set(records)):
+            self.log(f"  {self.folder}: removing {name}: the file it was made from changed")
+            for stale in (name, (by_file[name].get("details") or {}).get("header")):
+                if stale and stale not in records:
+                    with contextlib.suppress(FileNotFoundError):
+                        (stage / stale).unlink()
+            del by_file[name]
+            entries.pop(name, None)
         extra = dict(self.extra)
         if self._same_source(current) and current.get("companions"):
             extra["companions"] = current["companions"]
@@ -296,3 +304,25 @@ class ArtifactStore:
             extra["companions"] = companions
         else:
             extra.pop("companions", None)
+
+
+def _derived_from_changed_files(records: dict[str, dict[str, Any]], landing: set[str]) -> list[str]:
+    """Records made from another file of the folder whose bytes are no longer those they were
+    made from: a C array (``x.int8.cc``) holds the bytes of ``x.int8.tflite``, so re-exporting
+    only the ``.tflite`` leaves an array that ``verify`` would fail. Such a record is dropped
+    (export makes it again when asked), so that what remains always verifies. Records landing
+    in this commit are fresh, and kept."""
+    stale = []
+    for name, record in records.items():
+        details = record.get("details") or {}
+        if record.get("status") != "ok" or record.get("format") != "c" or name in landing:
+            continue
+        source = records.get(name.removesuffix(".cc") + ".tflite")
+        if (
+            source is not None
+            and source.get("status") == "ok"
+            and details.get("tflite_sha256")
+            and source.get("sha256") != details["tflite_sha256"]
+        ):
+            stale.append(name)
+    return stale

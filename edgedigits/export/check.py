@@ -108,7 +108,7 @@ class Checker:
         with runner_for(path) as runner:
             record.inputs = [t.to_json() for t in runner.inputs]
             record.outputs = [t.to_json() for t in runner.outputs]
-            deployed = infer_as_deployed(runner, self.ctx.verify_x)
+            deployed = infer_as_deployed(runner, self.ctx.verify_x, batch=self.ctx.scoring_batch)
             outputs = self.ctx.spec.probabilities(deployed.outputs)
             golden, raw = self.golden_outputs(runner)
         record.parity = self.parity(outputs, reference, info, deployed.batch)

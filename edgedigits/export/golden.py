@@ -9,6 +9,7 @@ One image per digit (the first of each class in the MNIST test split), stored as
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from edgedigits.data import Dataset
 from edgedigits.errors import ModelFileError
-from edgedigits.jsonfile import read_bounded
+from edgedigits.jsonfile import read_bounded, schema_violation
 
 SCHEMA = "edgedigits.golden/1"
 
@@ -64,6 +65,23 @@ def schema() -> dict[str, Any]:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _schema_for_reading() -> dict[str, Any]:
+    """The schema less its per-pixel rule, which ``_pixels_ok`` applies ~100x faster (jsonschema
+    takes 0.3 s over 7,840 pixels; verify reads golden.json once per folder)."""
+    relaxed = schema()
+    pixels = relaxed["properties"]["images"]["items"]["properties"]["pixels"]
+    rule = pixels.pop("items")
+    assert rule == {"type": "integer", "minimum": 0, "maximum": 255}, rule
+    return relaxed
+
+
+def _pixels_ok(image: Any) -> bool:
+    """golden.schema.json's rule for a pixel: an integer 0-255 (a bool is not one)."""
+    pixels = image.get("pixels") if isinstance(image, dict) else None
+    return isinstance(pixels, list) and all(type(p) is int and 0 <= p <= 255 for p in pixels)
+
+
 def read_golden(path: Path) -> dict[str, Any] | None:
     """``golden.json`` at ``path``, None when there is none; a damaged one is an error."""
     if not path.exists():
@@ -91,6 +109,12 @@ def read_golden(path: Path) -> dict[str, Any] | None:
             for v in data["artifacts"].values()
         ):
             why = "every artifact entry needs its sha256"
+        else:  # held to the schema this version publishes: no field of the wrong type gets in
+            why = schema_violation(data, _schema_for_reading())
+            why = why and f"does not match golden.schema.json {why}"
+            bad = next((k for k, im in enumerate(data["images"]) if not _pixels_ok(im)), None)
+            if why is None and bad is not None:
+                why = f"does not match golden.schema.json at $.images[{bad}].pixels"
     if why:
         raise ModelFileError(
             f"{path}: not valid golden vectors ({why}); restore it, or move it "

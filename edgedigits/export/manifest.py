@@ -17,7 +17,7 @@ from typing import Any
 
 from edgedigits import __version__
 from edgedigits.errors import ModelFileError
-from edgedigits.jsonfile import list_of_objects, read_bounded
+from edgedigits.jsonfile import list_of_objects, read_bounded, schema_violation
 from edgedigits.zoo import ModelSpec
 
 SCHEMA = "edgedigits.manifest/2"
@@ -163,6 +163,10 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
             ):
                 if not isinstance(entry.get(key), kind):
                     raise _invalid(path, f"artifacts[{k}] ({entry['file']}) lacks {key!r}")
+    if data["schema"] == SCHEMA:  # held to the schema this version publishes (older: re-export)
+        why = schema_violation(data, schema())
+        if why:
+            raise _invalid(path, f"does not match manifest.schema.json {why}")
     return data
 
 

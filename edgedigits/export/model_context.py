@@ -23,6 +23,8 @@ from edgedigits.export.golden import golden_indices
 from edgedigits.export.manifest import LABELS, output_kind
 from edgedigits.export.options import ExportOptions
 from edgedigits.model_files import file_sha256, load_trained_model, model_path
+from edgedigits.model_files.shapes import batch_for
+from edgedigits.runtimes.batching import LARGE_BATCH
 from edgedigits.zoo import ModelSpec
 
 
@@ -108,8 +110,14 @@ class ModelContext:
             f"{f.severity}: {f.layer}: {f.message}" for f in self.lint if recipe.value in f.recipes
         ]
 
+    @cached_property
+    def scoring_batch(self) -> int:
+        """Images per call when a file is scored in its runtime: the model's activations, not a
+        constant, decide (``model_files.shapes.batch_for``)."""
+        return batch_for(self.base, cap=LARGE_BATCH)
+
     def keras_outputs(self, model: Any, x: np.ndarray) -> np.ndarray:
-        return self.spec.probabilities(model.predict(x, batch_size=1024, verbose=0))
+        return self.spec.probabilities(model.predict(x, batch_size=batch_for(model), verbose=0))
 
     def metadata(self, recipe: Recipe) -> dict[str, Any]:
         """What each file carries about itself (TFLite metadata, ONNX metadata_props)."""

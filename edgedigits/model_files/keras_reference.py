@@ -6,14 +6,23 @@ variables), after ``keras_json`` has passed the file through its allowlist, so t
 Keras can reach are its own built-in layers. ``WRITER`` is ``keras`` (Keras 3, loaded with
 ``safe_mode=True``) or ``tf_keras`` (Keras 2). Reads images from ``X`` (.npy), writes the
 model's outputs to ``Y`` (.npy) and prints the Keras version. Exit 3: that Keras is not
-installed; any other failure: exit 1 with the reason on stderr.
+installed; exit 4: it is, and cannot load or run the file (what it said on stderr, marked).
 """
 
 import os
 import sys
 
+REFUSED = "edgedigits-reference-refused: "
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["KERAS_BACKEND"] = "tensorflow"
+
+
+def _refused(exc: BaseException) -> int:
+    """Keras cannot load or run the file: one marked line naming what it said, exit 4."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    said = f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+    print(f"{REFUSED}{said}", file=sys.stderr)
+    return 4
 
 
 def main(writer: str, model_path: str, x_path: str, y_path: str) -> int:
@@ -32,7 +41,12 @@ def main(writer: str, model_path: str, x_path: str, y_path: str) -> int:
     except ImportError as exc:
         print(f"{writer} is not installed ({exc})", file=sys.stderr)
         return 3
-    y = model.predict(x, batch_size=256, verbose=0)
+    except Exception as exc:  # noqa: BLE001 - whatever Keras says of the file is the answer
+        return _refused(exc)
+    try:
+        y = model.predict(x, batch_size=32, verbose=0)
+    except Exception as exc:  # noqa: BLE001
+        return _refused(exc)
     np.save(y_path, np.asarray(y, dtype=np.float32), allow_pickle=False)
     print(keras.__version__)
     return 0

@@ -124,3 +124,32 @@ def infer(kind: str, a: dict[str, Any], ins: list[Shape]) -> tuple[Shape, list[S
             raise ShapeError(f"cannot concatenate {ins} on axis {a['axis']}")
         return tuple(sum(s[axis] for s in ins) if k == axis else d for k, d in enumerate(shape)), []
     return shape, []  # Dropout, SpatialDropout2D, Activation, ReLU, Softmax, Rescaling
+
+
+# -- how many images at a time -------------------------------------------------------------------
+
+# What one scoring, parity or equivalence batch may hold in activations: every layer's output
+# for every image of the batch, as float32. A model the allowlist accepts can have a wide layer
+# (a Conv2D of 2,048 filters at 28x28 is 6.4 MB an image), so the batch follows the model: at a
+# constant 1,024 images that model needed over 6 GB.
+ACTIVATION_BUDGET_BYTES = 256 << 20
+MAX_BATCH = 1024
+
+
+def activation_bytes_per_image(model: Any) -> int:
+    """float32 bytes of every layer's output for one image (an upper bound on what a forward
+    pass keeps alive at once; the input counts too)."""
+    total = 0
+    for layer in model.layers:
+        shapes = layer.output_shape if hasattr(layer, "output_shape") else None
+        if shapes is None:
+            continue
+        for shape in shapes if isinstance(shapes, list) else [shapes]:
+            dims = [int(d) for d in tuple(shape)[1:] if d is not None]
+            total += 4 * math.prod(dims)
+    return max(total, 4)
+
+
+def batch_for(model: Any, budget: int = ACTIVATION_BUDGET_BYTES, cap: int = MAX_BATCH) -> int:
+    """The largest batch (at most ``cap``) whose activations fit ``budget`` bytes."""
+    return max(1, min(cap, budget // activation_bytes_per_image(model)))

@@ -10,6 +10,9 @@ What is read, and how it is bounded:
 * Every array is checked against the shape the architecture implies and must be float32 before
   it is read (so a header claiming a billion elements allocates nothing); external links,
   external storage and virtual datasets, which would make HDF5 read other files, are refused.
+* All HDF5 reading happens in a child process (``hdf5_reader.py``) under a 1 GiB address-space
+  limit and a 30 s timeout: the HDF5 library trusts the sizes a damaged file records, so the
+  bound has to come from the kernel. Whatever it raises, or however it ends, is one line.
 
 Where each layer's arrays are: ``.keras`` files key layers by Keras' snake-cased class name with
 a counter in layer order (``layers/conv2d_1/vars/0``), the same in both Keras versions;
@@ -39,6 +42,11 @@ MAX_WEIGHTS_BYTES = 256 << 20  # model.weights.h5 inflated (keras_json.MAX_PARAM
 MAX_SMALL_MEMBER = 4 << 20  # config.json, metadata.json
 MAX_ZIP_MEMBERS = 64  # Keras writes three (plus assets/ for a few layers we do not accept)
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+# The HDF5 reader's budget (``hdf5_reader.py``, a child process): its whole address space, and
+# its time. The weights it hands back are at most MAX_WEIGHTS_BYTES; the rest is h5py's own.
+HDF5_MAX_BYTES = 1 << 30
+HDF5_MAX_SECONDS = 30
+HDF5_READER = Path(__file__).with_name("hdf5_reader.py")
 
 
 @dataclass(frozen=True)
@@ -179,67 +187,21 @@ def _open_keras_zip(source: Path, copy: Path, tmp: Path) -> ModelFile:
     )
 
 
-def _h5py() -> Any:
-    import h5py
-
-    return h5py
-
-
 def _open_h5(source: Path, copy: Path) -> ModelFile:
-    h5py = _h5py()
-    try:
-        with h5py.File(copy, "r") as fh:
-            config = fh.attrs.get("model_config")
-            version = fh.attrs.get("keras_version")
-            if config is None:
-                raise ModelFileError(
-                    f"{source}: an HDF5 file without a model_config; a weights-"
-                    "only file has no architecture: save the whole model "
-                    "(model.save), not model.save_weights"
-                )
-    except OSError as exc:
+    attrs = hdf5_child({"op": "attrs", "path": str(copy), "where": str(source)}, source)
+    config, version = attrs.get("model_config"), attrs.get("keras_version")
+    if config is None and "model_config_type" not in attrs:
         raise ModelFileError(
-            f"{source}: not a readable HDF5 file ({first_line(exc, 120)})"
-        ) from None
-    if isinstance(config, bytes):
-        config = config.decode("utf-8", "replace")
-    if isinstance(version, bytes):
-        version = version.decode("utf-8", "replace")
+            f"{source}: an HDF5 file without a model_config; a weights-"
+            "only file has no architecture: save the whole model "
+            "(model.save), not model.save_weights"
+        )
     if not isinstance(config, str):
         raise ModelFileError(f"{source}: model_config is not JSON text")
     return ModelFile(copy, "h5", config, version if isinstance(version, str) else None, copy)
 
 
 # -- reading the arrays --------------------------------------------------------------------------
-
-
-def _hard_child(group: Any, key: str, where: str) -> Any:
-    """``group[key]`` only through a hard link inside this file (no external or soft link)."""
-    h5py = _h5py()
-    link = group.get(key, getlink=True)
-    if link is None:
-        return None
-    if not isinstance(link, h5py.HardLink):
-        raise ModelFileError(f"{where}: {key!r} is a link to elsewhere; refused")
-    return group[key]
-
-
-def _read_array(dataset: Any, expected: tuple[int, ...], where: str) -> np.ndarray:
-    h5py = _h5py()
-    if not isinstance(dataset, h5py.Dataset):
-        raise ModelFileError(f"{where}: not an array")
-    if dataset.is_virtual or dataset.external:
-        raise ModelFileError(f"{where}: stored outside the file; refused")
-    if tuple(dataset.shape) != tuple(expected):
-        raise ModelFileError(
-            f"{where}: shape {tuple(dataset.shape)}, the architecture needs {tuple(expected)}"
-        )
-    if dataset.dtype != np.float32:
-        raise ModelFileError(f"{where}: dtype {dataset.dtype}, expected float32")
-    try:
-        return np.asarray(dataset[()], dtype=np.float32)
-    except OSError as exc:
-        raise ModelFileError(f"{where}: unreadable ({first_line(exc, 100)})") from None
 
 
 def keras_zip_keys(class_names: Sequence[str]) -> list[str]:
@@ -264,116 +226,96 @@ def read_weights(
 ) -> dict[str, list[np.ndarray]]:
     """Every layer's arrays, checked against ``shapes`` (layer name -> weight shapes in Keras'
     order). ``layers``: (class name, layer name) for every layer in the file's layer order,
-    InputLayer included where the file lists it. Missing or extra arrays are refused."""
-    h5py = _h5py()
+    InputLayer included where the file lists it. Missing or extra arrays are refused.
+
+    The HDF5 file is read by ``hdf5_reader.py`` in a bounded child process (see there why); it
+    checks each array's shape and dtype before reading it and hands back only those arrays."""
     path = model_file.weights_path if isinstance(model_file, ModelFile) else Path(model_file)
     kind = model_file.format if isinstance(model_file, ModelFile) else (file_format or "keras")
+    with tempfile.TemporaryDirectory(prefix="edgedigits-weights-") as tmp:
+        out = Path(tmp) / "arrays.npz"
+        request = {
+            "op": "weights",
+            "path": str(path),
+            "kind": kind,
+            "layers": [list(layer) for layer in layers],
+            "keys": keras_zip_keys([c for c, _ in layers]),
+            "shapes": {name: [list(s) for s in found] for name, found in shapes.items()},
+            "where": str(where),
+            "out": str(out),
+        }
+        hdf5_child(request, where)
+        with np.load(out, allow_pickle=False) as arrays:  # written by our child, checked again
+            found = {}
+            for index, (_, name) in enumerate(layers):
+                found[name] = []
+                for k, shape in enumerate(shapes.get(name, [])):
+                    array = arrays[f"{index}/{k}"]
+                    if array.dtype != np.float32 or tuple(array.shape) != tuple(shape):
+                        raise ModelFileError(f"{where}: layer {name!r} weight {k} misread")
+                    found[name].append(array)
+    return found
+
+
+# -- the bounded child ---------------------------------------------------------------------------
+
+
+def hdf5_child(request: dict[str, Any], where: str | Path) -> dict[str, Any] | int:
+    """Run ``hdf5_reader.py`` on ``request`` under ``HDF5_MAX_BYTES`` of address space and
+    ``HDF5_MAX_SECONDS``; its answer, or the one-line ``ModelFileError`` it refused with or
+    that its end (killed, out of memory, out of time) amounts to."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "HDF5_USE_FILE_LOCKING": "FALSE",
+        "HDF5_PLUGIN_PATH": "",  # no filter plugin a file names is loaded
+    }
     try:
-        with h5py.File(path, "r") as fh:
-            if kind == "keras":
-                return _read_keras_weights(fh, layers, shapes, where)
-            return _read_h5_weights(fh, layers, shapes, where)
-    except OSError as exc:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                str(HDF5_READER),
+                str(HDF5_MAX_BYTES),
+                str(HDF5_MAX_SECONDS),
+                str(MAX_WEIGHTS_BYTES + (16 << 20)),
+            ],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=HDF5_MAX_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
         raise ModelFileError(
-            f"{where}: weights not readable as HDF5 ({first_line(exc, 120)})"
+            f"{where}: HDF5 parsing took over {HDF5_MAX_SECONDS} s (a damaged file); refused"
         ) from None
-
-
-def _read_keras_weights(
-    fh: Any,
-    layers: Sequence[tuple[str, str]],
-    shapes: dict[str, list[tuple[int, ...]]],
-    where: str | Path,
-) -> dict[str, list[np.ndarray]]:
-    group = _hard_child(fh, "layers", str(where))
-    keys = keras_zip_keys([c for c, _ in layers])
-    found: dict[str, list[np.ndarray]] = {}
-    expected_keys = set()
-    for key, (_, name) in zip(keys, layers):
-        expected = shapes.get(name, [])
-        expected_keys.add(key)
-        layer = _hard_child(group, key, str(where)) if group is not None else None
-        vars_group = _hard_child(layer, "vars", str(where)) if layer is not None else None
-        stored = sorted(vars_group.keys(), key=_as_int) if vars_group is not None else []
-        if [str(k) for k in range(len(expected))] != stored:
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines:
+        answer = json.loads(lines[-1])
+        if "refused" in answer:
+            raise ModelFileError(str(answer["refused"]))
+        return answer["ok"]
+    if done.returncode < 0:
+        sig = -done.returncode
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
+        if sig in (signal.SIGXCPU, signal.SIGKILL):
             raise ModelFileError(
-                f"{where}: layer {name!r} has {len(stored)} weight arrays in "
-                f"the file, the architecture needs {len(expected)}"
+                f"{where}: HDF5 parsing ran out of its {HDF5_MAX_SECONDS} s (a damaged file)"
             )
-        found[name] = [
-            _read_array(
-                _hard_child(vars_group, str(k), str(where)),
-                shape,
-                f"{where}: layer {name!r} weight {k}",
-            )
-            for k, shape in enumerate(expected)
-        ]
-    if group is not None:
-        extra = [k for k in group.keys() if k not in expected_keys and _has_arrays(group[k])]
-        if extra:
-            raise ModelFileError(
-                f"{where}: weights for layers the architecture does not have "
-                f"({', '.join(sorted(extra)[:5])})"
-            )
-    return found
-
-
-def _as_int(text: str) -> int:
-    return int(text) if text.isdigit() else 1 << 30
-
-
-def _has_arrays(group: Any) -> bool:
-    h5py = _h5py()
-    found = []
-    group.visit(
-        lambda name: (
-            found.append(name)
-            if isinstance(group.get(name, getlink=True), h5py.HardLink)
-            and isinstance(group[name], h5py.Dataset)
-            else None
-        )
-    )
-    return bool(found)
-
-
-def _read_h5_weights(
-    fh: Any,
-    layers: Sequence[tuple[str, str]],
-    shapes: dict[str, list[tuple[int, ...]]],
-    where: str | Path,
-) -> dict[str, list[np.ndarray]]:
-    group = _hard_child(fh, "model_weights", str(where)) or fh
-    found: dict[str, list[np.ndarray]] = {}
-    for _, name in layers:
-        expected = shapes.get(name, [])
-        layer = _hard_child(group, name, str(where))
-        names = (
-            []
-            if layer is None
-            else [
-                n.decode() if isinstance(n, bytes) else str(n)
-                for n in layer.attrs.get("weight_names", [])
-            ]
-        )
-        if len(names) != len(expected):
-            raise ModelFileError(
-                f"{where}: layer {name!r} has {len(names)} weight arrays in "
-                f"the file, the architecture needs {len(expected)}"
-            )
-        arrays = []
-        for k, (weight_name, shape) in enumerate(zip(names, expected)):
-            node = layer
-            for part in weight_name.split("/"):
-                node = _hard_child(node, part, str(where)) if node is not None else None
-            if node is None:
-                raise ModelFileError(f"{where}: layer {name!r} weight {weight_name!r} is missing")
-            arrays.append(_read_array(node, shape, f"{where}: layer {name!r} weight {k}"))
-        found[name] = arrays
-    known = {name for _, name in layers} | {"top_level_model_weights"}
-    extra = [k for k in group.keys() if k not in known and _has_arrays(group[k])]
-    if extra:
+        raise ModelFileError(f"{where}: HDF5 parsing crashed ({name}); a damaged file")
+    said = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    if any("MemoryError" in line or "Cannot allocate" in line for line in said):
         raise ModelFileError(
-            f"{where}: weights for layers the architecture does not have "
-            f"({', '.join(sorted(extra)[:5])})"
+            f"{where}: HDF5 asks for more than {HDF5_MAX_BYTES >> 20} MiB to parse "
+            "(a corrupt size field?); refused"
         )
-    return found
+    raise ModelFileError(
+        f"{where}: HDF5 parsing failed ({said[-1][:120] if said else f'exit {done.returncode}'})"
+    )

@@ -1,0 +1,104 @@
+"""The real files the fuzz tier mutates, made from the shipped weights (nothing is trained).
+
+Run as ``python -m edgedigits.fuzz.seeds DIR`` in a process of its own: it needs TensorFlow,
+and the campaign forks one process per case, which a process that has run TensorFlow must not
+do (its thread pools do not survive a fork). ``DIR`` then holds:
+
+* ``models/``: ``seed004_cnn`` as ``tf_keras.keras`` (what ``train`` and ``export`` write),
+  ``tf_keras.h5`` (Keras 2's legacy format), and ``keras3.keras`` / ``keras3.h5`` (the same
+  layers and weights saved by Keras 3, what a notebook writes today);
+* ``exports/seed004_cnn/``: float32 and int8 ``.tflite``, ``.onnx``, ``.ort`` and C arrays with
+  their ``manifest.json`` and ``golden.json``, as ``export`` writes them (it passes ``verify``);
+* ``data/idx/``: a 300/100-image MNIST subset as four IDX files (images gzipped, labels not),
+  and ``data/digits.npz``, the same subset as Keras' ``mnist.npz`` lays it out.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SEED_MODEL = "seed004_cnn"
+TRAIN, TEST = 300, 100
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """A uint8 array as IDX: two zero bytes, type 0x08, rank, big-endian dimensions, data."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def _keras3_copy(model, folder: Path) -> None:
+    """The tf_keras ``model`` rebuilt layer by layer in Keras 3, weights copied, saved both
+    ways. Each layer's config is our own (the zoo's), so ``from_config`` runs nothing foreign."""
+    import keras
+
+    rebuilt = keras.Sequential(
+        [keras.Input(tuple(model.input_shape[1:]))]
+        + [
+            getattr(keras.layers, type(layer).__name__).from_config(layer.get_config())
+            for layer in model.layers
+        ]
+    )
+    for ours, theirs in zip(rebuilt.layers, model.layers):
+        ours.set_weights(theirs.get_weights())
+    rebuilt.save(folder / "keras3.keras")
+    rebuilt.save(folder / "keras3.h5")
+
+
+def make_seeds(root: Path) -> None:
+    from edgedigits.data import load_dataset
+    from edgedigits.export import export
+    from edgedigits.model_files import load_trained_model, model_path
+    from edgedigits.zoo import get_spec
+
+    exports = root / "exports"
+    report = export(
+        [SEED_MODEL],
+        formats="tflite,onnx,ort,c",
+        recipes="float32,int8",
+        out=exports,
+        log=lambda _line: None,
+    )
+    if not report.all_good:
+        raise SystemExit("seed export failed")
+    models = root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    source = model_path(exports, SEED_MODEL)
+    shutil.copyfile(source, models / "tf_keras.keras")
+    model = load_trained_model(source, get_spec(SEED_MODEL))
+    model.save(models / "tf_keras.h5")
+    _keras3_copy(model, models)
+
+    data = load_dataset()
+    idx = root / "data" / "idx"
+    idx.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte": data.train_images[:TRAIN],
+        "train-labels-idx1-ubyte": data.train_labels[:TRAIN],
+        "t10k-images-idx3-ubyte": data.test_images[:TEST],
+        "t10k-labels-idx1-ubyte": data.test_labels[:TEST],
+    }
+    for name, array in arrays.items():
+        body = idx_bytes(array)
+        if "images" in name:
+            (idx / f"{name}.gz").write_bytes(gzip.compress(body, mtime=0))
+        else:
+            (idx / name).write_bytes(body)
+    np.savez(
+        root / "data" / "digits.npz",
+        x_train=data.train_images[:TRAIN],
+        y_train=data.train_labels[:TRAIN],
+        x_test=data.test_images[:TEST],
+        y_test=data.test_labels[:TEST],
+    )
+
+
+if __name__ == "__main__":
+    make_seeds(Path(sys.argv[1]))
