@@ -121,7 +121,8 @@ def _mutate_h5_config(rng: np.random.Generator, data: bytes) -> bytes | None:
         if config is None:
             return None
         text = config if isinstance(config, bytes) else str(config).encode()
-        fh.attrs["model_config"] = mutate_json_text(rng, text).decode("utf-8", "replace")
+        mutated = mutate_json_text(rng, text).decode("utf-8", "replace")
+        fh.attrs["model_config"] = mutated.replace("\0", "")  # HDF5 strings hold no NUL
     return buffer.getvalue()
 
 

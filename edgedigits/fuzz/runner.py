@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits.fuzz.families import Family
+from edgedigits.fuzz.mutate import mutate_bytes
 from edgedigits.markdown import table
 
 OUTCOMES = ("accepted", "refused", "traceback", "noisy", "signal", "hang", "memory")
@@ -124,7 +125,11 @@ def case_bytes(family: Family, root: Path, seed: int, case: int) -> tuple[Path, 
     rng = case_rng(seed, family.name, case)
     seeds = family.seeds(root)
     source = seeds[int(rng.integers(len(seeds)))]
-    return source, family.mutate(rng, source.read_bytes())
+    data = source.read_bytes()
+    try:
+        return source, family.mutate(rng, data)
+    except Exception:  # noqa: BLE001 - a structure the mutator could not rebuild: plain bytes
+        return source, mutate_bytes(rng, data)
 
 
 def classify(status: int, peak_mb: float, stderr: str, timed_out: bool) -> str:
