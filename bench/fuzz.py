@@ -23,7 +23,14 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from edgedigits.fuzz import FAMILIES, FuzzReport, case_bytes, deep_import, run_family
+from edgedigits.fuzz import (
+    FAMILIES,
+    FuzzReport,
+    case_bytes,
+    corpus_name,
+    deep_import,
+    run_family,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.replay:
             name, seed, case = args.replay.split(":")
             source, data = case_bytes(FAMILIES[name], root, int(seed), int(case))
-            out = Path(args.keep or ".") / f"{name}-s{seed}-c{case}-{source.name}"
+            out = Path(args.keep or ".") / corpus_name(f"{name}-s{seed}-c{case}", source)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
             print(out)

@@ -420,6 +420,8 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
                     "weights": "imported",
                     "imported_from": record.source_file,
                     "imported_sha256": record.source_sha256,
+                    # carried into every manifest: "not checked (...)" stays visible to verify
+                    "equivalence": equivalence.line().removeprefix("equivalence: "),
                 }
             ),
             RECORD: atomic.json_bytes(record.to_json()),

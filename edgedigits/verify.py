@@ -73,6 +73,7 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     # what a runtime wrote to stderr while a file was checked (kept, not printed), by file
     runtime_logs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # said, not failed (an unproven import)
 
     @property
     def passed(self) -> bool:
@@ -87,6 +88,7 @@ class VerifyReport:
             "verified": self.verified,
             "problems": [asdict(p) for p in self.problems],
             "runtime_logs": self.runtime_logs,
+            "notes": self.notes,
         }
 
 
@@ -174,6 +176,7 @@ def replay_golden(folder: str | Path, file: str, runner: Any) -> list[Problem]:
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # a terminal's colours, in ONNX Runtime's log lines
 
 
 class _FolderCheck:
@@ -198,6 +201,11 @@ class _FolderCheck:
             return
         digest = file_sha256(self.folder / "manifest.json")
         self.report.manifests[str(self.folder)] = digest
+        proof = self.manifest.get("source_model", {}).get("equivalence")
+        if isinstance(proof, str) and proof.startswith("not checked"):
+            self.report.notes.append(
+                f"{self.folder}: the model was imported without an equivalence check ({proof})"
+            )
         if self.pinned and digest not in self.pinned:
             self.problem(
                 "manifest.json",
@@ -452,7 +460,8 @@ class _FolderCheck:
                     with contextlib.suppress(Exception):
                         runner.__exit__(None, None, None)
         if log.text.strip():
-            self.report.runtime_logs[str(self.folder / name)] = log.text[-MAX_LOG_CHARS:]
+            text = _ANSI.sub("", log.text)[-MAX_LOG_CHARS:]
+            self.report.runtime_logs[str(self.folder / name)] = text
 
     def _check_tensors(self, name: str, record: dict[str, Any], runner: Any) -> None:
         for kind, tensors in (("inputs", runner.inputs), ("outputs", runner.outputs)):

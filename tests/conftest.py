@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests are CPU tests, even on a GPU box
 
-# -- tiers: unit (the default), integration, runtime (CONTRIBUTING.md) -------------------------
-TIERS = ("integration", "runtime")
+# -- tiers: unit (the default), integration, runtime, fuzz (CONTRIBUTING.md) -------------------
+TIERS = ("integration", "runtime", "fuzz")
 NOT_UNIT = (
     "{test} trained or exported a model ({what}): a unit test trains, converts and "
     "exports nothing; mark it integration"
@@ -23,7 +23,7 @@ NOT_UNIT = (
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test not marked integration or runtime is a unit test (``pytest -m unit``)."""
+    """Every test not marked integration, runtime or fuzz is a unit test (``pytest -m unit``)."""
     for item in items:
         if not any(item.get_closest_marker(tier) for tier in TIERS):
             item.add_marker(pytest.mark.unit)
@@ -110,6 +110,23 @@ def write_idx_folder(
         else:
             (folder / name).write_bytes(data)
     return arrays
+
+
+@pytest.fixture(scope="session")
+def fuzz_seeds(tmp_path_factory) -> Path:
+    """The real files the fuzz tier mutates (``edgedigits.fuzz.seeds``: an export of
+    seed004_cnn from its shipped weights, its model file four ways, a small IDX folder and npz),
+    made once per session in a process of their own (~15 s)."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("fuzz-seeds")
+    subprocess.run(
+        [sys.executable, "-m", "edgedigits.fuzz.seeds", str(root)],
+        check=True,
+        capture_output=True,
+    )
+    return root
 
 
 @pytest.fixture

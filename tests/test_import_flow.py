@@ -224,6 +224,39 @@ def test_equivalence_not_checked_without_the_writing_keras(notebook_files, tmp_p
     assert any(
         "equivalence: not checked (the file was written by keras 3." in line for line in lines
     )
+    metrics = json.loads((tmp_path / "out" / record.name / "metrics.json").read_text())
+    assert metrics["equivalence"].startswith("not checked (the file was written by keras 3.")
+
+
+def test_a_reference_run_past_its_time_refuses_the_file(notebook_files, tmp_path, monkeypatch):
+    from edgedigits import model_import
+
+    monkeypatch.setattr(model_import, "REFERENCE_TIMEOUT_S", 2)
+    script = _fake_reference(tmp_path, "import time\ntime.sleep(60)\n")
+    monkeypatch.setattr(model_import, "REFERENCE_SCRIPT", script)
+    path = notebook_files[("cnn_mse", "keras")][".keras"]
+    with pytest.raises(model_import.ModelFileError, match="keras took over 2 s to load and run"):
+        model_import.import_model(path, out=tmp_path / "out", log=lambda _line: None)
+
+
+def test_a_file_the_writing_keras_refuses_is_not_imported(notebook_files, tmp_path, monkeypatch):
+    """Where that Keras is installed and cannot load the file (the reference exits 4 with its
+    marked line), the file is damaged: refused in one line naming what Keras said."""
+    from edgedigits import model_import
+
+    script = _fake_reference(
+        tmp_path,
+        f"print({model_import.REFUSED!r} + 'ValueError: bad shape', file=sys.stderr)\n"
+        "sys.exit(4)\n",
+    )
+    monkeypatch.setattr(model_import, "REFERENCE_SCRIPT", script)
+    path = notebook_files[("cnn_mse", "keras")][".keras"]
+    with pytest.raises(model_import.ModelFileError) as caught:
+        model_import.import_model(path, out=tmp_path / "out", log=lambda _line: None)
+    assert str(caught.value) == (
+        f"{path}: keras cannot load or run the file (ValueError: bad shape); not imported"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_rebuilt_model_that_differs_is_refused(notebook_files, tmp_path, monkeypatch, capsys):

@@ -28,6 +28,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdict = "passed" if report.passed else f"FAILED: {len(report.problems)} problem(s)"
     for folder, digest in report.manifests.items():
         print(f"manifest sha256 {digest}  {folder}/manifest.json")  # what an app's CI pins
+    for note in report.notes:
+        print(f"note: {note}")
     print(
         f"verify: {verdict}; {len(report.verified)} artifact(s) verified in "
         f"{len(report.folders)} model folder(s)"

@@ -85,6 +85,8 @@ def _source(ctx: ModelContext) -> dict[str, Any]:
     source["weights"] = (metrics or {}).get("weights", "trained")
     if (metrics or {}).get("weights_sha256"):
         source["weights_sha256"] = metrics["weights_sha256"]
+    if isinstance((metrics or {}).get("equivalence"), str):  # an imported model's proof
+        source["equivalence"] = metrics["equivalence"]
     return source
 
 

@@ -15,9 +15,13 @@ from edgedigits.fuzz.runner import (
     FamilyTally,
     FuzzReport,
     case_bytes,
+    classify,
+    corpus_name,
+    corpus_seed,
     deep_import,
     run_case,
     run_family,
+    run_in_child,
 )
 
 __all__ = [
@@ -29,7 +33,11 @@ __all__ = [
     "FamilyTally",
     "FuzzReport",
     "case_bytes",
+    "classify",
+    "corpus_name",
+    "corpus_seed",
     "deep_import",
     "run_case",
     "run_family",
+    "run_in_child",
 ]

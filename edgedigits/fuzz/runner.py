@@ -165,6 +165,9 @@ def run_in_child(entry: Any, workdir: Path, timeout_s: float = CASE_TIMEOUT_S) -
                 target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 os.dup2(target, fd)
                 os.close(target)
+            # whatever stood in for them (pytest's capture, say) writes to the files now
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the child
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
             code = int(entry())
         except BaseException:  # noqa: BLE001 - a traceback is an outcome here, written out
             import traceback
@@ -224,12 +227,24 @@ def run_case(family: Family, root: Path, seed: int, case: int, work: Path) -> Ca
     )
 
 
+def corpus_name(label: str, source: Path) -> str:
+    """A kept case's file name: a label, ``--``, then the seed file it mutated (which a verify
+    family needs to stage it: the artifact it replaces)."""
+    return f"{label}--{source.name}"
+
+
+def corpus_seed(path: Path, family: Family, root: Path) -> Path:
+    """The seed file a kept case (named by ``corpus_name``) mutated."""
+    name = path.name.split("--", 1)[1]
+    return next(p for p in family.seeds(root) if p.name == name)
+
+
 def keep(result: CaseResult, family: Family, root: Path, seed: int, into: Path) -> Path:
     """Write a failing case's bytes (replayed from its numbers) where a test can pick it up."""
     source, data = case_bytes(family, root, seed, result.case)
     folder = into / family.name
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{result.outcome}-s{seed}-c{result.case}-{source.name}"
+    path = folder / corpus_name(f"{result.outcome}-s{seed}-c{result.case}", source)
     path.write_bytes(data)
     return path
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgedigits.errors import ModelFileError
+from edgedigits.errors import ModelFileError, first_line
 from edgedigits.jsonfile import parse_bounded
 from edgedigits.model_files.shapes import ShapeError, infer
 
@@ -35,6 +35,8 @@ MAX_LAYERS = 256  # digit classifiers have tens of layers
 MAX_PARAMS = 20_000_000  # 80 MB of float32; the zoo's largest model has 1.2 M
 MAX_ACTIVATION = 1 << 21  # elements per image in any layer output (28x28x2048 fits)
 INPUT_SHAPES = ((784,), (28, 28), (28, 28, 1))  # what the data's 28x28 grayscale images fill
+# What a value of a shape the checks did not foresee raises in them (``parse_keras_config``).
+UNEXPECTED_SHAPE = (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError)
 
 # Keras' own modules, as Keras 3 and tf_keras write them into configs. A "module" outside this
 # set is refused by name; nothing named here is imported either (we build with our own code).
@@ -556,6 +558,14 @@ def parse_keras_config(text: str | bytes, where: str) -> Architecture:
         return _from_keras(config)
     except Refused as exc:
         raise Refused(f"{where}: {exc}") from None
+    except UNEXPECTED_SHAPE as exc:
+        # The checks above test each value's type before using it; a structure they did not
+        # foresee (a list where a name belongs, tested for membership in a set) still ends here,
+        # at the boundary that reads the file, as the one line it is: a config we cannot read.
+        raise Refused(
+            f"{where}: a config of an unexpected structure ({type(exc).__name__}: "
+            f"{first_line(exc, 100)})"
+        ) from None
 
 
 def load_json(text: str | bytes, where: str, limit: int = MAX_CONFIG_BYTES) -> Any:
@@ -672,7 +682,10 @@ def _check_dtype(layer: str, dtype: Any) -> None:
     if isinstance(dtype, dict):
         if dtype.get("class_name") not in ("DTypePolicy", "Policy", "FloatDTypePolicy"):
             raise _fail(layer, f"dtype {dtype.get('class_name')!r} is not a dtype policy")
-        policy = (dtype.get("config") or {}).get("name")
+        config = dtype.get("config")
+        if config is not None and not isinstance(config, dict):
+            raise _fail(layer, "dtype policy's config is not a JSON object")
+        policy = (config or {}).get("name")
     if policy not in (None, "float32"):
         raise _fail(layer, f"dtype policy {policy!r}: only float32 models are supported")
 
@@ -772,8 +785,10 @@ def _inbound(name: str, nodes: Any) -> tuple[str, ...]:
         sources = []
         for tensor in tensors:
             history = (
-                (tensor.get("config") or {}).get("keras_history")
-                if isinstance(tensor, dict) and tensor.get("class_name") == "__keras_tensor__"
+                tensor["config"].get("keras_history")
+                if isinstance(tensor, dict)
+                and tensor.get("class_name") == "__keras_tensor__"
+                and isinstance(tensor.get("config"), dict)
                 else None
             )
             if not (isinstance(history, list) and len(history) == 3):
