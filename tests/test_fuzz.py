@@ -14,6 +14,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -21,15 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgedigits.fuzz import (
-    FAMILIES,
-    Family,
-    case_bytes,
-    classify,
-    corpus_seed,
-    run_family,
-    run_in_child,
-)
+from edgedigits.fuzz import FAMILIES, Family, case_bytes, classify, run_in_child
 from edgedigits.fuzz.families import as_cli
 from edgedigits.fuzz.mutate import mutate_bytes, mutate_json_text, mutate_zip_member, write_zip
 
@@ -41,23 +35,35 @@ CORPUS = Path(__file__).parent / "fuzz_corpus"
 # -- the campaign (fuzz tier) --------------------------------------------------------------------
 
 
+def _fuzz(*args: str, timeout: float) -> dict:
+    """``python -m edgedigits.fuzz`` in a fresh process: the cases fork from it, and this test
+    session may have run TensorFlow, which must not be forked (and would inflate every case's
+    shared memory)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "edgedigits.fuzz", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.fuzz
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_a_bounded_campaign_breaks_no_reader(family, fuzz_seeds, tmp_path):
-    tally = run_family(
-        FAMILIES[family],
-        fuzz_seeds,
-        seed=FUZZ_SEED,
-        cases=1_000_000,
-        budget_s=FUZZ_SECONDS / len(FAMILIES),
-        keep_into=tmp_path,
-        log=lambda _line: None,
-    )
-    assert tally.cases >= 10, f"only {tally.cases} cases ran in the budget"
-    assert not tally.failures, "\n".join(
-        f"{family} case {r.case}: {r.outcome}: {r.said} (keep it: python bench/fuzz.py --replay "
-        f"{family}:{FUZZ_SEED}:{r.case} --keep tests/fuzz_corpus/{family})"
-        for r in tally.failures
+    seconds = FUZZ_SECONDS / len(FAMILIES)
+    tally = _fuzz(
+        "--seeds", str(fuzz_seeds), "--family", family, "--seed", str(FUZZ_SEED),
+        "--seconds", str(seconds), "--keep", str(tmp_path), timeout=seconds + 120,
+    )  # fmt: skip
+    assert tally["cases"] >= 10, f"only {tally['cases']} cases ran in the budget"
+    assert not tally["failures"], "\n".join(
+        f"{family} case {r['case']}: {r['outcome']}: {r['said']} (keep it: python "
+        f"bench/fuzz.py --replay {family}:{FUZZ_SEED}:{r['case']} --keep "
+        f"tests/fuzz_corpus/{family})"
+        for r in tally["failures"]
     )
 
 
@@ -75,15 +81,10 @@ def test_the_corpus_covers_what_the_issue_named():
 
 @pytest.mark.integration
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_input_that_broke_a_reader_is_refused_in_one_line(path, fuzz_seeds, tmp_path):
-    family = FAMILIES[path.parent.name]
-    entry = family.stage(
-        path.read_bytes(), corpus_seed(path, family, fuzz_seeds), fuzz_seeds, tmp_path
-    )
-    family.warm(fuzz_seeds)
-    outcome, stderr, usage = run_in_child(entry, tmp_path)
-    assert outcome == "refused", f"{outcome}: {stderr[-800:]}"
-    assert usage.ru_maxrss / 1024 < 1024
+def test_every_input_that_broke_a_reader_is_refused_in_one_line(path, fuzz_seeds):
+    case = _fuzz("--seeds", str(fuzz_seeds), "--file", str(path), timeout=300)
+    assert case["outcome"] == "refused", f"{case['outcome']}: {case['stderr'][-800:]}"
+    assert case["peak_mb"] < 1024
 
 
 # -- the harness ---------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _refuse() -> int:
     ],
 )
 def test_a_forked_case_is_judged_by_how_it_really_ends(entry, outcome, tmp_path):
-    got, stderr, _usage = run_in_child(entry, tmp_path, timeout_s=2 if entry is _hang else 30)
+    got, stderr, _peak = run_in_child(entry, tmp_path, timeout_s=2 if entry is _hang else 30)
     assert got == outcome, stderr
 
 

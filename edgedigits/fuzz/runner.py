@@ -3,7 +3,7 @@
 A case runs in a child forked from this process (which has imported the readers, not run
 TensorFlow), its stdout and stderr sent to files. The parent waits with a deadline and reads the
 child's peak memory from ``wait4`` (its own and its waited-for children's, such as the HDF5
-reader). Outcomes:
+reader), less the memory the fork started with. Outcomes:
 
 * ``accepted``: exit 0 (the file was read, or the folder verified);
 * ``refused``: a non-zero exit whose every stderr line is the CLI's own (``edgedigits ...``),
@@ -150,11 +150,28 @@ def classify(status: int, peak_mb: float, stderr: str, timed_out: bool) -> str:
     return "refused" if lines else "noisy"
 
 
-def run_in_child(entry: Any, workdir: Path, timeout_s: float = CASE_TIMEOUT_S) -> tuple[str, str]:
-    """Run ``entry()`` in a forked child; its outcome and its stderr."""
+def _rss_kb() -> int:
+    """This process's resident memory now (what a fork starts with, shared)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_in_child(
+    entry: Any, workdir: Path, timeout_s: float = CASE_TIMEOUT_S
+) -> tuple[str, str, float]:
+    """Run ``entry()`` in a forked child; its outcome, its stderr and its peak memory in MB.
+
+    The peak is what the case added to the memory it started with: a fork shares its parent's
+    pages, which the kernel counts in the child's resident size from the start."""
     err_path, out_path = workdir / "stderr.txt", workdir / "stdout.txt"
     sys.stdout.flush()
     sys.stderr.flush()
+    base_kb = _rss_kb()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 70
@@ -180,7 +197,8 @@ def run_in_child(entry: Any, workdir: Path, timeout_s: float = CASE_TIMEOUT_S) -
             os._exit(code)
     status, usage, timed_out = _wait(pid, timeout_s)
     stderr = err_path.read_text(errors="replace") if err_path.exists() else ""
-    return classify(status, usage.ru_maxrss / 1024, stderr, timed_out), stderr, usage
+    peak_mb = max(usage.ru_maxrss - base_kb, 0) / 1024
+    return classify(status, peak_mb, stderr, timed_out), stderr, peak_mb
 
 
 def _wait(pid: int, timeout_s: float) -> tuple[int, Any, bool]:
@@ -211,7 +229,7 @@ def run_case(family: Family, root: Path, seed: int, case: int, work: Path) -> Ca
     try:
         entry = family.stage(data, source, root, case_dir)
         started = time.perf_counter()
-        outcome, stderr, usage = run_in_child(entry, case_dir)
+        outcome, stderr, peak_mb = run_in_child(entry, case_dir)
         seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(case_dir, ignore_errors=True)
@@ -222,7 +240,7 @@ def run_case(family: Family, root: Path, seed: int, case: int, work: Path) -> Ca
         source.name,
         outcome,
         round(seconds, 3),
-        round(usage.ru_maxrss / 1024, 1),
+        round(peak_mb, 1),
         lines[-1][:300] if lines else "",
     )
 

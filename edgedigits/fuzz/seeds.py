@@ -6,7 +6,8 @@ do (its thread pools do not survive a fork). ``DIR`` then holds:
 
 * ``models/``: ``seed004_cnn`` as ``tf_keras.keras`` (what ``train`` and ``export`` write),
   ``tf_keras.h5`` (Keras 2's legacy format), and ``keras3.keras`` / ``keras3.h5`` (the same
-  layers and weights saved by Keras 3, what a notebook writes today);
+  layers and weights saved by Keras 3, what a notebook writes today), and
+  ``keras3-deflated.keras`` (re-zipped with deflate, as another zip tool would);
 * ``exports/seed004_cnn/``: float32 and int8 ``.tflite``, ``.onnx``, ``.ort`` and C arrays with
   their ``manifest.json`` and ``golden.json``, as ``export`` writes them (it passes ``verify``);
 * ``data/idx/``: a 300/100-image MNIST subset as four IDX files (images gzipped, labels not),
@@ -19,6 +20,7 @@ import gzip
 import shutil
 import struct
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,14 @@ def _keras3_copy(model, folder: Path) -> None:
         ours.set_weights(theirs.get_weights())
     rebuilt.save(folder / "keras3.keras")
     rebuilt.save(folder / "keras3.h5")
+    # Keras stores its members uncompressed; a file re-zipped by another tool is deflated, and
+    # its members then go through zlib too.
+    with (
+        zipfile.ZipFile(folder / "keras3.keras") as stored,
+        zipfile.ZipFile(folder / "keras3-deflated.keras", "w", zipfile.ZIP_DEFLATED) as deflated,
+    ):
+        for info in stored.infolist():
+            deflated.writestr(info.filename, stored.read(info))
 
 
 def make_seeds(root: Path) -> None:

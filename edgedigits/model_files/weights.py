@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,8 @@ def _open_keras_zip(source: Path, copy: Path, tmp: Path) -> ModelFile:
         NotImplementedError,
         ValueError,
         RuntimeError,
-    ) as exc:  # truncated, corrupt, encrypted, odd compression
+        zlib.error,
+    ) as exc:  # truncated, corrupt, encrypted, odd compression, a damaged deflate stream
         raise ModelFileError(
             f"{source}: not a readable .keras zip ({first_line(exc, 120)})"
         ) from None
