@@ -59,8 +59,10 @@ def markdown(report: FuzzReport, command: str, seconds: float) -> str:
         f"`{command}`: campaign seed {report.seed}, {seconds / 60:.0f} min on this project's "
         "2-core machine. One forked process per case; a case is refused when it exits non-zero "
         "with only the CLI's own lines on stderr. Failing outcomes: traceback, noisy (anything "
-        "else on stderr), signal, hang (over 60 s), memory (a peak over 1,024 MB beyond what the "
-        "forked process started with, its children included). 'peak MB' is that growth.\n\n" + report.to_markdown() + "\n"
+        "else on stderr), signal, hang (over 60 s), memory (a peak over 1,024 MB beyond what "
+        "the forked process started with, its children included); 'peak MB' is that growth.\n\n"
+        + report.to_markdown()
+        + "\n"
     )
 
 
