@@ -121,11 +121,12 @@ def fuzz_seeds(tmp_path_factory) -> Path:
     import sys
 
     root = tmp_path_factory.mktemp("fuzz-seeds")
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "edgedigits.fuzz.seeds", str(root)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert done.returncode == 0, done.stderr[-3000:]
     return root
 
 

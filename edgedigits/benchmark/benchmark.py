@@ -231,7 +231,7 @@ class _Bench:
         self._references: dict[Path, np.ndarray] = {}
         self._integrity: dict[Path, str | None] = {}
         self._inputs: dict[str, np.ndarray] = {}
-        self._batches: dict[str, int] = {}
+        self._scoring_batches: dict[str, int] = {}
 
     def inputs(self, model: str) -> np.ndarray:
         """The test images preprocessed for ``model`` (cached: every artifact of a model in
@@ -240,12 +240,12 @@ class _Bench:
             self._inputs = {model: get_spec(model).preprocess(self.images)}  # one model at a time
         return self._inputs[model]
 
-    def batch(self, model: str, keras_model: Any = None) -> int:
+    def scoring_batch(self, model: str, keras_model: Any = None) -> int:
         """Images per call when scoring ``model``'s artifacts: from its Keras model's activation
         size (``model_files.shapes.batch_for``), learnt with its reference, else LARGE_BATCH."""
         if keras_model is not None:
-            self._batches[model] = batch_for(keras_model, cap=LARGE_BATCH)
-        return self._batches.get(model, LARGE_BATCH)
+            self._scoring_batches[model] = batch_for(keras_model, cap=LARGE_BATCH)
+        return self._scoring_batches.get(model, LARGE_BATCH)
 
     def reference(self, artifact: Artifact, x: np.ndarray) -> np.ndarray | None:
         """The trained Keras model's probabilities on the test images (cached per model)."""
@@ -255,7 +255,7 @@ class _Bench:
             from edgedigits.runtimes.keras import KerasRunner
 
             with KerasRunner(artifact.reference) as runner:
-                batch = self.batch(artifact.model, runner.model)
+                batch = self.scoring_batch(artifact.model, runner.model)
                 self._references[artifact.reference] = get_spec(artifact.model).probabilities(
                     infer_batched(runner, x, batch)
                 )
@@ -344,8 +344,8 @@ class _Bench:
                     f"input shape {got} does not match the data's {expected} for {artifact.model}"
                 )
             if is_reference:
-                self.batch(artifact.model, getattr(runner, "model", None))
-            deployed = infer_as_deployed(runner, x, batch=self.batch(artifact.model))
+                self.scoring_batch(artifact.model, getattr(runner, "model", None))
+            deployed = infer_as_deployed(runner, x, batch=self.scoring_batch(artifact.model))
             outputs = spec.probabilities(deployed.outputs)
             if is_reference:
                 reference = self._references[artifact.reference] = outputs

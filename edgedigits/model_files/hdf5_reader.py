@@ -143,13 +143,18 @@ def read_keras_weights(h5py: Any, np: Any, fh: Any, req: dict[str, Any]) -> dict
                 f"{where}: layer {name!r} weight {k}",
             )
     if group is not None:
-        extra = [k for k in group.keys() if k not in expected_keys and _has_arrays(h5py, group[k])]
-        if extra:
-            raise Refused(
-                f"{where}: weights for layers the architecture does not have "
-                f"({', '.join(sorted(extra)[:5])})"
-            )
+        _refuse_extra_layers(h5py, group, expected_keys, where)
     return found
+
+
+def _refuse_extra_layers(h5py: Any, group: Any, known: set[str], where: str) -> None:
+    """Arrays under a layer the architecture does not have: the file is not this model."""
+    extra = [k for k in group.keys() if k not in known and _has_arrays(h5py, group[k])]
+    if extra:
+        raise Refused(
+            f"{where}: weights for layers the architecture does not have "
+            f"({', '.join(sorted(extra)[:5])})"
+        )
 
 
 def _as_int(text: str) -> int:
@@ -185,13 +190,9 @@ def read_h5_weights(h5py: Any, np: Any, fh: Any, req: dict[str, Any]) -> dict[st
             found[f"{index}/{k}"] = _read_array(
                 h5py, np, node, tuple(shape), f"{where}: layer {name!r} weight {k}"
             )
-    known = {name for _, name in layers} | {"top_level_model_weights"}
-    extra = [k for k in group.keys() if k not in known and _has_arrays(h5py, group[k])]
-    if extra:
-        raise Refused(
-            f"{where}: weights for layers the architecture does not have "
-            f"({', '.join(sorted(extra)[:5])})"
-        )
+    _refuse_extra_layers(
+        h5py, group, {name for _, name in layers} | {"top_level_model_weights"}, where
+    )
     return found
 
 
