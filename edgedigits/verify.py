@@ -214,11 +214,11 @@ class _FolderCheck:
             )
         try:
             self.golden = read_golden(self.folder / "golden.json") or {}
-        except EdgeDigitsError as exc:
+            if not self.golden:
+                self.problem("golden.json", "golden", "missing: no golden vectors to replay")
+        except EdgeDigitsError as exc:  # damaged: said once, and nothing is replayed
             self.problem("golden.json", "golden", str(exc).split(": ", 1)[-1])
-        if not self.golden:
-            self.problem("golden.json", "golden", "missing: no golden vectors to replay")
-        else:
+        if self.golden:
             self.check_golden_hash()
             if not self.check_golden_images():
                 self.golden = {}  # blamed once here, not once per artifact it would replay in

@@ -157,8 +157,9 @@ def test_a_file_its_own_keras_refuses_is_refused_not_imported_unchecked(fuzz_see
 @pytest.mark.integration
 def test_a_2048_filter_model_imports_within_the_activation_budget(tmp_path):
     """A Conv2D of 2,048 filters at 28x28 is 5.5 MB of activations an image: scored 1,024
-    images at a time it took the process past 6 GB. Batches now follow the model, and the whole
-    import (TensorFlow, the data, the reference run in Keras 3) stays under 1.5 GB."""
+    images at a time it took the process past 6 GB. Batches now follow the model (48 images),
+    and the whole import, TensorFlow's own ~1 GB and the reference run in Keras 3 included,
+    stays under 2.5 GB (0.94 to 1.74 GB measured; the activations' share is 256 MiB)."""
     code = (
         "import keras\n"
         "m = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(2048, 3, "
@@ -181,7 +182,7 @@ def test_a_2048_filter_model_imports_within_the_activation_budget(tmp_path):
     _, status, usage = os.wait4(proc.pid, 0)
     stderr = proc.stderr.read().decode()
     assert os.WEXITSTATUS(status) == 0, stderr[-2000:]
-    assert usage.ru_maxrss / 1024 < 1536, f"peak {usage.ru_maxrss / 1024:.0f} MB"
+    assert usage.ru_maxrss / 1024 < 2560, f"peak {usage.ru_maxrss / 1024:.0f} MB"
 
 
 # -- export and verify (integration) -------------------------------------------------------------

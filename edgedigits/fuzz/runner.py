@@ -18,6 +18,7 @@ A case is its family, seed file, campaign seed and number: ``replay`` makes the 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import resource
 import shutil
@@ -171,11 +172,12 @@ def run_in_child(
     err_path, out_path = workdir / "stderr.txt", workdir / "stdout.txt"
     sys.stdout.flush()
     sys.stderr.flush()
-    base_kb = _rss_kb()
+    start_path, peak_path = workdir / "rss_at_start.txt", workdir / "peak.txt"
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 70
         try:
+            start_path.write_text(str(_rss_kb()))  # what the fork begins with (shared pages)
             os.setpgid(0, 0)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             for fd, path in ((1, out_path), (2, err_path)):
@@ -185,6 +187,9 @@ def run_in_child(
             # whatever stood in for them (pytest's capture, say) writes to the files now
             sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the child
             sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            # a crash's Python stack goes to the case's stderr (not to a descriptor the parent
+            # gave faulthandler, such as pytest's terminal)
+            faulthandler.enable(file=sys.stderr)
             code = int(entry())
         except BaseException:  # noqa: BLE001 - a traceback is an outcome here, written out
             import traceback
@@ -194,11 +199,30 @@ def run_in_child(
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
                 sys.stderr.flush()
+                own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                peak_path.write_text(f"{own} {kids}")
             os._exit(code)
     status, usage, timed_out = _wait(pid, timeout_s)
     stderr = err_path.read_text(errors="replace") if err_path.exists() else ""
-    peak_mb = max(usage.ru_maxrss - base_kb, 0) / 1024
+    peak_mb = _peak_mb(start_path, peak_path, usage.ru_maxrss)
     return classify(status, peak_mb, stderr, timed_out), stderr, peak_mb
+
+
+def _peak_mb(start_path: Path, peak_path: Path, waited_kb: int) -> float:
+    """What a case added to memory: the child's own peak less what its fork began with (the
+    parent's pages it shares count in its resident size from the start), or the peak of a
+    process it ran (the HDF5 reader), whichever is larger. A child killed before it could say
+    is judged by ``wait4``'s peak less its start."""
+    try:
+        start = int(start_path.read_text())
+    except (OSError, ValueError):
+        start = 0
+    try:
+        own, kids = (int(v) for v in peak_path.read_text().split())
+    except (OSError, ValueError):
+        own, kids = waited_kb, 0
+    return max(own - start, kids, 0) / 1024
 
 
 def _wait(pid: int, timeout_s: float) -> tuple[int, Any, bool]:
