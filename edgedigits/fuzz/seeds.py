@@ -36,17 +36,40 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
+def _keras3_layer(keras, layer):
+    """The Keras 3 layer of one of seed004_cnn's tf_keras layers, from its attributes (no
+    config is deserialized: a model file, ours too, is data)."""
+    kind = type(layer).__name__
+    if kind == "Conv2D":
+        return keras.layers.Conv2D(
+            layer.filters,
+            layer.kernel_size,
+            strides=layer.strides,
+            padding=layer.padding,
+            activation=layer.activation.__name__,
+            name=layer.name,
+        )
+    if kind == "MaxPooling2D":
+        return keras.layers.MaxPooling2D(layer.pool_size, layer.strides, name=layer.name)
+    if kind == "Flatten":
+        return keras.layers.Flatten(name=layer.name)
+    if kind == "Dropout":
+        return keras.layers.Dropout(layer.rate, name=layer.name)
+    if kind == "Dense":
+        return keras.layers.Dense(
+            layer.units, activation=layer.activation.__name__, name=layer.name
+        )
+    raise ValueError(f"{SEED_MODEL}: no Keras 3 counterpart for {kind}")
+
+
 def _keras3_copy(model, folder: Path) -> None:
     """The tf_keras ``model`` rebuilt layer by layer in Keras 3, weights copied, saved both
-    ways. Each layer's config is our own (the zoo's), so ``from_config`` runs nothing foreign."""
+    ways (and re-zipped with deflate)."""
     import keras
 
     rebuilt = keras.Sequential(
         [keras.Input(tuple(model.input_shape[1:]))]
-        + [
-            getattr(keras.layers, type(layer).__name__).from_config(layer.get_config())
-            for layer in model.layers
-        ]
+        + [_keras3_layer(keras, layer) for layer in model.layers]
     )
     for ours, theirs in zip(rebuilt.layers, model.layers):
         ours.set_weights(theirs.get_weights())
