@@ -98,3 +98,34 @@ def test_parser_has_no_hidden_required_state():
     parser = build_parser()
     args = parser.parse_args(["train", "--all"])
     assert args.all and args.names == [] and args.out == "exports"
+
+
+def test_pipeline_fails_on_a_file_that_missed_its_export_parity(tmp_path, monkeypatch, capsys):
+    """The pipeline's exit code covers export-time parity as well as bench's rows: a pruned file
+    within bench's tolerance of the trained model but outside export's is one 'verify' refuses
+    (it happened in CI: edge_cnn_micro.pruned.tflite passed the gate, then failed verify)."""
+    from types import SimpleNamespace
+
+    import edgedigits.pipeline as pipeline_module
+    from edgedigits.benchmark import report as reports
+    from edgedigits.export.manifest import ArtifactRecord
+    from edgedigits.export.report import ExportReport
+    from edgedigits.pipeline import PipelineResult
+
+    def record(name: str, passed: bool) -> ArtifactRecord:
+        failures = [] if passed else ["accuracy drop 1.10 pts > 1"]
+        parity = {"passed": passed, "failures": failures}
+        return ArtifactRecord("m", name, "tflite", "pruned", "ok", parity=parity)
+
+    def fake_pipeline(*args, **kwargs):
+        exported = ExportReport(
+            [record("m.float32.tflite", True), record("m.pruned.tflite", False)]
+        )
+        return PipelineResult([], exported, SimpleNamespace(failed=[]), {}, [])
+
+    monkeypatch.setattr(pipeline_module, "pipeline", fake_pipeline)
+    monkeypatch.setattr(reports, "terminal_summary", lambda doc: "summary")
+    assert main(["pipeline", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "parity outside tolerance at export: m.pruned.tflite: accuracy drop 1.10 pts > 1" in err
+    assert "m.float32.tflite" not in err

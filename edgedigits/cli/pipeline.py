@@ -41,9 +41,20 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     print(reports.terminal_summary(result.document))
     for path in result.files:
         print(f"report: {path}")
-    failed = result.exported.failed + result.benched.failed
-    for row in result.exported.failed:
+    exported = result.exported
+    failed = exported.failed + result.benched.failed
+    for row in exported.failed:
         print(f"edgedigits pipeline: export failed: {row.file}: {row.reason}", file=sys.stderr)
+    # A file that missed its export-time parity is one 'verify' refuses: the pipeline says so
+    # too, rather than leave it to the next command (bench judges only against the trained model).
+    unrepaired = [r for r in exported.parity_failures if not exported.repaired_by(r)]
+    for row in unrepaired:
+        print(
+            f"edgedigits pipeline: parity outside tolerance at export: {row.file}: "
+            f"{'; '.join(row.parity.get('failures') or [])}",
+            file=sys.stderr,
+        )
+    failed = failed + unrepaired
     code = _gate(args, result.document, baselines)
     return 1 if (failed and not code) else code
 

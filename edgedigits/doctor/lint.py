@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edgedigits.contract.recipes import PRUNE_MIN_KERNEL_WEIGHTS
+
 FOLDABLE_INTO = ("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
-SMALL_KERNEL = 300  # weights; below this, 50% pruning is a capacity cut worth a warning (the
-# zoo's kernels that lost 1-13 points pruned had 120-256 weights; 640 lost nothing)
 FULL_INTEGER = ("int8", "qat", "int8-fixed", "int8-mixed")
 
 
@@ -124,7 +124,7 @@ def lint_model(model: Any, recipes: Iterable[str] | None = None) -> list[LintFin
                 f"tfmot cannot prune a {kind} layer",
             )
         kernel = getattr(layer, "kernel", None)
-        if kernel is not None and int(kernel.shape.num_elements()) < SMALL_KERNEL:
+        if kernel is not None and int(kernel.shape.num_elements()) < PRUNE_MIN_KERNEL_WEIGHTS:
             add(
                 layer.name,
                 "small-kernel",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits._tf import tf_keras
-from edgedigits.contract.recipes import Recipe
+from edgedigits.contract.recipes import PRUNE_MIN_KERNEL_WEIGHTS, Recipe
 from edgedigits.data import Dataset
 from edgedigits.errors import UsageError
 from edgedigits.training import compile_model, encode_labels, seed_everything
@@ -139,19 +139,18 @@ def quantization_aware(
     return Optimized(qat_model, {**details, **extra, "scheme": "tfmot default 8-bit"})
 
 
-MIN_PRUNED_KERNEL = 300  # weights: smaller kernels are left dense (doctor/lint.py: small-kernel)
 PRUNING_RAMP = 2 / 3  # the polynomial schedule reaches the target after this share of the steps
 
 
 def pruning_plan(model: Any, sparsity: float) -> dict[str, float]:
     """Target sparsity per layer with a kernel: ``sparsity``, or 0 for kernels too small to lose
-    half their weights (the zoo's 120-256-weight kernels lost 1-13 points at 50%)."""
+    half their weights (``PRUNE_MIN_KERNEL_WEIGHTS``, in the contract)."""
     plan = {}
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is not None:
             plan[layer.name] = (
-                sparsity if int(kernel.shape.num_elements()) >= MIN_PRUNED_KERNEL else 0.0
+                sparsity if int(kernel.shape.num_elements()) >= PRUNE_MIN_KERNEL_WEIGHTS else 0.0
             )
     return plan
 
