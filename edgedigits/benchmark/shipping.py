@@ -107,16 +107,21 @@ def which_file_to_ship(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return choices
 
 
-def markdown(choices: list[dict[str, Any]]) -> list[str]:
+BENCH_HOW = (
+    "parity passed; accuracy on the full test set in the file's native runtime, batch 1; a C "
+    "array's from the export check; size of a C array = the flash it takes"
+)
+
+
+def markdown(choices: list[dict[str, Any]], how: str = BENCH_HOW) -> list[str]:
+    """The table; ``how`` says where its accuracy and latency come from."""
     if not choices:
         return []
     lines = [
         "## Which file do I ship?",
         "",
         f"Per target, the smallest file within {ACCURACY_MARGIN} points of that target's "
-        "most accurate one (parity passed; accuracy on the full test set in the file's "
-        "native runtime, batch 1; a C array's from the export check; size of a C array = "
-        "the flash it takes).",
+        f"most accurate one ({how}).",
         "",
         *table(
             ["model", "target", "file", "size (bytes)", "accuracy %", "latency p50 µs", "command"],

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from edgedigits import __version__
-from edgedigits.cli import bench, doctor, export, import_model, pipeline, train, verify, zoo
-from edgedigits.cli._args import _Parser
+from edgedigits.cli import bench, ci, doctor, export, import_model, pipeline, train, verify, zoo
+from edgedigits.cli._args import _Parser, apply_project_config
 from edgedigits.errors import EdgeDigitsError, is_disk_full
 
-COMMANDS = (zoo, train, import_model, export, bench, pipeline, doctor, verify)  # --help order
+COMMANDS = (zoo, train, import_model, export, bench, pipeline, doctor, verify, ci)  # --help order
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        apply_project_config(args)
         return args.func(args)
     except EdgeDigitsError as exc:
         print(f"edgedigits {args.command}: error: {exc}", file=sys.stderr)

@@ -256,3 +256,28 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="write the gate's table (growth and interval per row) here",
     )
+
+
+def apply_project_config(args: argparse.Namespace) -> None:
+    """A command given no model names takes them from the project's configuration
+    (``[tool.edgedigits]`` in ./pyproject.toml, or ./edgedigits.toml), and with them its
+    targets, formats, recipes and output folder where the command line left the default."""
+    dest = "targets" if args.command == "bench" else "names"
+    if getattr(args, dest, None) != [] or getattr(args, "all", False):
+        return
+    from edgedigits.project_config import check_names, find_config, load_config
+
+    path = find_config(".")
+    if path is None:
+        return
+    config = load_config(path)
+    check_names(config)
+    setattr(args, dest, config.model_names())
+    defaults = {"target": (None, "all"), "format": (None,), "quant": (None,)}
+    chosen = {"target": config.targets, "format": config.formats, "quant": config.recipes}
+    for attr, value in chosen.items():
+        if value and hasattr(args, attr) and getattr(args, attr) in defaults[attr]:
+            setattr(args, attr, ",".join(value))
+    if hasattr(args, "out") and args.out == "exports":
+        args.out = config.out
+    print(f"edgedigits {args.command}: models from {path}: {', '.join(config.models)}")
