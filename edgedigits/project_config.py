@@ -1,4 +1,4 @@
-"""A project's configuration: ``[tool.edgedigits]`` in its ``pyproject.toml``, or ``edgedigits.toml``.
+"""A project's configuration: ``[tool.edgedigits]`` in ``pyproject.toml``, or ``edgedigits.toml``.
 
 What an app's repository writes once so that ``edgedigits export``, ``bench``, ``pipeline`` and
 ``ci`` need no names: its models (zoo names or model files such as ``models/digits.keras``,
@@ -122,7 +122,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path) -> ProjectConfig:
-    """Read and check the configuration at ``path`` (a ``pyproject.toml`` or ``edgedigits.toml``)."""
+    """Read and check the configuration at ``path`` (``pyproject.toml`` or ``edgedigits.toml``)."""
     import jsonschema
 
     path = Path(path)

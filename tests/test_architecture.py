@@ -27,7 +27,7 @@ LAYERS = [
         "markdown",
         "__init__",
     },  # foundation: no model, no data
-    {"contract"},  # formats, recipes, targets and the tolerance each recipe promises
+    {"contract", "project_config"},  # what each recipe promises; what a project asks for
     {"data"},  # the digits
     {"zoo"},  # model definitions and their recipes
     {"model_files", "augmentation"},  # a model on disk, read as data; training's input pipeline
@@ -37,7 +37,7 @@ LAYERS = [
     {"doctor"},  # int8 pitfalls on a Keras model, and which layer breaks a quantized file
     {"export"},  # artifacts and their records
     {"benchmark", "verify"},  # measuring and checking artifacts
-    {"pipeline"},
+    {"pipeline", "ci_job", "ci_charts"},  # whole flows: export then bench; base vs head
     {"cli", "__main__", "docs_pages", "fuzz"},  # doors; the fuzz tier drives them
 ]
 DEBTS: dict[tuple[str, str], str] = {  # back arrows: (importer, imported) -> why it is there

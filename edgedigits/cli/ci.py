@@ -1,4 +1,4 @@
-"""``edgedigits compare`` and ``edgedigits ci``: base against head in one run, for any repository."""
+"""``edgedigits compare`` and ``edgedigits ci``: base against head in one run, any repository."""
 
 from __future__ import annotations
 
@@ -138,7 +138,8 @@ def add_parser(sub: Any) -> None:
         "--base",
         default=None,
         metavar="REF",
-        help="compare with the merge base of HEAD and REF (default: origin/$GITHUB_BASE_REF, else HEAD~1, or gate.base)",
+        help="compare with the merge base of HEAD and REF (default: the configuration's "
+        "gate.base, else origin/$GITHUB_BASE_REF in a pull request, else HEAD~1)",
     )
     ci.add_argument(
         "--out", default="edgedigits-ci", metavar="DIR", help="where base/, head/ and report/ go"
