@@ -22,7 +22,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from github_action import run_action
 
 pytestmark = pytest.mark.integration
@@ -157,6 +156,7 @@ def test_the_action_in_a_repository_that_is_not_edgedigits(tmp_path, wheel_venv)
         capture_output=True,
         text=True,
         env={**os.environ, **env},
+        cwd=repo,
     ).stdout
     assert str(wheel_venv) in where and str(ROOT / "edgedigits") not in where
 
@@ -176,6 +176,6 @@ def test_the_action_in_a_repository_that_is_not_edgedigits(tmp_path, wheel_venv)
     first = summary.splitlines()[0]
     assert re.match(r"\*\*edgedigits: head vs base: \d+ file\(s\) regressed\*\*", first), first
     assert re.search(r"\* Slower: digits\.[\w.-]+ [\d.]+x", summary), summary[:800]
-    assert re.search(r"\* Bigger: digits\.float32\.tflite [\d,]+ -> [\d,]+ bytes", summary)
+    assert re.search(r"\* Bigger: digits\.[\w.-]+ [\d,]+ -> [\d,]+ bytes \(\+\d+\.\d%\)", summary)
     assert (repo / "edgedigits-ci/report/compare.json").is_file()
     assert (repo / "edgedigits-ci/report/compare.png").is_file()

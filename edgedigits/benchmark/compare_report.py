@@ -102,6 +102,7 @@ class CompareReport:
             )
         )
         bigger = [p for p in self.pairs if p.head_bytes > p.base_bytes * (1 + SIZE_NOTICE)]
+        bigger.sort(key=lambda p: -p.head_bytes / p.base_bytes)
         lines.append(
             "* Bigger: "
             + (
