@@ -33,7 +33,9 @@ from edgedigits import atomic
 from edgedigits.benchmark.compare import CompareOptions
 from edgedigits.benchmark.compare_report import CompareReport, compare
 from edgedigits.errors import UsageError
-from edgedigits.project_config import ProjectConfig, check_names, load_config
+from edgedigits.project_config import ProjectConfig, check_names, is_file_name, load_config
+
+__all__ = ["CiResult", "read_history", "run_ci"]
 
 HISTORY_POINTS = 50  # commits drawn
 
@@ -72,25 +74,46 @@ def _options(config: ProjectConfig, overrides: dict[str, Any]) -> CompareOptions
     return CompareOptions(**chosen)
 
 
-def _export(config: ProjectConfig, root: Path, out: Path, log: Callable[[str], None]) -> list:
-    """Export the configured models of the tree at ``root`` into ``out``."""
-    from edgedigits.export import ExportOptions, export
-
+def _export(config: ProjectConfig, root: Path, out: Path, log: Callable[[str], None]) -> None:
+    """Export the configured models of the tree at ``root`` into ``out``: with the installed
+    edgedigits, or (``gate.export_with = "revision"``, for edgedigits' own CI, where the change
+    under test is the exporter) with the edgedigits package in that tree."""
     names = []
     for name in config.models:
-        if "/" in name or name.lower().endswith((".keras", ".h5", ".hdf5")):
+        if is_file_name(name):
             if not (root / name).is_file():
                 log(f"ci: {name}: not in this revision, not exported")
                 continue
             names.append(str(root / name))
         else:
             names.append(name)
+    if not names:
+        return
+    flags = {
+        "--target": ",".join(config.targets) or "web,mobile,server",
+        "--format": ",".join(config.formats),
+        "--quant": ",".join(config.recipes),
+    }
+    if config.gate.get("export_with") == "revision":
+        import sys
+
+        argv = [sys.executable, "-m", "edgedigits", "export", *names, "--out", str(out)]
+        argv += [x for flag, value in flags.items() if value for x in (flag, value)]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True)
+        if proc.returncode not in (0, 1) or not out.is_dir():  # 1: a parity note, files made
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"export in {root}: {tail}")
+        log(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "exported")
+        return
+    from edgedigits.export import ExportOptions, export
+
     options = ExportOptions(
-        formats=list(config.formats) or None,
-        recipes=list(config.recipes) or None,
-        targets=list(config.targets) or ("web", "mobile", "server"),
+        formats=flags["--format"] or None,
+        recipes=flags["--quant"] or None,
+        targets=flags["--target"],
     )
-    return export(names, out=out, options=options, log=log).records if names else []
+    export(names, out=out, options=options, log=log)
 
 
 def _budgets(report: CompareReport, config: ProjectConfig) -> list[str]:

@@ -18,6 +18,7 @@ gate's thresholds. Example::
     max_slowdown = 1.10            # the 95% interval's lower bound above this fails
     max_instruction_growth = 1.01  # instructions per inference under Valgrind
     base = "origin/main"           # what 'edgedigits ci' compares with
+    export_with = "installed"      # or "revision": each tree's own edgedigits (edgedigits' CI)
 
 The file is checked against ``SCHEMA`` before anything runs; each mistake is one line naming the
 file and the key (``pyproject.toml: [tool.edgedigits] gate.max_slowdown: ...``).
@@ -62,6 +63,7 @@ SCHEMA: dict[str, Any] = {
                 "rounds": {"type": "integer", "minimum": 5, "maximum": 1000},
                 "instructions": {"enum": ["auto", "yes", "no"]},
                 "base": {"type": "string", "minLength": 1},
+                "export_with": {"enum": ["installed", "revision"]},
             },
         },
     },
@@ -84,10 +86,10 @@ class ProjectConfig:
 
     def model_names(self) -> list[str]:
         """Zoo names as written; model files as paths from the project's root."""
-        return [str(self.root / m) if _is_file_name(m) else m for m in self.models]
+        return [str(self.root / m) if is_file_name(m) else m for m in self.models]
 
 
-def _is_file_name(name: str) -> bool:
+def is_file_name(name: str) -> bool:
     return name.lower().endswith((".keras", ".h5", ".hdf5")) or "/" in name
 
 

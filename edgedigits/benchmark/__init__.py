@@ -3,11 +3,14 @@
 ``artifacts.py`` (what to bench), ``timing.py`` (interleaved latency rounds), ``benchmark.py``
 (the loop and its typed records; parity by the contract's tolerances, ``edgedigits.contract``),
 ``report.py`` (JSON, Markdown, Pareto plots), ``gate.py`` (baseline comparison for CI),
-``schema.json`` (the JSON report's schema).
+``schema.json`` (the JSON report's schema); ``compare.py``, ``instructions.py`` and
+``compare_report.py`` (two exports against each other in one run: ``compare()``).
 """
 
 from edgedigits.benchmark import gate, report
 from edgedigits.benchmark.benchmark import BenchOptions, BenchReport, BenchResult, bench
+from edgedigits.benchmark.compare import CompareOptions
+from edgedigits.benchmark.compare_report import CompareReport, compare
 from edgedigits.benchmark.gate import DEFAULT_MAX_SLOWDOWN, check
 from edgedigits.benchmark.report import machine_info, pareto_front
 from edgedigits.benchmark.timing import TimingOptions, measure
@@ -19,10 +22,13 @@ __all__ = [
     "BenchOptions",
     "BenchReport",
     "BenchResult",
+    "CompareOptions",
+    "CompareReport",
     "TimingOptions",
     "Tolerance",
     "bench",
     "check",
+    "compare",
     "default_tolerances",
     "gate",
     "load_tolerances",

@@ -30,7 +30,7 @@ Why the baseline is chosen by CPU (``select_baseline``). Relative latencies also
 machine's kernels, persistently: on one CPU the int8 XNNPACK rows ran twice as slow relative to
 float32 as on the committed baseline's, idle, in every measurement. Bench reports record the
 CPU (``machine.cpu_id``, ``machine.cpu_flags``); the gate takes a baseline from the run's CPU,
-else one that names no CPU, and against a baseline from another CPU it reports latency without
+and against a baseline from another CPU, or one that names none, it reports latency without
 judging it. Parity, integrity, budgets and newly failing rows are judged on any machine.
 
 The trained model's own runtimes (``keras``, ``keras-predict``, ``tensorflow-gpu``) are context,
@@ -57,6 +57,13 @@ DEFAULT_MAX_SLOWDOWN = 1.3  # relative latency may grow by 30% before the gate f
 # bench/results/gate_noise.md: the largest A/A lower bound was 1.18x; every injected 1.5x slowdown
 # had a row at 1.42x or more)
 REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME = "float32", "tflite", "litert"
+# The reference of a (model, batch) group: the first of these the run has. The .tflite files are
+# batch 1 since apps call them one image at a time, so batch 32 has no LiteRT row; there ONNX
+# Runtime's float32 .onnx (dynamic batch) is the reference, and the batch-32 rows are gated too.
+REFERENCES = (
+    (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME),
+    ("float32", "onnx", "onnxruntime"),
+)
 CONFIDENCE = 0.95
 BOOTSTRAP_SAMPLES = 2000
 REFERENCE_CONSENSUS = 0.75  # share of a model's rows that must speed up to blame the reference
@@ -246,31 +253,32 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
     return (row["model"], Path(row["artifact"]).name, row["runtime"], int(row["batch"]))
 
 
-def round_ratios(doc: dict[str, Any], include_references: bool = False) -> dict[tuple, np.ndarray]:
-    """Per ok row, its per-round p50 divided by its model's reference row's, round by round."""
-
-    def is_reference(r: dict[str, Any]) -> bool:
-        return (r["recipe"], r["format"], r["runtime"]) == (
-            REFERENCE_RECIPE,
-            REFERENCE_FORMAT,
-            REFERENCE_RUNTIME,
-        )
-
+def references(doc: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(model, batch) -> its reference row: the first of ``REFERENCES`` present and ok."""
     rows = [r for r in doc["results"] if r["status"] == "ok" and r.get("round_p50_us")]
-    refs = {
-        (r["model"], int(r["batch"])): np.asarray(r["round_p50_us"], float)
-        for r in rows
-        if is_reference(r)
-    }
+    chosen: dict[tuple[str, int], dict[str, Any]] = {}
+    for kind in reversed(REFERENCES):  # the first in REFERENCES wins
+        for r in rows:
+            if (r["recipe"], r["format"], r["runtime"]) == kind:
+                chosen[(r["model"], int(r["batch"]))] = r
+    return chosen
+
+
+def round_ratios(doc: dict[str, Any], include_references: bool = False) -> dict[tuple, np.ndarray]:
+    """Per ok row, its per-round p50 divided by its (model, batch) reference row's, round by
+    round (``references``)."""
+    rows = [r for r in doc["results"] if r["status"] == "ok" and r.get("round_p50_us")]
+    refs = references(doc)
     out = {}
     for r in rows:
-        ref = refs.get((r["model"], int(r["batch"])))
+        ref_row = refs.get((r["model"], int(r["batch"])))
         if (
-            ref is None
-            or is_reference(r)
+            ref_row is None
+            or ref_row is r
             or (r["runtime"] in REFERENCE_RUNTIMES and not include_references)
         ):
             continue
+        ref = np.asarray(ref_row["round_p50_us"], float)
         mine = np.asarray(r["round_p50_us"], float)
         n = min(len(mine), len(ref))
         out[_key(r)] = mine[:n] / ref[:n]
@@ -303,18 +311,11 @@ def _check_references(result: GateResult, current: dict[str, Any]) -> None:
         faster = [c for c in group if c.ci_high < floor]
         if len(group) >= 3 and len(faster) >= REFERENCE_CONSENSUS * len(group):
             median_growth = float(np.median([c.growth for c in group]))
-            reference = next(
-                (
-                    Path(r["artifact"]).name
-                    for r in current["results"]
-                    if r["model"] == model
-                    and (r["recipe"], r["format"], r["runtime"])
-                    == (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)
-                ),
-                model,
-            )
+            ref_row = references(current).get((model, batch))
+            reference = Path(ref_row["artifact"]).name if ref_row else model
+            runtime = ref_row["runtime"] if ref_row else REFERENCE_RUNTIME
             result.latency.setdefault(model, []).append(
-                f"latency: {reference} on {REFERENCE_RUNTIME} (batch {batch}), the reference, "
+                f"latency: {reference} on {runtime} (batch {batch}), the reference, "
                 f"looks {1 / median_growth:.2f}x slower: {len(faster)} of {len(group)} rows of "
                 f"{model} got faster relative to it (median growth {median_growth:.2f}x; each "
                 f"{CONFIDENCE:.0%} interval below {floor:.2f}x)"
@@ -370,6 +371,18 @@ def check(
             )
     rel_now = round_ratios(current, include_references)
     rel_before = round_ratios(baseline, include_references)
+    kind = lambda r: (r["recipe"], r["format"], r["runtime"])  # noqa: E731
+    refs_now, refs_before = references(current), references(baseline)
+    unlike = sorted(
+        g for g in set(refs_now) & set(refs_before) if kind(refs_now[g]) != kind(refs_before[g])
+    )
+    for model, batch in unlike:  # ratios to different references cannot be compared
+        rel_before = {k: v for k, v in rel_before.items() if (k[0], k[3]) != (model, batch)}
+        result.notes.append(
+            f"{model} (batch {batch}): the baseline's reference is "
+            f"{'/'.join(kind(refs_before[(model, batch)]))}, this run's "
+            f"{'/'.join(kind(refs_now[(model, batch)]))}: not compared (re-measure the baseline)"
+        )
     for key in sorted(set(rel_now) & set(rel_before)):
         model, artifact, runtime, batch = key
         point, low, high = growth_interval(rel_now[key], rel_before[key])
@@ -427,11 +440,16 @@ def _different_cpu(current: dict[str, Any], baseline: dict[str, Any]) -> str | N
     """Ratios between runtimes and recipes depend on the machine, not only on its speed: on one
     2-core "AMD EPYC" (family 25 model 1, AVX2) int8 XNNPACK rows ran 2.3x their float32
     reference at batch 32 where the committed baseline's machine ran them at 1.1x. So a
-    baseline from another CPU is reported but not judged. Reports older than ``cpu_id`` are
-    assumed comparable."""
+    baseline from another CPU is reported but not judged, and so is one that names no CPU."""
     now, before = _machine_key(current), _machine_key(baseline)
-    if now is None or before is None or now == before:
+    if now is not None and now == before:
         return None
+    if now is None or before is None:
+        which = "this run" if now is None else "the baseline"
+        return (
+            f"{which} names no CPU (a report older than cpu_id): relative latencies move with "
+            "the CPU's kernels, so latency is reported, not judged; re-measure the baseline"
+        )
     flags = set(now[1]) ^ set(before[1])
     differ = f"; ISA flags that differ: {', '.join(sorted(flags))}" if flags else ""
     return (
@@ -445,14 +463,14 @@ def select_baseline(
     current: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]]
 ) -> tuple[str, dict[str, Any]] | None:
     """The baseline to gate ``current`` against, from (path, document) pairs: the first from the
-    same CPU (``cpu_id`` and kernel flags), else the first that names no CPU (an older report,
-    taken as comparable), else the first (reported, not judged: ``_different_cpu``)."""
+    same CPU (``cpu_id`` and kernel flags), else the first, reported and not judged
+    (``_different_cpu``: another CPU, or one that names none, is never taken as comparable: on
+    Intel family 6 model 167 an unnamed baseline made 4 false regressions of unchanged code)."""
     if not baselines:
         return None
     here = _machine_key(current)
     same = [b for b in baselines if here is not None and _machine_key(b[1]) == here]
-    unnamed = [b for b in baselines if _machine_key(b[1]) is None]
-    return (same or unnamed or baselines)[0]
+    return (same or baselines)[0]
 
 
 def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: str) -> float | None:
@@ -462,13 +480,9 @@ def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: st
 
     def p50s(doc: dict[str, Any]) -> dict[int, float]:
         return {
-            int(r["batch"]): float(np.median(r["round_p50_us"]))
-            for r in doc["results"]
-            if r["model"] == model
-            and r["status"] == "ok"
-            and r.get("round_p50_us")
-            and (r["recipe"], r["format"], r["runtime"])
-            == (REFERENCE_RECIPE, REFERENCE_FORMAT, REFERENCE_RUNTIME)
+            batch: float(np.median(row["round_p50_us"]))
+            for (name, batch), row in references(doc).items()
+            if name == model
         }
 
     now, before = p50s(current), p50s(baseline)

@@ -216,8 +216,8 @@ def _add_bench_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="a committed bench JSON to compare with (see --check); repeat it "
-        "to give one per machine: the gate takes the one from this "
-        "run's CPU, else one that names no CPU",
+        "to give one per machine: the gate judges latency against the one "
+        "from this run's CPU and only reports it against any other",
     )
     parser.add_argument(
         "--check",
