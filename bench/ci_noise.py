@@ -1,7 +1,9 @@
 """How sure is 'edgedigits compare'? False alarms and detections on this machine, measured.
 
-Three notebook models (Keras 3, Flatten-Dense(W)-Dense(10), as in the CI test): W=64 (A), a
-wider one chosen to run ~1.15x slower as float32 .tflite (B), and one ~3% more instructions (C).
+Three notebook models (Keras 3, Flatten-Dense(W)-Dense(10), as in the CI test): W=64 (A), W=75
+(B: its float32 .tflite runs ~1.15-1.2x slower), and A with one more Dense(16) layer (C: its
+files execute 1-11% more instructions; calibrated under Valgrind, a width that is not a multiple
+of 16 costs XNNPACK far more than its arithmetic).
 Each is exported for tflite and onnx, float32 and int8 (three files: float32.tflite,
 int8.io-float32.tflite, float32.onnx). Then:
 
@@ -9,8 +11,9 @@ int8.io-float32.tflite, float32.onnx). Then:
   be 0, and the instruction counts of the two sides must agree within 0.5%;
 - A/B: ``--ab`` comparisons of A against B on latency alone (``instructions="no"``, so the
   detection is the timing's own): at least 19 of 20 must fail;
-- A/C: ``--ac`` comparisons of A against C with instructions: the ~3% change must be detected
-  every time (latency alone would not: it is inside the timing's noise).
+- A/C: ``--ac`` comparisons of A against C with instructions: each file whose instructions
+  moved by more than the 1% limit must be flagged every time, the ~1-3% changes included
+  (latency alone would not see them: they are inside the timing's noise).
 
     python bench/ci_noise.py --out /tmp/ci-noise   # ~15 min on the 2-core machine
 
@@ -38,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 NOTEBOOK = (ROOT / "tests" / "test_ci_in_another_repo.py").read_text().split('NOTEBOOK = """')[1]
 NOTEBOOK = NOTEBOOK.split('"""')[0]
-WIDTHS = {"A": 64, "B": 77, "C": 66}
+WIDTHS = {"A": "64", "B": "75", "C": "64+16"}  # C: an extra Dense(16), a few % of the work
 
 
 def make_exports(work: Path) -> dict[str, Path]:
@@ -69,6 +72,7 @@ def run(base: Path, head: Path, n: int, instructions: str, seed0: int) -> list[d
         runs.append(
             {
                 "failed": not report.passed,
+                "flagged": sorted(p.file for p in report.pairs if p.slower),
                 "seconds": round(time.perf_counter() - started, 1),
                 "pairs": {
                     p.file: {
@@ -99,6 +103,7 @@ def summarize(name: str, runs: list[dict]) -> dict:
         instr = [r["pairs"][f]["instruction_growth"] for r in runs]
         instr = [i for i in instr if i is not None]
         per_file[f] = {
+            "flagged": sum(f in r["flagged"] for r in runs),
             "median_growth": round(float(np.median(growth)), 3),
             "max_ci_low": round(float(max(low)), 3),
             "min_ci_low": round(float(min(low)), 3),
@@ -121,7 +126,7 @@ def markdown(doc: dict) -> str:
         f"`python bench/ci_noise.py` on {doc['machine']['cpu']} ({doc['machine'].get('cpu_id')}, "
         f"{doc['machine']['cores']} cores). Limits: latency {doc['max_slowdown']}x (the 95% "
         f"interval's lower bound), instructions {doc['max_instruction_growth']}x. Models: "
-        + ", ".join(f"{k} = Dense({v})" for k, v in doc["widths"].items())
+        + ", ".join(f"{k} = Dense({v.replace('+', ')-Dense(')})" for k, v in doc["widths"].items())
         + ".",
         "",
         *table(
@@ -151,7 +156,7 @@ def markdown(doc: dict) -> str:
                 for s in doc["studies"]
                 for f, v in s["files"].items()
             ],
-            "lrrlrrrl",
+            "lrrlrrrrl",
         ),
         "",
     ]

@@ -33,12 +33,12 @@ import keras
 import numpy as np
 from edgedigits.data import load_dataset
 
-width, path = int(sys.argv[1]), sys.argv[2]
+widths, path = [int(w) for w in sys.argv[1].split("+")], sys.argv[2]  # "64" or "64+16"
 keras.utils.set_random_seed(0)
 model = keras.Sequential([
     keras.Input((28, 28)),
     keras.layers.Flatten(),
-    keras.layers.Dense(width, activation="relu"),
+    *[keras.layers.Dense(w, activation="relu") for w in widths],
     keras.layers.Dense(10, activation="softmax"),
 ])
 model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -9,7 +9,8 @@ import copy
 
 import pytest
 
-from edgedigits.benchmark.gate import check, check_and_retime, reference_speed, select_baseline
+from edgedigits.benchmark.gate import check, select_baseline
+from edgedigits.benchmark.retiming import check_and_retime, reference_speed
 
 
 def _row(model, recipe, fmt, runtime, rounds, batch=1):
@@ -25,6 +26,9 @@ def _row(model, recipe, fmt, runtime, rounds, batch=1):
     }
 
 
+SAME = {"cpu": "test CPU", "cpu_id": "TestVendor family 1 model 1 stepping 1", "cpu_flags": []}
+
+
 def _doc(int8_factor=1.0, reference_us=10.0, other_factor=1.0, machine=None):
     """Two models; ``int8_factor`` slows model a's int8 ONNX row against its reference."""
     ref = [reference_us * f for f in (1.0, 1.02, 0.98, 1.01, 0.99, 1.0)]
@@ -35,7 +39,7 @@ def _doc(int8_factor=1.0, reference_us=10.0, other_factor=1.0, machine=None):
         _row("b", "float32", "tflite", "litert", ref),
         _row("b", "int8", "onnx", "onnxruntime", [3 * other_factor * v for v in ref]),
     ]
-    return {"machine": machine or {}, "results": results}
+    return {"machine": machine or SAME, "results": results}
 
 
 class _Retimer:
@@ -72,7 +76,8 @@ def test_a_regression_that_every_measurement_repeats_fails():
     assert not result.passed and retime.calls == [["a"], ["a"]]
     assert [r.confirmed for r in result.retimings] == [True, True]
     assert len(result.failures) == 1 and result.failures[0].startswith(
-        "latency: a.int8.onnx on onnxruntime (batch 1) is 3.00x its float32 LiteRT reference"
+        "latency: a.int8.onnx on onnxruntime (batch 1) is 3.00x its reference "
+        "(a.float32.tflite on litert)"
     )
     assert "confirmed" in result.to_markdown()
 
@@ -148,9 +153,17 @@ def test_a_baseline_from_another_cpu_is_reported_not_judged():
     bad = _doc(int8_factor=2.3, machine=HERE)
     bad["results"][2].update(parity="fail", parity_failures=["agreement 90.00% < 98%"])
     assert not check(bad, _doc(machine=THERE)).passed  # parity is judged on any machine
-    for same in (HERE, UNNAMED):  # the same CPU, or an older report: judged
-        judged = check(_doc(int8_factor=2.3, machine=HERE), _doc(machine=same))
-        assert not judged.passed and not any("another CPU" in n for n in judged.notes)
+    judged = check(_doc(int8_factor=2.3, machine=HERE), _doc(machine=HERE))  # same CPU: judged
+    assert not judged.passed and not any("another CPU" in n for n in judged.notes)
+
+
+def test_a_baseline_that_names_no_cpu_is_reported_not_judged():
+    """It used to be taken as comparable: on Intel family 6 model 167 the shipped workflow then
+    failed unchanged code (4 'regressions' of dynamic-range .tflite files, 1.32-2.14x)."""
+    result = check(_doc(int8_factor=2.3, machine=HERE), _doc(machine=UNNAMED))
+    assert result.passed and result.comparisons
+    assert any(n.startswith("the baseline names no CPU") for n in result.notes), result.notes
+    assert any(n.startswith("latency not judged: 1 row(s)") for n in result.notes)
 
 
 def test_the_baseline_is_chosen_by_the_runs_cpu():
@@ -161,7 +174,32 @@ def test_the_baseline_is_chosen_by_the_runs_cpu():
         ("here.json", _doc(machine=HERE)),
     )
     assert select_baseline(run, [there, unnamed, here])[0] == "here.json"
-    assert select_baseline(run, [there, unnamed])[0] == "old.json"
-    assert select_baseline(run, [there])[0] == "there.json"  # then reported, not judged
-    assert select_baseline(_doc(machine=UNNAMED), [here, unnamed])[0] == "old.json"
+    assert select_baseline(run, [there, unnamed])[0] == "there.json"  # reported, not judged
+    assert select_baseline(run, [unnamed, there])[0] == "old.json"  # reported, not judged
+    assert select_baseline(_doc(machine=UNNAMED), [here, unnamed])[0] == "here.json"
     assert select_baseline(run, []) is None
+
+
+def test_batch_32_rows_are_gated_against_the_float32_onnx_reference():
+    """The .tflite files are batch 1, so a batch-32 group has no LiteRT row; its reference is the
+    float32 .onnx on ONNX Runtime, and its rows are judged like batch 1's."""
+
+    def doc(factor):
+        ref = [20.0, 20.4, 19.6, 20.2, 19.8, 20.0]
+        return {
+            "machine": SAME,
+            "results": [
+                _row("a", "float32", "onnx", "onnxruntime", ref, batch=32),
+                _row("a", "int8", "onnx", "onnxruntime", [1.5 * factor * v for v in ref], 32),
+                _row("a", "dynamic", "ort", "onnxruntime", [1.1 * v for v in ref], batch=32),
+            ],
+        }
+
+    assert check(doc(1.0), doc(1.0)).passed
+    result = check(doc(1.6), doc(1.0))
+    assert {(c.artifact, c.batch) for c in result.comparisons} == {
+        ("a.int8.onnx", 32),
+        ("a.dynamic.ort", 32),
+    }
+    assert not result.passed
+    assert result.failures[0].startswith("latency: a.int8.onnx on onnxruntime (batch 32)")

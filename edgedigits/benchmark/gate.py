@@ -17,7 +17,7 @@ and passes; a slowdown of everything at once, the reference included, is indisti
 slower machine and is not caught. ``bench/gate_noise.py`` measures the false-alarm and detection
 rates of this rule on this machine (``bench/results/gate_noise.md``).
 
-Why latency alarms are re-timed (``check_and_retime``). The bootstrap sees only the noise *within*
+Why latency alarms are re-timed (``retiming.py``). The bootstrap sees only the noise *within*
 a run. A busy spell on a shared host can last minutes and slow some kernels more than others in
 every round of one model's bench: CI once saw every row of one model 1.2-1.7x slower than in
 the baseline, its ONNX Runtime rows most, while the model benched just before it matched
@@ -26,7 +26,7 @@ machine). Such an alarm is in the machine, not in the artifact, and it does not 
 measurement; a real regression does. So a model whose latency alarms is benched again after a
 pause, up to ``retries`` times, and fails only if every measurement fails.
 
-Why the baseline is chosen by CPU (``select_baseline``). Relative latencies also move with the
+Why the baseline is chosen by CPU (``baselines.py``). Relative latencies also move with the
 machine's kernels, persistently: on one CPU the int8 XNNPACK rows ran twice as slow relative to
 float32 as on the committed baseline's, idle, in every measurement. Bench reports record the
 CPU (``machine.cpu_id``, ``machine.cpu_flags``); the gate takes a baseline from the run's CPU,
@@ -39,17 +39,19 @@ not deployment targets: their latency is judged only with ``include_references``
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgedigits.benchmark.report import SCHEMA, schema
+from edgedigits.benchmark.baselines import (  # noqa: F401 - part of the gate's API
+    different_cpu,
+    load_baseline,
+    select_baseline,
+    validate_document,
+)
 from edgedigits.errors import UsageError
-from edgedigits.jsonfile import list_of_objects, read_json, schema_violation
 from edgedigits.markdown import table
 from edgedigits.runtimes import REFERENCE_RUNTIMES
 
@@ -136,7 +138,9 @@ class GateResult:
         lines = [
             f"## Gate: {verdict}",
             "",
-            f"Latency relative to each model's float32 LiteRT row in the same round; a row "
+            f"Latency relative to its model's reference row at the same batch in the same "
+            f"round (float32 .tflite on LiteRT at batch 1, float32 .onnx on ONNX Runtime at "
+            f"batch 32); a row "
             f"fails when the {CONFIDENCE:.0%} interval of its growth lies above "
             f"{self.max_slowdown:g}x.",
             "",
@@ -202,53 +206,6 @@ class GateResult:
         return "\n".join(lines) + "\n"
 
 
-def _fail(path: str | Path, what: str) -> UsageError:
-    return UsageError(f"--baseline {path}: {what}")
-
-
-def validate_document(doc: Any, path: str | Path) -> dict[str, Any]:
-    """The structure the gate reads, checked with a message that says what is wrong."""
-    if not isinstance(doc, dict):
-        raise _fail(path, "not a JSON object")
-    if doc.get("schema") != SCHEMA:
-        hint = (
-            " (an older bench report: re-run 'edgedigits bench ... --json' to refresh it)"
-            if str(doc.get("schema", "")).startswith("edgedigits.bench/")
-            else ""
-        )
-        raise _fail(path, f"not an {SCHEMA} report (schema {doc.get('schema')!r}){hint}")
-    results = list_of_objects(doc, "results", "rows", lambda what: _fail(path, what))
-    for k, row in enumerate(results):
-        missing = [f for f in ("model", "artifact", "runtime", "batch", "status") if f not in row]
-        if missing:
-            raise _fail(path, f"results[{k}] lacks {', '.join(missing)}")
-        if row["status"] == "ok":
-            rounds = row.get("round_p50_us")
-            if (
-                not isinstance(rounds, list)
-                or not rounds
-                or not all(isinstance(v, (int, float)) and v > 0 for v in rounds)
-            ):
-                raise _fail(
-                    path,
-                    f"results[{k}] ({Path(str(row['artifact'])).name}) needs "
-                    "'round_p50_us', a list of positive latencies",
-                )
-    _check_schema(doc, path)
-    return doc
-
-
-def _check_schema(doc: dict[str, Any], path: str | Path) -> None:
-    """The shipped JSON Schema (``schema.json``) is the contract; name the first violation."""
-    why = schema_violation(doc, schema())
-    if why is not None:
-        raise _fail(path, f"does not match the bench report schema {why}")
-
-
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    return validate_document(read_json(path, "--baseline"), path)
-
-
 def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
     return (row["model"], Path(row["artifact"]).name, row["runtime"], int(row["batch"]))
 
@@ -262,6 +219,11 @@ def references(doc: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
             if (r["recipe"], r["format"], r["runtime"]) == kind:
                 chosen[(r["model"], int(r["batch"]))] = r
     return chosen
+
+
+def _reference_name(refs: dict[tuple[str, int], dict[str, Any]], model: str, batch: int) -> str:
+    row = refs.get((model, batch))
+    return f"{Path(row['artifact']).name} on {row['runtime']}" if row else "none"
 
 
 def round_ratios(doc: dict[str, Any], include_references: bool = False) -> dict[tuple, np.ndarray]:
@@ -402,12 +364,13 @@ def check(
         if comparison.regressed:
             result.latency.setdefault(model, []).append(
                 f"latency: {artifact} on {runtime} (batch {batch}) is {comparison.ratio:.2f}x "
-                f"its float32 LiteRT reference, was {comparison.baseline_ratio:.2f}x in the "
+                f"its reference ({_reference_name(refs_now, model, batch)}), was "
+                f"{comparison.baseline_ratio:.2f}x in the "
                 f"baseline: {point:.2f}x worse ({CONFIDENCE:.0%} interval {low:.2f}-{high:.2f}; "
                 f"limit {max_slowdown:g}x)"
             )
     _check_references(result, current)
-    cpu_note = _different_cpu(current, baseline)
+    cpu_note = different_cpu(current, baseline)
     if cpu_note:  # ratios measured on two CPUs: reported, not judged
         result.notes.append(cpu_note)
         if result.latency:
@@ -429,67 +392,6 @@ def check(
     return result
 
 
-def _machine_key(doc: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
-    machine = doc.get("machine") or {}
-    if not machine.get("cpu_id"):
-        return None  # a report older than cpu_id
-    return machine["cpu_id"], tuple(machine.get("cpu_flags") or ())
-
-
-def _different_cpu(current: dict[str, Any], baseline: dict[str, Any]) -> str | None:
-    """Ratios between runtimes and recipes depend on the machine, not only on its speed: on one
-    2-core "AMD EPYC" (family 25 model 1, AVX2) int8 XNNPACK rows ran 2.3x their float32
-    reference at batch 32 where the committed baseline's machine ran them at 1.1x. So a
-    baseline from another CPU is reported but not judged, and so is one that names no CPU."""
-    now, before = _machine_key(current), _machine_key(baseline)
-    if now is not None and now == before:
-        return None
-    if now is None or before is None:
-        which = "this run" if now is None else "the baseline"
-        return (
-            f"{which} names no CPU (a report older than cpu_id): relative latencies move with "
-            "the CPU's kernels, so latency is reported, not judged; re-measure the baseline"
-        )
-    flags = set(now[1]) ^ set(before[1])
-    differ = f"; ISA flags that differ: {', '.join(sorted(flags))}" if flags else ""
-    return (
-        f"the baseline was measured on another CPU ({before[0]}) than this run "
-        f"({now[0]}){differ}: relative latencies move with the CPU's kernels, so latency "
-        "is reported, not judged; give --baseline a report from this CPU too"
-    )
-
-
-def select_baseline(
-    current: dict[str, Any], baselines: list[tuple[str, dict[str, Any]]]
-) -> tuple[str, dict[str, Any]] | None:
-    """The baseline to gate ``current`` against, from (path, document) pairs: the first from the
-    same CPU (``cpu_id`` and kernel flags), else the first, reported and not judged
-    (``_different_cpu``: another CPU, or one that names none, is never taken as comparable: on
-    Intel family 6 model 167 an unnamed baseline made 4 false regressions of unchanged code)."""
-    if not baselines:
-        return None
-    here = _machine_key(current)
-    same = [b for b in baselines if here is not None and _machine_key(b[1]) == here]
-    return (same or baselines)[0]
-
-
-def reference_speed(current: dict[str, Any], baseline: dict[str, Any], model: str) -> float | None:
-    """How much slower (>1) this run's float32 LiteRT reference of ``model`` ran than the
-    baseline's, in absolute terms (median over rounds, then over batch sizes). The gate does
-    not judge it (a slower machine is allowed); it says whether the machine was busy."""
-
-    def p50s(doc: dict[str, Any]) -> dict[int, float]:
-        return {
-            batch: float(np.median(row["round_p50_us"]))
-            for (name, batch), row in references(doc).items()
-            if name == model
-        }
-
-    now, before = p50s(current), p50s(baseline)
-    shared = sorted(set(now) & set(before))
-    return float(np.median([now[b] / before[b] for b in shared])) if shared else None
-
-
 def largest_growth(comparisons: list[Comparison]) -> str:
     """The comparison with the highest interval lower bound, in words (logs, notes)."""
     if not comparisons:
@@ -499,58 +401,3 @@ def largest_growth(comparisons: list[Comparison]) -> str:
         f"{c.artifact} on {c.runtime} (batch {c.batch}) {c.growth:.2f}x "
         f"({c.ci_low:.2f}-{c.ci_high:.2f})"
     )
-
-
-def check_and_retime(
-    current: dict[str, Any],
-    baseline: dict[str, Any] | None,
-    retime: Callable[[list[str]], dict[str, Any]] | None,
-    max_slowdown: float = DEFAULT_MAX_SLOWDOWN,
-    include_references: bool = False,
-    retries: int = DEFAULT_RETRIES,
-    pause_s: float = RETRY_PAUSE_S,
-    log: Callable[[str], None] = print,
-) -> GateResult:
-    """``check``, then: while some model's latency alarms, wait ``pause_s``, bench those models
-    again (``retime(models)`` returns a bench document of them) and judge them on it. A model
-    fails on latency only if every measurement regressed (see the module doc). Parity, integrity
-    and budget verdicts are the first measurement's: re-timing is about the machine's noise."""
-    result = check(current, baseline, max_slowdown, include_references)
-    if baseline is None or retime is None:
-        return result
-    latest = current
-    for attempt in range(1, retries + 1):
-        models = sorted(result.latency)
-        if not models:
-            break
-        speeds = {m: reference_speed(latest, baseline, m) for m in models}
-        log(
-            f"gate: latency alarm on {', '.join(models)} (reference "
-            + ", ".join(f"{m} {speeds[m]:.2f}x" if speeds[m] else f"{m} -" for m in models)
-            + f" the baseline's latency); benching again in {pause_s:g} s "
-            f"(attempt {attempt} of {retries})"
-        )
-        time.sleep(pause_s)
-        latest = retime(models)
-        again = check(latest, baseline, max_slowdown, include_references)
-        for model in models:
-            fresh = [c for c in again.comparisons if c.model == model]
-            if not fresh:  # nothing re-measured (it failed to load): the alarm stands
-                result.notes.append(
-                    f"{model}: re-timing compared nothing; its first measurement's verdict stands"
-                )
-                continue
-            result.comparisons = [c for c in result.comparisons if c.model != model] + fresh
-            confirmed = model in again.latency
-            if confirmed:
-                result.latency[model] = again.latency[model]
-            else:
-                del result.latency[model]
-            result.retimings.append(
-                Retiming(attempt, model, confirmed, largest_growth(fresh), speeds[model])
-            )
-            log(
-                f"gate: {model}: re-timed, alarm {'confirmed' if confirmed else 'gone'}; "
-                f"largest growth {largest_growth(fresh)}"
-            )
-    return result

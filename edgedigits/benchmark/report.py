@@ -41,7 +41,7 @@ KERNEL_FLAGS = (
     "amx_bf16",
 )
 # the ISA features that pick XNNPACK's and ONNX Runtime's CPU kernels: two machines that differ
-# here can rank runtimes differently, so the gate notes it (gate._different_cpu)
+# here can rank runtimes differently, so the gate notes it (baselines.different_cpu)
 
 
 def machine_info() -> dict[str, Any]:

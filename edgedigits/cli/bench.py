@@ -102,7 +102,9 @@ def _gate(args: argparse.Namespace, doc: dict, baselines: list[tuple[str, dict]]
             f"gate: baseline: {chosen[0]} (of {len(baselines)}, chosen by this run's CPU: "
             f"{doc['machine'].get('cpu_id') or doc['machine']['cpu']})"
         )
-    result = gate.check_and_retime(
+    from edgedigits.benchmark.retiming import check_and_retime
+
+    result = check_and_retime(
         doc,
         baseline,
         _retimer(args, doc),
