@@ -34,6 +34,8 @@ from typing import Any
 from edgedigits.errors import UnknownNameError, UsageError
 from edgedigits.inputs import open_regular
 
+__all__ = ["ProjectConfig", "check_names", "find_config", "is_file_name", "load_config"]
+
 MAX_CONFIG_BYTES = 1 << 20
 _NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
 SCHEMA: dict[str, Any] = {
@@ -101,7 +103,8 @@ def find_config(start: str | Path = ".") -> Path | None:
     pyproject = folder / "pyproject.toml"
     if pyproject.is_file():
         try:
-            if "edgedigits" in _read_toml(pyproject).get("tool", {}):
+            tool = _read_toml(pyproject).get("tool")
+            if isinstance(tool, dict) and "edgedigits" in tool:
                 return pyproject
         except UsageError:
             return pyproject  # a broken file is reported when it is loaded
@@ -121,6 +124,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise fail("not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise fail(f"not valid TOML ({exc})") from None
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        raise fail("not valid TOML (nested too deep)") from None
 
 
 def load_config(path: str | Path) -> ProjectConfig:
@@ -131,11 +136,12 @@ def load_config(path: str | Path) -> ProjectConfig:
     doc = _read_toml(path)
     section = "[tool.edgedigits]" if path.name == "pyproject.toml" else "the file"
     if path.name == "pyproject.toml":
-        doc = doc.get("tool", {}).get("edgedigits")
+        tool = doc.get("tool")
+        doc = tool.get("edgedigits") if isinstance(tool, dict) else None
         if doc is None:
             raise UsageError(f"{path}: no [tool.edgedigits] table")
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(k) for k in e.absolute_path])
     if errors:
         error = errors[0]
         key = ".".join(str(k) for k in error.absolute_path)

@@ -3,6 +3,8 @@ project configuration that drives 'edgedigits ci' (unit tier: nothing trained or
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,25 @@ def test_compare_refuses_a_folder_without_exports_in_one_line(tmp_path, capsys):
         err == f"edgedigits compare: error: base {tmp_path / 'a'}: no model folder with a "
         "manifest.json (run export first)"
     )
+
+
+def test_the_history_skips_damaged_lines_and_draws_this_run_beside_it(tmp_path):
+    from edgedigits.ci_charts import history_chart
+    from edgedigits.ci_job import read_history
+
+    history = tmp_path / "history.jsonl"
+    good = {
+        "commit": "a" * 40,
+        "files": {"digits/digits.float32.tflite": {"us": 9.0, "instructions": 4e4}},
+    }
+    history.write_text(json.dumps(good) + "\n{not json\n[1, 2]\n" + json.dumps(good) + "\n")
+    points = read_history(history)
+    assert points == [good, good]
+    this = {
+        "commit": "b" * 40,
+        "files": {"digits/digits.float32.tflite": {"us": 11.0, "instructions": 5e4}},
+        "ship": ["digits.float32.tflite"],
+    }
+    assert history_chart(points, this, tmp_path / "history.png") == tmp_path / "history.png"
+    assert (tmp_path / "history.png").stat().st_size > 1000
+    assert read_history(tmp_path / "none.jsonl") == []

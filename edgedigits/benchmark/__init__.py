@@ -7,7 +7,7 @@
 ``compare_report.py`` (two exports against each other in one run: ``compare()``).
 """
 
-from edgedigits.benchmark import gate, report
+from edgedigits.benchmark import gate, report, retiming
 from edgedigits.benchmark.benchmark import BenchOptions, BenchReport, BenchResult, bench
 from edgedigits.benchmark.compare import CompareOptions
 from edgedigits.benchmark.compare_report import CompareReport, compare
@@ -36,4 +36,5 @@ __all__ = [
     "measure",
     "pareto_front",
     "report",
+    "retiming",
 ]

@@ -11,6 +11,8 @@ one, and the entry that reads the case, as a user's command would.
 * ``golden.json``, ``manifest.json``: the records themselves (the golden hash updated), by
   ``edgedigits verify``.
 * ``idx``, ``npz``: a ``--data`` source, read by ``load_dataset`` as ``train --data`` reads it.
+* ``pyproject.toml``: a project's ``[tool.edgedigits]``, read and checked as ``edgedigits ci``
+  and every command given no names read it.
 
 Adding a family is one ``Family`` in ``FAMILIES``; the runner never branches on its name.
 """
@@ -308,6 +310,18 @@ def _stage_npz(data: bytes, _seed: Path, _root: Path, case: Path) -> Entry:
     return as_cli("train", read)
 
 
+def _stage_config(data: bytes, _seed: Path, _root: Path, case: Path) -> Entry:
+    path = case / "pyproject.toml"
+    path.write_bytes(data)
+
+    def read() -> None:
+        from edgedigits.project_config import check_names, load_config
+
+        check_names(load_config(path))
+
+    return as_cli("ci", read)
+
+
 # -- the registry --------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -360,6 +374,13 @@ FAMILIES: dict[str, Family] = {
             mutate_npz,
             _stage_npz,
             _warm_data,
+        ),
+        Family(
+            "pyproject.toml",
+            "ci (the project configuration)",
+            lambda root: [root / "project" / "pyproject.toml"],
+            mutate_bytes,
+            _stage_config,
         ),
     )
 }

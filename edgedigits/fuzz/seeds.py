@@ -85,6 +85,32 @@ def _keras3_copy(model, folder: Path) -> None:
             deflated.writestr(info.filename, stored.read(info))
 
 
+PROJECT_CONFIG = """[project]
+name = "digit-app"
+version = "0.1.0"
+
+[tool.edgedigits]
+models = ["models/digits.keras", "seed004_cnn"]
+targets = ["web", "mobile", "server"]
+formats = ["tflite", "onnx"]
+recipes = ["float32", "int8", "dynamic"]
+out = "exports"
+
+[tool.edgedigits.budgets]
+max_size_bytes = 250000
+min_accuracy = 95.0
+max_latency_us = 500.0
+
+[tool.edgedigits.gate]
+max_slowdown = 1.1
+max_instruction_growth = 1.01
+rounds = 30
+instructions = "auto"
+base = "origin/main"
+export_with = "installed"
+"""  # every key of project_config.SCHEMA, for the pyproject.toml fuzz family
+
+
 def make_seeds(root: Path) -> None:
     from edgedigits.data import load_dataset
     from edgedigits.export import export
@@ -124,6 +150,9 @@ def make_seeds(root: Path) -> None:
             (idx / f"{name}.gz").write_bytes(gzip.compress(body, mtime=0))
         else:
             (idx / name).write_bytes(body)
+    project = root / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(PROJECT_CONFIG)
     np.savez(
         root / "data" / "digits.npz",
         x_train=data.train_images[:TRAIN],
