@@ -135,6 +135,7 @@ def markdown(doc: dict) -> str:
                 "runs",
                 "failed",
                 "file",
+                "file flagged",
                 "median growth",
                 "lowest CI low",
                 "highest CI low",
@@ -146,6 +147,7 @@ def markdown(doc: dict) -> str:
                     s["runs"],
                     s["failed"],
                     f,
+                    v["flagged"],
                     v["median_growth"],
                     v["min_ci_low"],
                     v["max_ci_low"],
@@ -170,7 +172,14 @@ def main() -> int:
     parser.add_argument("--ab", type=int, default=20)
     parser.add_argument("--ac", type=int, default=5)
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--render", action="store_true", help="rewrite the .md from the .json")
     args = parser.parse_args()
+    results = Path(args.results)
+    if args.render:
+        doc = json.loads((results / "ci_noise.json").read_text())
+        (results / "ci_noise.md").write_text(markdown(doc))
+        print(markdown(doc))
+        return 0
     work = Path(args.out)
     shutil.rmtree(work, ignore_errors=True)
     outs = make_exports(work)
@@ -188,7 +197,6 @@ def main() -> int:
         "widths": WIDTHS,
         "studies": studies,
     }
-    results = Path(args.results)
     (results / "ci_noise.json").write_text(json.dumps(doc, indent=1) + "\n")
     (results / "ci_noise.md").write_text(markdown(doc))
     print(markdown(doc))
