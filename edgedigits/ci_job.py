@@ -74,10 +74,14 @@ def _options(config: ProjectConfig, overrides: dict[str, Any]) -> CompareOptions
     return CompareOptions(**chosen)
 
 
-def _export(config: ProjectConfig, root: Path, out: Path, log: Callable[[str], None]) -> None:
-    """Export the configured models of the tree at ``root`` into ``out``: with the installed
-    edgedigits, or (``gate.export_with = "revision"``, for edgedigits' own CI, where the change
-    under test is the exporter) with the edgedigits package in that tree."""
+def _export(
+    config: ProjectConfig, tree: Path, relative: Path, out: Path, log: Callable[[str], None]
+) -> None:
+    """Export the configured models of the checkout at ``tree`` (its configuration's folder:
+    ``tree / relative``) into ``out``: with the installed edgedigits, or (``gate.export_with =
+    "revision"``, for edgedigits' own CI, where the change under test is the exporter) with the
+    edgedigits package at that checkout's root."""
+    root = tree / relative
     names = []
     for name in config.models:
         if is_file_name(name):
@@ -99,7 +103,7 @@ def _export(config: ProjectConfig, root: Path, out: Path, log: Callable[[str], N
 
         argv = [sys.executable, "-m", "edgedigits", "export", *names, "--out", str(out)]
         argv += [x for flag, value in flags.items() if value for x in (flag, value)]
-        env = {**os.environ, "PYTHONPATH": str(root)}
+        env = {**os.environ, "PYTHONPATH": str(tree)}
         proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True)
         if proc.returncode not in (0, 1) or not out.is_dir():  # 1: a parity note, files made
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -161,11 +165,11 @@ def run_ci(
         _git(root, "worktree", "add", "--detach", str(tree), base_commit)
         try:
             log("ci: exporting the base's models")
-            _export(config, tree / relative, out / "base", log)
+            _export(config, tree, relative, out / "base", log)
         finally:
             _git(root, "worktree", "remove", "--force", str(tree))
     log("ci: exporting the head's models")
-    _export(config, config.root, out / "head", log)
+    _export(config, root, relative, out / "head", log)
     log("ci: comparing (ABBA rounds, then instruction counts)")
     report = compare(out / "base", out / "head", options)
     budget_failures = _budgets(report, config)
