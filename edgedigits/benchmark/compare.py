@@ -94,6 +94,7 @@ class PairResult:
     error: str | None = None  # why it was not timed (a file that would not load)
     verdicts: list[str] = field(default_factory=list)  # failures, in words
     slower: bool = False  # a latency or instruction verdict among them
+    retime_note: str | None = None  # an alarm re-timed in a fresh process, and what came first
 
     @property
     def instruction_growth(self) -> float | None:
@@ -256,3 +257,52 @@ def measure_latency(
             pair.head_us = round(float(np.median(b.round_p50)), 3)
             pair.growth, pair.ci_low, pair.ci_high = growth_interval(r, options.seed)
             pair.rounds = len(r)
+
+
+def retime_in_child(
+    pairs: list[tuple[PairResult, Path, Path, dict[str, Any]]], options: CompareOptions
+) -> None:
+    """Time ``pairs`` again in a fresh Python process and keep that measurement.
+
+    Why: ABBA rounds cancel drift in time, not a bias that lasts a whole process. One
+    ``edgedigits ci`` run (TensorFlow loaded and busy from the exports it had just made) timed an
+    int8 ``.tflite`` 1.28x slower than a byte-for-byte equivalent one, interval 1.28-1.28, with
+    identical instruction counts; a fresh process measured 1.00x. So an alarm is re-timed where
+    nothing else runs, as an app's process would be, and only that measurement is judged."""
+    import json
+    import subprocess
+    import sys
+
+    if not pairs:
+        return
+    spec = [[str(b), str(h), m.get("preprocessing") or {}] for _, b, h, m in pairs]
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from edgedigits.benchmark.compare import CompareOptions, PairResult, measure_latency\n"
+        "spec, rounds, seed = json.loads(sys.stdin.read())\n"
+        "pairs = [(PairResult('', '', '', '', '', 0, 0, None, None, True, True), Path(b), Path(h),"
+        " {'preprocessing': pre}) for b, h, pre in spec]\n"
+        "measure_latency(pairs, CompareOptions(rounds=rounds, seed=seed))\n"
+        "print(json.dumps([[p.base_us, p.head_us, p.growth, p.ci_low, p.ci_high, p.rounds,"
+        " p.error] for p, *_ in pairs]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([spec, options.rounds, options.seed + 1]),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        for pair, *_ in pairs:
+            pair.retime_note = "re-timing in a fresh process failed: " + first_line(
+                RuntimeError((proc.stderr.strip().splitlines() or ["no output"])[-1])
+            )
+        return
+    for (pair, *_), fresh in zip(pairs, json.loads(proc.stdout.splitlines()[-1]), strict=True):
+        first = f"{pair.growth:.2f}x ({pair.ci_low:.2f}-{pair.ci_high:.2f})"
+        pair.base_us, pair.head_us, pair.growth, pair.ci_low, pair.ci_high, pair.rounds, err = fresh
+        pair.retime_note = f"re-timed in a fresh process (first measurement {first})"
+        if err:
+            pair.error = err

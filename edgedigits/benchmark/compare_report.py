@@ -285,6 +285,9 @@ def compare(
     report.pairs = [p for p, *_ in staged]
     report.machine = machine_info()
     measure.measure_latency(staged, options)
+    alarmed = [s for s in staged if s[0].ci_low is not None and s[0].ci_low > options.max_slowdown]
+    measure.retime_in_child(alarmed, options)
+    report.notes += [f"{p.model}: {p.file}: {p.retime_note}" for p, *_ in alarmed if p.retime_note]
     reason = instructions.unavailable_reason()
     if options.instructions == "yes" and reason:
         from edgedigits.errors import UsageError
