@@ -28,20 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from edgedigits.benchmark.gate import BOOTSTRAP_SAMPLES, CONFIDENCE  # the gate's interval
+from edgedigits.benchmark.shipping import NATIVE_RUNTIME  # the runtime an app loads each in
 from edgedigits.benchmark.timing import Slot
 from edgedigits.errors import UsageError, first_line
 from edgedigits.jsonfile import read_bounded
 from edgedigits.runtimes import quantize, runner_for
 
-CONFIDENCE = 0.95
-BOOTSTRAP_SAMPLES = 2000
 DEFAULT_MAX_SLOWDOWN = 1.10  # the interval's lower bound above this fails (bench/ci_noise.py)
 DEFAULT_MAX_INSTRUCTION_GROWTH = 1.01  # instructions: deterministic, so a tight limit
 DEFAULT_ROUNDS = 30
 VISIT_SECONDS = 0.004  # timed per visit (four visits per pair per round)
 VISIT_MIN_CALLS = 5
 WARMUP_CALLS = 50  # untimed calls per file first (lazy init, XNNPACK weight packing)
-NATIVE_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime", "ort": "onnxruntime"}
 
 
 @dataclass(frozen=True)
