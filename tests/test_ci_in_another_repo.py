@@ -2,9 +2,9 @@
 
 A throwaway git repository holds a notebook's ``.keras`` file and a ``pyproject.toml`` with
 ``[tool.edgedigits]``; edgedigits is installed into a fresh virtual environment from a wheel
-built from this checkout (the ML stack comes from the test environment's site-packages, through
-a ``.pth`` line, so no 2 GB download); then ``action.yml``'s steps run as a runner runs them
-(``tests/github_action.py``), once per commit:
+built from this checkout (the ML stack comes from the test environment's site-packages, less
+edgedigits itself, through a ``.pth`` line, so no 2 GB download); then ``action.yml``'s steps
+run as a runner runs them (``tests/github_action.py``), once per commit:
 
 - a commit that changes nothing passes;
 - a commit that only edits the README passes;
@@ -115,7 +115,15 @@ def wheel_venv(tmp_path_factory) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    Path(site, "test-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The test environment's packages, less edgedigits: where CI installed this checkout
+    # non-editably, a .pth to the whole site-packages would let pip call the wheel "already
+    # satisfied" and run the test environment's copy instead.
+    shared = work / "test-environment-site"
+    shared.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(("edgedigits", "__editable__.edgedigits")):
+            (shared / entry.name).symlink_to(entry)
+    Path(site, "test-environment.pth").write_text(f"{shared}\n")
     return venv
 
 
