@@ -1,5 +1,6 @@
-// A static server for the example: this folder at /, its node_modules at /node_modules, and a
-// model folder (what 'edgedigits export' wrote for one model) at /model.
+// A static server for the example: this folder at /, its node_modules at /node_modules, a model
+// folder (what 'edgedigits export' wrote for one model) at /model, and the package's
+// preprocessing contract (edgedigits/preprocess/from_image.mjs) at /preprocess.
 //   node serve.mjs exports/seed004_cnn [port]
 import {createServer} from 'node:http';
 import {readFile, stat} from 'node:fs/promises';
@@ -7,11 +8,14 @@ import {extname, join, normalize, resolve, sep} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+// The preprocessing contract's JavaScript, from the package (edgedigits/preprocess/from_image.mjs)
+const PREPROCESS = resolve(HERE, '..', '..', 'edgedigits', 'preprocess');
 const TYPES = {'.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript',
                '.json': 'application/json', '.wasm': 'application/wasm'};
 
 export function serve(modelFolder, port = 0) {
-  const roots = [['/model/', resolve(modelFolder)], ['/', resolve(HERE)]];
+  const roots = [['/model/', resolve(modelFolder)], ['/preprocess/', PREPROCESS],
+                 ['/', resolve(HERE)]];
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
     const [prefix, root] = roots.find(([p]) => path.startsWith(p));
