@@ -37,6 +37,8 @@ def augmenter(aug: Augmentation, seed: int) -> Any:
         steps.append(layers.RandomZoom(aug.zoom_fraction, fill_mode="constant", seed=seed + 2))
     if aug.elastic_alpha:
         steps.append(random_elastic(aug.elastic_alpha, aug.elastic_sigma, seed=seed + 3))
+    if aug.stroke:
+        steps.append(random_stroke(aug.stroke, seed=seed + 4))
     return tf_keras().Sequential(steps)
 
 
@@ -79,6 +81,43 @@ def random_elastic(alpha: float, sigma: float, seed: int) -> Any:
             return bilinear_sample(images, y[None] + field[..., 0], x[None] + field[..., 1])
 
     return RandomElastic(name="random_elastic")
+
+
+def random_stroke(strength: float, seed: int) -> Any:
+    """A tf_keras layer that thins or thickens each digit's strokes: per image t uniform in
+    [-strength, strength], applied in whole 3x3 steps plus a fraction (each step a grey dilation,
+    a 3x3 max, for t > 0, or erosion, a 3x3 min, for t < 0; the fraction blends toward the next
+    step), then each image divided by its peak, as the preprocessing contract restretches a
+    thin stroke. Only with ``training=True``."""
+    tf = tensorflow()
+    steps = max(1, math.ceil(strength))
+
+    def dilate(x):
+        return tf.nn.max_pool2d(x, 3, 1, "SAME")
+
+    def erode(x):
+        return -tf.nn.max_pool2d(-x, 3, 1, "SAME")
+
+    class RandomStroke(tf_keras().layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.generator = tf.random.Generator.from_seed(seed)
+
+        def call(self, images, training=None):
+            if not training:
+                return images
+            t = self.generator.uniform((tf.shape(images)[0], 1, 1, 1), -strength, strength)
+            amount = tf.abs(t)
+            grown, shrunk, out = images, images, images
+            for k in range(steps):
+                grown, shrunk = dilate(grown), erode(shrunk)
+                step = tf.where(t > 0, grown, shrunk)
+                share = tf.clip_by_value(amount - k, 0.0, 1.0)
+                out = tf.where(amount > k, out + share * (step - out), out)
+            peak = tf.reduce_max(out, axis=(1, 2, 3), keepdims=True)
+            return tf.math.divide_no_nan(out, peak)
+
+    return RandomStroke(name="random_stroke")
 
 
 def bilinear_sample(images: Any, y: Any, x: Any) -> Any:

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   while (fread(header, 1, 8, in) == 8) {
     const unsigned width = header[0] | header[1] << 8 | header[2] << 16 | (unsigned)header[3] << 24;
     const unsigned height = header[4] | header[5] << 8 | header[6] << 16 | (unsigned)header[7] << 24;
-    uint8_t* gray = malloc((size_t)width * height);
+    uint8_t* gray = (uint8_t*)malloc((size_t)width * height);
     if (!gray || fread(gray, 1, (size_t)width * height, in) != (size_t)width * height) return 3;
     uint8_t record[2 + 784];
     int inverted = 0;

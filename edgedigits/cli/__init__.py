@@ -12,11 +12,33 @@ import sys
 from collections.abc import Sequence
 
 from edgedigits import __version__
-from edgedigits.cli import bench, ci, doctor, export, import_model, pipeline, train, verify, zoo
+from edgedigits.cli import (
+    bench,
+    ci,
+    classify,
+    doctor,
+    export,
+    import_model,
+    pipeline,
+    train,
+    verify,
+    zoo,
+)
 from edgedigits.cli._args import _Parser, apply_project_config
 from edgedigits.errors import EdgeDigitsError, is_disk_full
 
-COMMANDS = (zoo, train, import_model, export, bench, pipeline, doctor, verify, ci)  # --help order
+COMMANDS = (
+    zoo,
+    train,
+    import_model,
+    export,
+    bench,
+    pipeline,
+    doctor,
+    verify,
+    classify,
+    ci,
+)  # --help order
 
 
 def build_parser() -> argparse.ArgumentParser:

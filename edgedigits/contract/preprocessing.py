@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 NAME = "edgedigits.from_image/1"  # bump when any number or step below changes
-GRAY_WEIGHTS = (77, 150, 29)  # ITU-R BT.601 luma in 1/256ths: gray = (77 R + 150 G + 29 B + 128) >> 8
+GRAY_WEIGHTS = (77, 150, 29)  # BT.601 luma in 1/256ths: (77 R + 150 G + 29 B + 128) >> 8
 GRAY_SHIFT = 8
 DARK_ON_LIGHT_BORDER_MEAN = 128  # border mean (outermost ring of pixels) >= this: inverted source
 MIN_CONTRAST = 32  # peak - background below this: no ink (an empty canvas)

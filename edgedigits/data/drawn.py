@@ -71,7 +71,9 @@ def draw(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool,
     return np.clip(np.rint(frame), 0, 255).astype(np.uint8), inverted, stroke
 
 
-def drawn_digits(images: np.ndarray, labels: np.ndarray, n: int, seed: int = 37) -> list[DrawnDigit]:
+def drawn_digits(
+    images: np.ndarray, labels: np.ndarray, n: int, seed: int = 37
+) -> list[DrawnDigit]:
     """The first ``n`` of ``images`` (MNIST's test digits), each drawn once."""
     rng = np.random.default_rng(seed)
     out = []

@@ -7,6 +7,9 @@ Sources, chosen by the ``--data`` value every data-reading command accepts:
 * a folder of IDX files (``train-images-idx3-ubyte[.gz]`` and friends), e.g. Fashion-MNIST; if the
   folder has a ``SHA256SUMS`` file (``sha256sum`` format, hashes of the decompressed files), it is
   verified too;
+* a folder of the user's own pictures, one subfolder per label (``0/`` to ``9/``, PNG or JPEG
+  files, any size and polarity), each prepared by the preprocessing contract
+  (``picture_folders.py``);
 * a Keras-style ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (read with
   ``allow_pickle=False``: we never unpickle a user's file);
 * ``keras`` / ``keras:mnist`` / ``keras:fashion_mnist``: Keras' downloader, for users with a
@@ -104,7 +107,10 @@ def load_dataset(data: str | Path | None = None) -> Dataset:
         return _load_cached("keras", text.partition(":")[2] or "mnist")
     path = Path(text).expanduser()
     if path.is_dir():
-        return _load_cached("idx", str(path.resolve()))
+        from edgedigits.data.picture_folders import is_picture_folder
+
+        kind = "pictures" if is_picture_folder(path) else "idx"
+        return _load_cached(kind, str(path.resolve()))
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return _load_cached("npz", str(path.resolve()))
@@ -127,6 +133,11 @@ def _load_cached(kind: str, where: str) -> Dataset:
         )
     if kind == "idx":
         return load_idx_folder(where)
+    if kind == "pictures":
+        from edgedigits.data.picture_folders import load_picture_folder
+
+        arrays, source = load_picture_folder(where)
+        return Dataset(*arrays, source=source)
     if kind == "npz":
         return load_npz(where)
     return load_keras(where)

@@ -9,7 +9,9 @@
 - ``input``: from a 28x28 grayscale pixel (uint8, 0 = background) to the tensor, in numbers:
   ``x = pixel * scale + offset``, then, for an integer tensor,
   ``q = clamp(round_half_away_from_zero(x / s) + zp, min, max)`` (TFLite's own QUANTIZE rounds
-  half away from zero; NumPy's ``round`` would not), with ``s``, ``zp``, ``min`` and ``max``.
+  half away from zero; NumPy's ``round`` would not), with ``s``, ``zp``, ``min`` and ``max``;
+  and ``from_image``: how a real picture (a canvas, a camera frame) becomes those 28x28 pixels,
+  the preprocessing contract (``contract/preprocessing.py``).
 - ``output``: for an integer tensor ``y = (q - zp) * s``; then what ``y`` is (probabilities or
   logits: softmax them if you need probabilities) and the labels; argmax is the digit.
 - ``requires``: the oldest runtime that loads it. A ``.tflite``: the converter's
@@ -26,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from edgedigits.contract.preprocessing import from_image_contract
 from edgedigits.export import tflite_flatbuffer
 from edgedigits.export.manifest import LABELS, output_kind
 from edgedigits.zoo import ModelSpec
@@ -63,6 +66,7 @@ def input_contract(tensor: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
             "layout": spec.input_layout,
             "pixels": "28x28 grayscale uint8, 0 = background (MNIST)",
         },
+        "from_image": from_image_contract(),
         "quantize": None if integer is None else {"rule": QUANTIZE_RULE, **integer},
     }
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgedigits import __version__
+from edgedigits.contract.preprocessing import from_image_contract
 from edgedigits.errors import ModelFileError
 from edgedigits.jsonfile import list_of_objects, read_bounded, schema_violation
 from edgedigits.zoo import ModelSpec
@@ -80,7 +81,9 @@ def tool_versions() -> dict[str, str]:
 
 
 def preprocessing(spec: ModelSpec) -> dict[str, Any]:
-    """The whole input contract, in words an app developer can implement."""
+    """The whole input contract, in words an app developer can implement: the 28x28 pixels and
+    their scaling, and ``from_image``, how a real picture becomes those pixels (the same in the
+    manifest, the ``.tflite``'s metadata and ONNX ``metadata_props``)."""
     return {
         "pixels": "28x28 grayscale, uint8 0-255, light digit on dark background (MNIST: "
         "0 = background)",
@@ -96,6 +99,7 @@ def preprocessing(spec: ModelSpec) -> dict[str, Any]:
         "integer_inputs": "for an integer input tensor: q = clamp(round_half_away_from_zero("
         "x / scale) + zero_point, min, max) with the tensor's quantization "
         "(each artifact's interface.input.quantize has the numbers)",
+        "from_image": from_image_contract(),
     }
 
 

@@ -18,6 +18,7 @@ from edgedigits._tf import tf_keras
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.outputs import writable_dir
 from edgedigits.zoo import ModelSpec, get_spec, list_models
+from edgedigits.zoo.registry import DEFAULT_MODELS
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -37,13 +38,6 @@ __all__ = [
 ]
 
 DEFAULT_OUT = Path("exports")
-DEFAULT_MODELS = (
-    "seed003_ann64_relu",
-    "seed004_cnn",
-    "edge_cnn_tiny",
-    "edge_cnn_small",
-    "edge_cnn_micro",
-)
 MODEL_SUFFIX = ".keras"
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (which Keras' set_random_seed calls) takes 0..2^32-1
 

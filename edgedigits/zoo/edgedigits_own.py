@@ -11,7 +11,14 @@ or strip, and relu activations whose ranges quantize well to int8.
 """
 
 from edgedigits._tf import tf_keras
-from edgedigits.zoo.registry import Augmentation, SeedProject, TrainingRecipe, register_model
+from edgedigits.zoo.registry import (
+    APP_PATH_AUGMENTATION,
+    APP_STROKE,
+    Augmentation,
+    SeedProject,
+    TrainingRecipe,
+    register_model,
+)
 
 OURS = SeedProject("edgedigits", "edgedigits' own edge-first designs")
 
@@ -28,6 +35,7 @@ OURS = SeedProject("edgedigits", "edgedigits' own edge-first designs")
         epochs=8,
         batch_size=64,
         validation_split=0.1,
+        augmentation=APP_PATH_AUGMENTATION,
     ),
 )
 def edge_cnn_tiny():
@@ -98,7 +106,11 @@ def _champion_recipe(epochs: int, augmentation: Augmentation, **fields) -> Train
     recipe=_champion_recipe(
         40,
         Augmentation(
-            rotation_degrees=8, shift_fraction=0.08, zoom_fraction=0.08, clean_final_epochs=4
+            rotation_degrees=8,
+            shift_fraction=0.08,
+            zoom_fraction=0.08,
+            clean_final_epochs=4,
+            stroke=APP_STROKE,
         ),
         label_smoothing=0.1,
         optimizer="sgd",
@@ -150,7 +162,11 @@ def edge_cnn_small():
     recipe=_champion_recipe(
         52,
         Augmentation(
-            rotation_degrees=6, shift_fraction=0.06, zoom_fraction=0.05, clean_final_epochs=24
+            rotation_degrees=6,
+            shift_fraction=0.06,
+            zoom_fraction=0.05,
+            clean_final_epochs=24,
+            stroke=APP_STROKE,
         ),
     ),
     choices="Sized for a 6 KB TFLM arena and an 8 KB int8 file. The first conv "

@@ -5,8 +5,18 @@ the same way (Adam 1e-3, sparse CE, 10 epochs, batch 32, 10% validation) so the 
 about width and activation, which is the seed's point.
 """
 
+from dataclasses import replace
+
 from edgedigits._tf import tf_keras
-from edgedigits.zoo.registry import SeedFigure, SeedProject, TrainingRecipe, register_model
+from edgedigits.zoo.registry import (
+    APP_PATH_AUGMENTATION,
+    APP_PATH_CHOICE,
+    DEFAULT_MODELS,
+    SeedFigure,
+    SeedProject,
+    TrainingRecipe,
+    register_model,
+)
 
 SEED = SeedProject("003", "ANN width and activation study")
 RECIPE = TrainingRecipe(
@@ -44,6 +54,8 @@ STUDY = {
 
 
 def _register(name: str, width: int, activation: str, reported: float) -> None:
+    default = name in DEFAULT_MODELS
+
     def build():
         return _ann(width, activation)
 
@@ -54,8 +66,8 @@ def _register(name: str, width: int, activation: str, reported: float) -> None:
         architecture=f"784-{width}-{width}-10, {activation}",
         family="mlp",
         input_shape=(784,),
-        recipe=RECIPE,
-        choices=CHOICES,
+        recipe=replace(RECIPE, augmentation=APP_PATH_AUGMENTATION) if default else RECIPE,
+        choices=CHOICES + (APP_PATH_CHOICE if default else ""),
         reported=SeedFigure(reported, "validation accuracy"),
     )(build)
 

@@ -6,7 +6,14 @@ reproduces seeds, it does not fix them.
 """
 
 from edgedigits._tf import tf_keras
-from edgedigits.zoo.registry import SeedFigure, SeedProject, TrainingRecipe, register_model
+from edgedigits.zoo.registry import (
+    APP_PATH_AUGMENTATION,
+    APP_PATH_CHOICE,
+    SeedFigure,
+    SeedProject,
+    TrainingRecipe,
+    register_model,
+)
 
 SEED = SeedProject("004", "tiny MLP and CNN trained with MSE")
 
@@ -42,11 +49,16 @@ def seed004_mlp12():
     family="cnn",
     input_shape=(28, 28, 1),
     recipe=TrainingRecipe(
-        loss="mean_squared_error", optimizer="adam", learning_rate=1e-3, epochs=10, batch_size=32
+        loss="mean_squared_error",
+        optimizer="adam",
+        learning_rate=1e-3,
+        epochs=10,
+        batch_size=32,
+        augmentation=APP_PATH_AUGMENTATION,
     ),
     reported=SeedFigure(97.31, "test accuracy"),
     choices="The seed names no optimizer or epochs for the CNN: Adam 1e-3 for 10 "
-    "epochs (SGD 0.01 with MSE cannot reach the seed's 97% in 30 epochs).",
+    "epochs (SGD 0.01 with MSE cannot reach the seed's 97% in 30 epochs)." + APP_PATH_CHOICE,
 )
 def seed004_cnn():
     """Conv 5 filters 2x2 same relu, MaxPool 2x2, Conv 5 filters 2x2 same relu, Dropout .5,

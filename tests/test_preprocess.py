@@ -1,0 +1,204 @@
+"""The preprocessing contract (``edgedigits.from_image/1``): what the Python implementation
+promises on its own (unit tier), and that the JavaScript (Node and Chromium) and C implementations
+give the same bytes on 212 pictures (runtime tier: ``.ci/run`` installs Node and Chromium)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pictures import canvases, edge_cases, read_results, write_pictures
+
+from edgedigits.contract.preprocessing import CENTRE, FIT, from_image_contract
+from edgedigits.data import load_dataset
+from edgedigits.preprocess import gray_from_rgb, naive_resize, prepare, to_model_image
+
+ROOT = Path(__file__).resolve().parents[1]
+PREPROCESS = ROOT / "edgedigits" / "preprocess"
+WEB = ROOT / "examples" / "web"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    w = image.astype(np.float64)
+    k = np.arange(28)
+    return float((w.sum(1) * k).sum() / w.sum()), float((w.sum(0) * k).sum() / w.sum())
+
+
+def test_mnist_digits_come_back_as_mnist_made_them():
+    """MNIST's own digits through the contract: the longer side of the ink is 20 pixels and the
+    centre of mass within half a pixel of (14, 14), as MNIST's recipe left them."""
+    data = load_dataset()
+    for digit in data.test_images[:200]:
+        out = to_model_image(digit)
+        rows, cols = np.flatnonzero(out.any(1)), np.flatnonzero(out.any(0))
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == FIT
+        cy, cx = _centre_of_mass(out)
+        assert abs(cy - CENTRE) <= 0.5 + 1e-9 and abs(cx - CENTRE) <= 0.5 + 1e-9, (cy, cx)
+
+
+def test_empty_pictures_are_28x28_zeros_and_say_so():
+    for name in ("empty", "white", "1x1-dark", "1x1-light"):
+        prepared = prepare(edge_cases()[name])
+        assert prepared.empty, name
+        assert prepared.pixels.shape == (28, 28) and not prepared.pixels.any(), name
+    assert prepare(edge_cases()["white"]).inverted
+
+
+def test_polarity_is_found_from_the_border_and_does_not_change_the_result():
+    upright, inverted = edge_cases()["upright"], edge_cases()["inverted"]
+    a, b = prepare(upright), prepare(inverted)
+    assert not a.inverted and b.inverted
+    assert np.array_equal(a.pixels, b.pixels)
+
+
+def test_a_dot_fills_the_box_and_a_digit_on_the_border_is_kept():
+    dot = prepare(edge_cases()["dot"])  # documented: one pixel of ink is scaled to 20x20
+    assert dot.placed == (4, 4, 20, 20) or dot.placed[2:] == (20, 20)
+    touching = prepare(edge_cases()["touching-border"])
+    assert touching.box[:2] == (0, 0) and not touching.empty and not touching.inverted
+
+
+def test_any_frame_shape_and_a_12_megapixel_frame_in_bounded_time_and_memory():
+    for name in ("320x240", "1x320"):
+        assert prepare(edge_cases()[name]).pixels.shape == (28, 28)
+    frame = edge_cases()["4000x3000"]
+    tracemalloc.start()
+    started = time.perf_counter()
+    prepared = prepare(frame)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert prepared.inverted and not prepared.empty
+    assert seconds < 10, seconds
+    # the frame is 12 MB; the levels table lookup and the crop's float32 copy are the big ones
+    assert peak < 12_000_000 * 8, peak
+
+
+def test_gray_weights_and_bad_arrays():
+    rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]], np.uint8)
+    assert gray_from_rgb(rgb).tolist() == [[77, 149, 29, 255]]
+    for bad in (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.float32), np.zeros((0, 5))):
+        with pytest.raises(ValueError, match="2-D uint8"):
+            prepare(bad)
+
+
+def test_naive_resize_is_what_an_app_without_the_contract_feeds():
+    assert naive_resize(np.full((280, 280), 255, np.uint8)).min() == 255
+    assert naive_resize(edge_cases()["320x240"]).shape == (28, 28)
+
+
+def test_the_contract_record_names_every_implementation_and_its_steps():
+    contract = from_image_contract()
+    assert contract["name"] == "edgedigits.from_image/1"
+    for where in contract["implementations"].values():
+        assert (ROOT / where.split(" ")[0]).exists() or where.startswith("edgedigits.")
+    assert len(contract["steps"]) == 10
+    # The JavaScript and C constants are the contract's numbers.
+    js = (PREPROCESS / "from_image.mjs").read_text()
+    c = (PREPROCESS / "from_image.c").read_text()
+    for key, js_name, c_name in (
+        ("dark_on_light_border_mean", "DARK_ON_LIGHT_BORDER_MEAN", "DARK_ON_LIGHT_BORDER_MEAN"),
+        ("min_contrast", "MIN_CONTRAST", "MIN_CONTRAST"),
+        ("ink_threshold", "INK_THRESHOLD", "INK_THRESHOLD"),
+        ("fit", "FIT", "FIT"),
+        ("centre", "CENTRE", "CENTRE"),
+    ):
+        assert f"const {js_name} = {contract[key]};" in js, key
+        assert f"{c_name} = {contract[key]}" in c, key
+    assert f"'{contract['name']}'" in js
+    assert f'"{contract["name"]}"' in (PREPROCESS / "from_image.h").read_text()
+
+
+# -- the three implementations, byte for byte (runtime tier) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pictures_and_python(tmp_path_factory):
+    pictures = canvases()
+    folder = tmp_path_factory.mktemp("from_image")
+    path = write_pictures(pictures, folder / "pictures.bin")
+    rows = []
+    for p in pictures:
+        prepared = prepare(p)
+        rows.append([int(prepared.empty), int(prepared.inverted), *prepared.pixels.ravel()])
+    return path, np.array(rows, np.uint8)
+
+
+def _compare(expected: np.ndarray, got: np.ndarray, who: str) -> None:
+    assert got.shape == expected.shape, (who, got.shape)
+    differ = np.flatnonzero((got != expected).any(axis=1))
+    assert differ.size == 0, f"{who}: {differ.size} of {len(got)} pictures differ, first {differ[0]}"
+
+
+@pytest.mark.runtime
+def test_c_gives_the_same_bytes(pictures_and_python, tmp_path):
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is not installed")
+    path, expected = pictures_and_python
+    assert len(expected) >= 200
+    binary = tmp_path / "from_image"
+    for std, compiler in (("-std=c11", "gcc"), ("-std=c++17", "g++")):
+        sources = [ROOT / "tests" / "from_image_main.c", PREPROCESS / "from_image.c"]
+        flags = [std, "-O2", "-Wall", "-Wextra", "-Werror", "-Wpedantic", f"-I{PREPROCESS}"]
+        if compiler == "g++":  # the header and source compile as C++ too (a firmware's .cc)
+            flags += ["-x", "c++"]
+        sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+        build = subprocess.run(
+            [compiler, *flags, *sanitize, *map(str, sources), "-o", str(binary)],
+            capture_output=True,
+            text=True,
+        )
+        assert build.returncode == 0, build.stderr[-2000:]
+        out = tmp_path / f"c-{compiler}.bin"
+        run = subprocess.run(
+            [str(binary), str(path), str(out)], capture_output=True, text=True, timeout=300
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        _compare(expected, read_results(out), f"C ({compiler} {std}, ASan+UBSan)")
+
+
+def _node_or_skip() -> None:
+    if not shutil.which("node"):
+        pytest.skip("Node.js is not installed")
+
+
+@pytest.mark.runtime
+def test_javascript_in_node_gives_the_same_bytes(pictures_and_python, tmp_path):
+    _node_or_skip()
+    path, expected = pictures_and_python
+    out = tmp_path / "node.bin"
+    run = subprocess.run(
+        ["node", "preprocess_check.mjs", str(path), str(out)],
+        cwd=WEB,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    _compare(expected, read_results(out), run.stdout.strip())
+
+
+@pytest.mark.runtime
+def test_javascript_in_chromium_gives_the_same_bytes(pictures_and_python, tmp_path):
+    _node_or_skip()
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    if not (WEB / "node_modules" / "puppeteer-core").is_dir():
+        pytest.skip("examples/web's npm packages are not installed (npm ci there)")
+    path, expected = pictures_and_python
+    out = tmp_path / "chromium.bin"
+    run = subprocess.run(
+        ["node", "preprocess_check.mjs", str(path), str(out), "--chromium", CHROMIUM],
+        cwd=WEB,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    _compare(expected, read_results(out), run.stdout.strip())
