@@ -291,3 +291,178 @@ def test_guide_ship_snippets_run(folder):
             assert scope["digit"] == predicted[3]
         else:
             assert scope["digits"].tolist() == predicted
+
+
+# -- from a real picture: the preprocessing contract in every app runtime (issue 37) -----------
+
+
+def test_every_record_carries_the_preprocessing_contract(folder):
+    """manifest (interface.input.from_image and preprocessing), .tflite metadata, ONNX
+    metadata_props and the C header all name the contract the app must apply to a picture."""
+    import onnx
+
+    from edgedigits.contract.preprocessing import from_image_contract
+    from edgedigits.export import tflite_flatbuffer
+
+    contract = from_image_contract()
+    manifest = _manifest(folder)
+    assert manifest["preprocessing"]["from_image"] == contract
+    for entry in manifest["artifacts"]:
+        assert entry["interface"]["input"]["from_image"] == contract, entry["file"]
+        path = folder / entry["file"]
+        if entry["format"] == "tflite":
+            meta = tflite_flatbuffer.read_edgedigits(path.read_bytes())
+            assert meta["preprocessing"]["from_image"] == contract, entry["file"]
+        elif entry["format"] == "onnx":
+            props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+            assert json.loads(props["edgedigits.preprocessing"])["from_image"] == contract
+        elif entry["format"] == "c":
+            header = (folder / entry["details"]["header"]).read_text()
+            assert f'_FROM_IMAGE "{contract["name"]}"' in header, entry["file"]
+
+
+@pytest.mark.skipif(
+    not (TFLM / "lib" / "libtensorflow-microlite.a").is_file(),
+    reason=f"no prebuilt TensorFlow Lite Micro at {TFLM} (set EDGEDIGITS_TFLM)",
+)
+def test_mcu_camera_example_classifies_a_frame(folder, tmp_path):
+    """examples/mcu's camera.c: a 240x320 frame of dark ink on paper, through
+    edgedigits_from_image() and classify(), gives the digit; an empty frame says no ink."""
+    if not shutil.which("make"):
+        pytest.skip("make is not on PATH")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pictures import edge_cases
+
+    from edgedigits.preprocess import to_model_image
+
+    cases = edge_cases()
+    for name, expect in (("inverted", "digit 1 "), ("empty", "no ink")):
+        frame = cases[name]
+        pgm = tmp_path / f"{name}.pgm"
+        pgm.write_bytes(f"P5 {frame.shape[1]} {frame.shape[0]} 255\n".encode() + frame.tobytes())
+        run = subprocess.run(
+            [
+                "make",
+                "-s",
+                "-C",
+                str(MCU),
+                f"TFLM={TFLM}",
+                f"MODEL_DIR={folder}",
+                f"MODEL={MODEL}.int8",
+                f"BUILD={tmp_path / 'build'}",
+                "camera",
+                f"FRAME={pgm}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout.startswith(expect), run.stdout[:200]
+        if name == "inverted":  # the 28x28 it printed is the contract's, pixel for pixel
+            seen = to_model_image(frame)
+            art = "\n".join(
+                "".join("#" if v > 127 else "+" if v else "." for v in row) for row in seen
+            )
+            assert art in run.stdout
+
+
+# A small 7 in the top-left quarter (a bar, then a diagonal) and a 0 lower right, drawn with few
+# pointer events (a fast pen: each move is a long jump the page must join into one stroke).
+STROKES = [
+    {
+        "name": "7",
+        "strokes": [[[40, 30], [70, 30], [100, 30]], [[100, 30], [85, 60], [70, 95], [60, 120]]],
+    },
+    {
+        "name": "0",
+        "strokes": [
+            [
+                [200 + 30 * np.cos(t / 12 * 2 * np.pi), 190 + 45 * np.sin(t / 12 * 2 * np.pi)]
+                for t in range(13)
+            ]
+        ],
+    },
+]
+
+
+def test_web_example_classifies_a_small_digit_drawn_off_centre(folder, web_runtimes, tmp_path):
+    """Headless Chromium draws on examples/web with pointer events; the page prepares the
+    canvas with from_image.mjs and every web file shows the drawn digit."""
+    strokes = tmp_path / "strokes.json"
+    strokes.write_text(json.dumps(STROKES, default=float))
+    run = subprocess.run(
+        ["node", "draw.mjs", str(folder), str(strokes), "--chromium", CHROMIUM],
+        cwd=web_runtimes,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    shown = json.loads(run.stdout)["shown"]
+    web = [a["file"] for a in _manifest(folder)["artifacts"] if "web" in a["targets"]]
+    for drawing in shown:
+        assert sorted(r["file"] for r in drawing["results"]) == sorted(web)
+        assert {r["digit"] for r in drawing["results"]} == {int(drawing["name"])}, drawing
+        assert drawing["table"] == [drawing["name"]] * len(web)
+
+
+def test_classify_runs_every_runtime_on_pictures_and_refuses_bad_ones(folder, tmp_path):
+    """edgedigits classify on PNG and JPEG pictures of drawn digits, with .tflite, .onnx and .ort
+    files; --save-input writes the 28x28 the model saw; a bad picture is one line and exit 1."""
+    from PIL import Image
+
+    from edgedigits.data import load_dataset
+    from edgedigits.data.drawn import drawn_digits
+    from edgedigits.preprocess import to_model_image
+
+    data = load_dataset()
+    drawn = drawn_digits(data.test_images, data.test_labels, 4, seed=3)
+    pictures = []
+    for k, d in enumerate(drawn):
+        path = tmp_path / f"d{k}.{'png' if k % 2 else 'jpg'}"
+        Image.fromarray(d.pixels).save(path)
+        pictures.append(str(path))
+    for suffix in ("float32.tflite", "float32.onnx", "float32.ort"):
+        artifact = folder / f"{MODEL}.{suffix}"
+        run = subprocess.run(
+            [
+                "edgedigits",
+                "classify",
+                *pictures,
+                "--artifact",
+                str(artifact),
+                "--save-input",
+                str(tmp_path / "seen"),
+                "--json",
+                str(tmp_path / "r.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["contract"] == "edgedigits.from_image/1"
+        digits = [r["digit"] for r in report["results"]]
+        assert sum(d == x.label for d, x in zip(digits, drawn)) >= 3, (suffix, digits)
+        assert all(abs(sum(r["scores"]) - 1) < 1e-3 for r in report["results"])
+    seen = np.asarray(Image.open(tmp_path / "seen" / "d1.28x28.png"))
+    assert np.array_equal(seen, to_model_image(drawn[1].pixels))  # a PNG: lossless
+    (tmp_path / "movie.gif").write_bytes(b"GIF89a" + b"\0" * 20)
+    bad = subprocess.run(
+        [
+            "edgedigits",
+            "classify",
+            str(tmp_path / "movie.gif"),
+            "--artifact",
+            str(folder / f"{MODEL}.float32.tflite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "movie.gif" in bad.stderr, bad.stderr

@@ -133,7 +133,9 @@ def pictures_and_python(tmp_path_factory):
 def _compare(expected: np.ndarray, got: np.ndarray, who: str) -> None:
     assert got.shape == expected.shape, (who, got.shape)
     differ = np.flatnonzero((got != expected).any(axis=1))
-    assert differ.size == 0, f"{who}: {differ.size} of {len(got)} pictures differ, first {differ[0]}"
+    assert differ.size == 0, (
+        f"{who}: {differ.size} of {len(got)} pictures differ, first {differ[0]}"
+    )
 
 
 @pytest.mark.runtime
@@ -202,3 +204,101 @@ def test_javascript_in_chromium_gives_the_same_bytes(pictures_and_python, tmp_pa
     )
     assert run.returncode == 0, run.stderr[-2000:]
     _compare(expected, read_results(out), run.stdout.strip())
+
+
+# -- picture files: what reads, what is refused in one line (unit tier) --------------------------
+
+
+def _bad_pictures(folder: Path) -> dict[str, Path]:
+    """Each awkward picture file, written by Pillow or by hand."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    seven = load_dataset().test_images[0]
+    files = {}
+    Image.fromarray(seven.astype(np.uint16) * 257).save(
+        files.setdefault("16-bit", folder / "a.png")
+    )
+    Image.fromarray(seven).convert("P").save(files.setdefault("palette", folder / "p.png"))
+    Image.fromarray(255 - seven).convert("CMYK").save(files.setdefault("cmyk", folder / "c.jpg"))
+    frames = [Image.fromarray(seven), Image.fromarray(255 - seven)]
+    frames[0].save(
+        files.setdefault("animated", folder / "a.gif"), save_all=True, append_images=frames[1:]
+    )
+    files.setdefault("not-a-picture", folder / "n.png").write_text("hello, not a picture\n")
+    files.setdefault("truncated", folder / "t.png").write_bytes(
+        (folder / "p.png").read_bytes()[:60]
+    )
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)  # 8-bit gray, 400 MP
+    files.setdefault("bomb", folder / "b.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 20001 * 64))
+        + chunk(b"IEND", b"")
+    )
+    return files
+
+
+REFUSED = {
+    "animated": "2 frames",
+    "not-a-picture": "not a picture edgedigits reads",
+    "truncated": "damaged or unsupported",
+    "bomb": "pixel limit",
+}
+
+
+def test_awkward_pictures_are_read_or_refused_in_one_line(tmp_path):
+    from edgedigits.errors import DataError
+    from edgedigits.preprocess.pictures import read_gray
+
+    files = _bad_pictures(tmp_path)
+    seven = to_model_image(load_dataset().test_images[0])
+    seven = prepare(load_dataset().test_images[0])
+    for name in ("16-bit", "palette"):  # lossless: the same bytes as the 8-bit gray original
+        assert np.array_equal(to_model_image(read_gray(files[name])), seven.pixels), name
+    cmyk = prepare(read_gray(files["cmyk"]))  # lossy JPEG, inverted: the same digit, near
+    assert cmyk.inverted and cmyk.placed == seven.placed
+    assert np.abs(cmyk.pixels.astype(int) - seven.pixels).mean() < 8
+    for name, reason in REFUSED.items():
+        started = time.perf_counter()
+        with pytest.raises(DataError) as caught:
+            read_gray(files[name])
+        message = str(caught.value)
+        assert "\n" not in message and str(files[name]) in message and reason in message, message
+        assert time.perf_counter() - started < 5, name  # the bomb is refused from its header
+
+
+def test_a_folder_of_pictures_is_a_dataset(tmp_path):
+    from PIL import Image
+
+    from edgedigits.data.drawn import drawn_digits
+    from edgedigits.data.picture_folders import load_picture_folder
+    from edgedigits.errors import DataError
+
+    data = load_dataset()
+    for k, d in enumerate(drawn_digits(data.test_images, data.test_labels, 12, seed=2)):
+        (tmp_path / "pics" / str(d.label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(d.pixels).save(tmp_path / "pics" / str(d.label) / f"{k}.png")
+    loaded = load_dataset(tmp_path / "pics")
+    assert loaded.test_images.shape == (12, 28, 28) and "the same pictures" in loaded.source
+    assert sorted(loaded.test_labels.tolist()) == sorted(data.test_labels[:12].tolist())
+    (tmp_path / "pics" / "7" / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="notes.txt: not a picture file"):
+        load_picture_folder(tmp_path / "pics")
+    (tmp_path / "pics" / "7" / "notes.txt").unlink()
+    (tmp_path / "pics" / "misc").mkdir()
+    with pytest.raises(DataError, match="'misc' is not a label folder"):
+        load_picture_folder(tmp_path / "pics")
+    (tmp_path / "pics" / "misc").rmdir()
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "pics" / "7" / "blank.png")
+    with pytest.raises(DataError, match="blank.png: no ink found"):
+        load_picture_folder(tmp_path / "pics")
