@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from edgedigits.benchmark.app_path import AppPath
 from edgedigits.benchmark.artifacts import INTEGRITY_OK, Artifact, integrity, resolve_artifacts
 from edgedigits.benchmark.timing import LatencyStats, Slot, TimingOptions, run_rounds
 from edgedigits.comparator import Parity, Tolerance, compare
@@ -166,6 +167,12 @@ class BenchResult:
     arena_bytes: int | None = None  # measured working memory (tflm); None where not measured
     flash_bytes: int | None = None  # model data in flash (tflm)
     budget_failures: list[str] = field(default_factory=list)  # over --max-arena/flash-bytes
+    # drawn digits (benchmark/app_path.py): the same digits as MNIST has them, then drawn and
+    # prepared by the preprocessing contract, then drawn and squashed whole to 28x28
+    app_path_images: int | None = None
+    app_path_mnist_accuracy: float | None = None
+    app_path_accuracy: float | None = None
+    naive_path_accuracy: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -232,6 +239,7 @@ class _Bench:
         self._integrity: dict[Path, str | None] = {}
         self._inputs: dict[str, np.ndarray] = {}
         self._scoring_batches: dict[str, int] = {}
+        self.app_path = AppPath(self.images, self.labels)
 
     def inputs(self, model: str) -> np.ndarray:
         """The test images preprocessed for ``model`` (cached: every artifact of a model in
@@ -354,6 +362,7 @@ class _Bench:
             if reference_error:
                 values.update(parity="fail", parity_failures=[reference_error])
             values["integrity"] = self.integrity(artifact)
+            values.update(self.app_path.score(spec, runner, self.scoring_batch(artifact.model)))
             values.update(
                 arena_bytes=runner.arena_bytes,
                 flash_bytes=runner.flash_bytes,

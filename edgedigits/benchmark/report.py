@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgedigits import atomic
-from edgedigits.benchmark import shipping
+from edgedigits.benchmark import app_path, shipping
 from edgedigits.benchmark.benchmark import BenchReport
 from edgedigits.markdown import table
 
@@ -149,6 +149,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         "",
     ]
     lines[2:2] = shipping.markdown(doc.get("shipping") or [])  # the first answer a user wants
+    lines += app_path.markdown(doc)  # the accuracy an app's users see
     costs = binding_costs(doc)
     if costs:
         lines += [
