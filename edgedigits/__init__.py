@@ -21,6 +21,8 @@ _API = {
     "import_model": "edgedigits.model_import",
     "bench": "edgedigits.benchmark",
     "diagnose": "edgedigits.doctor",
+    "classify": "edgedigits.classify",
+    "to_model_image": "edgedigits.preprocess",
     "EdgeDigitsError": "edgedigits.errors",
 }
 

@@ -164,8 +164,29 @@ def contract_markdown() -> str:
         *table(
             ["target", "where", "app runtime", "formats", "recipes", "TFLite I/O", "batch"], targets
         ),
+        "",
+        *preprocessing_lines(),
     ]
     return "\n".join(lines) + "\n"
+
+
+def preprocessing_lines() -> list[str]:
+    """The preprocessing contract's steps, as ``contract/preprocessing.py`` declares them."""
+    from edgedigits.contract.preprocessing import from_image_contract
+
+    contract = from_image_contract()
+    where = ", ".join(f"{k}: `{v}`" for k, v in contract["implementations"].items())
+    return [
+        f"## From a picture: `{contract['name']}`",
+        "",
+        "How a canvas, a camera frame or a picture file becomes the 28x28 image a model takes, "
+        "before its `from_pixels` rule (every manifest's `interface.input.from_image`, the "
+        "`.tflite`'s and ONNX file's metadata, and the C header name it). Integer arithmetic "
+        f"throughout, so the three implementations give the same bytes ({where}). Why: "
+        "[preprocessing.md](../concepts/preprocessing.md).",
+        "",
+        *(f"{k}. {step}" for k, step in enumerate(contract["steps"], 1)),
+    ]
 
 
 PAGES: dict[str, Callable[[], str]] = {

@@ -28,6 +28,7 @@ LAYERS = [
         "__init__",
     },  # foundation: no model, no data
     {"contract", "project_config"},  # what each recipe promises; what a project asks for
+    {"preprocess"},  # a real picture to the model's 28x28: the contract, implemented
     {"data"},  # the digits
     {"zoo"},  # model definitions and their recipes
     {"model_files", "augmentation"},  # a model on disk, read as data; training's input pipeline
@@ -36,7 +37,7 @@ LAYERS = [
     {"runtimes"},  # one runner per runtime
     {"doctor"},  # int8 pitfalls on a Keras model, and which layer breaks a quantized file
     {"export"},  # artifacts and their records
-    {"benchmark", "verify"},  # measuring and checking artifacts
+    {"benchmark", "verify", "classify"},  # measuring and checking artifacts; running them
     {"pipeline", "ci_job", "ci_charts"},  # whole flows: export then bench; base vs head
     {"cli", "__main__", "docs_pages", "fuzz"},  # doors; the fuzz tier drives them
 ]

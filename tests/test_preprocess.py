@@ -77,7 +77,8 @@ def test_any_frame_shape_and_a_12_megapixel_frame_in_bounded_time_and_memory():
     assert prepared.inverted and not prepared.empty
     assert seconds < 10, seconds
     # the frame is 12 MB; the levels table lookup and the crop's float32 copy are the big ones
-    assert peak < 12_000_000 * 8, peak
+    # (29 MB measured)
+    assert peak < 64_000_000, peak
 
 
 def test_gray_weights_and_bad_arrays():

@@ -18,6 +18,8 @@ import numpy as np
 from edgedigits.runtimes.batching import infer_as_deployed
 from edgedigits.zoo import ModelSpec
 
+__all__ = ["APP_PATH_IMAGES", "APP_PATH_SEED", "AppPath", "markdown"]
+
 APP_PATH_IMAGES = 1000  # drawn digits per bench (fewer when the bench scores fewer test images)
 APP_PATH_SEED = 37
 
@@ -28,6 +30,8 @@ class AppPath:
     def __init__(self, images: np.ndarray, labels: np.ndarray, n: int = APP_PATH_IMAGES):
         self._source = (images, labels, min(n, len(images)))
         self._prepared: tuple[np.ndarray, ...] | None = None
+        self.strokes: list[str] = []  # per drawn digit: "thin", "as drawn" or "thick"
+        self.inverted: list[bool] = []  # per drawn digit: dark ink on a light ground
 
     def prepared(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(MNIST's own 28x28s, contract 28x28s, naive 28x28s, labels), made on first use."""
@@ -37,6 +41,8 @@ class AppPath:
 
             images, labels, n = self._source
             drawn = drawn_digits(images, labels, n, seed=APP_PATH_SEED)
+            self.strokes = [d.stroke for d in drawn]
+            self.inverted = [d.inverted for d in drawn]
             self._prepared = (
                 images[:n],
                 np.stack([to_model_image(d.pixels) for d in drawn]),
@@ -45,19 +51,27 @@ class AppPath:
             )
         return self._prepared
 
+    def predictions(self, spec: ModelSpec, runner: Any, batch: int) -> dict[str, np.ndarray]:
+        """The runner's digits on the three inputs: ``mnist``, ``contract``, ``naive``."""
+        mnist, contract, naive, _labels = self.prepared()
+        return {
+            key: infer_as_deployed(runner, spec.preprocess(pixels), batch=batch).outputs.argmax(1)
+            for key, pixels in (("mnist", mnist), ("contract", contract), ("naive", naive))
+        }
+
     def score(self, spec: ModelSpec, runner: Any, batch: int) -> dict[str, Any]:
         """Accuracy (%) of one loaded runner on the same digits three ways: MNIST's own pixels
         (``app_path_mnist_accuracy``), drawn and prepared by the contract
         (``app_path_accuracy``), drawn and squashed (``naive_path_accuracy``)."""
-        mnist, contract, naive, labels = self.prepared()
+        labels = self.prepared()[3]
+        digits = self.predictions(spec, runner, batch)
         out: dict[str, Any] = {"app_path_images": len(labels)}
-        for key, pixels in (
-            ("app_path_mnist_accuracy", mnist),
-            ("app_path_accuracy", contract),
-            ("naive_path_accuracy", naive),
+        for key, name in (
+            ("app_path_mnist_accuracy", "mnist"),
+            ("app_path_accuracy", "contract"),
+            ("naive_path_accuracy", "naive"),
         ):
-            outputs = infer_as_deployed(runner, spec.preprocess(pixels), batch=batch).outputs
-            out[key] = round(100.0 * float(np.mean(outputs.argmax(axis=1) == labels)), 2)
+            out[key] = round(100.0 * float(np.mean(digits[name] == labels)), 2)
         return out
 
 

@@ -17,6 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "CENTRE",
+    "DARK_ON_LIGHT_BORDER_MEAN",
+    "FIT",
+    "GRAY_SHIFT",
+    "GRAY_WEIGHTS",
+    "INK_THRESHOLD",
+    "MIN_CONTRAST",
+    "NAME",
+    "SIDE",
+    "STEPS",
+    "from_image_contract",
+]
+
 NAME = "edgedigits.from_image/1"  # bump when any number or step below changes
 GRAY_WEIGHTS = (77, 150, 29)  # BT.601 luma in 1/256ths: (77 R + 150 G + 29 B + 128) >> 8
 GRAY_SHIFT = 8
