@@ -13,6 +13,8 @@ one, and the entry that reads the case, as a user's command would.
 * ``idx``, ``npz``: a ``--data`` source, read by ``load_dataset`` as ``train --data`` reads it.
 * ``pyproject.toml``: a project's ``[tool.edgedigits]``, read and checked as ``edgedigits ci``
   and every command given no names read it.
+* ``png``, ``jpeg``: a user's picture, read as ``edgedigits classify`` and ``--data DIR`` read
+  it (``preprocess.pictures.read_gray``) and prepared by the preprocessing contract.
 
 Adding a family is one ``Family`` in ``FAMILIES``; the runner never branches on its name.
 """
@@ -322,6 +324,19 @@ def _stage_config(data: bytes, _seed: Path, _root: Path, case: Path) -> Entry:
     return as_cli("ci", read)
 
 
+def _stage_picture(data: bytes, seed: Path, _root: Path, case: Path) -> Entry:
+    path = case / seed.name
+    path.write_bytes(data)
+
+    def read() -> None:
+        from edgedigits.preprocess import prepare
+        from edgedigits.preprocess.pictures import read_gray
+
+        prepare(read_gray(path))
+
+    return as_cli("classify", read)
+
+
 # -- the registry --------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -374,6 +389,20 @@ FAMILIES: dict[str, Family] = {
             mutate_npz,
             _stage_npz,
             _warm_data,
+        ),
+        Family(
+            "png",
+            "classify (read_gray, the contract)",
+            lambda root: [root / "pictures" / "digit.png"],
+            mutate_bytes,
+            _stage_picture,
+        ),
+        Family(
+            "jpeg",
+            "classify (read_gray, the contract)",
+            lambda root: [root / "pictures" / "digit.jpg"],
+            mutate_bytes,
+            _stage_picture,
         ),
         Family(
             "pyproject.toml",

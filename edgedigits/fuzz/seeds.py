@@ -150,6 +150,15 @@ def make_seeds(root: Path) -> None:
             (idx / f"{name}.gz").write_bytes(gzip.compress(body, mtime=0))
         else:
             (idx / name).write_bytes(body)
+    pictures = root / "pictures"  # a drawn digit as a phone's camera or canvas saves it
+    pictures.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+
+    from edgedigits.data.drawn import drawn_digits
+
+    drawn = drawn_digits(data.test_images, data.test_labels, 2, seed=7)
+    Image.fromarray(drawn[0].pixels).save(pictures / "digit.png")
+    Image.fromarray(drawn[1].pixels).convert("RGB").save(pictures / "digit.jpg", quality=90)
     project = root / "project"
     project.mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text(PROJECT_CONFIG)
