@@ -4,7 +4,8 @@
     python bench/ship_weights.py --trained /tmp/zoo   # -> edgedigits/zoo/weights/
 
 Each trained model is read the safe way (``spec.build()`` plus its arrays) and its weights alone
-are saved (``<name>.weights.h5``: tf_keras' weights-only layout, no architecture). The index
+are saved (``<name>.weights.h5``: tf_keras' weights-only layout, no architecture); ``--only``
+re-ships some models and keeps the others' entries. The index
 records each file's SHA-256 and size, the test accuracy, seed, recipe and time of the training
 run, the machine and the package versions. Regenerate only when a recipe changes, in a commit of
 its own: every artifact and the latency baselines follow from these weights.
@@ -47,10 +48,19 @@ def main(argv=None) -> int:
         type=Path,
         default=Path("bench/results/shipped_weights_vs_earlier_training.md"),
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="re-ship just these models (their recipe changed); the others' entries stay",
+    )
     args = parser.parse_args(argv)
     machine = machine_info()
     entries = {}
-    for name in list_models():
+    if args.only:
+        entries = json.loads((WEIGHTS / "index.json").read_text())["models"]
+    for name in args.only or list_models():
         metrics = json.loads((model_dir(args.trained, name) / "metrics.json").read_text())
         if (
             metrics.get("weights", "trained") != "trained"
