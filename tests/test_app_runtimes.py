@@ -297,12 +297,13 @@ def test_guide_ship_snippets_run(folder):
 
 
 def test_every_record_carries_the_preprocessing_contract(folder):
-    """manifest (interface.input.from_image and preprocessing), .tflite metadata, ONNX
-    metadata_props and the C header all name the contract the app must apply to a picture."""
+    """manifest (interface.input.from_image and preprocessing: the whole contract), .tflite
+    metadata, ONNX metadata_props and the C header (its name: bytes count on a microcontroller)
+    all name the contract the app must apply to a picture."""
     import onnx
 
     from edgedigits.contract.preprocessing import from_image_contract
-    from edgedigits.export import tflite_flatbuffer
+    from edgedigits.export import tflite_flatbuffer, tflite_support_metadata
 
     contract = from_image_contract()
     manifest = _manifest(folder)
@@ -312,10 +313,21 @@ def test_every_record_carries_the_preprocessing_contract(folder):
         path = folder / entry["file"]
         if entry["format"] == "tflite":
             meta = tflite_flatbuffer.read_edgedigits(path.read_bytes())
-            assert meta["preprocessing"]["from_image"] == contract, entry["file"]
+            assert meta["preprocessing"]["from_image"] == contract["name"], entry["file"]
+            # the standard TFLite Metadata: x = (pixel - mean) / std on a 28x28 gray image
+            standard = tflite_support_metadata.read(
+                tflite_flatbuffer.read(path.read_bytes())[tflite_support_metadata.ENTRY]
+            )
+            rule = entry["interface"]["input"]["from_pixels"]
+            (image,) = standard["inputs"]
+            assert image["color_space"] == "GRAYSCALE" and image["size"] == [28, 28]
+            assert image["description"] == contract["name"]
+            norm = image["normalization"]
+            assert norm["std"][0] == pytest.approx(1 / rule["scale"], rel=1e-6)
+            assert norm["mean"][0] == pytest.approx(-rule["offset"] / rule["scale"], abs=1e-4)
         elif entry["format"] == "onnx":
             props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-            assert json.loads(props["edgedigits.preprocessing"])["from_image"] == contract
+            assert json.loads(props["edgedigits.preprocessing"])["from_image"] == contract["name"]
         elif entry["format"] == "c":
             header = (folder / entry["details"]["header"]).read_text()
             assert f'_FROM_IMAGE "{contract["name"]}"' in header, entry["file"]

@@ -303,3 +303,23 @@ def test_a_folder_of_pictures_is_a_dataset(tmp_path):
     Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "pics" / "7" / "blank.png")
     with pytest.raises(DataError, match="blank.png: no ink found"):
         load_picture_folder(tmp_path / "pics")
+
+
+def test_standard_tflite_metadata_round_trips():
+    """TFLITE_METADATA (tflite-support's ModelMetadata, written without it): the normalization
+    is from_pixels inverted, the image 28x28 gray; a flat model's input is features."""
+    from edgedigits.export import tflite_support_metadata as meta
+
+    data = meta.build("m", 2 / 255, -1.0, (28, 28, 1), "logits", "edgedigits.from_image/1")
+    assert data[4:8] == b"M001"
+    read = meta.read(data)
+    assert read["name"] == "m" and read["min_parser_version"] == "1.0.0"
+    (image,) = read["inputs"]
+    assert image["content"] == "image" and image["color_space"] == "GRAYSCALE"
+    assert image["size"] == [28, 28]
+    assert image["normalization"]["mean"] == [pytest.approx(127.5)]
+    assert image["normalization"]["std"] == [pytest.approx(127.5)]
+    assert read["outputs"][0]["name"] == "logits" and read["outputs"][0]["content"] == "feature"
+    flat = meta.read(meta.build("f", 1 / 255, 0.0, (784,), "probabilities", "x"))
+    assert flat["inputs"][0]["content"] == "feature" and "size" not in flat["inputs"][0]
+    assert len(data) < 512  # it rides in every microcontroller file

@@ -17,16 +17,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgedigits.contract.preprocessing import NAME as FROM_IMAGE
 from edgedigits.contract.recipes import RECIPE_INFO, Format, Recipe
 from edgedigits.contract.targets import Variant
-from edgedigits.export import tflite_flatbuffer, to_c, to_onnx, to_ort, to_tflite
-from edgedigits.export.manifest import LABELS, output_kind, preprocessing
+from edgedigits.export import (
+    tflite_flatbuffer,
+    tflite_support_metadata,
+    to_c,
+    to_onnx,
+    to_ort,
+    to_tflite,
+)
+from edgedigits.export.manifest import LABELS, file_preprocessing, output_kind
 from edgedigits.export.model_context import ModelContext
 from edgedigits.mcu_budget import OverBudget
 
 FileMaker = Callable[
     ["Converter", Recipe, str, Any, "bytes | None", dict[str, Any]], dict[str, bytes]
 ]
+
+
+def _compact(document: dict) -> str:
+    """JSON without spaces: a microcontroller's file carries it, counted in bytes."""
+    return json.dumps(document, separators=(",", ":"))
 
 
 class Converter:
@@ -62,8 +75,16 @@ class Converter:
             raw = to_tflite.convert(keras_model, recipe, calibration, variant, output)
         entries = {
             "edgedigits.labels": "\n".join(LABELS).encode(),
-            "edgedigits.preprocessing": json.dumps(preprocessing(ctx.spec)).encode(),
-            "edgedigits.model": json.dumps(ctx.metadata(recipe)).encode(),
+            "edgedigits.preprocessing": _compact(file_preprocessing(ctx.spec)).encode(),
+            "edgedigits.model": _compact(ctx.metadata(recipe)).encode(),
+            tflite_support_metadata.ENTRY: tflite_support_metadata.build(
+                ctx.spec.name,
+                ctx.spec.input_scale,
+                ctx.spec.input_offset,
+                tuple(ctx.spec.input_shape),
+                output,
+                FROM_IMAGE,
+            ),
         }
         return tflite_flatbuffer.embed(raw, entries)
 
@@ -101,8 +122,8 @@ class Converter:
             )
         entries = {
             "edgedigits.labels": "\n".join(LABELS),
-            "edgedigits.preprocessing": json.dumps(preprocessing(ctx.spec)),
-            "edgedigits.model": json.dumps(ctx.metadata(recipe)),
+            "edgedigits.preprocessing": _compact(file_preprocessing(ctx.spec)),
+            "edgedigits.model": _compact(ctx.metadata(recipe)),
         }
         return to_onnx.with_metadata(proto, entries)
 

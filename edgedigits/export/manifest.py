@@ -103,6 +103,18 @@ def preprocessing(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
+def file_preprocessing(spec: ModelSpec) -> dict[str, Any]:
+    """What a ``.tflite`` and an ONNX file carry about their input (their metadata): the numbers
+    of :func:`preprocessing` without its prose, and the preprocessing contract by name (its
+    steps are in the manifest and the package). Kept short because a microcontroller's file is
+    counted in bytes: ``edge_cnn_micro``'s int8 file has an 8 KB budget."""
+    full = preprocessing(spec)
+    return {
+        **{key: full[key] for key in ("formula", "scale", "offset", "layout", "input_shape")},
+        "from_image": full["from_image"]["name"],
+    }
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema every manifest this version writes satisfies (``manifest.schema.json``,
     shipped in the package: an app's CI can validate against it)."""

@@ -20,7 +20,7 @@ from edgedigits.contract.recipes import Format, Recipe
 from edgedigits.data import Dataset
 from edgedigits.export.calibration import CalibrationSet, calibration_set
 from edgedigits.export.golden import golden_indices
-from edgedigits.export.manifest import LABELS, output_kind
+from edgedigits.export.manifest import output_kind
 from edgedigits.export.options import ExportOptions
 from edgedigits.model_files import file_sha256, load_trained_model, model_path
 from edgedigits.model_files.shapes import batch_for
@@ -123,11 +123,11 @@ class ModelContext:
         return self.spec.probabilities(model.predict(x, batch_size=batch, verbose=0))
 
     def metadata(self, recipe: Recipe) -> dict[str, Any]:
-        """What each file carries about itself (TFLite metadata, ONNX metadata_props)."""
+        """What each file carries about itself (TFLite metadata, ONNX metadata_props); the
+        labels are their own entry (``edgedigits.labels``)."""
         return {
             "model": self.spec.name,
             "recipe": recipe.value,
             "source_model_sha256": self.source_sha256,
             "output": output_kind(self.spec),
-            "labels": LABELS,
         }

@@ -5,12 +5,13 @@ Labels and preprocessing go inside each .tflite file, as entries of the schema's
 The TFLite schema lets a model carry named metadata entries, each pointing at a buffer. We add:
 
 * ``edgedigits.labels``: the class labels, one per line (``labels.txt`` style);
-* ``edgedigits.preprocessing``: JSON with the pixel scaling, layout and input quantization;
-* ``edgedigits.model``: JSON naming the zoo model, recipe and source-model hash.
+* ``edgedigits.preprocessing``: JSON with the pixel scaling, layout and the preprocessing
+  contract's name (``edgedigits.from_image/1``);
+* ``edgedigits.model``: JSON naming the zoo model, recipe and source-model hash;
+* ``TFLITE_METADATA``: the standard TFLite Metadata flatbuffer (``tflite_support_metadata.py``:
+  normalization and image properties, written without tflite-support, which pins protobuf<4).
 
-So an app that has only the .tflite file can read how to feed it and what its outputs mean. (The
-TFLite Support library's ``TFLITE_METADATA`` flatbuffer cannot be written here: tflite-support
-pins protobuf<4 and cannot be installed beside TensorFlow 2.21.)
+So an app that has only the .tflite file can read how to feed it and what its outputs mean.
 
 Rewriting the flatbuffer uses TensorFlow's schema object API, which does not honour the schema's
 ``force_align: 16`` on buffer data; we pack buffers with that alignment ourselves, because
