@@ -323,3 +323,40 @@ def test_standard_tflite_metadata_round_trips():
     flat = meta.read(meta.build("f", 1 / 255, 0.0, (784,), "probabilities", "x"))
     assert flat["inputs"][0]["content"] == "feature" and "size" not in flat["inputs"][0]
     assert len(data) < 512  # it rides in every microcontroller file
+
+
+@pytest.mark.integration
+def test_export_calibrates_and_checks_on_a_folder_of_pictures(tmp_path):
+    """export --data DIR of label folders: the pictures, through the contract, are the int8
+    calibration set and the parity set; the default counts shrink to the 40 there are."""
+    import json
+
+    from PIL import Image
+
+    from edgedigits.cli import main
+    from edgedigits.data.drawn import drawn_digits
+
+    data = load_dataset()
+    for k, d in enumerate(drawn_digits(data.test_images, data.test_labels, 40, seed=9)):
+        (tmp_path / "pics" / str(d.label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(d.pixels).save(tmp_path / "pics" / str(d.label) / f"{k}.png")
+    code = main(
+        [
+            "export",
+            "seed004_cnn",
+            "--format",
+            "tflite",
+            "--quant",
+            "int8",
+            "--data",
+            str(tmp_path / "pics"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    manifest = json.loads((tmp_path / "out" / "seed004_cnn" / "manifest.json").read_text())
+    assert manifest["calibration"]["samples"] == 40
+    (entry,) = manifest["artifacts"]
+    assert entry["parity"]["images"] == 40 and entry["parity"]["passed"]
+    assert entry["parity"]["accuracy"] >= 80  # drawn digits through the contract

@@ -23,6 +23,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,13 @@ from edgedigits.export.convert import Converter
 from edgedigits.export.manifest import ArtifactRecord
 from edgedigits.export.model_context import ModelContext
 from edgedigits.export.model_optimization import FinetuneOptions
-from edgedigits.export.options import SHAPED_FORMATS, ExportOptions, Job
+from edgedigits.export.options import (
+    DEFAULT_CALIBRATION_SAMPLES,
+    DEFAULT_VERIFY_SAMPLES,
+    SHAPED_FORMATS,
+    ExportOptions,
+    Job,
+)
 from edgedigits.export.record import failed_record, new_record, open_store
 from edgedigits.export.report import ExportReport
 from edgedigits.mcu_budget import OverBudget
@@ -261,6 +268,7 @@ def export(
         )
     out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
+    options = _fit_default_samples(options, dataset, log)
     _check_sample_counts(
         dataset, options.calibration_samples, options.verify_samples, options.finetune_options
     )
@@ -454,6 +462,23 @@ def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> l
             "add --train)"
         )
     return trained
+
+
+def _fit_default_samples(
+    options: ExportOptions, dataset: Dataset, log: Callable[[str], None]
+) -> ExportOptions:
+    """A small --data (a folder of a user's own pictures) has fewer images than the default
+    calibration and verify counts: the defaults shrink to what there is, saying so; a count the
+    user asked for is held to (``_check_sample_counts``)."""
+    changes = {}
+    for field_name, default, available, split in (
+        ("calibration_samples", DEFAULT_CALIBRATION_SAMPLES, dataset.num_train, "training"),
+        ("verify_samples", DEFAULT_VERIFY_SAMPLES, dataset.num_test, "test"),
+    ):
+        if getattr(options, field_name) == default and available < default:
+            changes[field_name] = available
+            log(f"note: {dataset.source} has {available} {split} images; using all of them")
+    return replace(options, **changes) if changes else options
 
 
 def _check_sample_counts(
