@@ -360,3 +360,12 @@ def test_export_calibrates_and_checks_on_a_folder_of_pictures(tmp_path):
     (entry,) = manifest["artifacts"]
     assert entry["parity"]["images"] == 40 and entry["parity"]["passed"]
     assert entry["parity"]["accuracy"] >= 80  # drawn digits through the contract
+
+
+def test_the_javascript_and_c_ship_in_the_wheel():
+    """The apps' copies of the contract are package data: pyproject.toml lists every one."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shipped = set(config["tool"]["setuptools"]["package-data"]["edgedigits.preprocess"])
+    assert shipped == {p.name for p in PREPROCESS.iterdir() if p.suffix in (".mjs", ".c", ".h")}
