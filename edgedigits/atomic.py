@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        prefix=_prefix(target), suffix=f".tmp{target.suffix}", dir=target.parent
     )
     os.close(fd)
     tmp = Path(tmp_name)
@@ -58,7 +59,7 @@ class StagedFile:
         self.target = Path(target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{self.target.stem}.",
+            prefix=_prefix(self.target),
             suffix=f".tmp{self.target.suffix}",
             dir=self.target.parent,
         )
@@ -91,6 +92,36 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _prefix(target: Path) -> str:
+    """``.<stem>.<pid>-``: the writer's process id in every temporary name, so that what a
+    killed writer left can be told from a write in flight (``sweep_dead``)."""
+    return f".{target.stem}.{os.getpid()}-"
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)-[^/]*\.tmp(\.[^.]+)?$")
+
+
+def sweep_dead(folder: str | os.PathLike[str]) -> None:
+    """Delete the temporary files in ``folder`` whose writing process is gone (killed between
+    its write and its rename). Files shared by a whole ``--out`` (``zoo_accuracy.png``) have no
+    folder commit to sweep them; a model folder's commit calls this on its parent."""
+    for path in Path(folder).glob(".*.tmp*"):
+        match = _TEMPORARY.match(path.name)
+        if match and not _alive(int(match.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from edgedigits import atomic
 from edgedigits.errors import DiskFullError, UsageError, is_disk_full
 
 T = TypeVar("T")
@@ -171,6 +172,7 @@ def is_leftover(name: str) -> bool:
 
 def _recover(folder: Path) -> None:
     """Under the lock: undo what a killed commit left beside ``folder``."""
+    atomic.sweep_dead(folder.parent)  # temporary files of killed writers of shared files
     prefix = f".{folder.name}"
     for path in folder.parent.glob(f"{prefix}.*"):
         rest = path.name[len(prefix) :]

@@ -432,6 +432,7 @@ def write_summary(out: str | Path) -> list[TrainResult]:
     results = collect_results(out)
     if results:
         out = Path(out)
+        atomic.sweep_dead(out)  # a killed run's half-written summary
         plots.accuracy_bars(
             [r.model for r in results],
             [r.test_accuracy for r in results],

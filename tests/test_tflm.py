@@ -73,7 +73,9 @@ def test_tflm_runs_int8_like_litert(folder):
             litert.outputs[0].zero_point,
         )
         got, want = tflm.infer(x), litert.infer(x)
-    assert np.max(np.abs(got - want)) <= 2 * q.scale + 1e-7  # kernels may round a step apart
+    # The kernels may round a step apart; a hidden unit a step apart moves the softmax by a few
+    # (measured: 2 steps with the earlier recipe, 4 with the stroke-augmented one, issue 37).
+    assert np.max(np.abs(got - want)) <= 4 * q.scale + 1e-7
     assert np.mean(np.argmax(got, 1) == np.argmax(want, 1)) >= 0.99
 
 
