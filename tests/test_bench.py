@@ -816,3 +816,21 @@ def test_pipeline_trains_exports_and_benches(tmp_path, capsys):
     assert ("seed003_ann16_relu.int8.io-float32.tflite", "litert") in files
     assert ("seed003_ann16_relu.int8.onnx", "onnxruntime") in files
     assert (report_dir / "bench_accuracy_vs_latency.png").is_file()
+
+
+def test_the_app_path_is_scored_once_per_file_and_reported(report, doc):
+    """Drawn digits (benchmark/app_path.py): each file in its first runtime, three ways on the
+    same digits; the naive resize far below the contract; the report's own section."""
+    ok = [r for r in report.results if r.status == "ok"]
+    scored = [r for r in ok if r.app_path_accuracy is not None]
+    runtimes: dict[str, set[str]] = {}
+    for r in scored:  # one runtime's rows per file (its batch sizes share the scoring)
+        runtimes.setdefault(r.artifact, set()).add(r.runtime)
+    assert set(runtimes) == {r.artifact for r in ok}
+    assert all(len(names) == 1 for names in runtimes.values()), runtimes
+    for r in scored:
+        assert r.app_path_images == TEST_LIMIT or r.app_path_images == 1000
+        assert r.naive_path_accuracy < r.app_path_accuracy - 20, r.artifact
+        assert r.app_path_mnist_accuracy > 50
+    text = reports.to_markdown(doc)
+    assert "## The app path: drawn digits" in text and "naive resize %" in text

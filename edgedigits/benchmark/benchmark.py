@@ -362,7 +362,8 @@ class _Bench:
             if reference_error:
                 values.update(parity="fail", parity_failures=[reference_error])
             values["integrity"] = self.integrity(artifact)
-            values.update(self.app_path.score(spec, runner, self.scoring_batch(artifact.model)))
+            if self.app_path.first_time(artifact.path):  # once per file, in its first runtime
+                values.update(self.app_path.score(spec, runner, self.scoring_batch(artifact.model)))
             values.update(
                 arena_bytes=runner.arena_bytes,
                 flash_bytes=runner.flash_bytes,
