@@ -109,15 +109,16 @@ def sweep_dead(folder: str | os.PathLike[str]) -> None:
     folder commit to sweep them; a model folder's commit calls this on its parent."""
     for path in Path(folder).glob(".*.tmp*"):
         match = _TEMPORARY.match(path.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(match.group(1)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int | str) -> bool:
+    """Whether process ``pid`` still runs (a name's pid field that is not a number: no)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
         return True

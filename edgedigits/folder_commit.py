@@ -180,18 +180,8 @@ def _recover(folder: Path) -> None:
             os.rename(path, folder)  # killed between the two renames of the fallback swap
         elif rest.startswith((STAGE, OLD)):
             shutil.rmtree(path, ignore_errors=True)
-        elif rest.startswith(WORK) and not _alive(rest[len(WORK) :].split("-", 1)[0]):
+        elif rest.startswith(WORK) and not atomic.process_alive(rest[len(WORK) :].split("-", 1)[0]):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _link_tree(source: Path, target: Path) -> None:
