@@ -381,6 +381,75 @@ def test_mcu_camera_example_classifies_a_frame(folder, tmp_path):
             assert art in run.stdout
 
 
+NO_TFLM = pytest.mark.skipif(
+    not (TFLM / "lib" / "libtensorflow-microlite.a").is_file(),
+    reason=f"no prebuilt TensorFlow Lite Micro at {TFLM} (set EDGEDIGITS_TFLM)",
+)
+
+
+@NO_TFLM
+def test_mcu_example_retries_cleanly_after_a_failed_setup(folder, tmp_path):
+    """classify.cc built with an arena too small for the model (1 KB): every call returns -1
+    without re-filling its full resolver or re-allocating a half-allocated interpreter; handed a
+    large enough arena (classify_use_arena), the same program classifies golden.json's first
+    image as recorded; a small arena again fails, the large one recovers again."""
+    if not shutil.which("make"):
+        pytest.skip("make is not on PATH")
+    run = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(MCU),
+            f"TFLM={TFLM}",
+            f"MODEL_DIR={folder}",
+            f"MODEL={MODEL}.int8",
+            f"BUILD={tmp_path / 'build'}",
+            "ARENA_BYTES=1024",
+            f"MAIN={ROOT / 'tests' / 'mcu_retry_main.c'}",
+            "run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-2000:])
+    assert run.stdout.startswith("retry ok: digit 0"), run.stdout
+    assert "Failed starting model allocation" in run.stderr  # TFLM's own words for the 1 KB
+
+
+def _guide_block(page: str) -> list[str]:
+    text = (ROOT / "docs" / "guides" / page).read_text()
+    block = text.split("<!-- tested: tests/test_app_runtimes.py runs this block -->", 1)[1]
+    return block.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+
+
+@NO_TFLM
+def test_the_ship_guides_mcu_commands_run_as_written(folder, tmp_path):
+    """docs/guides/ship-to-apps.md's microcontroller block, from a repository root: its export
+    line is the one this module's fixture ran (every target, mcu among them), so the fixture's
+    folder stands at exports/seed004_cnn, and its make line runs as written, in bash, with
+    TFLM from the environment as the guide says."""
+    if not shutil.which("make"):
+        pytest.skip("make is not on PATH")
+    export_line, make_line = _guide_block("ship-to-apps.md")
+    assert export_line == f"edgedigits export {MODEL} --target mcu"
+    root = tmp_path / "checkout"
+    shutil.copytree(MCU, root / "examples" / "mcu", ignore=shutil.ignore_patterns("build"))
+    (root / "exports").mkdir()
+    (root / "exports" / MODEL).symlink_to(folder)
+    run = subprocess.run(
+        ["bash", "-c", make_line],
+        cwd=root,
+        env={**os.environ, "TFLM": str(TFLM)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, (make_line, run.stderr[-3000:])
+    assert run.stdout.strip().splitlines()[-1].startswith("calls 1000 "), run.stdout[-500:]
+
+
 # A small 7 in the top-left quarter (a bar, then a diagonal) and a 0 lower right, drawn with few
 # pointer events (a fast pen: each move is a long jump the page must join into one stroke).
 STROKES = [

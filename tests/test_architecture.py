@@ -39,7 +39,7 @@ LAYERS = [
     {"export"},  # artifacts and their records
     {"benchmark", "verify", "classify"},  # measuring and checking artifacts; running them
     {"pipeline", "ci_job", "ci_charts"},  # whole flows: export then bench; base vs head
-    {"cli", "__main__", "docs_pages", "fuzz"},  # doors; the fuzz tier drives them
+    {"cli", "__main__", "fuzz"},  # doors; the fuzz tier drives them
 ]
 DEBTS: dict[tuple[str, str], str] = {  # back arrows: (importer, imported) -> why it is there
 }

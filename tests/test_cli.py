@@ -129,3 +129,30 @@ def test_pipeline_fails_on_a_file_that_missed_its_export_parity(tmp_path, monkey
     err = capsys.readouterr().err
     assert "parity outside tolerance at export: m.pruned.tflite: accuracy drop 1.10 pts > 1" in err
     assert "m.float32.tflite" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, flag, expected",
+    [
+        (["export", "--target", "web", "--target", "mobile"], "target", "web,mobile"),
+        (["export", "--target", "web,mcu", "--target", "server"], "target", "web,mcu,server"),
+        (["export", "--format", "tflite", "--format", "onnx"], "format", "tflite,onnx"),
+        (["export", "--quant", "int8", "--quant", "float16"], "quant", "int8,float16"),
+        (["pipeline", "--target", "mcu", "--target", "web"], "target", "mcu,web"),
+        (["pipeline"], "target", "all"),
+        (["pipeline", "--target", "mcu"], "target", "mcu"),
+        (["export"], "target", None),
+    ],
+)
+def test_list_flags_given_twice_keep_both(argv, flag, expected):
+    """`--target web --target mobile` once exported only mobile, silently (issue 38)."""
+    assert getattr(build_parser().parse_args(argv), flag) == expected
+
+
+def test_a_one_value_flag_given_twice_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["doctor", "seed004_cnn", "--quant", "int8", "--quant", "int16x8"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--quant given twice (int8, int16x8): it takes one" in err
+    assert len(err.strip().splitlines()) == 1

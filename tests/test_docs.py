@@ -44,10 +44,55 @@ def test_every_relative_link_resolves(page):
 
 
 def test_generated_reference_pages_are_what_the_code_prints():
-    """docs/reference/cli-help.md (the parser) and contract.md (the contract's tables)."""
-    from edgedigits.docs_pages import REGENERATE, stale_pages
+    """docs/reference/cli-help.md (the parser), contract.md (the contract's tables) and cli.md's
+    flag tables (the parser's help strings)."""
+    generate = _generator()
+    assert generate.stale_pages(ROOT) == [], f"stale pages: {generate.REGENERATE}"
 
-    assert stale_pages(ROOT) == [], f"stale pages: {REGENERATE}"
+
+def _generator():
+    """``docs/generate.py``, a development tool beside the docs (not in the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_generate", ROOT / "docs" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_command_has_its_flag_table_in_the_reference(tmp_path):
+    """Every command has a `<!-- flags: NAME -->` block in cli.md; a page without one (as
+    `import` once had no section at all) stops the generator, and so the test above."""
+    generate = _generator()
+    page = (ROOT / generate.CLI_PAGE).read_text()
+    _, commands = generate._commands()
+    assert {m.group("command") for m in generate.FLAGS_BLOCK.finditer(page)} == set(commands)
+    (tmp_path / generate.CLI_PAGE).parent.mkdir(parents=True)
+    (tmp_path / generate.CLI_PAGE).write_text(page.replace("<!-- flags: import -->", ""))
+    generate.ROOT = tmp_path
+    with pytest.raises(SystemExit, match=r"no flags block for \['import'\]"):
+        generate.cli_markdown()
+
+
+def test_every_flag_states_its_default_as_the_parser_has_it():
+    """A flag whose help says one default while the parser holds another is how cli.md came to
+    say `--train` defaults to an error and `pipeline` to `--format tflite,onnx,ort`: every
+    default the parser holds (not None, not a switch) is written in that flag's help."""
+    import argparse
+
+    _, commands = _generator()._commands()
+    wrong = []
+    for name, command in commands.items():
+        for action in command._actions:
+            if not action.option_strings or action.default in (None, False, [], ()):
+                continue
+            if isinstance(action, argparse._HelpAction):
+                continue
+            default = action.default
+            stated = f"{default:g}" if isinstance(default, float) else str(default)
+            if stated not in (action.help or ""):
+                wrong.append(f"{name} {action.option_strings[0]}: default {stated!r} unstated")
+    assert not wrong, wrong
 
 
 def _readme_tour() -> list[str]:

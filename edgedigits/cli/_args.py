@@ -21,6 +21,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class CommaList(argparse.Action):
+    """A comma-list flag that may also be given more than once: ``--target web --target mobile``
+    means ``web,mobile``. argparse's plain ``store`` keeps only the last one, which silently
+    dropped every earlier target (issue 38). The first occurrence replaces the default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        joined = values if current in (None, self.default) else f"{current},{values}"
+        setattr(namespace, self.dest, joined)
+
+
+class Once(argparse.Action):
+    """A flag that takes one value and refuses a second, in one line, rather than keeping only
+    the last as argparse's plain ``store`` does."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        if current not in (None, self.default):
+            parser.error(f"{option_string} given twice ({current}, {values}): it takes one")
+        setattr(namespace, self.dest, values)
+
+
 def _int_at_least(minimum: int, maximum: int | None = None):
     """An argparse type: a whole number no smaller than ``minimum``."""
 

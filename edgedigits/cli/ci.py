@@ -142,7 +142,10 @@ def add_parser(sub: Any) -> None:
         "gate.base, else origin/$GITHUB_BASE_REF in a pull request, else HEAD~1)",
     )
     ci.add_argument(
-        "--out", default="edgedigits-ci", metavar="DIR", help="where base/, head/ and report/ go"
+        "--out",
+        default="edgedigits-ci",
+        metavar="DIR",
+        help="where base/, head/ and report/ go (default edgedigits-ci/)",
     )
     ci.add_argument(
         "--history",

@@ -50,7 +50,9 @@ def add_parser(sub: Any) -> None:
         help="an exported .tflite, .onnx or .ort file with its manifest.json beside it "
         "(default: the first default model's float32 .tflite under --out)",
     )
-    parser.add_argument("--out", default="exports", metavar="DIR", help="export folder")
+    parser.add_argument(
+        "--out", default="exports", metavar="DIR", help="export folder (default exports/)"
+    )
     parser.add_argument(
         "--save-input",
         metavar="DIR",

@@ -7,6 +7,8 @@ from typing import Any
 
 from edgedigits.cli._args import (
     EPILOG_DATA,
+    CommaList,
+    Once,
     _add_data_flag,
     _command,
     _positive_int,
@@ -102,6 +104,7 @@ def add_parser(sub: Any) -> None:
     )
     doctor.add_argument(
         "--quant",
+        action=Once,
         default=None,
         metavar="RECIPE",
         help="post-training recipe to diagnose: float32, float16, dynamic, "
@@ -110,6 +113,7 @@ def add_parser(sub: Any) -> None:
     )
     doctor.add_argument(
         "--format",
+        action=CommaList,
         default=None,
         metavar="FMT[,FMT]",
         help="formats to diagnose (default: each of tflite and onnx exported "

@@ -8,6 +8,7 @@ from typing import Any
 
 from edgedigits.cli._args import (
     EPILOG_DATA,
+    CommaList,
     _add_budget_flags,
     _add_model_selection,
     _command,
@@ -104,6 +105,7 @@ def add_parser(sub: Any) -> None:
     )
     export.add_argument(
         "--target",
+        action=CommaList,
         default=None,
         metavar="TARGET[,TARGET]",
         help="web, mobile, mcu, server, or all: the formats, recipes and tensor "
@@ -114,12 +116,14 @@ def add_parser(sub: Any) -> None:
     )
     export.add_argument(
         "--format",
+        action=CommaList,
         default=None,
         metavar="FMT[,FMT]",
         help="tflite, onnx, ort, c, or all (default: tflite, or the targets')",
     )
     export.add_argument(
         "--quant",
+        action=CommaList,
         default=None,
         metavar="RECIPE[,RECIPE]",
         help="recipes, comma-separated, or all (default: float32, or the targets')",

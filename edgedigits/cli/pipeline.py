@@ -8,6 +8,7 @@ from typing import Any
 
 from edgedigits.cli._args import (
     EPILOG_DATA,
+    CommaList,
     _add_bench_flags,
     _add_model_selection,
     _command,
@@ -79,13 +80,14 @@ def add_parser(sub: Any) -> None:
     )
     pipe.add_argument(
         "--target",
+        action=CommaList,
         default="all",
         metavar="TARGET[,TARGET]",
         help="web, mobile, mcu, server, or all (default all: every format and "
         "recipe an app runtime takes, as 'export --target' picks them)",
     )
-    pipe.add_argument("--format", default=None, help="only these export formats")
-    pipe.add_argument("--quant", default=None, help="only these export recipes")
+    pipe.add_argument("--format", action=CommaList, default=None, help="only these export formats")
+    pipe.add_argument("--quant", action=CommaList, default=None, help="only these export recipes")
     pipe.add_argument(
         "--train",
         action="store_true",

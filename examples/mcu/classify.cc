@@ -2,11 +2,14 @@
 // 'edgedigits export --target mcu' writes: <model>.<recipe>.cc/.h (the int8 model as a C array,
 // its arena size, its operators) and, for this host test, golden.json's images.
 //
-// classify() does its setup once: the op resolver and the interpreter are static and
-// AllocateTensors() runs on the first call only. (Re-adding operators to a static resolver on
-// every call fails from the third call on: the resolver is full.)
+// classify() does its setup once: the op resolver is filled once for the program's life (a
+// second <PREFIX>_ADD_OPERATORS on a full resolver fails), and the interpreter is built and its
+// tensors allocated on the first call. When AllocateTensors() fails (an arena too small for the
+// model), the half-allocated interpreter is torn down, so the next call, or classify_use_arena()
+// with a larger arena, starts from a fresh one instead of re-running setup on a broken one.
 #include <cmath>
 #include <cstdint>
+#include <new>
 
 #include "classify.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
@@ -18,22 +21,58 @@
 #define CAT(a, b) CAT_(a, b)
 #define M(name) CAT(MODEL_PREFIX, name)  // M(_ARENA_BYTES) -> SEED004_CNN_QAT_ARENA_BYTES
 
+// The arena the header recommends, unless the build says otherwise (the tests build one too
+// small on purpose: make ARENA_BYTES=1024).
+#ifndef CLASSIFY_ARENA_BYTES
+#define CLASSIFY_ARENA_BYTES M(_ARENA_BYTES)
+#endif
+
 namespace {
 
-alignas(16) uint8_t g_arena[M(_ARENA_BYTES)];
+using Resolver = tflite::MicroMutableOpResolver<M(_OPERATOR_COUNT)>;
+
+alignas(16) uint8_t g_static_arena[CLASSIFY_ARENA_BYTES];
+uint8_t* g_arena = g_static_arena;
+size_t g_arena_bytes = sizeof(g_static_arena);
+
+// The interpreter is built in place here (no heap), and destroyed when its setup fails.
+alignas(tflite::MicroInterpreter) unsigned char g_storage[sizeof(tflite::MicroInterpreter)];
 tflite::MicroInterpreter* g_interpreter = nullptr;
 
+const Resolver& resolver() {
+  static Resolver filled_once;
+  static bool filled = false;
+  if (!filled) {
+    M(_ADD_OPERATORS)(filled_once);
+    filled = true;
+  }
+  return filled_once;
+}
+
+void teardown() {
+  if (g_interpreter != nullptr) g_interpreter->~MicroInterpreter();
+  g_interpreter = nullptr;
+}
+
 bool setup() {
-  static tflite::MicroMutableOpResolver<M(_OPERATOR_COUNT)> resolver;
-  M(_ADD_OPERATORS)(resolver);
-  static tflite::MicroInterpreter interpreter(tflite::GetModel(MODEL_DATA), resolver, g_arena,
-                                              sizeof(g_arena));
-  if (interpreter.AllocateTensors() != kTfLiteOk) return false;
-  g_interpreter = &interpreter;
+  auto* interpreter = new (g_storage)
+      tflite::MicroInterpreter(tflite::GetModel(MODEL_DATA), resolver(), g_arena, g_arena_bytes);
+  if (interpreter->AllocateTensors() != kTfLiteOk) {
+    interpreter->~MicroInterpreter();  // never reused half-allocated
+    return false;
+  }
+  g_interpreter = interpreter;
   return true;
 }
 
 }  // namespace
+
+extern "C" int classify_use_arena(uint8_t* arena, size_t bytes) {
+  teardown();
+  g_arena = arena;
+  g_arena_bytes = bytes;
+  return setup() ? 0 : -1;
+}
 
 extern "C" int classify(const uint8_t pixels[784], int8_t scores[10]) {
   if (g_interpreter == nullptr && !setup()) return -1;

@@ -1,36 +1,66 @@
 """The reference pages generated from the code, so they cannot drift from it.
 
-``docs/reference/cli-help.md`` is every command's ``--help`` (from the parser) and
+``docs/reference/cli-help.md`` is every command's ``--help`` (from the parser);
 ``docs/reference/contract.md`` the recipe and target tables with each recipe's tolerance (from
-``edgedigits.contract``). ``python -m edgedigits.docs_pages`` rewrites both;
-``python -m edgedigits.docs_pages --check`` (and ``tests/test_docs.py``) fails when a committed
-page differs from what the code prints.
+``edgedigits.contract``); and in ``docs/reference/cli.md``, written by hand, each command's flag
+table between ``<!-- flags: COMMAND -->`` markers, from the parser's help strings (so a default
+or a flag cannot be described one way there and behave another; a command without its block is
+an error). ``python docs/generate.py`` rewrites them; ``python docs/generate.py --check`` (and
+``tests/test_docs.py``) fails when a committed page differs from what the code prints.
+
+It is a development tool, not part of the package: nothing in ``edgedigits`` imports it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from edgedigits.markdown import table
 
 WIDTH = "100"  # argparse wraps help to the terminal; the page is generated at a fixed width
-REGENERATE = "python -m edgedigits.docs_pages"
+REGENERATE = "python docs/generate.py"
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli_help_markdown() -> str:
-    os.environ["COLUMNS"] = WIDTH
+@contextlib.contextmanager
+def _columns(width: str) -> Iterator[None]:
+    """argparse wraps help to ``$COLUMNS``: set for the page, then put back as it was."""
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = width
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
+
+
+def _commands() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     from edgedigits.cli import build_parser
 
     parser = build_parser()
     sub = next(
         a
         for a in parser._actions  # noqa: SLF001 - argparse keeps its subparsers here
-        if isinstance(a, argparse._SubParsersAction)
-    )  # noqa: SLF001
+        if isinstance(a, argparse._SubParsersAction)  # noqa: SLF001
+    )
+    return parser, dict(sub.choices)
+
+
+def cli_help_markdown() -> str:
+    with _columns(WIDTH):
+        parser, commands = _commands()
+        return _cli_help(parser, commands)
+
+
+def _cli_help(parser: argparse.ArgumentParser, commands: dict) -> str:
     parts = [
         "# `edgedigits --help`, every command",
         "",
@@ -43,7 +73,7 @@ def cli_help_markdown() -> str:
         parser.format_help().rstrip(),
         "```",
     ]
-    for name, command in sub.choices.items():
+    for name, command in commands.items():
         parts += [
             "",
             f"## `edgedigits {name}`",
@@ -189,9 +219,52 @@ def preprocessing_lines() -> list[str]:
     ]
 
 
+FLAGS_BLOCK = re.compile(
+    r"(<!-- flags: (?P<command>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /flags -->)", re.DOTALL
+)
+
+
+def flag_table(command: argparse.ArgumentParser) -> list[str]:
+    """One row per optional flag: how it is written and its help, as ``--help`` says it."""
+    formatter = command._get_formatter()  # noqa: SLF001 - argparse's own wording of each flag
+    rows = []
+    for action in command._actions:  # noqa: SLF001
+        if not action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        if isinstance(action, argparse._HelpAction):  # noqa: SLF001
+            continue
+        written = formatter._format_action_invocation(action)  # noqa: SLF001
+        meaning = formatter._expand_help(action) if action.help else ""  # noqa: SLF001
+        rows.append([f"`{written}`", meaning])
+    return table(["flag", "meaning"], rows)
+
+
+def cli_markdown() -> str:
+    """``docs/reference/cli.md`` with every command's flag block filled from the parser."""
+    page = (ROOT / CLI_PAGE).read_text()
+    with _columns(WIDTH):
+        _, commands = _commands()
+    found = {m.group("command") for m in FLAGS_BLOCK.finditer(page)}
+    missing = sorted(set(commands) - found)
+    unknown = sorted(found - set(commands))
+    if missing or unknown:
+        raise SystemExit(
+            f"{CLI_PAGE}: no flags block for {missing or 'none'}; "
+            f"a block for no command: {unknown or 'none'}"
+        )
+
+    def fill(match: re.Match) -> str:
+        rows = flag_table(commands[match.group("command")])
+        return match.group(1) + "\n".join(rows) + "\n" + match.group(4)
+
+    return FLAGS_BLOCK.sub(fill, page)
+
+
+CLI_PAGE = "docs/reference/cli.md"
 PAGES: dict[str, Callable[[], str]] = {
     "docs/reference/cli-help.md": cli_help_markdown,
     "docs/reference/contract.md": contract_markdown,
+    CLI_PAGE: cli_markdown,
 }
 
 
@@ -205,7 +278,7 @@ def stale_pages(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     if argv == ["--check"]:
         stale = stale_pages(root)
         for page in stale:
