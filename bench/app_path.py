@@ -79,6 +79,7 @@ def main(argv=None) -> int:
                 f"{file.name}: MNIST {row['mnist']}%, contract {row['contract']}%, "
                 f"naive {row['naive']}%"
             )
+    widths = np.array([w if w is not None else np.nan for w in path.stroke_widths])
     doc = {
         "label": args.label,
         "contract": NAME,
@@ -86,12 +87,20 @@ def main(argv=None) -> int:
         "seed": APP_PATH_SEED,
         "strokes": {s: int((strokes == s).sum()) for s in sorted(set(strokes))},
         "dark_on_light": int(inverted.sum()),
+        # the stroke widths the contract measured at its 80-px fit, before correcting them:
+        # 10th, 50th and 90th percentiles per pen (MNIST's own strokes are the "as drawn" ones)
+        "stroke_width_percentiles": {
+            s: [round(float(v), 2) for v in np.nanpercentile(widths[strokes == s], [10, 50, 90])]
+            for s in kinds
+        },
         "rows": rows,
         "seconds": round(time.time() - started, 1),
         "machine": machine_info(),
     }
     earlier = json.loads(args.compare.read_text()) if args.compare else None
     args.results.mkdir(parents=True, exist_ok=True)
+    if earlier:  # one level back is enough
+        earlier = {k: v for k, v in earlier.items() if k != "earlier"}
     atomic.write_json(args.results / "app_path.json", {**doc, "earlier": earlier})
     atomic.write_text(args.results / "app_path.md", markdown(doc, earlier))
     worst = min(r["gap"] for r in rows if r["file"].endswith(".float32.tflite"))
@@ -103,7 +112,7 @@ def markdown(doc: dict, earlier: dict | None) -> str:
     before = {r["file"]: r for r in (earlier or {}).get("rows", [])}
     strokes = list(doc["strokes"])
     header = ["file", "MNIST %", "app path %", "Δ pts"]
-    header += [f"before: Δ pts ({earlier['label']})"] if earlier else []
+    header += [f"before: Δ pts ({earlier['contract']}, {earlier['label']})"] if earlier else []
     header += ["naive resize %", *(f"{s} %" for s in strokes), "dark on light %"]
     body = []
     for r in doc["rows"]:
@@ -130,6 +139,7 @@ def markdown(doc: dict, earlier: dict | None) -> str:
             "28x28, as an app without the contract feeds it. *Δ pts*: app path minus MNIST, "
             f"the bar is -{MAX_GAP:.1f}. The stroke and polarity columns are the app path's.",
             "",
+            *_widths(doc),
             *table(header, body, align="l" + "r" * (len(header) - 1)),
             "",
             f"Run with `python bench/app_path.py --out <folder>` in {doc['seconds']:.0f} s on "
@@ -137,6 +147,20 @@ def markdown(doc: dict, earlier: dict | None) -> str:
             "",
         ]
     )
+
+
+def _widths(doc: dict) -> list[str]:
+    """The stroke widths the contract measured before correcting them, per pen."""
+    found = doc.get("stroke_width_percentiles")
+    if not found:
+        return []
+    parts = "; ".join(f"{s}: {p[0]:g}, {p[1]:g}, {p[2]:g}" for s, p in found.items())
+    return [
+        f"Stroke widths the contract measured at its 80-px fit, before bringing them into its "
+        f"range (10th, 50th and 90th percentile; the as-drawn pictures are MNIST's own strokes): "
+        f"{parts}.",
+        "",
+    ]
 
 
 if __name__ == "__main__":

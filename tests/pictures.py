@@ -27,6 +27,8 @@ def edge_cases() -> dict[str, np.ndarray]:
     dot = np.zeros((280, 280), np.uint8)
     dot[100, 200] = 255
     drawn = drawn_digits(data.test_images, data.test_labels, 3, seed=11)[2].pixels
+    specks = np.zeros((3, 50000), np.uint8)
+    specks[1, 1] = specks[1, 49998] = 255
     return {
         "empty": np.zeros((280, 280), np.uint8),
         "white": np.full((280, 280), 255, np.uint8),
@@ -40,6 +42,7 @@ def edge_cases() -> dict[str, np.ndarray]:
         "1x320": np.tile(np.arange(320, dtype=np.uint8)[None], (1, 1)),
         "noise": np.random.default_rng(3).integers(0, 256, (240, 320)).astype(np.uint8),
         "4000x3000": frame,
+        "specks-3x50000": specks,  # two ink pixels 49,997 apart: nothing survives the fit
     }
 
 

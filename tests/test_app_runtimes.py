@@ -420,7 +420,7 @@ def test_mcu_example_retries_cleanly_after_a_failed_setup(folder, tmp_path):
 
 def _guide_block(page: str) -> list[str]:
     text = (ROOT / "docs" / "guides" / page).read_text()
-    block = text.split("<!-- tested: tests/test_app_runtimes.py runs this block -->", 1)[1]
+    block = text.split("<!-- tested: tests/test_app_runtimes.py runs these commands -->", 1)[1]
     return block.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
 
 
@@ -447,7 +447,7 @@ def test_the_ship_guides_mcu_commands_run_as_written(folder, tmp_path):
         timeout=600,
     )
     assert run.returncode == 0, (make_line, run.stderr[-3000:])
-    assert run.stdout.strip().splitlines()[-1].startswith("calls 1000 "), run.stdout[-500:]
+    assert any(line.startswith("calls 1000 ") for line in run.stdout.splitlines()), run.stdout
 
 
 # A small 7 in the top-left quarter (a bar, then a diagonal) and a 0 lower right, drawn with few
@@ -526,7 +526,7 @@ def test_classify_runs_every_runtime_on_pictures_and_refuses_bad_ones(folder, tm
         )
         assert run.returncode == 0, run.stderr[-2000:]
         report = json.loads((tmp_path / "r.json").read_text())
-        assert report["contract"] == "edgedigits.from_image/1"
+        assert report["contract"] == "edgedigits.from_image/2"
         digits = [r["digit"] for r in report["results"]]
         assert sum(d == x.label for d, x in zip(digits, drawn)) >= 3, (suffix, digits)
         assert all(abs(sum(r["scores"]) - 1) < 1e-3 for r in report["results"])

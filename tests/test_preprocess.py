@@ -1,6 +1,6 @@
-"""The preprocessing contract (``edgedigits.from_image/1``): what the Python implementation
+"""The preprocessing contract (``edgedigits.from_image/2``): what the Python implementation
 promises on its own (unit tier), and that the JavaScript (Node and Chromium) and C implementations
-give the same bytes on 212 pictures (runtime tier: ``.ci/run`` installs Node and Chromium)."""
+give the same bytes on 213 pictures (runtime tier: ``.ci/run`` installs Node and Chromium)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,34 @@ def test_mnist_digits_come_back_as_mnist_made_them():
         assert abs(cy - CENTRE) <= 0.5 + 1e-9 and abs(cx - CENTRE) <= 0.5 + 1e-9, (cy, cx)
 
 
+def _pen(fraction: float) -> np.ndarray:
+    """An L drawn 200 px tall on a 300x300 canvas with a pen ``fraction`` of its height."""
+    canvas = np.zeros((300, 300), np.uint8)
+    pen = max(1, round(200 * fraction))
+    canvas[50:250, 100 : 100 + pen] = 255
+    canvas[250 - pen : 250, 100:220] = 255
+    return canvas
+
+
+def test_the_stroke_is_brought_into_mnists_range(monkeypatch):
+    """Version 2's step: a 1% pen (2 px of 200) and a 3% one grow, a 25% one thins (two
+    steps), a 10% one (MNIST's own) is kept. The ink of the 28x28, 17 to 135 pixels' worth
+    without the step, is 43 to 119 with it: a hairline comes out as MNIST's stroke."""
+    import edgedigits.preprocess as preprocess
+
+    pens = (0.01, 0.03, 0.06, 0.10, 0.15, 0.25)
+    ink = [int(to_model_image(_pen(f)).sum()) // 255 for f in pens]
+    assert ink == [43, 45, 49, 60, 87, 119]
+    assert [
+        preprocess._stroke_steps(preprocess._fit(_pen(f)[50:250, 100:220], 80))
+        for f in (0.01, 0.1, 0.25)
+    ] == [3, 0, -2]
+    monkeypatch.setattr(preprocess, "_stroke_steps", lambda block: 0)
+    assert [int(to_model_image(_pen(f)).sum()) // 255 for f in pens] == [17, 22, 36, 60, 87, 135]
+
+
 def test_empty_pictures_are_28x28_zeros_and_say_so():
-    for name in ("empty", "white", "1x1-dark", "1x1-light"):
+    for name in ("empty", "white", "1x1-dark", "1x1-light", "specks-3x50000"):
         prepared = prepare(edge_cases()[name])
         assert prepared.empty, name
         assert prepared.pixels.shape == (28, 28) and not prepared.pixels.any(), name
@@ -96,10 +122,10 @@ def test_naive_resize_is_what_an_app_without_the_contract_feeds():
 
 def test_the_contract_record_names_every_implementation_and_its_steps():
     contract = from_image_contract()
-    assert contract["name"] == "edgedigits.from_image/1"
+    assert contract["name"] == "edgedigits.from_image/2"
     for where in contract["implementations"].values():
         assert (ROOT / where.split(" ")[0]).exists() or where.startswith("edgedigits.")
-    assert len(contract["steps"]) == 10
+    assert len(contract["steps"]) == 11
     # The JavaScript and C constants are the contract's numbers.
     js = (PREPROCESS / "from_image.mjs").read_text()
     c = (PREPROCESS / "from_image.c").read_text()
@@ -310,7 +336,7 @@ def test_standard_tflite_metadata_round_trips():
     is from_pixels inverted, the image 28x28 gray; a flat model's input is features."""
     from edgedigits.export import tflite_support_metadata as meta
 
-    data = meta.build("m", 2 / 255, -1.0, (28, 28, 1), "logits", "edgedigits.from_image/1")
+    data = meta.build("m", 2 / 255, -1.0, (28, 28, 1), "logits", "edgedigits.from_image/2")
     assert data[4:8] == b"M001"
     read = meta.read(data)
     assert read["name"] == "m" and read["min_parser_version"] == "1.0.0"

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from edgedigits.contract.preprocessing import NAME as CONTRACT
 from edgedigits.runtimes.batching import infer_as_deployed
 from edgedigits.zoo import ModelSpec
 
@@ -33,6 +34,7 @@ class AppPath:
         self._prepared: tuple[np.ndarray, ...] | None = None
         self.strokes: list[str] = []  # per drawn digit: "thin", "as drawn" or "thick"
         self.inverted: list[bool] = []  # per drawn digit: dark ink on a light ground
+        self.stroke_widths: list[float | None] = []  # per drawn digit, as the contract measured
         self._scored: set[Any] = set()
 
     def first_time(self, artifact: Any) -> bool:
@@ -47,15 +49,17 @@ class AppPath:
         """(MNIST's own 28x28s, contract 28x28s, naive 28x28s, labels), made on first use."""
         if self._prepared is None:
             from edgedigits.data.drawn import drawn_digits
-            from edgedigits.preprocess import naive_resize, to_model_image
+            from edgedigits.preprocess import naive_resize, prepare
 
             images, labels, n = self._source
             drawn = drawn_digits(images, labels, n, seed=APP_PATH_SEED)
             self.strokes = [d.stroke for d in drawn]
             self.inverted = [d.inverted for d in drawn]
+            prepared = [prepare(d.pixels) for d in drawn]
+            self.stroke_widths = [p.stroke_width for p in prepared]
             self._prepared = (
                 images[:n],
-                np.stack([to_model_image(d.pixels) for d in drawn]),
+                np.stack([p.pixels for p in prepared]),
                 np.stack([naive_resize(d.pixels) for d in drawn]),
                 np.array([d.label for d in drawn]),
             )
@@ -117,7 +121,7 @@ def markdown(doc: dict[str, Any]) -> list[str]:
         f"{n} MNIST test digits redrawn as an app gets them (a canvas or a camera frame: 35-90% "
         "of its height, anywhere, thin to thick strokes, a quarter dark on light; "
         "`edgedigits/data/drawn.py`), prepared by the preprocessing contract "
-        "(`edgedigits.from_image/1`, the manifest's `from_image`) and, beside it, squashed "
+        f"(`{CONTRACT}`, the manifest's `from_image`) and, beside it, squashed "
         "whole to 28x28. *MNIST %*: the same artifact on the same digits as MNIST has them.",
         "",
         *table(

@@ -6,7 +6,7 @@ The TFLite schema lets a model carry named metadata entries, each pointing at a 
 
 * ``edgedigits.labels``: the class labels, one per line (``labels.txt`` style);
 * ``edgedigits.preprocessing``: JSON with the pixel scaling, layout and the preprocessing
-  contract's name (``edgedigits.from_image/1``);
+  contract's name (``edgedigits.from_image/2``);
 * ``edgedigits.model``: JSON naming the zoo model, recipe and source-model hash;
 * ``TFLITE_METADATA``: the standard TFLite Metadata flatbuffer (``tflite_support_metadata.py``:
   normalization and image properties, written without tflite-support, which pins protobuf<4).

@@ -22,7 +22,7 @@ with the ``flatbuffers`` package and the schema's field order:
 It says what NormalizationOptions can: ``x = pixel * scale + offset`` as ``mean = -offset /
 scale``, ``std = 1 / scale``, on a 28x28 grayscale image (or 784 features for a flat model).
 What it cannot say, how a picture becomes that image, the input's description names: the
-preprocessing contract (``edgedigits.from_image/1``), whose steps the manifest carries. Nothing
+preprocessing contract (``edgedigits.from_image/2``), whose steps the manifest carries. Nothing
 more: a microcontroller's file is counted in bytes (``edge_cnn_micro``'s int8 file has 8 KB).
 ``read`` parses the same fields back (what the tests check).
 """

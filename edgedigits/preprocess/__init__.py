@@ -24,8 +24,12 @@ from edgedigits.contract.preprocessing import (
     GRAY_SHIFT,
     GRAY_WEIGHTS,
     INK_THRESHOLD,
+    MAX_STROKE_STEPS,
     MIN_CONTRAST,
     SIDE,
+    STROKE_LEVEL,
+    STROKE_RANGE,
+    WORK,
 )
 
 __all__ = ["Prepared", "gray_from_rgb", "naive_resize", "prepare", "to_model_image"]
@@ -41,6 +45,8 @@ class Prepared:
     empty: bool  # no ink: the result is all zeros
     box: tuple[int, int, int, int] | None = None
     placed: tuple[int, int, int, int] | None = None
+    stroke_width: float | None = None  # measured at WORK px, before the correction
+    stroke_steps: int = 0  # 3x3 steps taken: > 0 grown, < 0 thinned
 
 
 def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -80,12 +86,13 @@ def _area_weights(source: int, target: int) -> np.ndarray:
     return np.maximum(high - low, 0)
 
 
-def _fit(ink: np.ndarray) -> np.ndarray:
-    """The cropped ink, area-averaged so its longer side is ``FIT`` pixels."""
+def _fit(ink: np.ndarray, side: int) -> np.ndarray:
+    """The cropped ink, area-averaged so its longer side is ``side`` pixels, then its peak
+    restretched to 255."""
     h, w = ink.shape
     longer = max(h, w)
-    oh = max(1, (FIT * h + longer // 2) // longer)
-    ow = max(1, (FIT * w + longer // 2) // longer)
+    oh = max(1, (side * h + longer // 2) // longer)
+    ow = max(1, (side * w + longer // 2) // longer)
     rows = _area_weights(h, oh)
     cols = _area_weights(w, ow)
     # exact: each entry of rows @ ink is at most 255 * h (under 2^24 for any frame we accept),
@@ -97,6 +104,66 @@ def _fit(ink: np.ndarray) -> np.ndarray:
     block = (total + area // 2) // area
     peak = int(block.max())  # a thin stroke averages to grey: bring its peak back to 255
     return ((block * 255 + peak // 2) // peak).astype(np.uint8) if peak else block.astype(np.uint8)
+
+
+def _stroke_pixels(block: np.ndarray) -> tuple[int, int]:
+    """(A, B): ink pixels (>= ``STROKE_LEVEL``) and those of them on an edge (a 4-neighbour
+    that is not ink, or the block's border). The stroke's width is about 2A/B: a stroke of width
+    s and length l has about s*l ink pixels and 2*l on its edges."""
+    ink = block >= STROKE_LEVEL
+    padded = np.pad(ink, 1)
+    inner = ink & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    a = int(ink.sum())
+    return a, a - int(inner.sum())
+
+
+def _stroke_steps(block: np.ndarray) -> int:
+    """How many 3x3 steps bring the stroke into ``STROKE_RANGE``: > 0 grows, < 0 thins; in
+    integers, rounded half up."""
+    a, b = _stroke_pixels(block)
+    low, high = STROKE_RANGE
+    if b == 0:
+        return 0
+    if 2 * a < low * b:
+        return min(MAX_STROKE_STEPS, (low * b - 2 * a + b) // (2 * b))
+    if 2 * a > high * b:
+        return -min(MAX_STROKE_STEPS, (2 * a - high * b + b) // (2 * b))
+    return 0
+
+
+def _neighbourhood(block: np.ndarray, pick) -> np.ndarray:
+    """The 3x3 max (``np.maximum``) or min (``np.minimum``) of every pixel, 0 beyond the edge."""
+    padded = np.pad(block, 1)
+    h, w = block.shape
+    out = padded[1:-1, 1:-1]
+    for dy in range(3):
+        for dx in range(3):
+            out = pick(out, padded[dy : dy + h, dx : dx + w])
+    return out
+
+
+def _correct_stroke(block: np.ndarray, steps: int) -> tuple[np.ndarray, int]:
+    """The WORK-px block with its stroke grown (``steps`` > 0) or thinned by 3x3 steps, and
+    the steps taken (thinning stops before a step that would leave no ink)."""
+    if steps == 0:
+        return block, 0
+    out = np.pad(block, abs(steps))
+    pick = np.maximum if steps > 0 else np.minimum
+    for taken in range(abs(steps)):
+        after = _neighbourhood(out, pick)
+        if not after.any():
+            return out, -taken
+        out = after
+    return out, steps
+
+
+def _crop(v: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1): the bounding box of v > 0, or None."""
+    rows = np.flatnonzero(v.any(axis=1))
+    cols = np.flatnonzero(v.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _place(block: np.ndarray) -> tuple[int, int]:
@@ -129,12 +196,18 @@ def prepare(gray: np.ndarray) -> Prepared:
     if peak - background < MIN_CONTRAST:
         return blank
     v = _levels(background, peak)[p]
-    rows = np.flatnonzero(v.any(axis=1))
-    cols = np.flatnonzero(v.any(axis=0))
-    if rows.size == 0:
+    box = _crop(v)
+    if box is None:
         return blank
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    block = _fit(v[y0:y1, x0:x1])
+    y0, y1, x0, x1 = box
+    fitted = _fit(v[y0:y1, x0:x1], WORK)
+    if not fitted.any():  # specks too sparse to survive the average: no ink at this scale
+        return blank
+    steps = _stroke_steps(fitted)
+    a, b = _stroke_pixels(fitted)
+    work, steps = _correct_stroke(fitted, steps)
+    a0, a1, b0, b1 = _crop(work)  # never None: the block has ink, thinning keeps some
+    block = _fit(work[a0:a1, b0:b1], FIT)
     top, left = _place(block)
     field = np.zeros((SIDE, SIDE), np.uint8)
     field[top : top + block.shape[0], left : left + block.shape[1]] = block
@@ -144,6 +217,8 @@ def prepare(gray: np.ndarray) -> Prepared:
         False,
         (y0, x0, y1 - y0, x1 - x0),
         (top, left, block.shape[0], block.shape[1]),
+        round(2 * a / b, 3) if b else None,
+        steps,
     )
 
 

@@ -1,11 +1,12 @@
 /* A real picture to the 28x28 image a digit model sees: edgedigits' preprocessing contract
-   (edgedigits.from_image/1) in C11. Integer arithmetic only, no malloc, no floating point: a
+   (edgedigits.from_image/2) in C11. Integer arithmetic only, no malloc, no floating point: a
    camera frame or a canvas in, the 28x28 uint8 image (0 = background) out, the same bytes as
    edgedigits.preprocess.to_model_image (Python) and toModelImage (from_image.mjs). The steps and
    their numbers: edgedigits/contract/preprocessing.py, or a manifest's
-   interface.input.from_image. Stack use: about 2 KB (a 20x20 block of uint32 and a 256-byte
-   table); time: two passes over the frame (border and peak, then the ink's box), one over the
-   box. */
+   interface.input.from_image. Stack use: about 8 KB (an 86x86 working block where the stroke
+   is measured and corrected, a 20x20 block and a 256-byte table); time: two passes over the
+   frame (border and peak, then the ink's box), one over the box, and a few over the 80x80
+   block. */
 #ifndef EDGEDIGITS_FROM_IMAGE_H_
 #define EDGEDIGITS_FROM_IMAGE_H_
 
@@ -15,7 +16,7 @@
 extern "C" {
 #endif
 
-#define EDGEDIGITS_FROM_IMAGE_CONTRACT "edgedigits.from_image/1"
+#define EDGEDIGITS_FROM_IMAGE_CONTRACT "edgedigits.from_image/2"
 #define EDGEDIGITS_SIDE 28
 #define EDGEDIGITS_MAX_DIMENSION 65535
 

@@ -1,5 +1,5 @@
 // A real picture to the 28x28 image a digit model sees: edgedigits' preprocessing contract
-// (edgedigits.from_image/1), in JavaScript with no dependencies. It gives the same bytes as
+// (edgedigits.from_image/2), in JavaScript with no dependencies. It gives the same bytes as
 // edgedigits.preprocess.to_model_image (Python) and edgedigits_from_image (C): every step is
 // integer arithmetic, and every intermediate stays under 2^53, where JavaScript numbers are exact.
 // The steps and their numbers: edgedigits/contract/preprocessing.py, or a manifest's
@@ -10,13 +10,17 @@
 //   const {pixels, empty} = toModelImage(gray.data, gray.width, gray.height);
 //   // pixels: Uint8Array(784), 0 = background; then x = pixel * scale + offset (from_pixels)
 
-export const CONTRACT = 'edgedigits.from_image/1';
+export const CONTRACT = 'edgedigits.from_image/2';
 const GRAY_WEIGHTS = [77, 150, 29];
 const GRAY_SHIFT = 8;
 const DARK_ON_LIGHT_BORDER_MEAN = 128;
 const MIN_CONTRAST = 32;
 const INK_THRESHOLD = 48;
 const FIT = 20;
+const WORK = 80;
+const STROKE_LEVEL = 128;
+const STROKE_RANGE = [7, 14];
+const MAX_STROKE_STEPS = 3;
 const SIDE = 28;
 const CENTRE = 14;
 
@@ -57,6 +61,113 @@ function areaRange(i, source, target) {
   return [floorDiv(i * source, target), floorDiv((i + 1) * source - 1, target)];
 }
 
+// The h x w box at (y0, x0) of src (row stride `stride`; each value through `lookup` when given),
+// area-averaged so its longer side is `side`, then its peak restretched to 255.
+function fit(src, stride, y0, x0, h, w, lookup, side) {
+  const longer = Math.max(h, w);
+  const oh = Math.max(1, floorDiv(side * h + (longer >> 1), longer));
+  const ow = Math.max(1, floorDiv(side * w + (longer >> 1), longer));
+  const block = new Uint8Array(oh * ow);
+  const area = h * w;
+  let blockPeak = 0;
+  for (let i = 0; i < oh; i++) {
+    const [ya, yb] = areaRange(i, h, oh);
+    for (let j = 0; j < ow; j++) {
+      const [xa, xb] = areaRange(j, w, ow);
+      let acc = 0;
+      for (let y = ya; y <= yb; y++) {
+        const wy = Math.min((i + 1) * h, (y + 1) * oh) - Math.max(i * h, y * oh);
+        let row = 0;
+        const base = (y0 + y) * stride + x0;
+        for (let x = xa; x <= xb; x++) {
+          const wx = Math.min((j + 1) * w, (x + 1) * ow) - Math.max(j * w, x * ow);
+          row += wx * (lookup ? lookup[src[base + x]] : src[base + x]);
+        }
+        acc += wy * row;
+      }
+      const v = floorDiv(acc + floorDiv(area, 2), area);
+      block[i * ow + j] = v;
+      if (v > blockPeak) blockPeak = v;
+    }
+  }
+  if (blockPeak) {
+    for (let k = 0; k < block.length; k++) block[k] = floorDiv(block[k] * 255 + (blockPeak >> 1), blockPeak);
+  }
+  return {block, width: ow, height: oh};
+}
+
+// How many 3x3 steps bring the stroke into STROKE_RANGE: > 0 grows, < 0 thins (the width is
+// 2 x ink pixels / edge pixels).
+function strokeSteps({block, width, height}) {
+  const ink = (y, x) => y >= 0 && y < height && x >= 0 && x < width && block[y * width + x] >= STROKE_LEVEL;
+  let a = 0, b = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!ink(y, x)) continue;
+      a += 1;
+      if (!(ink(y - 1, x) && ink(y + 1, x) && ink(y, x - 1) && ink(y, x + 1))) b += 1;
+    }
+  }
+  const [low, high] = STROKE_RANGE;
+  if (b === 0) return 0;
+  if (2 * a < low * b) return Math.min(MAX_STROKE_STEPS, floorDiv(low * b - 2 * a + b, 2 * b));
+  if (2 * a > high * b) return -Math.min(MAX_STROKE_STEPS, floorDiv(2 * a - high * b + b, 2 * b));
+  return 0;
+}
+
+// The 3x3 max (grow) or min (thin) of every pixel, 0 beyond the edge.
+function neighbourhood(src, width, height, grow) {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let v = src[y * width + x];
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy, xx = x + dx;
+          const n = yy >= 0 && yy < height && xx >= 0 && xx < width ? src[yy * width + xx] : 0;
+          v = grow ? Math.max(v, n) : Math.min(v, n);
+        }
+      }
+      out[y * width + x] = v;
+    }
+  }
+  return out;
+}
+
+// The WORK-px block with its stroke grown or thinned into STROKE_RANGE (padded by the steps).
+function correctStroke(fitted) {
+  const steps = strokeSteps(fitted);
+  if (steps === 0) return fitted;
+  const k = Math.abs(steps);
+  const width = fitted.width + 2 * k;
+  const height = fitted.height + 2 * k;
+  let block = new Uint8Array(width * height);
+  for (let y = 0; y < fitted.height; y++) {
+    block.set(fitted.block.subarray(y * fitted.width, (y + 1) * fitted.width), (y + k) * width + k);
+  }
+  for (let step = 0; step < k; step++) {
+    const after = neighbourhood(block, width, height, steps > 0);
+    if (!after.some((v) => v > 0)) break;  // thinning never erases the digit
+    block = after;
+  }
+  return {block, width, height};
+}
+
+function inkBox(block, width, height) {
+  let y0 = height, y1 = -1, x0 = width, x1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (block[y * width + x]) {
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+      }
+    }
+  }
+  return {y0, x0, h: y1 - y0 + 1, w: x1 - x0 + 1};
+}
+
 // gray: Uint8Array of width*height (row-major, any polarity) -> {pixels: Uint8Array(784),
 // empty, inverted}; an empty picture (no ink) gives 784 zeros and empty: true.
 export function toModelImage(gray, width, height) {
@@ -93,40 +204,19 @@ export function toModelImage(gray, width, height) {
     }
   }
   if (y1 < 0) return {pixels, empty: true, inverted};
-  const h = y1 - y0 + 1;
-  const w = x1 - x0 + 1;
-  const longer = Math.max(h, w);
-  const oh = Math.max(1, floorDiv(FIT * h + (longer >> 1), longer));
-  const ow = Math.max(1, floorDiv(FIT * w + (longer >> 1), longer));
-  const block = new Uint32Array(oh * ow);
-  const area = h * w;
-  let blockPeak = 0;
-  for (let i = 0; i < oh; i++) {
-    const [ya, yb] = areaRange(i, h, oh);
-    for (let j = 0; j < ow; j++) {
-      const [xa, xb] = areaRange(j, w, ow);
-      let acc = 0;
-      for (let y = ya; y <= yb; y++) {
-        const wy = Math.min((i + 1) * h, (y + 1) * oh) - Math.max(i * h, y * oh);
-        let row = 0;
-        const base = (y0 + y) * width + x0;
-        for (let x = xa; x <= xb; x++) {
-          const wx = Math.min((j + 1) * w, (x + 1) * ow) - Math.max(j * w, x * ow);
-          row += wx * levels[gray[base + x]];
-        }
-        acc += wy * row;
-      }
-      const v = floorDiv(acc + floorDiv(area, 2), area);
-      block[i * ow + j] = v;
-      if (v > blockPeak) blockPeak = v;
-    }
-  }
+  const fitted = fit(gray, width, y0, x0, y1 - y0 + 1, x1 - x0 + 1, levels, WORK);
+  // specks too sparse to survive the average: no ink at this scale
+  if (!fitted.block.some((v) => v > 0)) return {pixels, empty: true, inverted};
+  const work = correctStroke(fitted);
+  const box = inkBox(work.block, work.width, work.height);
+  const final = fit(work.block, work.width, box.y0, box.x0, box.h, box.w, null, FIT);
+  const block = final.block;
+  const oh = final.height;
+  const ow = final.width;
   let total = 0, sy = 0, sx = 0;
   for (let i = 0; i < oh; i++) {
     for (let j = 0; j < ow; j++) {
-      let v = block[i * ow + j];
-      if (blockPeak) v = floorDiv(v * 255 + (blockPeak >> 1), blockPeak);
-      block[i * ow + j] = v;
+      const v = block[i * ow + j];
       total += v;
       sy += i * v;
       sx += j * v;
