@@ -44,7 +44,8 @@ from edgedigits.model_files import (
     model_dir,
     model_path,
 )
-from edgedigits.model_files.keras_json import Architecture, parse_keras_config
+from edgedigits.model_files.architecture import Architecture
+from edgedigits.model_files.keras_json import parse_keras_config
 from edgedigits.model_files.shapes import batch_for
 from edgedigits.model_files.weights import KERAS_SUFFIXES, ModelFile, open_model_file, read_weights
 from edgedigits.zoo.registry import (
@@ -125,7 +126,7 @@ class ImportRecord:
     file_format: str  # "keras" (zip) or "h5"
     keras_writer: str  # "keras" (Keras 3) or "tf_keras" (Keras 2)
     keras_version: str | None  # as the file records it
-    architecture: dict[str, Any]  # keras_json.Architecture.to_json(): what the model is built from
+    architecture: dict[str, Any]  # Architecture.to_json(): what the model is built from
     layers: list[str]  # "name: Class" per layer, for people
     params: int
     input_shape: list[int]

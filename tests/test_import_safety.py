@@ -395,7 +395,7 @@ def test_parser_matches_what_keras_builds(files):
 def test_imported_record_is_checked_again(tmp_path):
     """A tampered import.json (a Lambda slipped into the stored architecture) is refused."""
     from edgedigits.errors import ModelFileError
-    from edgedigits.model_files.keras_json import Architecture
+    from edgedigits.model_files.architecture import Architecture
 
     doc = {
         "name": "m",
@@ -443,7 +443,8 @@ def test_every_allowlisted_layer_rebuilds_with_keras_shapes(tmp_path, writer):
     """One untrained model with every allowlisted layer: the shapes inferred from the JSON equal
     the shapes Keras built, and the rebuilt tf_keras model computes what the original does."""
     from edgedigits.model_files import load_trained_model
-    from edgedigits.model_files.keras_json import LAYERS, parse_keras_config
+    from edgedigits.model_files.keras_json import parse_keras_config
+    from edgedigits.model_files.keras_layers import LAYERS
     from edgedigits.model_files.weights import open_model_file
 
     k = keras_module(writer)

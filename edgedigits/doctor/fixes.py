@@ -46,7 +46,7 @@ def _affine(bn: Any) -> tuple[np.ndarray, np.ndarray]:
 def _clone(layer: Any) -> Any:
     """A fresh layer with ``layer``'s settings, made through the import allowlist
     (``keras_json.layer_spec``), never Keras' ``from_config``: one way to build layers."""
-    from edgedigits.model_files.keras_json import layer_spec
+    from edgedigits.model_files.keras_layers import layer_spec
     from edgedigits.model_files.rebuild import make_layer
 
     return make_layer(layer_spec(type(layer).__name__, layer.get_config()))

@@ -168,7 +168,8 @@ def _restore_layer_names(model: Any, config_text: str) -> None:
     matched by position and class), as Keras' own loading did: the exported files' tensor
     names, and the doctor's layer matching, come from them. Anything that does not match
     leaves the built names alone (the weights check decides whether the file fits)."""
-    from edgedigits.model_files.keras_json import load_json, valid_name
+    from edgedigits.model_files.keras_json import load_json
+    from edgedigits.model_files.keras_layers import valid_name
 
     try:
         items = load_json(config_text, "config.json")["config"]["layers"]

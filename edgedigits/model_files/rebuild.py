@@ -1,4 +1,4 @@
-"""Build a checked :class:`~edgedigits.model_files.keras_json.Architecture` as a tf_keras model.
+"""Build a checked :class:`~edgedigits.model_files.architecture.Architecture` as a tf_keras model.
 
 Each layer is made by calling the tf_keras class the allowlist names with the arguments it
 checked; initializers, regularizers and constraints are made from their class names and numbers.
@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from edgedigits._tf import tf_keras
-from edgedigits.model_files.keras_json import Architecture, LayerSpec
+from edgedigits.model_files.architecture import Architecture
+from edgedigits.model_files.keras_layers import LayerSpec
 
 _OBJECT_ARGS = ("_initializer", "_regularizer", "_constraint")
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from edgedigits.errors import ModelFileError, first_line
 from edgedigits.inputs import open_regular
-from edgedigits.model_files.keras_json import snake_case
+from edgedigits.model_files.keras_layers import snake_case
 
 MAX_FILE_BYTES = 512 << 20  # a model file we copy and parse at all
 MAX_WEIGHTS_BYTES = 256 << 20  # model.weights.h5 inflated (keras_json.MAX_PARAMS x 4 + slack)
