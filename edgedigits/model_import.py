@@ -22,7 +22,6 @@ and verify treat the model like a zoo one.
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,17 @@ from typing import Any
 import numpy as np
 
 from edgedigits import __version__, atomic, folder_commit
-from edgedigits.errors import ModelFileError, UsageError, first_line
+from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.imported import (
+    PREPROCESSING,
+    RECORD,
+    SCHEMA,
+    check_name,
+    default_name,
+    imported_spec,
+    is_model_folder_file,
+    looks_like_model_file,
+)
 from edgedigits.model_files import (
     DEFAULT_OUT,
     check_model_folders,
@@ -47,26 +56,15 @@ from edgedigits.model_files import (
 from edgedigits.model_files.architecture import Architecture
 from edgedigits.model_files.keras_json import parse_keras_config
 from edgedigits.model_files.shapes import batch_for
-from edgedigits.model_files.weights import KERAS_SUFFIXES, ModelFile, open_model_file, read_weights
+from edgedigits.model_files.weights import ModelFile, open_model_file, read_weights
 from edgedigits.zoo.registry import (
     IMPORTED,
-    ModelSpec,
-    TrainingRecipe,
-    is_zoo_model,
     register_imported,
     scale_pixels,
 )
 
-__all__ = ["Equivalence", "ImportRecord", "import_model", "resolve_names"]
+__all__ = ["Equivalence", "ImportRecord", "import_files", "import_model"]
 
-SCHEMA = "edgedigits.import/1"
-RECORD = "import.json"
-# Candidate input scalings, x = pixel * scale + offset: the three a notebook uses.
-PREPROCESSING = {
-    "unit": (1.0 / 255.0, 0.0),  # x / 255, the Keras tutorials' and the zoo's
-    "raw": (1.0, 0.0),  # 0..255 as they are (a model that rescales inside, or none at all)
-    "mnist-normalized": (1.0 / (255.0 * 0.3081), -0.1307 / 0.3081),  # (x/255 - mean) / std
-}
 # Below this, no candidate is how the model was trained (chance is 10%): refuse, show scores.
 MIN_ACCURACY = 50.0
 # A ReLU network without normalization scores almost the same at any input scale (only the
@@ -80,7 +78,6 @@ REFERENCE_TIMEOUT_S = 180  # TensorFlow's start, the file's load and 256 images:
 REFUSED = "edgedigits-reference-refused: "
 # Run as a script in a subprocess, never imported here (see its docstring).
 REFERENCE_SCRIPT = Path(__file__).with_name("model_files") / "keras_reference.py"
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -147,24 +144,6 @@ class ImportRecord:
 
 
 # -- steps ---------------------------------------------------------------------------------------
-
-
-def default_name(path: str | Path) -> str:
-    """A model name from a file name: ``My Model-v2.keras`` -> ``My_Model_v2``."""
-    stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(path).stem).strip("_") or "model"
-    return ("m_" + stem if not stem[0].isalpha() else stem)[:64]
-
-
-def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise UsageError(f"--name {name!r}: use a letter then letters, digits or _ (at most 64)")
-    if is_zoo_model(name):
-        raise UsageError(f"--name {name}: that is a zoo model's name; choose another")
-    return name
-
-
-def looks_like_model_file(target: str) -> bool:
-    return Path(target).suffix.lower() in KERAS_SUFFIXES
 
 
 def read_as_data(held: ModelFile, where: str) -> tuple[Architecture, dict[str, list[np.ndarray]]]:
@@ -436,107 +415,6 @@ def _import_model(path, name, out, data, preprocessing, log, stack) -> ImportRec
         f"{record.test_accuracy:.2f}%) -> {folder}"
     )
     return record
-
-
-# -- imported models as specs --------------------------------------------------------------------
-
-
-def imported_spec(doc: Any, where: str | Path) -> ModelSpec:
-    """The ``ModelSpec`` of an imported model, from its ``import.json`` (checked like a file)."""
-    from edgedigits.model_files.rebuild import build_model
-
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ModelFileError(f"{where}: not an edgedigits import record (schema {SCHEMA})")
-    try:
-        name = check_name(doc["name"])
-        arch = Architecture.from_json(doc["architecture"], str(where))
-        pre = doc["preprocessing"]
-        scale, offset = PREPROCESSING[pre["name"]]
-        logits = doc["output_kind"] == "logits"
-    except (KeyError, TypeError, UsageError) as exc:
-        raise ModelFileError(
-            f"{where}: damaged import record ({first_line(exc, 120)}); import the model again"
-        ) from None
-    if logits != arch.emits_logits:
-        raise ModelFileError(f"{where}: output_kind does not match the architecture")
-    family = "cnn" if any("Conv" in layer.class_name for layer in arch.layers) else "mlp"
-    recipe = TrainingRecipe(
-        loss="sparse_categorical_crossentropy", optimizer="adam", epochs=1, from_logits=logits
-    )
-    return ModelSpec(
-        name=name,
-        source=IMPORTED,
-        architecture=arch.summary(),
-        family=family,
-        input_shape=arch.input_shape,
-        recipe=recipe,
-        build_fn=lambda: build_model(arch, name),
-        choices=f"imported from {doc.get('source_file')}",
-        input_scale=scale,
-        input_offset=offset,
-    )
-
-
-def load_imported(out: str | Path, name: str) -> ModelSpec | None:
-    """Register and return the model imported as ``name`` under ``out``; None if there is none."""
-    from edgedigits.model_files.keras_json import load_json
-    from edgedigits.model_files.weights import checked_regular_file
-
-    record = model_dir(out, name) / RECORD
-    if not _NAME.match(name) or is_zoo_model(name) or not record.exists():
-        return None
-    checked_regular_file(record, "import record")
-    spec = imported_spec(load_json(record.read_bytes(), str(record)), record)
-    if spec.name != name:
-        raise ModelFileError(f"{record}: records model {spec.name!r}, in the folder of {name!r}")
-    register_imported(spec)
-    return spec
-
-
-def resolve_names(
-    names: Iterable[str], all_models: bool = False, out: str | Path | None = None
-) -> list[str]:
-    """``model_files.resolve_names``, where a name may also be a model imported under ``out``
-    (``edgedigits import``): its record is read, checked and registered first, so ``get_spec``
-    knows it from then on."""
-    from edgedigits.model_files import resolve_names as resolve_registered
-
-    names = list(names)
-    if out is not None and not all_models:
-        for name in names:
-            load_imported(out, name)
-    return resolve_registered(names, all_models)
-
-
-def imported_names(out: str | Path) -> list[str]:
-    """Every model imported under ``out`` (folders holding an ``import.json``), sorted."""
-    root = Path(out)
-    if not root.is_dir():
-        return []
-    return sorted(
-        p.parent.name
-        for p in root.glob(f"*/{RECORD}")
-        if _NAME.match(p.parent.name) and not is_zoo_model(p.parent.name)
-    )
-
-
-def is_model_folder_file(path: Path) -> bool:
-    """``<out>/<name>/<name>.keras`` of a zoo or imported model: benched as it is, not imported."""
-    if path.suffix != ".keras" or path.parent.name != path.stem:
-        return False
-    return is_zoo_model(path.stem) or (path.parent / RECORD).is_file()
-
-
-def spec_for_file(path: Path) -> ModelSpec | None:
-    """The spec a model folder's ``.keras`` is built from (zoo or imported), None for any other
-    file (then its architecture is read through the allowlist)."""
-    from edgedigits.zoo import get_spec
-
-    if not is_model_folder_file(path):
-        return None
-    if is_zoo_model(path.stem):
-        return get_spec(path.stem)
-    return load_imported(path.parent.parent, path.stem)
 
 
 def import_files(

@@ -20,8 +20,8 @@ from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError
 from edgedigits.export import ExportOptions, ExportReport, export
 from edgedigits.export.artifact_store import check_export_folders
+from edgedigits.imported import resolve_names
 from edgedigits.model_files import DEFAULT_MODELS, DEFAULT_OUT, model_path
-from edgedigits.model_import import resolve_names
 from edgedigits.outputs import writable_dir
 from edgedigits.training import TrainResult, train
 from edgedigits.zoo.pretrained import pretrained

@@ -115,8 +115,8 @@ def test_every_format_and_recipe_exports_with_parity(imported, out, kind):
 @pytest.mark.parametrize("kind", list(NOTEBOOKS))
 def test_h5_imports_to_the_same_model(notebook_files, imported, out, kind):
     """The legacy .h5 of the same notebook model imports to identical weights."""
+    from edgedigits.imported import load_imported
     from edgedigits.model_files import load_trained_model, model_path
-    from edgedigits.model_import import load_imported
 
     name = f"{kind}_h5"
     assert (

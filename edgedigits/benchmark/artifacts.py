@@ -17,8 +17,8 @@ from typing import Any
 from edgedigits.contract.recipes import Recipe
 from edgedigits.contract.targets import is_variant_tag
 from edgedigits.errors import ModelFileError, UsageError
+from edgedigits.imported import RECORD, load_imported, resolve_names
 from edgedigits.model_files import model_path
-from edgedigits.model_import import RECORD, load_imported, resolve_names
 from edgedigits.zoo import list_models
 
 BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx", ".ort")

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgedigits import atomic
 from edgedigits.benchmark import app_path, shipping
-from edgedigits.benchmark.benchmark import BenchReport
+from edgedigits.benchmark.results import BenchReport
 from edgedigits.markdown import table
 
 PROFILE_TOP = 5  # operators listed per artifact in the Markdown profile section

@@ -16,6 +16,8 @@ runner's timed call against a bare loop written by hand.
 from __future__ import annotations
 
 import math
+import os
+import resource
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -169,3 +171,21 @@ def compare_calls(
         if slot.error:
             raise RuntimeError(slot.error)
     return float(np.median(np.array(a.round_p50) / np.array(b.round_p50)))
+
+
+# -- memory, beside the time: the resident set of this process ------------------------------------
+
+
+def current_rss_mb() -> float:
+    """Resident memory now (MB), from /proc; NaN where there is none."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB

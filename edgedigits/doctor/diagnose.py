@@ -232,8 +232,8 @@ def diagnose(
         parse_formats,
     )
     from edgedigits.data import load_dataset
+    from edgedigits.imported import resolve_names
     from edgedigits.model_files import load_trained_model, model_path
-    from edgedigits.model_import import resolve_names
     from edgedigits.zoo import get_spec
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out

@@ -221,8 +221,8 @@ def lint(
     """``edgedigits doctor --lint``: the trained model's pitfalls (its shipped weights, or the
     registry's architecture, when it is not trained under ``out``), plus the I/O of any
     full-integer ``.tflite`` already exported."""
+    from edgedigits.imported import resolve_names
     from edgedigits.model_files import load_trained_model, model_path
-    from edgedigits.model_import import resolve_names
     from edgedigits.zoo import create_model, get_spec
 
     spec = get_spec(resolve_names([name], out=out)[0])  # a zoo name, or imported under out

@@ -23,7 +23,6 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,26 +33,28 @@ from edgedigits import atomic, folder_commit
 from edgedigits.contract.recipes import RECIPE_INFO, Format, Recipe, artifact_name
 from edgedigits.contract.targets import IO, Variant
 from edgedigits.data import Dataset, load_dataset
-from edgedigits.errors import DiskFullError, ModelFileError, UsageError, first_line, is_disk_full
+from edgedigits.errors import DiskFullError, ModelFileError, first_line, is_disk_full
 from edgedigits.export import optimize, tflite_flatbuffer
 from edgedigits.export.artifact_store import ArtifactStore, check_export_folders
 from edgedigits.export.check import Checker
 from edgedigits.export.convert import Converter
 from edgedigits.export.manifest import ArtifactRecord
 from edgedigits.export.model_context import ModelContext
-from edgedigits.export.model_optimization import FinetuneOptions
 from edgedigits.export.options import (
-    DEFAULT_CALIBRATION_SAMPLES,
-    DEFAULT_VERIFY_SAMPLES,
     SHAPED_FORMATS,
     ExportOptions,
     Job,
+)
+from edgedigits.export.preflight import (
+    check_keep_float,
+    check_sample_counts,
+    chosen_models,
+    fit_default_samples,
 )
 from edgedigits.export.record import failed_record, new_record, open_store
 from edgedigits.export.report import ExportReport
 from edgedigits.mcu_budget import OverBudget
 from edgedigits.model_files import (
-    DEFAULT_MODELS,
     DEFAULT_OUT,
     load_trained_model,
     model_path,
@@ -257,7 +258,7 @@ def export(
     from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
 
     names = import_files(names, out=out, data=data, log=log)
-    chosen = _chosen_models(names, all_models, out)
+    chosen = chosen_models(names, all_models, out)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     unshipped = [n for n in missing if pretrained(n) is None]
     if unshipped and not options.train_missing:
@@ -268,13 +269,13 @@ def export(
         )
     out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
-    options = _fit_default_samples(options, dataset, log)
-    _check_sample_counts(
+    options = fit_default_samples(options, dataset, log)
+    check_sample_counts(
         dataset, options.calibration_samples, options.verify_samples, options.finetune_options
     )
     for name in chosen:
         if name not in missing:  # the right architecture, and the layers --keep-float names
-            _check_keep_float(keep_float, load_trained_model(model_path(out, name), get_spec(name)))
+            check_keep_float(keep_float, load_trained_model(model_path(out, name), get_spec(name)))
     if missing and options.train_missing:
         from edgedigits.training import train  # --train: the trainer, only when asked for
 
@@ -284,7 +285,7 @@ def export(
             materialize(out, name, log)
     if missing:
         for name in missing:
-            _check_keep_float(keep_float, load_trained_model(model_path(out, name), get_spec(name)))
+            check_keep_float(keep_float, load_trained_model(model_path(out, name), get_spec(name)))
     command = (
         command
         or "python: edgedigits.export("
@@ -424,72 +425,10 @@ def _worker_export(
     options: ExportOptions,
     command: str,
 ) -> list[ArtifactRecord]:
-    from edgedigits.model_import import load_imported
+    from edgedigits.imported import load_imported
 
     if name not in list_models():
         load_imported(out, name)  # registers it in this process, as import_files did in the parent
     log = _WORKER_LOG.put
     log(f"[{k}/{total}] exporting {name} (process {os.getpid()})")
     return _export_model(name, Path(out), load_dataset(data), options, command, log)
-
-
-def _check_keep_float(keep_float: list[str], model: Any) -> None:
-    layers = [layer.name for layer in model.layers]
-    unknown = [k for k in keep_float if k not in layers]
-    if unknown:
-        raise UsageError(
-            f"--keep-float {','.join(unknown)}: no such layer in {model.name}; its "
-            f"layers: {', '.join(layers)}"
-        )
-
-
-def _chosen_models(names: Sequence[str], all_models: bool, out: str | Path) -> list[str]:
-    """The named models; or, with no names, every model already trained (or imported) under
-    ``out``."""
-    from edgedigits.model_import import imported_names, resolve_names
-
-    if names or all_models:
-        return resolve_names(names, all_models, out)
-    trained = [n for n in list_models() if model_path(out, n).is_file()]
-    imported = [n for n in imported_names(out) if model_path(out, n).is_file()]
-    trained += resolve_names(imported, out=out) if imported else []
-    if not trained and all(pretrained(n) for n in DEFAULT_MODELS):
-        return list(DEFAULT_MODELS)  # nothing trained there: the default models, pretrained
-    if not trained:
-        raise ModelFileError(
-            f"--out {out}: no trained models there to export; train the default ones first: "
-            f"'edgedigits train {' '.join(DEFAULT_MODELS)} --out {out}' (or name models and "
-            "add --train)"
-        )
-    return trained
-
-
-def _fit_default_samples(
-    options: ExportOptions, dataset: Dataset, log: Callable[[str], None]
-) -> ExportOptions:
-    """A small --data (a folder of a user's own pictures) has fewer images than the default
-    calibration and verify counts: the defaults shrink to what there is, saying so; a count the
-    user asked for is held to (``_check_sample_counts``)."""
-    changes = {}
-    for field_name, default, available, split in (
-        ("calibration_samples", DEFAULT_CALIBRATION_SAMPLES, dataset.num_train, "training"),
-        ("verify_samples", DEFAULT_VERIFY_SAMPLES, dataset.num_test, "test"),
-    ):
-        if getattr(options, field_name) == default and available < default:
-            changes[field_name] = available
-            log(f"note: {dataset.source} has {available} {split} images; using all of them")
-    return replace(options, **changes) if changes else options
-
-
-def _check_sample_counts(
-    dataset: Dataset, calibration_samples: int, verify_samples: int, finetune: FinetuneOptions
-) -> None:
-    for flag, value, available, split in (
-        ("--calibration-samples", calibration_samples, dataset.num_train, "training"),
-        ("--finetune-samples", finetune.samples, dataset.num_train, "training"),
-        ("--verify-samples", verify_samples, dataset.num_test, "test"),
-    ):
-        if value is not None and value > available:
-            raise UsageError(
-                f"{flag} {value}: {dataset.source} has only {available} {split} images"
-            )

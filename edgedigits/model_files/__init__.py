@@ -53,7 +53,7 @@ def model_path(out: str | Path, name: str) -> Path:
 
 def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
     """Validate model names up front, so a typo fails before an hour of training. Zoo names, and
-    imported ones already registered; ``model_import.resolve_names`` also registers the models
+    imported ones already registered; ``imported.resolve_names`` also registers the models
     imported under an ``--out``."""
     names = list(names)
     if all_models:

@@ -32,8 +32,8 @@ class KerasRunner(Runner):
         return None
 
     def load(self) -> None:
+        from edgedigits.imported import spec_for_file
         from edgedigits.model_files import load_trained_model
-        from edgedigits.model_import import spec_for_file
 
         self.model = load_trained_model(self.path, spec_for_file(Path(self.path)))
         shape = tuple(None if d is None else int(d) for d in self.model.input_shape)
