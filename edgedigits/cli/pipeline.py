@@ -15,14 +15,14 @@ from edgedigits.cli._args import (
     _positive_int,
     cli_command,
 )
-from edgedigits.cli.bench import _bench_options, _check_outputs, _gate
+from edgedigits.cli._bench_run import bench_options, check_outputs, run_gate
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from edgedigits.benchmark import report as reports
     from edgedigits.pipeline import pipeline
 
-    baselines = _check_outputs(args)
+    baselines = check_outputs(args)
     from edgedigits.export import ExportOptions
 
     result = pipeline(
@@ -34,7 +34,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         export_options=ExportOptions(
             formats=args.format, recipes=args.quant, targets=args.target, jobs=args.jobs
         ),
-        bench_options=_bench_options(args),
+        bench_options=bench_options(args),
         report_dir=args.report_dir,
         command=cli_command(),
         train_missing=args.train,
@@ -56,7 +56,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     failed = failed + unrepaired
-    code = _gate(args, result.document, baselines)
+    code = run_gate(args, result.document, baselines)
     return 1 if (failed and not code) else code
 
 
