@@ -110,16 +110,17 @@ def load_imported(out: str | Path, name: str) -> ModelSpec | None:
 def resolve_names(
     names: Iterable[str], all_models: bool = False, out: str | Path | None = None
 ) -> list[str]:
-    """``model_files.resolve_names``, where a name may also be a model imported under ``out``
+    """The one name resolver: ``model_files.registered_names``, where a name may also be a
+    model imported under ``out``
     (``edgedigits import``): its record is read, checked and registered first, so ``get_spec``
     knows it from then on."""
-    from edgedigits.model_files import resolve_names as resolve_registered
+    from edgedigits.model_files import registered_names
 
     names = list(names)
     if out is not None and not all_models:
         for name in names:
             load_imported(out, name)
-    return resolve_registered(names, all_models)
+    return registered_names(names, all_models)
 
 
 def imported_names(out: str | Path) -> list[str]:

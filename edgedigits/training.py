@@ -42,7 +42,7 @@ from edgedigits.model_files import (  # noqa: F401  (re-exported: the trainer's 
     load_trained_model,
     model_dir,
     model_path,
-    resolve_names,
+    registered_names,
     save_model,
 )
 from edgedigits.training_report import (
@@ -343,7 +343,7 @@ def train(
     Returns:
         One ``TrainResult`` per model. All arguments are checked before the first one trains.
     """
-    chosen = resolve_names(names, all_models)
+    chosen = registered_names(names, all_models)
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
     check_seed(seed)

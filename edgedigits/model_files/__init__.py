@@ -33,7 +33,7 @@ __all__ = [
     "load_trained_model",
     "model_dir",
     "model_path",
-    "resolve_names",
+    "registered_names",
     "save_model",
 ]
 
@@ -51,10 +51,11 @@ def model_path(out: str | Path, name: str) -> Path:
     return model_dir(out, name) / f"{name}{MODEL_SUFFIX}"
 
 
-def resolve_names(names: Iterable[str], all_models: bool = False) -> list[str]:
-    """Validate model names up front, so a typo fails before an hour of training. Zoo names, and
-    imported ones already registered; ``imported.resolve_names`` also registers the models
-    imported under an ``--out``."""
+def registered_names(names: Iterable[str], all_models: bool = False) -> list[str]:
+    """Validate model names up front, so a typo fails before an hour of training: names the
+    registry knows (the zoo, and imported models already registered). Commands resolve names
+    with ``imported.resolve_names``, which registers the models imported under ``--out`` first;
+    the trainer, which trains zoo models only, uses this."""
     names = list(names)
     if all_models:
         if names:
