@@ -35,12 +35,29 @@ def test_every_relative_link_resolves(page):
     text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # links, not code
     broken = []
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
-        if target.startswith(("http://", "https://", "mailto:", "#")):
+        if target.startswith(("http://", "https://", "mailto:")):
             continue
-        path = (page.parent / target.split("#", 1)[0]).resolve()
+        file, _, anchor = target.partition("#")
+        path = (page.parent / file).resolve() if file else page
         if not path.exists():
             broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(target)  # a section that is not there (the CI guide once did that)
     assert not broken, f"{page.relative_to(ROOT)}: links to nothing: {broken}"
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces to
+    hyphens, a repeated heading numbered."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    seen: dict[str, int] = {}
+    out = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
 
 
 def test_generated_reference_pages_are_what_the_code_prints():
@@ -268,3 +285,11 @@ def test_the_python_api_page_runs_as_written(tmp_path):
         "(8,",
         "10)",
     ]
+
+
+def test_a_link_to_a_missing_section_is_caught():
+    """The anchors are GitHub's: the contract page's picture section is found, a section that
+    is not on the README is not."""
+    assert "from-a-picture-edgedigitsfrom_image2" in _anchors(ROOT / "docs/reference/contract.md")
+    assert "a-five-minute-tour" in _anchors(ROOT / "README.md")
+    assert "running-the-gate" not in _anchors(ROOT / "README.md")
