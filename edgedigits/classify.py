@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from edgedigits.contract.recipes import host_runnable_suffixes
 from edgedigits.errors import UsageError
 
-RUNNABLE = (".tflite", ".onnx", ".ort")
+RUNNABLE = host_runnable_suffixes()  # the contract's formats a host runtime loads
 
 
 @dataclass

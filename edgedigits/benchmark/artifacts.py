@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgedigits.contract.recipes import Recipe
+from edgedigits.contract.recipes import Recipe, artifact_suffixes, host_runnable_suffixes
 from edgedigits.contract.targets import is_variant_tag
 from edgedigits.errors import ModelFileError, UsageError
 from edgedigits.imported import RECORD, load_imported, resolve_names
 from edgedigits.model_files import model_path
 from edgedigits.zoo import list_models
 
-BENCHED_SUFFIXES = (".keras", ".tflite", ".onnx", ".ort")
+BENCHED_SUFFIXES = (".keras", *host_runnable_suffixes())
 RECIPE_ORDER = ["keras"] + [r.value for r in Recipe]
 
 
@@ -43,7 +43,7 @@ class Artifact:
 
 
 def _looks_like_file(target: str) -> bool:
-    return Path(target).suffix.lower() in BENCHED_SUFFIXES + (".cc", ".h") or "/" in target
+    return Path(target).suffix.lower() in BENCHED_SUFFIXES + artifact_suffixes() or "/" in target
 
 
 def parse_artifact_name(path: Path) -> tuple[str, str, str]:
@@ -99,7 +99,7 @@ def artifacts_for_model(name: str, out: Path) -> list[Artifact]:
             f"{name} --out {out}' (or 'edgedigits pipeline {name}')"
         )
     found = [Artifact(name, "keras", "keras", keras_path, keras_path)]
-    for suffix in (".tflite", ".onnx", ".ort"):
+    for suffix in host_runnable_suffixes():
         for path in sorted(keras_path.parent.glob(f"{name}.*{suffix}")):
             if path.name.startswith("."):
                 continue  # a temporary file of an export in progress

@@ -208,10 +208,37 @@ def parse_recipes(values: str | list[str] | tuple[str, ...], formats: list[Forma
     return list(dict.fromkeys(out))
 
 
+@dataclass(frozen=True)
+class FormatFiles:
+    """The files one format writes: the artifact's suffix, the companions beside it, and whether
+    a host runtime loads the artifact itself (a C array runs as its ``.tflite`` bytes)."""
+
+    suffix: str
+    companions: tuple[str, ...] = ()
+    host_runnable: bool = True
+
+
+# Declared once: verify, bench and export ask here, and keep no suffix lists of their own.
+FORMAT_FILES: dict[Format, FormatFiles] = {
+    Format.TFLITE: FormatFiles(".tflite"),
+    Format.ONNX: FormatFiles(".onnx"),
+    Format.C: FormatFiles(".cc", companions=(".h",), host_runnable=False),
+    Format.ORT: FormatFiles(".ort"),
+}
+
+
 def artifact_suffix(fmt: Format) -> str:
-    return {Format.TFLITE: ".tflite", Format.ONNX: ".onnx", Format.C: ".cc", Format.ORT: ".ort"}[
-        fmt
-    ]
+    return FORMAT_FILES[fmt].suffix
+
+
+def artifact_suffixes() -> tuple[str, ...]:
+    """Every file suffix an export writes: artifacts and their companions."""
+    return tuple(s for f in FORMAT_FILES.values() for s in (f.suffix, *f.companions))
+
+
+def host_runnable_suffixes() -> tuple[str, ...]:
+    """The artifacts a runtime on this machine loads directly (bench runs these)."""
+    return tuple(f.suffix for f in FORMAT_FILES.values() if f.host_runnable)
 
 
 def artifact_name(model: str, fmt: Format, recipe: Recipe, variant: Any = None) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ARTIFACT_SUFFIXES = (".tflite", ".onnx", ".ort", ".cc", ".h")
+from edgedigits.contract.recipes import artifact_suffixes
+
+ARTIFACT_SUFFIXES = artifact_suffixes()
 MAX_LOG_CHARS = 4000  # of a runtime's log kept per file in the report
 
 
