@@ -19,8 +19,7 @@ from edgedigits.benchmark import report as reports
 from edgedigits.data import load_dataset
 from edgedigits.errors import UsageError
 from edgedigits.export import ExportOptions, ExportReport, export
-from edgedigits.export.artifact_store import check_export_folders
-from edgedigits.imported import resolve_names
+from edgedigits.export.workspace import Workspace
 from edgedigits.model_files import DEFAULT_MODELS, DEFAULT_OUT, model_path
 from edgedigits.outputs import writable_dir
 from edgedigits.training import TrainResult, train
@@ -74,16 +73,16 @@ def pipeline(
         A ``PipelineResult``: what was trained, exported and benched, the report document and
         the files written. Every option and output folder is checked before any training.
     """
-    from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
-
-    names = import_files(names, out=out, data=data, log=log)
-    chosen = resolve_names(names or ([] if all_models else list(DEFAULT_MODELS)), all_models, out)
-    # Everything that can be wrong with the request fails here, before minutes of training.
+    # Everything that can be wrong with the request fails here, before minutes of training:
+    # the options, then the one pre-flight (the workspace), which export and bench then take.
     export_options = export_options or ExportOptions(**PIPELINE_EXPORT)
     export_options.validate()
     if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs {epochs}: must be at least 1")
-    out = check_export_folders(out, chosen)
+    workspace = Workspace.open(
+        names, out=out, all_models=all_models, data=data, default=DEFAULT_MODELS, log=log
+    )
+    out, chosen = workspace.out, list(workspace.names)
     report_dir = writable_dir(
         report_dir or out / "report", f"--report-dir {report_dir}" if report_dir else f"--out {out}"
     )
@@ -92,13 +91,15 @@ def pipeline(
     if not (train_missing or epochs is not None):  # the rest start from the shipped weights
         missing = [n for n in missing if pretrained(n) is None]
     trained = train(missing, out=out, data=data, epochs=epochs, log=log) if missing else []
-    exported = export(chosen, out=out, data=data, options=export_options, command=command, log=log)
+    exported = export(
+        data=data, options=export_options, command=command, log=log, workspace=workspace
+    )
     options = bench_options or BenchOptions()
     if options.plots_dir is None:
         from dataclasses import replace
 
         options = replace(options, plots_dir=report_dir / "disagreements")
-    benched = bench(chosen, out=out, data=data, options=options, log=log)
+    benched = bench(data=data, options=options, log=log, workspace=workspace)
     doc = reports.write_json(benched, report_dir / "bench.json")
     reports.write_markdown(doc, report_dir / "bench.md")
     files = [str(report_dir / "bench.json"), str(report_dir / "bench.md")]

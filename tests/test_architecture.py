@@ -36,7 +36,7 @@ LAYERS = [
     {"model_import", "imported"},  # a user's file, rebuilt and proven; imported models read back
     {"runtimes"},  # one runner per runtime
     {"doctor"},  # int8 pitfalls on a Keras model, and which layer breaks a quantized file
-    {"export"},  # artifacts and their records
+    {"export"},  # artifacts and their records; an --out folder, checked once (workspace)
     {"benchmark", "verify", "classify"},  # measuring and checking artifacts; running them
     {"pipeline", "ci_job", "ci_charts"},  # whole flows: export then bench; base vs head
     {"cli", "__main__", "fuzz"},  # doors; the fuzz tier drives them

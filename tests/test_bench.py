@@ -785,7 +785,19 @@ def test_bad_arguments(out, tmp_path, monkeypatch):
         bench(["seed004_cnn"], out=out, **QUIET)
 
 
-def test_pipeline_trains_exports_and_benches(tmp_path, capsys):
+def test_pipeline_trains_exports_and_benches(tmp_path, capsys, monkeypatch):
+    """...and its pre-flight (the workspace: names, folders, records) runs once: each model
+    folder's records are read once before any work, not again by export and by bench."""
+    from edgedigits.export import artifact_store
+
+    checked: list[str] = []
+    check_model_folder = artifact_store.check_model_folder
+
+    def counted(folder):
+        checked.append(Path(folder).name)
+        return check_model_folder(folder)
+
+    monkeypatch.setattr(artifact_store, "check_model_folder", counted)
     args = [
         "pipeline",
         "seed003_ann16_relu",
@@ -816,6 +828,12 @@ def test_pipeline_trains_exports_and_benches(tmp_path, capsys):
     assert ("seed003_ann16_relu.int8.io-float32.tflite", "litert") in files
     assert ("seed003_ann16_relu.int8.onnx", "onnxruntime") in files
     assert (report_dir / "bench_accuracy_vs_latency.png").is_file()
+    assert checked == ["seed003_ann16_relu"]  # once (it was three times: pipeline, export, bench)
+    from edgedigits.export.workspace import Workspace
+    from edgedigits.verify import verify
+
+    verified = verify(workspace=Workspace(tmp_path, ("seed003_ann16_relu",)))
+    assert verified.passed and verified.folders == [str(tmp_path / "seed003_ann16_relu")]
 
 
 def test_the_app_path_is_scored_once_per_file_and_reported(report, doc):

@@ -9,7 +9,7 @@ C sources are not benched: they hold the ``.tflite`` bytes, which are.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,3 +163,26 @@ def integrity(artifact: Artifact) -> str | None:
     if artifact.format == "keras":
         return f"not {what} (retrained since export?)"
     return f"{INTEGRITY_MODIFIED} (sha256 {actual[:12]}..., {what} says {recorded[:12]}...)"
+
+
+def benched_artifacts(
+    targets: Sequence[str],
+    all_models: bool,
+    out: str | Path,
+    data: str | Path | None,
+    log: Callable[[str], None],
+    workspace: Any = None,  # an export.workspace.Workspace (not imported: a light import)
+) -> list[Artifact]:
+    """What ``bench`` runs: a workspace's models' artifacts (its pre-flight already run), or the
+    targets resolved here, each model folder's records checked before any work."""
+    if workspace is not None:
+        return [a for n in workspace.names for a in artifacts_for_model(n, workspace.out)]
+    from edgedigits.export.artifact_store import check_model_folder
+    from edgedigits.model_import import import_files  # a user's .keras/.h5: import it first
+
+    artifacts = resolve_artifacts(
+        import_files(list(targets), out=out, data=data, log=log), all_models, out
+    )
+    for folder in dict.fromkeys(a.path.parent for a in artifacts):
+        check_model_folder(folder)  # a damaged record: one line, before any work
+    return artifacts

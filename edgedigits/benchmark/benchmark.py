@@ -25,7 +25,12 @@ from typing import Any
 import numpy as np
 
 from edgedigits.benchmark.app_path import AppPath
-from edgedigits.benchmark.artifacts import INTEGRITY_OK, Artifact, integrity, resolve_artifacts
+from edgedigits.benchmark.artifacts import (
+    INTEGRITY_OK,
+    Artifact,
+    benched_artifacts,
+    integrity,
+)
 from edgedigits.benchmark.results import BenchOptions, BenchReport, BenchResult
 from edgedigits.benchmark.timing import LatencyStats, Slot, current_rss_mb, peak_rss_mb, run_rounds
 from edgedigits.comparator import Parity, compare
@@ -402,6 +407,7 @@ def bench(
     data: str | Path | None = None,
     options: BenchOptions | None = None,
     log: Callable[[str], None] = print,
+    workspace: Any = None,  # an export.workspace.Workspace (not imported: a light import)
 ) -> BenchReport:
     """Bench model names (their .keras and exported files) or artifact files; see module doc.
 
@@ -412,21 +418,15 @@ def bench(
         data: the data source (None: the embedded MNIST).
         options: runtimes, threads, batch sizes, timing, tolerances, profiling.
         log: progress lines.
+        workspace: the models and folder of a pre-flight already run (``pipeline`` passes
+            its own, after its export): their artifacts are benched, with no second check.
 
     Returns:
         A ``BenchReport``: one ``BenchResult`` per artifact x runtime x batch size.
     """
     options = options or BenchOptions()
     options.validate()
-    from edgedigits.model_import import import_files  # a user's .keras/.h5: import it first
-
-    artifacts = resolve_artifacts(
-        import_files(list(targets), out=out, data=data, log=log), all_models, out
-    )
-    from edgedigits.export.manifest import read_manifest
-
-    for folder in dict.fromkeys(a.path.parent for a in artifacts):
-        read_manifest(folder / "manifest.json")  # a damaged manifest: one line, before any work
+    artifacts = benched_artifacts(targets, all_models, out, data, log, workspace)
     job = _Bench(options, data, log)
     results: list[BenchResult] = []
     groups: dict[str, list[Artifact]] = {}

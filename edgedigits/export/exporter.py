@@ -35,7 +35,7 @@ from edgedigits.contract.targets import IO, Variant
 from edgedigits.data import Dataset, load_dataset
 from edgedigits.errors import DiskFullError, ModelFileError, first_line, is_disk_full
 from edgedigits.export import optimize, tflite_flatbuffer
-from edgedigits.export.artifact_store import ArtifactStore, check_export_folders
+from edgedigits.export.artifact_store import ArtifactStore
 from edgedigits.export.check import Checker
 from edgedigits.export.convert import Converter
 from edgedigits.export.manifest import ArtifactRecord
@@ -53,6 +53,7 @@ from edgedigits.export.preflight import (
 )
 from edgedigits.export.record import failed_record, new_record, open_store
 from edgedigits.export.report import ExportReport
+from edgedigits.export.workspace import Workspace
 from edgedigits.mcu_budget import OverBudget
 from edgedigits.model_files import (
     DEFAULT_OUT,
@@ -224,6 +225,7 @@ def export(
     options: ExportOptions | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
+    workspace: Workspace | None = None,
     **settings: Any,
 ) -> ExportReport:
     """Export trained zoo models; see the module docstring.
@@ -238,6 +240,8 @@ def export(
             (``formats="tflite", recipes="int8"``), not both.
         command: the command line recorded in the manifests (the CLI passes its own).
         log: where progress lines go.
+        workspace: the models and folder of a pre-flight already run (``pipeline`` passes
+            its own): ``names``, ``all_models`` and ``out`` are then taken from it.
 
     Returns:
         The ``ExportReport``: one ``ArtifactRecord`` per file attempted.
@@ -255,10 +259,12 @@ def export(
     options = options or ExportOptions(**settings)
     options.validate()
     fmts, recs, keep_float = options.format_list, options.recipe_list, options.keep_float_layers
-    from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
+    if workspace is None:
+        from edgedigits.model_import import import_files  # a .keras/.h5 named: import it first
 
-    names = import_files(names, out=out, data=data, log=log)
-    chosen = chosen_models(names, all_models, out)
+        names = import_files(names, out=out, data=data, log=log)
+        workspace = Workspace.checked(out, chosen_models(names, all_models, out))
+    out, chosen = workspace.out, list(workspace.names)
     missing = [n for n in chosen if not model_path(out, n).is_file()]
     unshipped = [n for n in missing if pretrained(n) is None]
     if unshipped and not options.train_missing:
@@ -267,7 +273,6 @@ def export(
             f"shipped weights); run 'edgedigits train {' '.join(unshipped)} --out {out}' first, "
             "or add --train"
         )
-    out = check_export_folders(out, chosen)
     dataset = load_dataset(data)
     options = fit_default_samples(options, dataset, log)
     check_sample_counts(

@@ -84,6 +84,7 @@ def verify(
     out: str | Path = DEFAULT_OUT,
     manifest_sha256: Sequence[str] = (),
     log: Callable[[str], None] = lambda _line: None,
+    workspace: Any = None,  # an export.workspace.Workspace (not imported: a light import)
 ) -> VerifyReport:
     """Check every manifest record under the targets; see the module docstring.
 
@@ -92,6 +93,7 @@ def verify(
         out: the exports folder names are looked up in.
         manifest_sha256: pinned SHA-256s; each folder's manifest.json must hash to one of them.
         log: where one line per verified folder goes.
+        workspace: a command's models and folder, already resolved: their folders are verified.
 
     Returns:
         A ``VerifyReport``: the files verified and one ``Problem`` per failed check (nothing is
@@ -102,7 +104,12 @@ def verify(
     if bad:
         raise UsageError(f"--manifest-sha256 {bad[0]}: not a SHA-256 (64 hexadecimal digits)")
     report = VerifyReport()
-    for folder in _folders(list(targets), Path(out)):
+    folders = (
+        [workspace.out / name for name in workspace.names]
+        if workspace is not None
+        else _folders(list(targets), Path(out))
+    )
+    for folder in folders:
         report.folders.append(str(folder))
         before = len(report.problems)
         with folder_commit.reading(folder):  # no export swaps the folder while it is read
