@@ -151,6 +151,13 @@ def test_c_arrays_compile_as_c_and_cpp(folder, tmp_path):
                 assert run.returncode == 0, (path.name, lang, run.stderr[-2000:])
 
 
+def _make_mcu(folder, build, model, *args):
+    """examples/mcu's Makefile against the TFLM build, for one of ``folder``'s C arrays."""
+    command = ["make", "-s", "-C", str(MCU), f"TFLM={TFLM}", f"MODEL_DIR={folder}"]
+    command += [f"MODEL={model}", f"BUILD={build}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
 @pytest.mark.skipif(
     not (TFLM / "lib" / "libtensorflow-microlite.a").is_file(),
     reason=f"no prebuilt TensorFlow Lite Micro at {TFLM} (set EDGEDIGITS_TFLM)",
@@ -162,22 +169,7 @@ def test_mcu_example_classifies_golden_images_on_every_call(folder, tmp_path, re
     if not shutil.which("make"):
         pytest.skip("make is not on PATH")
     model = f"{MODEL}.{recipe}"
-    run = subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(MCU),
-            f"TFLM={TFLM}",
-            f"MODEL_DIR={folder}",
-            f"MODEL={model}",
-            f"BUILD={tmp_path / 'build'}",
-            "run",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _make_mcu(folder, tmp_path / "build", model, "run")
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.strip().splitlines()
     entry = _golden(folder)["artifacts"][f"{model}.cc"]
@@ -354,23 +346,7 @@ def test_mcu_camera_example_classifies_a_frame(folder, tmp_path):
         frame = cases[name]
         pgm = tmp_path / f"{name}.pgm"
         pgm.write_bytes(f"P5 {frame.shape[1]} {frame.shape[0]} 255\n".encode() + frame.tobytes())
-        run = subprocess.run(
-            [
-                "make",
-                "-s",
-                "-C",
-                str(MCU),
-                f"TFLM={TFLM}",
-                f"MODEL_DIR={folder}",
-                f"MODEL={MODEL}.int8",
-                f"BUILD={tmp_path / 'build'}",
-                "camera",
-                f"FRAME={pgm}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        run = _make_mcu(folder, tmp_path / "build", f"{MODEL}.int8", "camera", f"FRAME={pgm}")
         assert run.returncode == 0, run.stderr[-3000:]
         assert run.stdout.startswith(expect), run.stdout[:200]
         if name == "inverted":  # the 28x28 it printed is the contract's, pixel for pixel
@@ -395,23 +371,13 @@ def test_mcu_example_retries_cleanly_after_a_failed_setup(folder, tmp_path):
     image as recorded; a small arena again fails, the large one recovers again."""
     if not shutil.which("make"):
         pytest.skip("make is not on PATH")
-    run = subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(MCU),
-            f"TFLM={TFLM}",
-            f"MODEL_DIR={folder}",
-            f"MODEL={MODEL}.int8",
-            f"BUILD={tmp_path / 'build'}",
-            "ARENA_BYTES=1024",
-            f"MAIN={ROOT / 'tests' / 'mcu_retry_main.c'}",
-            "run",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run = _make_mcu(
+        folder,
+        tmp_path / "build",
+        f"{MODEL}.int8",
+        "ARENA_BYTES=1024",
+        f"MAIN={ROOT / 'tests' / 'mcu_retry_main.c'}",
+        "run",
     )
     assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-2000:])
     assert run.stdout.startswith("retry ok: digit 0"), run.stdout
